@@ -1,0 +1,239 @@
+package channelmanager
+
+import (
+	"bytes"
+
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/lnwire"
+)
+
+// isAcceptableShutdownScript says whether a `shutdown` scriptpubkey has one of the forms BOLT 2 allows:
+// P2PKH, P2SH, P2WPKH, P2WSH, and (with option_shutdown_anysegwit) any witness program v1-v16 of 2 to 40
+// bytes.
+func isAcceptableShutdownScript(s []byte, anySegwit bool) bool {
+	switch {
+	case len(s) == 25 && s[0] == txscript.OP_DUP && s[1] == txscript.OP_HASH160 && s[2] == 20 &&
+		s[23] == txscript.OP_EQUALVERIFY && s[24] == txscript.OP_CHECKSIG:
+		return true
+	case len(s) == 23 && s[0] == txscript.OP_HASH160 && s[1] == 20 && s[22] == txscript.OP_EQUAL:
+		return true
+	case len(s) == 22 && s[0] == txscript.OP_0 && s[1] == 20:
+		return true
+	case len(s) == 34 && s[0] == txscript.OP_0 && s[1] == 32:
+		return true
+	case anySegwit && len(s) >= 4 && len(s) <= 42 && s[0] >= txscript.OP_1 && s[0] <= txscript.OP_16 && int(s[1]) == len(s)-2 && s[1] >= 2 && s[1] <= 40:
+		return true
+	}
+	return false
+}
+
+// shutdownMsg returns our `shutdown` and marks it sent (BOLT 2, "Closing Initiation: shutdown").
+func (c *channel) shutdownMsg() *lnwire.Shutdown {
+	c.shutdownSent = true
+	if c.state == stateChannelReady {
+		c.state = stateShutdown
+	}
+	return &lnwire.Shutdown{ChannelID: c.channelID, ScriptPubKey: c.localShutdownScript}
+}
+
+// hasPendingUpdates says whether any update of ours is not yet in a commitment we signed.
+func (c *channel) hasPendingLocalUpdates() bool {
+	return c.hasChangesFor(false)
+}
+
+// receiveShutdown records the counterparty's `shutdown`. It returns true if we must answer with ours.
+func (c *channel) receiveShutdown(m *lnwire.Shutdown, anySegwit bool) (bool, error) {
+	if c.state != stateChannelReady && c.state != stateShutdown && c.state != stateAwaitingChannelReady {
+		return false, c.protoErr("unexpected shutdown in state %s", c.state)
+	}
+	if !isAcceptableShutdownScript(m.ScriptPubKey, anySegwit) {
+		return false, c.warnErr("shutdown scriptpubkey is not an accepted form")
+	}
+	if len(c.remote.UpfrontShutdownScript) > 0 && !bytes.Equal(c.remote.UpfrontShutdownScript, m.ScriptPubKey) {
+		return false, c.protoErr("shutdown scriptpubkey differs from upfront_shutdown_script")
+	}
+	if c.shutdownRcvd && !bytes.Equal(c.remoteShutdownScript, m.ScriptPubKey) {
+		return false, c.protoErr("shutdown scriptpubkey changed")
+	}
+	// Their uncommitted updates must be committed before shutdown (BOLT 2: a sender MUST NOT send
+	// shutdown with pending updates); we reject shutdown arriving with their updates not yet signed.
+	c.shutdownRcvd = true
+	c.remoteShutdownScript = append([]byte(nil), m.ScriptPubKey...)
+	if c.state == stateChannelReady || c.state == stateAwaitingChannelReady {
+		c.state = stateShutdown
+	}
+	return !c.shutdownSent, nil
+}
+
+// readyToNegotiateClosing says whether both `shutdown`s are exchanged and no HTLC or update is left on
+// either commitment (BOLT 2, "Closing Negotiation").
+func (c *channel) readyToNegotiateClosing() bool {
+	if c.state != stateShutdown || !c.shutdownSent || !c.shutdownRcvd || c.awaitingRAA {
+		return false
+	}
+	if len(c.htlcs) > 0 || len(c.feeUpdates) > 0 || c.hasChangesFor(true) || c.hasChangesFor(false) {
+		return false
+	}
+	return true
+}
+
+// closingBalancesSat returns our and their final balances in sat before the fee.
+func (c *channel) closingBalancesSat() (ours, theirs int64) {
+	return int64(c.baseLocalMsat / 1000), int64(c.baseRemoteMsat / 1000)
+}
+
+// closingTx builds the closing transaction paying fee (taken from the funder), trimming outputs below
+// dustSat.
+func (c *channel) closingTx(feeSat int64, dustSat int64) *wire.MsgTx {
+	ours, theirs := c.closingBalancesSat()
+	if c.outbound {
+		ours -= feeSat
+	} else {
+		theirs -= feeSat
+	}
+	return bolt3.BuildClosingTx(c.fundingOutPoint, c.localShutdownScript, ours, c.remoteShutdownScript, theirs, dustSat)
+}
+
+// closingFeeRange returns the fee range, in sat, we accept for the closing transaction at feerate.
+func (c *channel) closingFeeRange(feeratePerKw uint32) (minFee, maxFee, proposed int64) {
+	w := bolt3.ClosingTxWeight(c.localShutdownScript, c.remoteShutdownScript)
+	proposed = w * int64(feeratePerKw) / 1000
+	minFee = proposed / 2
+	if minFee < w*253/1000 {
+		minFee = w * 253 / 1000
+	}
+	ours, theirs := c.closingBalancesSat()
+	if c.outbound {
+		maxFee = ours
+	} else {
+		// The fundee pays nothing, so any fee the funder can pay is fine with us.
+		maxFee = theirs
+	}
+	if proposed > maxFee {
+		proposed = maxFee
+	}
+	if minFee > proposed {
+		minFee = proposed
+	}
+	return minFee, maxFee, proposed
+}
+
+// signClosing signs the closing transaction with fee feeSat trimmed at dustSat and returns the message.
+func (c *channel) signClosing(feeSat, minFee, maxFee, dustSat int64) (*lnwire.ClosingSigned, error) {
+	tx := c.closingTx(feeSat, dustSat)
+	sig, err := c.signer.SignFundingInput(tx, 0, c.fundingScript, c.valueSat)
+	if err != nil {
+		return nil, err
+	}
+	s, err := lnwire.NewSigFromECDSA(sig)
+	if err != nil {
+		return nil, err
+	}
+	c.closingFeeProposedSat = feeSat
+	m := &lnwire.ClosingSigned{ChannelID: c.channelID, FeeSatoshis: btcutil.Amount(feeSat), Signature: s,
+		FeeRange: &lnwire.FeeRange{MinFeeSatoshis: btcutil.Amount(minFee), MaxFeeSatoshis: btcutil.Amount(maxFee)}}
+	c.lastClosingSigned = m
+	return m, nil
+}
+
+// startClosingNegotiation (funder) returns the first `closing_signed`.
+func (c *channel) startClosingNegotiation(feeratePerKw uint32) (*lnwire.ClosingSigned, error) {
+	c.state = stateNegotiatingClosing
+	if !c.outbound {
+		return nil, nil
+	}
+	minFee, maxFee, fee := c.closingFeeRange(feeratePerKw)
+	return c.signClosing(fee, minFee, maxFee, int64(c.local.DustLimitSat))
+}
+
+// receiveClosingSigned handles the counterparty's `closing_signed` (BOLT 2, "Closing Negotiation").
+// It returns our reply (if any) and, once both sides signed the same fee, the fully signed closing
+// transaction.
+func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, feeratePerKw uint32) (*lnwire.ClosingSigned, *wire.MsgTx, error) {
+	if c.state == stateShutdown && c.readyToNegotiateClosing() {
+		c.state = stateNegotiatingClosing
+	}
+	if c.state != stateNegotiatingClosing {
+		return nil, nil, c.protoErr("unexpected closing_signed in state %s", c.state)
+	}
+	fee := int64(m.FeeSatoshis)
+	ours, theirs := c.closingBalancesSat()
+	funderBal := theirs
+	if c.outbound {
+		funderBal = ours
+	}
+	if fee < 0 || fee > funderBal {
+		return nil, nil, c.protoErr("closing_signed fee %d sat exceeds the funder's balance", fee)
+	}
+	// The signer trims at its own dust limit: accept either variant (BOLT 3, "Closing Transaction").
+	var tx *wire.MsgTx
+	var dust int64
+	for _, d := range []int64{int64(c.remote.DustLimitSat), int64(c.local.DustLimitSat)} {
+		t := c.closingTx(fee, d)
+		if verifySig(t, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
+			tx, dust = t, d
+			break
+		}
+	}
+	if tx == nil {
+		return nil, nil, c.warnErr("closing_signed signature is invalid")
+	}
+	minFee, maxFee, proposed := c.closingFeeRange(feeratePerKw)
+	agree := fee == c.closingFeeProposedSat
+	var reply *lnwire.ClosingSigned
+	if !agree {
+		switch {
+		case fee >= minFee && fee <= maxFee:
+			// Within our range: echo it, which ends the negotiation.
+			agree = true
+		case m.FeeRange != nil:
+			lo, hi := int64(m.FeeRange.MinFeeSatoshis), int64(m.FeeRange.MaxFeeSatoshis)
+			if lo > maxFee || hi < minFee {
+				return nil, nil, c.warnErr("closing fee ranges do not overlap: theirs [%d, %d], ours [%d, %d]", lo, hi, minFee, maxFee)
+			}
+			counter := proposed
+			if counter < lo {
+				counter = lo
+			}
+			if counter > hi {
+				counter = hi
+			}
+			r, err := c.signClosing(counter, max(minFee, lo), min(maxFee, hi), dust)
+			return r, nil, err
+		default:
+			// Legacy negotiation: move halfway towards their fee.
+			counter := (fee + proposed) / 2
+			if counter == c.closingFeeProposedSat || counter == fee {
+				agree = true
+			} else {
+				r, err := c.signClosing(counter, minFee, maxFee, dust)
+				return r, nil, err
+			}
+		}
+	}
+	if fee != c.closingFeeProposedSat {
+		r, err := c.signClosing(fee, minFee, maxFee, dust)
+		if err != nil {
+			return nil, nil, err
+		}
+		reply = r
+	}
+	// Both signed tx: assemble the witness.
+	ourSig, err := c.signer.SignFundingInput(tx, 0, c.fundingScript, c.valueSat)
+	if err != nil {
+		return nil, nil, err
+	}
+	theirSig, err := m.Signature.ToSignature()
+	if err != nil {
+		return nil, nil, c.protoErr("closing_signed signature is malformed")
+	}
+	tx.TxIn[0].Witness = bolt3.FundingWitness(c.fundingScript,
+		c.local.Pubkeys.FundingPubkey, append(ourSig.Serialize(), byte(txscript.SigHashAll)),
+		c.remote.Pubkeys.FundingPubkey, append(theirSig.Serialize(), byte(txscript.SigHashAll)))
+	c.finalClosingTx = tx
+	return reply, tx, nil
+}

@@ -1,0 +1,469 @@
+package channelmanager
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/config"
+	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/lnwire"
+)
+
+// maxFundingSatNoWumbo is the largest channel without `option_support_large_channel` (BOLT 2).
+const maxFundingSatNoWumbo = 1<<24 - 1
+
+// ourSideParams derives the parameters we announce for a channel of valueSat from the config.
+func ourSideParams(cfg *config.ChannelHandshakeConfig, valueSat int64, pubkeys keys.ChannelPublicKeys, shutdown []byte) sideParams {
+	reserve := uint64(valueSat) * uint64(cfg.ChannelReserveProportionalMillionths) / 1_000_000
+	if reserve < cfg.OurDustLimitSat {
+		reserve = cfg.OurDustLimitSat
+	}
+	return sideParams{
+		DustLimitSat:             cfg.OurDustLimitSat,
+		MaxHTLCValueInFlightMsat: uint64(valueSat) * 1000 * uint64(cfg.MaxInboundHTLCValueInFlightPercent) / 100,
+		ChannelReserveSat:        reserve,
+		HTLCMinimumMsat:          cfg.OurHTLCMinimumMsat,
+		ToSelfDelay:              cfg.OurToSelfDelay,
+		MaxAcceptedHTLCs:         cfg.OurMaxAcceptedHTLCs,
+		Pubkeys:                  pubkeys,
+		UpfrontShutdownScript:    shutdown,
+	}
+}
+
+// channelTypeFor maps our internal type to the `channel_type` feature bits.
+func channelTypeFor(t bolt3.ChannelType) lnwire.ChannelType {
+	if t.HasAnchors() {
+		return lnwire.ChannelTypeAnchors
+	}
+	return lnwire.ChannelTypeStaticRemoteKey
+}
+
+// channelTypeFrom maps a `channel_type` to one we support, or returns false.
+func channelTypeFrom(ct lnwire.ChannelType) (bolt3.ChannelType, bool) {
+	switch ct {
+	case lnwire.ChannelTypeAnchors:
+		return bolt3.ChannelTypeAnchors, true
+	case lnwire.ChannelTypeStaticRemoteKey:
+		return bolt3.ChannelTypeStaticRemoteKey, true
+	}
+	return 0, false
+}
+
+// newOutboundChannel creates a channel we open and returns it with its `open_channel` (BOLT 2,
+// "The open_channel Message", sender requirements).
+func newOutboundChannel(counterparty *btcec.PublicKey, valueSat int64, pushMsat uint64, userChannelID [16]byte,
+	ct bolt3.ChannelType, signer keys.ChannelSigner, cfg *config.UserConfig, feeratePerKw uint32,
+	chain chainhash.Hash, tempID lnwire.ChannelID, height uint32, shutdownScript []byte) (*channel, *lnwire.OpenChannel, error) {
+	point0, err := signer.GetPerCommitmentPoint(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &channel{
+		state: stateOpenSent, outbound: true, temporaryID: tempID, counterparty: counterparty,
+		userChannelID: userChannelID, channelType: ct, valueSat: valueSat, pushMsat: pushMsat,
+		signer: signer, keysID: signer.ChannelKeysID(), createdHeight: height,
+		baseLocalMsat: uint64(valueSat)*1000 - pushMsat, baseRemoteMsat: pushMsat, baseFeeratePerKw: feeratePerKw,
+		remoteSecrets: keys.NewCounterpartyCommitmentSecrets(), closingFeeProposedSat: -1,
+		localShutdownScript: shutdownScript,
+	}
+	c.local = ourSideParams(&cfg.ChannelHandshakeConfig, valueSat, signer.Pubkeys(), nil)
+	msg := &lnwire.OpenChannel{
+		ChainHash: chain, TemporaryChannelID: tempID, FundingSatoshis: btcutil.Amount(valueSat), PushMsat: pushMsat,
+		DustLimitSatoshis: btcutil.Amount(c.local.DustLimitSat), MaxHTLCValueInFlightMsat: c.local.MaxHTLCValueInFlightMsat,
+		ChannelReserveSatoshis: btcutil.Amount(c.local.ChannelReserveSat), HTLCMinimumMsat: c.local.HTLCMinimumMsat,
+		FeeratePerKw: feeratePerKw, ToSelfDelay: c.local.ToSelfDelay, MaxAcceptedHTLCs: c.local.MaxAcceptedHTLCs,
+		ChannelKeys: wireKeys(c.local.Pubkeys, point0), ChannelFlags: 0,
+		UpfrontShutdownScript: []byte{}, ChannelType: channelTypeFor(ct).FeatureVector(),
+	}
+	return c, msg, nil
+}
+
+// wireKeys puts our basepoints into the form `open_channel`/`accept_channel` carry.
+func wireKeys(k keys.ChannelPublicKeys, first *btcec.PublicKey) lnwire.ChannelKeys {
+	return lnwire.ChannelKeys{FundingPubKey: k.FundingPubkey, RevocationBasepoint: k.RevocationBasepoint,
+		PaymentBasepoint: k.PaymentPoint, DelayedPaymentBasepoint: k.DelayedPaymentBasepoint, HTLCBasepoint: k.HTLCBasepoint,
+		FirstPerCommitmentPoint: first}
+}
+
+// fromWireKeys reads the counterparty's basepoints.
+func fromWireKeys(k *lnwire.ChannelKeys) keys.ChannelPublicKeys {
+	return keys.ChannelPublicKeys{FundingPubkey: k.FundingPubKey, RevocationBasepoint: k.RevocationBasepoint,
+		PaymentPoint: k.PaymentBasepoint, DelayedPaymentBasepoint: k.DelayedPaymentBasepoint, HTLCBasepoint: k.HTLCBasepoint}
+}
+
+// checkCounterpartyParams applies the receiver requirements common to `open_channel` and
+// `accept_channel` to the counterparty's announced parameters.
+func (c *channel) checkCounterpartyParams(lim *config.ChannelHandshakeLimits, p *sideParams) error {
+	switch {
+	case p.ToSelfDelay > lim.TheirToSelfDelayMax:
+		return c.protoErr("to_self_delay %d exceeds our limit %d", p.ToSelfDelay, lim.TheirToSelfDelayMax)
+	case p.MaxAcceptedHTLCs > config.MaxAcceptedHTLCsLimit:
+		return c.protoErr("max_accepted_htlcs %d above 483", p.MaxAcceptedHTLCs)
+	case p.MaxAcceptedHTLCs < lim.MinMaxAcceptedHTLCs || p.MaxAcceptedHTLCs == 0:
+		return c.protoErr("max_accepted_htlcs %d too small", p.MaxAcceptedHTLCs)
+	case p.DustLimitSat < 354:
+		return c.protoErr("dust_limit_satoshis %d below 354", p.DustLimitSat)
+	case p.DustLimitSat > lim.MaxDustLimitSat:
+		return c.protoErr("dust_limit_satoshis %d above our limit %d", p.DustLimitSat, lim.MaxDustLimitSat)
+	case p.HTLCMinimumMsat > lim.MaxHTLCMinimumMsat:
+		return c.protoErr("htlc_minimum_msat %d too large", p.HTLCMinimumMsat)
+	case p.MaxHTLCValueInFlightMsat < lim.MinMaxHTLCValueInFlightMsat:
+		return c.protoErr("max_htlc_value_in_flight_msat %d too small", p.MaxHTLCValueInFlightMsat)
+	case p.ChannelReserveSat > lim.MaxChannelReserveSat || p.ChannelReserveSat > uint64(c.valueSat):
+		return c.protoErr("channel_reserve_satoshis %d too large", p.ChannelReserveSat)
+	case p.HTLCMinimumMsat >= uint64(c.valueSat)*1000:
+		return c.protoErr("htlc_minimum_msat %d not below the channel value", p.HTLCMinimumMsat)
+	}
+	for _, k := range []*btcec.PublicKey{p.Pubkeys.FundingPubkey, p.Pubkeys.RevocationBasepoint, p.Pubkeys.PaymentPoint,
+		p.Pubkeys.DelayedPaymentBasepoint, p.Pubkeys.HTLCBasepoint} {
+		if k == nil {
+			return c.protoErr("missing basepoint")
+		}
+	}
+	if len(p.UpfrontShutdownScript) > 0 && !isAcceptableShutdownScript(p.UpfrontShutdownScript, true) {
+		return c.protoErr("upfront_shutdown_script is not a standard script")
+	}
+	return nil
+}
+
+// newInboundChannel checks an `open_channel` (BOLT 2, receiver requirements) and creates the channel.
+// The `accept_channel` is produced by accept.
+func newInboundChannel(counterparty *btcec.PublicKey, m *lnwire.OpenChannel, theirFeatures *lnwire.FeatureVector,
+	cfg *config.UserConfig, chain chainhash.Hash, minFeerate, maxFeerate uint32, height uint32) (*channel, error) {
+	c := &channel{state: stateAwaitingManualAccept, temporaryID: m.TemporaryChannelID, counterparty: counterparty,
+		valueSat: int64(m.FundingSatoshis), pushMsat: m.PushMsat, createdHeight: height,
+		remoteSecrets: keys.NewCounterpartyCommitmentSecrets(), closingFeeProposedSat: -1}
+	c.remote = sideParams{
+		DustLimitSat: uint64(m.DustLimitSatoshis), MaxHTLCValueInFlightMsat: m.MaxHTLCValueInFlightMsat,
+		ChannelReserveSat: uint64(m.ChannelReserveSatoshis), HTLCMinimumMsat: m.HTLCMinimumMsat,
+		ToSelfDelay: m.ToSelfDelay, MaxAcceptedHTLCs: m.MaxAcceptedHTLCs,
+		Pubkeys:               fromWireKeys(&m.ChannelKeys),
+		UpfrontShutdownScript: m.UpfrontShutdownScript,
+	}
+	lim := &cfg.ChannelHandshakeLimits
+	switch {
+	case m.ChainHash != chain:
+		return nil, c.protoErr("open_channel for another chain %s", m.ChainHash)
+	case !cfg.AcceptInboundChannels:
+		return nil, c.warnErr("we do not accept inbound channels")
+	case c.valueSat < int64(lim.MinFundingSat) || c.valueSat > int64(lim.MaxFundingSat):
+		return nil, c.protoErr("funding_satoshis %d outside our limits [%d, %d]", c.valueSat, lim.MinFundingSat, lim.MaxFundingSat)
+	case c.valueSat > maxFundingSatNoWumbo:
+		return nil, c.protoErr("funding_satoshis %d needs option_support_large_channel", c.valueSat)
+	case m.PushMsat > uint64(c.valueSat)*1000:
+		return nil, c.protoErr("push_msat %d exceeds the channel value", m.PushMsat)
+	case m.FeeratePerKw < minFeerate || m.FeeratePerKw > maxFeerate:
+		return nil, c.protoErr("feerate_per_kw %d outside [%d, %d]", m.FeeratePerKw, minFeerate, maxFeerate)
+	case m.FirstPerCommitmentPoint == nil:
+		return nil, c.protoErr("missing first_per_commitment_point")
+	}
+	if err := c.checkCounterpartyParams(lim, &c.remote); err != nil {
+		return nil, err
+	}
+	if c.remote.DustLimitSat > c.remote.ChannelReserveSat && c.remote.ChannelReserveSat != 0 {
+		return nil, c.protoErr("dust_limit_satoshis %d above channel_reserve_satoshis %d", c.remote.DustLimitSat, c.remote.ChannelReserveSat)
+	}
+	// channel_type: use it when given; otherwise static_remotekey must be negotiated through init.
+	if m.ChannelType != nil {
+		wct, err := lnwire.ChannelTypeFromFeatures(m.ChannelType)
+		ct, ok := channelTypeFrom(wct)
+		if err != nil || !ok {
+			return nil, c.protoErr("unsupported channel_type %v", m.ChannelType)
+		}
+		if ct.HasAnchors() && !cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx {
+			return nil, c.protoErr("we do not accept anchor channels")
+		}
+		c.channelType = ct
+	} else {
+		switch {
+		case theirFeatures != nil && theirFeatures.Supports(lnwire.AnchorsZeroFeeHTLCTxOptional) && cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx:
+			c.channelType = bolt3.ChannelTypeAnchors
+		case theirFeatures != nil && theirFeatures.Supports(lnwire.StaticRemoteKeyOptional):
+			c.channelType = bolt3.ChannelTypeStaticRemoteKey
+		default:
+			return nil, c.protoErr("channel without option_static_remotekey is not supported")
+		}
+	}
+	c.baseLocalMsat = m.PushMsat
+	c.baseRemoteMsat = uint64(c.valueSat)*1000 - m.PushMsat
+	c.baseFeeratePerKw = m.FeeratePerKw
+	c.remoteCurPoint = m.FirstPerCommitmentPoint
+	// The funder must afford the initial commitment fee and anchors (BOLT 2).
+	fee := uint64(bolt3.CommitmentFeeSat(m.FeeratePerKw, 0, c.channelType)+c.anchorsSat()) * 1000
+	if c.baseRemoteMsat < fee {
+		return nil, c.protoErr("funder cannot pay the initial commitment fee %d msat", fee)
+	}
+	return c, nil
+}
+
+// accept sets our parameters on an inbound channel and returns the `accept_channel`.
+func (c *channel) accept(signer keys.ChannelSigner, cfg *config.UserConfig, userChannelID [16]byte, shutdownScript []byte) (*lnwire.AcceptChannel, error) {
+	point0, err := signer.GetPerCommitmentPoint(0)
+	if err != nil {
+		return nil, err
+	}
+	c.signer, c.keysID, c.userChannelID = signer, signer.ChannelKeysID(), userChannelID
+	c.local = ourSideParams(&cfg.ChannelHandshakeConfig, c.valueSat, signer.Pubkeys(), nil)
+	c.localShutdownScript = shutdownScript
+	c.minimumDepth = cfg.ChannelHandshakeConfig.MinimumDepth
+	// Our reserve requirement must not be below their dust limit, and theirs not below ours (BOLT 2).
+	if c.local.ChannelReserveSat < c.remote.DustLimitSat {
+		c.local.ChannelReserveSat = c.remote.DustLimitSat
+	}
+	if c.remote.ChannelReserveSat < c.local.DustLimitSat && c.remote.ChannelReserveSat != 0 {
+		return nil, c.protoErr("channel_reserve_satoshis %d below our dust limit %d", c.remote.ChannelReserveSat, c.local.DustLimitSat)
+	}
+	c.state = stateAcceptSent
+	return &lnwire.AcceptChannel{
+		TemporaryChannelID: c.temporaryID, DustLimitSatoshis: btcutil.Amount(c.local.DustLimitSat),
+		MaxHTLCValueInFlightMsat: c.local.MaxHTLCValueInFlightMsat, ChannelReserveSatoshis: btcutil.Amount(c.local.ChannelReserveSat),
+		HTLCMinimumMsat: c.local.HTLCMinimumMsat, MinimumDepth: c.minimumDepth, ToSelfDelay: c.local.ToSelfDelay,
+		MaxAcceptedHTLCs: c.local.MaxAcceptedHTLCs, ChannelKeys: wireKeys(c.local.Pubkeys, point0),
+		UpfrontShutdownScript: []byte{}, ChannelType: channelTypeFor(c.channelType).FeatureVector(),
+	}, nil
+}
+
+// receiveAcceptChannel checks `accept_channel` (BOLT 2, receiver requirements) and returns the funding
+// output script the host must pay.
+func (c *channel) receiveAcceptChannel(m *lnwire.AcceptChannel, lim *config.ChannelHandshakeLimits) ([]byte, error) {
+	if c.state != stateOpenSent {
+		return nil, c.protoErr("unexpected accept_channel in state %s", c.state)
+	}
+	c.remote = sideParams{
+		DustLimitSat: uint64(m.DustLimitSatoshis), MaxHTLCValueInFlightMsat: m.MaxHTLCValueInFlightMsat,
+		ChannelReserveSat: uint64(m.ChannelReserveSatoshis), HTLCMinimumMsat: m.HTLCMinimumMsat,
+		ToSelfDelay: m.ToSelfDelay, MaxAcceptedHTLCs: m.MaxAcceptedHTLCs,
+		Pubkeys:               fromWireKeys(&m.ChannelKeys),
+		UpfrontShutdownScript: m.UpfrontShutdownScript,
+	}
+	if err := c.checkCounterpartyParams(lim, &c.remote); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.MinimumDepth > lim.MaxMinimumDepth:
+		return nil, c.protoErr("minimum_depth %d exceeds our limit %d", m.MinimumDepth, lim.MaxMinimumDepth)
+	case c.remote.ChannelReserveSat < c.local.DustLimitSat && c.remote.ChannelReserveSat != 0:
+		return nil, c.protoErr("channel_reserve_satoshis %d below our dust_limit_satoshis %d", c.remote.ChannelReserveSat, c.local.DustLimitSat)
+	case c.local.ChannelReserveSat < c.remote.DustLimitSat:
+		return nil, c.protoErr("their dust_limit_satoshis %d exceeds our channel_reserve_satoshis %d", c.remote.DustLimitSat, c.local.ChannelReserveSat)
+	case m.FirstPerCommitmentPoint == nil:
+		return nil, c.protoErr("missing first_per_commitment_point")
+	}
+	if m.ChannelType != nil {
+		wct, err := lnwire.ChannelTypeFromFeatures(m.ChannelType)
+		ct, ok := channelTypeFrom(wct)
+		if err != nil || !ok || ct != c.channelType {
+			return nil, c.protoErr("accept_channel channel_type differs from ours")
+		}
+	}
+	c.minimumDepth = m.MinimumDepth
+	if c.minimumDepth == 0 {
+		c.minimumDepth = 1 // zero-conf is not supported: wait for one confirmation
+	}
+	c.remoteCurPoint = m.FirstPerCommitmentPoint
+	ws, pk, err := bolt3.FundingScript(c.local.Pubkeys.FundingPubkey, c.remote.Pubkeys.FundingPubkey)
+	if err != nil {
+		return nil, err
+	}
+	c.fundingScript, c.fundingPkScript = ws, pk
+	c.state = stateAwaitingFundingTx
+	return pk, nil
+}
+
+// setFunding records the funding outpoint and derives the channel id and the obscuring factor.
+func (c *channel) setFunding(op wire.OutPoint) {
+	c.fundingOutPoint = op
+	c.channelID = lnwire.NewChannelIDFromOutPoint(op)
+	if c.outbound {
+		c.obscuringFactor = bolt3.ObscuringFactor(c.local.Pubkeys.PaymentPoint, c.remote.Pubkeys.PaymentPoint)
+	} else {
+		c.obscuringFactor = bolt3.ObscuringFactor(c.remote.Pubkeys.PaymentPoint, c.local.Pubkeys.PaymentPoint)
+	}
+}
+
+// initialCommitments builds commitment 0 on both chains.
+func (c *channel) initialCommitments() (local, remote *builtCommitment, err error) {
+	p0, err := c.signer.GetPerCommitmentPoint(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := commitView{ourMsat: c.baseLocalMsat, theirMsat: c.baseRemoteMsat, feeratePerKw: c.baseFeeratePerKw}
+	if local, err = c.buildCommitment(true, 0, p0, v); err != nil {
+		return nil, nil, err
+	}
+	if remote, err = c.buildCommitment(false, 0, c.remoteCurPoint, v); err != nil {
+		return nil, nil, err
+	}
+	return local, remote, nil
+}
+
+// fundingTransactionGenerated takes the host's funding transaction, signs the counterparty's first
+// commitment and returns `funding_created` (BOLT 2).
+func (c *channel) fundingTransactionGenerated(tx *wire.MsgTx) (*lnwire.FundingCreated, error) {
+	if c.state != stateAwaitingFundingTx {
+		return nil, fmt.Errorf("%w: channel is in state %s", ErrAPIMisuse, c.state)
+	}
+	idx := -1
+	for i, out := range tx.TxOut {
+		if out.Value == c.valueSat && bytes.Equal(out.PkScript, c.fundingPkScript) {
+			if idx >= 0 {
+				return nil, fmt.Errorf("%w: funding transaction pays the funding script twice", ErrInvalidFundingTx)
+			}
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("%w: no output of %d sat to the funding script", ErrInvalidFundingTx, c.valueSat)
+	}
+	for _, in := range tx.TxIn {
+		if len(in.Witness) == 0 {
+			return nil, fmt.Errorf("%w: every input must be segwit-signed (the txid must not be malleable)", ErrInvalidFundingTx)
+		}
+	}
+	c.setFunding(wire.OutPoint{Hash: tx.TxHash(), Index: uint32(idx)})
+	_, remote, err := c.initialCommitments()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidFundingTx, err)
+	}
+	sig, err := c.signer.SignFundingInput(remote.tx.Tx, 0, c.fundingScript, c.valueSat)
+	if err != nil {
+		return nil, err
+	}
+	s, err := lnwire.NewSigFromECDSA(sig)
+	if err != nil {
+		return nil, err
+	}
+	c.fundingTx = tx
+	c.state = stateFundingCreatedSent
+	return &lnwire.FundingCreated{TemporaryChannelID: c.temporaryID, FundingTxID: c.fundingOutPoint.Hash,
+		FundingOutputIndex: uint16(idx), Signature: s}, nil
+}
+
+// initialMonitor builds the monitor of a newly funded channel from both commitment 0s.
+func (c *channel) initialMonitor(local, remote *builtCommitment, theirSig lnwire.Sig, destination []byte) (*channelmonitor.ChannelMonitor, error) {
+	params := channelmonitor.ChannelParameters{
+		ChannelID: c.channelID, CounterpartyNodeID: c.counterparty, FundingOutPoint: c.fundingOutPoint,
+		FundingScript: c.fundingScript, FundingValueSat: c.valueSat, Anchors: c.channelType.HasAnchors(),
+		IsOutbound: c.outbound, HolderPubkeys: c.local.Pubkeys, CounterpartyPubkeys: c.remote.Pubkeys,
+		HolderToSelfDelay: c.remote.ToSelfDelay, CounterpartyToSelfDelay: c.local.ToSelfDelay,
+		HolderDustLimitSat: int64(c.local.DustLimitSat), CounterpartyDustLimitSat: int64(c.remote.DustLimitSat),
+		ObscuringFactor: c.obscuringFactor, ChannelKeysID: c.keysID, DestinationScript: destination,
+	}
+	holder := &channelmonitor.LatestHolderCommitment{CommitmentNumber: 0, Tx: local.tx.Tx, CounterpartySig: theirSig,
+		FeeratePerKw: local.view.feeratePerKw}
+	cp := &channelmonitor.LatestCounterpartyCommitment{CommitmentNumber: 0, Txid: remote.tx.Tx.TxHash(),
+		PerCommitmentPoint: c.remoteCurPoint, FeeratePerKw: remote.view.feeratePerKw,
+		ToBroadcasterSat: remote.tx.ToLocalSat, ToCountersignatorySat: remote.tx.ToRemoteSat}
+	return channelmonitor.NewChannelMonitor(params, c.signer, holder, cp)
+}
+
+// receiveFundingCreated (fundee) checks the funder's signature on our first commitment, signs theirs and
+// returns `funding_signed` plus the new monitor, which must be persisted before the message leaves.
+func (c *channel) receiveFundingCreated(m *lnwire.FundingCreated, destination []byte) (*lnwire.FundingSigned, *channelmonitor.ChannelMonitor, error) {
+	if c.state != stateAcceptSent {
+		return nil, nil, c.protoErr("unexpected funding_created in state %s", c.state)
+	}
+	ws, pk, err := bolt3.FundingScript(c.local.Pubkeys.FundingPubkey, c.remote.Pubkeys.FundingPubkey)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.fundingScript, c.fundingPkScript = ws, pk
+	c.setFunding(wire.OutPoint{Hash: m.FundingTxID, Index: uint32(m.FundingOutputIndex)})
+	local, remote, err := c.initialCommitments()
+	if err != nil {
+		return nil, nil, c.protoErr("cannot build the first commitment: %v", err)
+	}
+	if !verifySig(local.tx.Tx, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
+		return nil, nil, c.protoErr("funding_created signature is invalid")
+	}
+	sig, err := c.signer.SignFundingInput(remote.tx.Tx, 0, c.fundingScript, c.valueSat)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := lnwire.NewSigFromECDSA(sig)
+	if err != nil {
+		return nil, nil, err
+	}
+	mon, err := c.initialMonitor(local, remote, m.Signature, destination)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.state = stateAwaitingChannelReady
+	return &lnwire.FundingSigned{ChannelID: c.channelID, Signature: s}, mon, nil
+}
+
+// receiveFundingSigned (funder) checks the fundee's signature on our first commitment and returns the
+// monitor to persist before the funding transaction is broadcast.
+func (c *channel) receiveFundingSigned(m *lnwire.FundingSigned, destination []byte) (*channelmonitor.ChannelMonitor, error) {
+	if c.state != stateFundingCreatedSent {
+		return nil, c.protoErr("unexpected funding_signed in state %s", c.state)
+	}
+	local, remote, err := c.initialCommitments()
+	if err != nil {
+		return nil, err
+	}
+	if !verifySig(local.tx.Tx, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
+		return nil, c.protoErr("funding_signed signature is invalid")
+	}
+	mon, err := c.initialMonitor(local, remote, m.Signature, destination)
+	if err != nil {
+		return nil, err
+	}
+	c.state = stateAwaitingChannelReady
+	return mon, nil
+}
+
+// channelReadyMsg returns our `channel_ready`.
+func (c *channel) channelReadyMsg() (*lnwire.ChannelReady, error) {
+	p1, err := c.signer.GetPerCommitmentPoint(1)
+	if err != nil {
+		return nil, err
+	}
+	return &lnwire.ChannelReady{ChannelID: c.channelID, SecondPerCommitmentPoint: p1}, nil
+}
+
+// receiveChannelReady records the counterparty's `channel_ready`; it returns true when the channel just
+// became usable.
+func (c *channel) receiveChannelReady(m *lnwire.ChannelReady) (bool, error) {
+	switch {
+	case c.state == stateChannelReady || c.state == stateShutdown:
+		// A retransmission after reconnecting: the point must not change.
+		if c.remoteNextPoint != nil && c.remoteCommitNum == 0 && !c.remoteNextPoint.IsEqual(m.SecondPerCommitmentPoint) {
+			return false, c.protoErr("channel_ready retransmitted with another point")
+		}
+		return false, nil
+	case c.state != stateAwaitingChannelReady:
+		return false, c.protoErr("unexpected channel_ready in state %s", c.state)
+	case m.SecondPerCommitmentPoint == nil:
+		return false, c.protoErr("channel_ready without second_per_commitment_point")
+	}
+	c.theirChannelReadyRcvd = true
+	c.remoteNextPoint = m.SecondPerCommitmentPoint
+	return c.maybeReady(), nil
+}
+
+// maybeReady moves to stateChannelReady once both `channel_ready`s are exchanged.
+func (c *channel) maybeReady() bool {
+	if c.state == stateAwaitingChannelReady && c.ourChannelReadySent && c.theirChannelReadyRcvd {
+		c.state = stateChannelReady
+		return true
+	}
+	return false
+}
+
+// fundingConfirmed records the funding transaction's block; it returns our `channel_ready` when the
+// confirmation depth is reached.
+func (c *channel) fundingDepthReached(height uint32) bool {
+	if c.fundingConfHeight == 0 || c.ourChannelReadySent || c.state != stateAwaitingChannelReady {
+		return false
+	}
+	return height+1-c.fundingConfHeight >= c.minimumDepth
+}

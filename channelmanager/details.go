@@ -1,0 +1,100 @@
+package channelmanager
+
+import (
+	"sort"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/lnwire"
+)
+
+// ChannelDetails describes one channel, as returned by ListChannels.
+type ChannelDetails struct {
+	ChannelID          lnwire.ChannelID
+	CounterpartyNodeID *btcec.PublicKey
+	// FundingTxo is the funding outpoint, zero until the funding transaction exists.
+	FundingTxo wire.OutPoint
+	// ShortChannelID is zero until the funding transaction confirms.
+	ShortChannelID lnwire.ShortChannelID
+	// ChannelType is the negotiated `channel_type`.
+	ChannelType     lnwire.ChannelType
+	ChannelValueSat int64
+	UserChannelID   [16]byte
+	IsOutbound      bool
+	// IsChannelReady: `channel_ready` exchanged. IsUsable: ready, peer connected, not closing.
+	IsChannelReady bool
+	IsUsable       bool
+	// BalanceMsat is our balance in our current commitment (HTLCs we offered excluded).
+	BalanceMsat uint64
+	// OutboundCapacityMsat / InboundCapacityMsat: what can be sent / received now, after reserves, fees
+	// and in-flight HTLCs.
+	OutboundCapacityMsat uint64
+	InboundCapacityMsat  uint64
+	// NumPendingHTLCs counts HTLCs not yet fully resolved.
+	NumPendingHTLCs int
+	// State names the BOLT 2 phase (e.g. "AwaitingChannelReady", "ChannelReady", "Shutdown").
+	State string
+	// FeeratePerKw is the current commitment feerate.
+	FeeratePerKw uint32
+	// ConfirmationsRequired is minimum_depth; FundingConfirmationHeight is 0 until confirmed.
+	ConfirmationsRequired     uint32
+	FundingConfirmationHeight uint32
+}
+
+// ListChannels returns every channel that is not yet forgotten, ordered by channel id.
+func (cm *ChannelManager) ListChannels() []ChannelDetails {
+	var out []ChannelDetails
+	for _, ps := range cm.allPeers() {
+		ps.mu.Lock()
+		for _, c := range ps.channels {
+			out = append(out, c.details())
+		}
+		ps.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].ChannelID, out[j].ChannelID
+		for k := range a {
+			if a[k] != b[k] {
+				return a[k] < b[k]
+			}
+		}
+		return false
+	})
+	return out
+}
+
+// ListUsableChannels returns the channels that can carry payments now.
+func (cm *ChannelManager) ListUsableChannels() []ChannelDetails {
+	var out []ChannelDetails
+	for _, d := range cm.ListChannels() {
+		if d.IsUsable {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (c *channel) details() ChannelDetails {
+	d := ChannelDetails{
+		ChannelID: c.id(), CounterpartyNodeID: c.counterparty, FundingTxo: c.fundingOutPoint,
+		ShortChannelID: c.shortChannelID, ChannelType: channelTypeFor(c.channelType), ChannelValueSat: c.valueSat,
+		UserChannelID: c.userChannelID, IsOutbound: c.outbound,
+		IsChannelReady: c.state == stateChannelReady || c.state == stateShutdown || c.state == stateNegotiatingClosing,
+		IsUsable:       c.isUsable(), State: c.state.String(), NumPendingHTLCs: len(c.htlcs),
+		ConfirmationsRequired: c.minimumDepth, FundingConfirmationHeight: c.fundingConfHeight,
+	}
+	if c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept {
+		v := c.viewAt(true, c.localCommitNum)
+		d.BalanceMsat = v.ourMsat
+		d.FeeratePerKw = v.feeratePerKw
+	} else {
+		d.BalanceMsat = c.baseLocalMsat
+		d.FeeratePerKw = c.baseFeeratePerKw
+	}
+	if d.IsUsable {
+		d.OutboundCapacityMsat = c.outboundCapacityMsat()
+		d.InboundCapacityMsat = c.inboundCapacityMsat()
+	}
+	return d
+}

@@ -1,0 +1,330 @@
+package channelmanager
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sync"
+	"testing"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/wire"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/config"
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/testchain"
+	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/lnwire"
+	"github.com/lnkit/lnkit/router"
+)
+
+// memPersister keeps monitors in memory the way FilesystemPersister keeps them on disk: a snapshot
+// and the encoded updates since, so that a restart reads back exactly what was persisted.
+type memPersister struct {
+	mu      sync.Mutex
+	snaps   map[wire.OutPoint][]byte
+	updates map[wire.OutPoint][][]byte
+	async   bool // answer InProgress and keep the update ids in inFlight
+	inFlight map[wire.OutPoint][]uint64
+}
+
+func newMemPersister() *memPersister {
+	return &memPersister{snaps: map[wire.OutPoint][]byte{}, updates: map[wire.OutPoint][][]byte{}, inFlight: map[wire.OutPoint][]uint64{}}
+}
+
+func (p *memPersister) PersistNewChannel(op wire.OutPoint, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.snaps[op] = m.Write()
+	p.updates[op] = nil
+	return channelmonitor.Completed
+}
+
+func (p *memPersister) UpdatePersistedChannel(op wire.OutPoint, u *channelmonitor.ChannelMonitorUpdate, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if u == nil || len(p.updates[op]) >= 200 {
+		p.snaps[op] = m.Write()
+		p.updates[op] = nil
+		return channelmonitor.Completed
+	}
+	p.updates[op] = append(p.updates[op], u.Encode())
+	if p.async {
+		p.inFlight[op] = append(p.inFlight[op], u.UpdateID)
+		return channelmonitor.InProgress
+	}
+	return channelmonitor.Completed
+}
+
+// read rebuilds every monitor.
+func (p *memPersister) read(t testing.TB, sp keys.SignerProvider) []*channelmonitor.ChannelMonitor {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*channelmonitor.ChannelMonitor
+	for op, snap := range p.snaps {
+		m, err := channelmonitor.ReadChannelMonitor(snap, sp)
+		require.NoError(t, err)
+		for _, enc := range p.updates[op] {
+			u, err := channelmonitor.DecodeChannelMonitorUpdate(enc)
+			require.NoError(t, err)
+			if u.UpdateID > m.LatestUpdateID() {
+				require.NoError(t, m.Update(u))
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// testNode is one full lnkit stack without the network: keys, chain monitor, channel manager.
+type testNode struct {
+	t        testing.TB
+	name     string
+	seed     [32]byte
+	km       *keys.KeysManager
+	cm       *ChannelManager
+	chainMon *channelmonitor.ChainMonitor
+	persist  *memPersister
+	chain    *testchain.Chain
+	wallet   *testchain.Wallet
+	id       *btcec.PublicKey
+	cfg      config.UserConfig
+
+	evMu      sync.Mutex
+	events    []events.Event
+	autoClaim bool // claim every PaymentClaimable at once
+}
+
+func testConfig() config.UserConfig {
+	cfg := config.Default()
+	cfg.ChannelHandshakeConfig.MinimumDepth = 3
+	cfg.ChannelHandshakeConfig.OurToSelfDelay = 144
+	cfg.ChannelHandshakeConfig.OurMaxAcceptedHTLCs = 483
+	cfg.ChannelHandshakeConfig.MaxInboundHTLCValueInFlightPercent = 100
+	return cfg
+}
+
+func newTestNode(t testing.TB, chain *testchain.Chain, name string, seedByte byte) *testNode {
+	n := &testNode{t: t, name: name, chain: chain, persist: newMemPersister(), cfg: testConfig(), autoClaim: true}
+	n.seed[0] = seedByte
+	n.km = keys.NewKeysManager(n.seed, 1_700_000_000, 0)
+	n.id = n.km.GetNodeID()
+	wk, _ := btcec.PrivKeyFromBytes(sha256Bytes([]byte(name + " wallet")))
+	n.wallet = testchain.NewWallet(chain, wk)
+	n.start(nil)
+	return n
+}
+
+func sha256Bytes(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// start builds the manager and the chain monitor; with data it reads the manager back from it.
+func (n *testNode) start(data []byte) {
+	n.chainMon = channelmonitor.NewChainMonitor(nil, n.chain, nil, n.chain, n.persist)
+	var err error
+	if data == nil {
+		n.cm, err = New(n.chain, n.chainMon, n.chain, nil, n.km, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})
+		require.NoError(n.t, err)
+	} else {
+		mons := n.persist.read(n.t, n.km)
+		for _, m := range mons {
+			require.NoError(n.t, n.chainMon.LoadMonitor(m))
+		}
+		n.cm, err = Read(data, ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.chain, Keys: n.km,
+			Config: n.cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons})
+		require.NoError(n.t, err)
+	}
+	n.chain.RegisterListener(n.cm)
+	n.chain.RegisterListener(n.chainMon)
+}
+
+// handleEvents processes both components' events: funding, claims, record the rest.
+func (n *testNode) handleEvents() {
+	handle := func(e events.Event) error {
+		switch ev := e.(type) {
+		case events.FundingGenerationReady:
+			tx, err := n.wallet.FundTransaction([]*wire.TxOut{{Value: ev.ChannelValueSat, PkScript: ev.OutputScript}}, 253)
+			require.NoError(n.t, err)
+			require.NoError(n.t, n.cm.FundingTransactionGenerated(ev.TemporaryChannelID, ev.CounterpartyNodeID, tx))
+		case events.PaymentClaimable:
+			if n.autoClaim && ev.Purpose.PaymentPreimage != nil {
+				require.NoError(n.t, n.cm.ClaimFunds(*ev.Purpose.PaymentPreimage))
+			}
+		}
+		n.evMu.Lock()
+		n.events = append(n.events, e)
+		n.evMu.Unlock()
+		return nil
+	}
+	require.NoError(n.t, n.cm.ProcessPendingEvents(handle))
+	require.NoError(n.t, n.chainMon.ProcessPendingEvents(handle))
+}
+
+func (n *testNode) takeEvents() []events.Event {
+	n.evMu.Lock()
+	defer n.evMu.Unlock()
+	e := n.events
+	n.events = nil
+	return e
+}
+
+func countEvents[T events.Event](evs []events.Event) int {
+	c := 0
+	for _, e := range evs {
+		if _, ok := e.(T); ok {
+			c++
+		}
+	}
+	return c
+}
+
+// network connects test nodes: messages go through the wire codec, in order, per direction.
+type network struct {
+	t     testing.TB
+	nodes []*testNode
+	// drop, if set, decides to lose a message (simulating a disconnect before delivery).
+	connected map[[2]int]bool
+}
+
+func newNetwork(t testing.TB, nodes ...*testNode) *network {
+	return &network{t: t, nodes: nodes, connected: map[[2]int]bool{}}
+}
+
+func (nw *network) index(id *btcec.PublicKey) int {
+	for i, n := range nw.nodes {
+		if n.id.IsEqual(id) {
+			return i
+		}
+	}
+	return -1
+}
+
+func (nw *network) initFor(n *testNode) *lnwire.Init {
+	return &lnwire.Init{GlobalFeatures: lnwire.NewFeatureVector(), Features: n.cm.ProvidedInitFeatures(nil)}
+}
+
+func (nw *network) connect(a, b int) {
+	key := [2]int{min(a, b), max(a, b)}
+	nw.connected[key] = true
+	require.NoError(nw.t, nw.nodes[a].cm.PeerConnected(nw.nodes[b].id, nw.initFor(nw.nodes[b]), false))
+	require.NoError(nw.t, nw.nodes[b].cm.PeerConnected(nw.nodes[a].id, nw.initFor(nw.nodes[a]), true))
+}
+
+func (nw *network) disconnect(a, b int) {
+	key := [2]int{min(a, b), max(a, b)}
+	nw.connected[key] = false
+	nw.nodes[a].cm.PeerDisconnected(nw.nodes[b].id)
+	nw.nodes[b].cm.PeerDisconnected(nw.nodes[a].id)
+}
+
+// step delivers every queued message once; it returns how many were delivered.
+func (nw *network) step() int {
+	delivered := 0
+	for i, n := range nw.nodes {
+		n.handleEvents()
+		for _, me := range n.cm.GetAndClearPendingMsgEvents() {
+			j := nw.index(me.NodeID)
+			if j < 0 || !nw.connected[[2]int{min(i, j), max(i, j)}] {
+				continue
+			}
+			if me.Msg != nil {
+				b, err := lnwire.EncodeMessage(me.Msg)
+				require.NoError(nw.t, err, "encode %T", me.Msg)
+				m, err := lnwire.DecodeMessage(b)
+				require.NoError(nw.t, err, "decode %T", me.Msg)
+				nw.nodes[j].cm.HandleChannelMessage(n.id, m)
+				delivered++
+			}
+			if me.DisconnectPeer {
+				nw.disconnect(i, j)
+			}
+		}
+	}
+	return delivered
+}
+
+// settle delivers messages until none are left.
+func (nw *network) settle() {
+	for i := 0; i < 10000; i++ {
+		if nw.step() == 0 {
+			for _, n := range nw.nodes {
+				n.handleEvents()
+			}
+			if nw.step() == 0 {
+				return
+			}
+		}
+	}
+	nw.t.Fatal("network did not settle")
+}
+
+// openChannel opens a channel from a to b and mines it to readiness; it returns the channel id.
+func (nw *network) openChannel(a, b int, valueSat int64, pushMsat uint64) lnwire.ChannelID {
+	A, B := nw.nodes[a], nw.nodes[b]
+	if A.wallet.Balance() < valueSat+10_000 {
+		A.chain.FundAddress(A.wallet.PkScript(), valueSat+100_000)
+		A.chain.MineBlocks(1)
+	}
+	_, err := A.cm.CreateChannel(B.id, valueSat, pushMsat, [16]byte{1}, nil)
+	require.NoError(nw.t, err)
+	nw.settle()
+	evs := A.takeEvents()
+	require.Equal(nw.t, 1, countEvents[events.ChannelPending](evs), "funder ChannelPending: %v", evs)
+	require.Equal(nw.t, 1, countEvents[events.ChannelPending](B.takeEvents()), "fundee ChannelPending")
+	A.chain.MineBlocks(int(A.cfg.ChannelHandshakeConfig.MinimumDepth))
+	nw.settle()
+	require.Equal(nw.t, 1, countEvents[events.ChannelReady](A.takeEvents()))
+	require.Equal(nw.t, 1, countEvents[events.ChannelReady](B.takeEvents()))
+	var id lnwire.ChannelID
+	for _, d := range A.cm.ListChannels() {
+		if d.CounterpartyNodeID.IsEqual(B.id) && d.IsUsable {
+			id = d.ChannelID
+		}
+	}
+	require.NotEqual(nw.t, lnwire.ChannelID{}, id)
+	return id
+}
+
+// pay sends amountMsat from a to b over their direct channel with an invoice; it returns the payment
+// id and hash. The payment completes when the network settles.
+func (nw *network) pay(a, b int, amountMsat uint64) (events.PaymentID, [32]byte, error) {
+	A, B := nw.nodes[a], nw.nodes[b]
+	hash, secret, err := B.cm.CreateInboundPayment(amountMsat, 3600, 0)
+	require.NoError(nw.t, err)
+	var id events.PaymentID
+	copy(id[:], sha256Bytes(append(hash[:], byte(a))))
+	route := &router.Route{Hops: []router.RouteHop{{PubKey: B.id, FeeMsat: amountMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6}}}
+	return id, hash, A.cm.SendPaymentWithRoute(route, hash, &secret, id)
+}
+
+func (n *testNode) channel(id lnwire.ChannelID) ChannelDetails {
+	for _, d := range n.cm.ListChannels() {
+		if d.ChannelID == id {
+			return d
+		}
+	}
+	n.t.Fatalf("%s: no channel %s", n.name, id)
+	return ChannelDetails{}
+}
+
+// checkBalances asserts that both sides agree on the channel's balances and that the sum, with the
+// commitment fee and anchors, is the channel value.
+func checkBalances(t testing.TB, a, b *testNode, id lnwire.ChannelID, wantA uint64) {
+	da, db := a.channel(id), b.channel(id)
+	require.Zero(t, da.NumPendingHTLCs, "a has pending HTLCs")
+	require.Zero(t, db.NumPendingHTLCs, "b has pending HTLCs")
+	require.Equal(t, wantA, da.BalanceMsat, "a's balance")
+	require.Equal(t, uint64(da.ChannelValueSat)*1000-wantA, db.BalanceMsat, "b's balance")
+}
+
+var errStop = errors.New("stop")
+
+func randAmount(r *rand.Rand, lo, hi uint64) uint64 { return lo + uint64(r.Int63n(int64(hi-lo))) }
+
+func (n *testNode) String() string { return fmt.Sprintf("node(%s)", n.name) }

@@ -1,0 +1,956 @@
+// Package channelmanager runs lnkit's channels: it opens and accepts channels, moves payments over them
+// with the BOLT 2 update protocol, and closes them. It is LDK's ChannelManager in Go: it never does I/O
+// itself. The PeerManager hands it messages (HandleChannelMessage) and pulls what it wants sent
+// (GetAndClearPendingMsgEvents); the host feeds it blocks (Listen, Confirm), timer ticks
+// (TimerTickOccurred) and API calls, and pulls Events (ProcessPendingEvents).
+//
+// Every channel state change that a message depends on is handed to the channel's monitor (through the
+// Watch interface) before the message is released (promise 3 of ARCH.md).
+package channelmanager
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/config"
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/lnwire"
+)
+
+// Watch is how the ChannelManager hands channel state to the monitors (implemented by
+// channelmonitor.ChainMonitor). WatchChannel is called once per channel when it is funded,
+// UpdateChannel for every later state change; neither may call back into the ChannelManager.
+type Watch interface {
+	WatchChannel(fundingTxo wire.OutPoint, monitor *channelmonitor.ChannelMonitor) (channelmonitor.ChannelMonitorUpdateStatus, error)
+	UpdateChannel(fundingTxo wire.OutPoint, update *channelmonitor.ChannelMonitorUpdate) channelmonitor.ChannelMonitorUpdateStatus
+	ReleasePendingMonitorEvents() []channelmonitor.MonitorEvent
+}
+
+// KeysInterface is what the ChannelManager needs from the host's key manager (keys.KeysManager).
+type KeysInterface interface {
+	keys.EntropySource
+	keys.NodeSigner
+	keys.SignerProvider
+}
+
+// ChainParams says which chain the manager runs on and the chain tip when it was created.
+type ChainParams struct {
+	Net       *chaincfg.Params
+	BestBlock chaininterface.BestBlock
+}
+
+// ChannelManager is safe for concurrent use. Locks: mu guards the peer map and indexes; each peer has
+// its own lock guarding its channels, so that work on one peer's channels does not stall another's.
+// A peer lock may be held while taking mu or the queue locks, never the other way round.
+type ChannelManager struct {
+	feeEst  chaininterface.FeeEstimator
+	watch   Watch
+	bcast   chaininterface.BroadcasterInterface
+	log     *slog.Logger
+	keys    KeysInterface
+	cfg     config.UserConfig
+	net     *chaincfg.Params
+	ourNode *btcec.PublicKey
+
+	mu        sync.Mutex
+	peers     map[[33]byte]*peerState
+	bestBlock chaininterface.BestBlock
+	highestBlockTime uint32
+
+	queueMu       sync.Mutex
+	pendingMsgs   []events.MessageSendEvent
+	pendingEvents []events.Event
+
+	payMu    sync.Mutex
+	inbound  map[[32]byte]*inboundPayment   // by payment hash
+	claimable map[[32]byte]*claimablePayment // by payment hash
+	outbound map[events.PaymentID]*outboundPayment
+
+	needsPersist atomic.Bool
+}
+
+// peerState is one counterparty and its channels.
+type peerState struct {
+	mu            sync.Mutex
+	nodeID        *btcec.PublicKey
+	connected     bool
+	theirFeatures *lnwire.FeatureVector
+	channels      map[lnwire.ChannelID]*channel // by temporary id until funded, then by channel id
+}
+
+// New creates a ChannelManager. logger may be nil (logs are discarded).
+func New(feeEst chaininterface.FeeEstimator, watch Watch, bcast chaininterface.BroadcasterInterface,
+	logger *slog.Logger, km KeysInterface, cfg config.UserConfig, params ChainParams) (*ChannelManager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if params.Net == nil {
+		return nil, fmt.Errorf("%w: ChainParams.Net is nil", ErrInvalidConfig)
+	}
+	return &ChannelManager{
+		feeEst: feeEst, watch: watch, bcast: bcast, log: logger, keys: km, cfg: cfg, net: params.Net,
+		ourNode: km.GetNodeID(), peers: map[[33]byte]*peerState{}, bestBlock: params.BestBlock,
+		inbound: map[[32]byte]*inboundPayment{}, claimable: map[[32]byte]*claimablePayment{},
+		outbound: map[events.PaymentID]*outboundPayment{},
+	}, nil
+}
+
+func nodeKey(pk *btcec.PublicKey) [33]byte {
+	var k [33]byte
+	copy(k[:], pk.SerializeCompressed())
+	return k
+}
+
+// peer returns the peer's state, creating it if create is set.
+func (cm *ChannelManager) peer(id *btcec.PublicKey, create bool) *peerState {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	k := nodeKey(id)
+	ps := cm.peers[k]
+	if ps == nil && create {
+		ps = &peerState{nodeID: id, channels: map[lnwire.ChannelID]*channel{}}
+		cm.peers[k] = ps
+	}
+	return ps
+}
+
+// allPeers returns a snapshot of the peers.
+func (cm *ChannelManager) allPeers() []*peerState {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	out := make([]*peerState, 0, len(cm.peers))
+	for _, p := range cm.peers {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (cm *ChannelManager) height() uint32 {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	return cm.bestBlock.Height
+}
+
+// queueMsg queues a message for the peer, or holds it behind the channel's in-flight monitor updates.
+func (cm *ChannelManager) queueMsg(c *channel, msg lnwire.Message) {
+	if c != nil && len(c.inFlightUpdates) > 0 {
+		c.heldMessages = append(c.heldMessages, msg)
+		return
+	}
+	var node *btcec.PublicKey
+	if c != nil {
+		node = c.counterparty
+	}
+	cm.queueMsgTo(node, msg, false)
+}
+
+func (cm *ChannelManager) queueMsgTo(node *btcec.PublicKey, msg lnwire.Message, disconnect bool) {
+	cm.queueMu.Lock()
+	cm.pendingMsgs = append(cm.pendingMsgs, events.MessageSendEvent{NodeID: node, Msg: msg, DisconnectPeer: disconnect})
+	cm.queueMu.Unlock()
+}
+
+func (cm *ChannelManager) queueEvent(e events.Event) {
+	cm.queueMu.Lock()
+	cm.pendingEvents = append(cm.pendingEvents, e)
+	cm.queueMu.Unlock()
+	cm.needsPersist.Store(true)
+}
+
+// updateMonitor hands one update to the channel's monitor. While an update is in progress, the channel's
+// outgoing messages are held. An unrecoverable persistence failure force-closes the channel.
+func (cm *ChannelManager) updateMonitor(c *channel, steps ...channelmonitor.UpdateStep) {
+	c.latestMonitorUpdateID++
+	upd := &channelmonitor.ChannelMonitorUpdate{UpdateID: c.latestMonitorUpdateID, ChannelID: c.channelID, Steps: steps}
+	switch cm.watch.UpdateChannel(c.fundingOutPoint, upd) {
+	case channelmonitor.InProgress:
+		c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
+	case channelmonitor.UnrecoverableError:
+		cm.log.Error("monitor update failed; channel frozen", "channel", c.channelID, "update", upd.UpdateID)
+		c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
+	}
+	cm.needsPersist.Store(true)
+}
+
+// monitorUpdated releases held messages once every update up to updateID is persisted.
+func (cm *ChannelManager) monitorUpdated(c *channel, updateID uint64) {
+	kept := c.inFlightUpdates[:0]
+	for _, id := range c.inFlightUpdates {
+		if id > updateID {
+			kept = append(kept, id)
+		}
+	}
+	c.inFlightUpdates = kept
+	if len(kept) == 0 && len(c.heldMessages) > 0 {
+		held := c.heldMessages
+		c.heldMessages = nil
+		for _, m := range held {
+			if b, ok := m.(broadcastMarker); ok {
+				cm.bcast.BroadcastTransactions(b.tx)
+				continue
+			}
+			cm.queueMsg(c, m)
+		}
+	}
+}
+
+// ProvidedInitFeatures returns the features we offer in `init` (BOLT 9).
+func (cm *ChannelManager) ProvidedInitFeatures(*btcec.PublicKey) *lnwire.FeatureVector {
+	f := lnwire.NewFeatureVector()
+	f.Set(lnwire.DataLossProtectRequired)
+	f.Set(lnwire.UpfrontShutdownScriptOptional)
+	f.Set(lnwire.VarOnionOptinRequired)
+	f.Set(lnwire.StaticRemoteKeyRequired)
+	f.Set(lnwire.PaymentSecretRequired)
+	f.Set(lnwire.BasicMPPOptional)
+	if cm.cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx {
+		f.Set(lnwire.AnchorsZeroFeeHTLCTxOptional)
+	}
+	f.Set(lnwire.ShutdownAnySegwitOptional)
+	f.Set(lnwire.ChannelTypeOptional)
+	return f
+}
+
+// PeerConnected is called by the PeerManager once `init` is exchanged. It sends `channel_reestablish`
+// for every funded channel with the peer.
+func (cm *ChannelManager) PeerConnected(node *btcec.PublicKey, init *lnwire.Init, inbound bool) error {
+	if !init.Features.IsSet(lnwire.StaticRemoteKeyRequired) && !init.Features.IsSet(lnwire.StaticRemoteKeyOptional) {
+		return fmt.Errorf("peer does not support option_static_remotekey")
+	}
+	ps := cm.peer(node, true)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.connected = true
+	ps.theirFeatures = init.Features
+	for _, c := range ps.channels {
+		if c.state < stateAwaitingChannelReady || c.state == stateAwaitingManualAccept || c.state == stateClosed {
+			continue
+		}
+		m, err := c.reestablishMsg()
+		if err != nil {
+			cm.log.Error("cannot build channel_reestablish", "channel", c.channelID, "err", err)
+			continue
+		}
+		c.reestablishPending = true
+		cm.queueMsgTo(node, m, false)
+	}
+	return nil
+}
+
+// PeerDisconnected is called by the PeerManager when the connection is gone. Channels not yet funded
+// are dropped; funded ones forget the peer's uncommitted updates.
+func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
+	ps := cm.peer(node, false)
+	if ps == nil {
+		return
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	ps.connected = false
+	for id, c := range ps.channels {
+		if c.state < stateAwaitingChannelReady || c.state == stateAwaitingManualAccept {
+			delete(ps.channels, id)
+			cm.queueEvent(events.ChannelClosed{ChannelID: c.id(), UserChannelID: c.userChannelID, CounterpartyNodeID: node,
+				Reason: events.DisconnectedPeer, ChannelCapacitySat: c.valueSat})
+			if c.fundingTx != nil {
+				cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: c.fundingTx.TxHash()})
+			}
+			continue
+		}
+		c.peerDisconnected()
+	}
+	// Clear queued messages for this peer: they are regenerated by channel_reestablish.
+	cm.queueMu.Lock()
+	kept := cm.pendingMsgs[:0]
+	for _, m := range cm.pendingMsgs {
+		if m.NodeID == nil || !m.NodeID.IsEqual(node) {
+			kept = append(kept, m)
+		}
+	}
+	cm.pendingMsgs = kept
+	cm.queueMu.Unlock()
+	cm.needsPersist.Store(true)
+}
+
+// GetAndClearPendingMsgEvents returns the messages waiting to be sent; the PeerManager calls it.
+func (cm *ChannelManager) GetAndClearPendingMsgEvents() []events.MessageSendEvent {
+	cm.processMonitorEvents()
+	cm.queueMu.Lock()
+	defer cm.queueMu.Unlock()
+	out := cm.pendingMsgs
+	cm.pendingMsgs = nil
+	return out
+}
+
+// ProcessPendingEvents hands every pending event to handler, in order. An event whose handler returns
+// an error stays queued (with the ones after it) for the next call; the error is returned.
+func (cm *ChannelManager) ProcessPendingEvents(handler events.Handler) error {
+	cm.processMonitorEvents()
+	cm.queueMu.Lock()
+	evs := cm.pendingEvents
+	cm.pendingEvents = nil
+	cm.queueMu.Unlock()
+	for i, e := range evs {
+		if err := handler(e); err != nil {
+			cm.queueMu.Lock()
+			cm.pendingEvents = append(append([]events.Event{}, evs[i:]...), cm.pendingEvents...)
+			cm.queueMu.Unlock()
+			return err
+		}
+	}
+	if len(evs) > 0 {
+		cm.needsPersist.Store(true)
+	}
+	return nil
+}
+
+// GetAndClearNeedsPersistence says whether the manager changed since the last call: the host should
+// then write it (Write) before relying on the change.
+func (cm *ChannelManager) GetAndClearNeedsPersistence() bool { return cm.needsPersist.Swap(false) }
+
+// processMonitorEvents pulls the monitors' events: completed persistence and on-chain closes.
+func (cm *ChannelManager) processMonitorEvents() {
+	for _, ev := range cm.watch.ReleasePendingMonitorEvents() {
+		ps, c := cm.findChannel(ev.ChannelID)
+		if ps == nil {
+			continue
+		}
+		ps.mu.Lock()
+		switch ev.Kind {
+		case channelmonitor.MonitorEventCompleted:
+			cm.monitorUpdated(c, ev.UpdateID)
+		case channelmonitor.MonitorEventCommitmentTxConfirmed, channelmonitor.MonitorEventCooperativeClose:
+			if c.state != stateClosed {
+				reason := events.CommitmentTxConfirmed
+				if ev.Kind == channelmonitor.MonitorEventCooperativeClose {
+					reason = events.CooperativeClosure
+				}
+				cm.closeChannelLocked(ps, c, reason, "closing transaction confirmed", false)
+			}
+			delete(ps.channels, c.channelID)
+		case channelmonitor.MonitorEventHTLCPreimage:
+			cm.onchainPreimage(c, ev.PaymentHash, ev.Preimage)
+		}
+		ps.mu.Unlock()
+	}
+}
+
+// findChannel finds a funded channel by id across peers.
+func (cm *ChannelManager) findChannel(id lnwire.ChannelID) (*peerState, *channel) {
+	for _, ps := range cm.allPeers() {
+		ps.mu.Lock()
+		c := ps.channels[id]
+		ps.mu.Unlock()
+		if c != nil {
+			return ps, c
+		}
+	}
+	return nil, nil
+}
+
+// channelFor returns a peer's channel by (temporary or final) id.
+func (cm *ChannelManager) channelFor(node *btcec.PublicKey, id lnwire.ChannelID) (*peerState, *channel, error) {
+	ps := cm.peer(node, false)
+	if ps == nil {
+		return nil, nil, fmt.Errorf("%w: no channels with peer %x", ErrChannelUnavailable, node.SerializeCompressed())
+	}
+	ps.mu.Lock()
+	c := ps.channels[id]
+	if c == nil {
+		ps.mu.Unlock()
+		return nil, nil, fmt.Errorf("%w: no channel %s with that peer", ErrChannelUnavailable, id)
+	}
+	return ps, c, nil // ps.mu held
+}
+
+// closeChannelLocked marks a channel closed and reports it. broadcast asks the monitor to broadcast our
+// latest commitment (a force close). The caller holds ps.mu.
+func (cm *ChannelManager) closeChannelLocked(ps *peerState, c *channel, reason events.ClosureReason, msg string, broadcast bool) {
+	if c.state == stateClosed {
+		return
+	}
+	funded := c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept
+	c.state = stateClosed
+	if funded && (broadcast || reason != events.CooperativeClosure) {
+		cm.updateMonitor(c, channelmonitor.ChannelForceClosed{ShouldBroadcast: broadcast})
+	}
+	if !funded {
+		delete(ps.channels, c.id())
+		if c.fundingTx != nil {
+			cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: c.fundingTx.TxHash()})
+		}
+	}
+	cm.failPendingOutgoing(c)
+	cm.queueEvent(events.ChannelClosed{ChannelID: c.id(), UserChannelID: c.userChannelID, CounterpartyNodeID: c.counterparty,
+		Reason: reason, Message: msg, ChannelCapacitySat: c.valueSat})
+	cm.log.Info("channel closed", "channel", c.id(), "peer", fmt.Sprintf("%x", nodeKey(c.counterparty)), "reason", reason, "msg", msg)
+}
+
+// failChannel handles a protocol error on a channel: a ChannelError with Close sends `error` and
+// force-closes; without Close it sends a `warning`.
+func (cm *ChannelManager) failChannel(ps *peerState, c *channel, err error) {
+	var ce *ChannelError
+	if !errors.As(err, &ce) {
+		ce = &ChannelError{ChannelID: c.id(), Msg: err.Error(), Close: true}
+	}
+	var dl *errDataLoss
+	if errors.As(err, &dl) {
+		// We are behind: tell the peer so it force-closes; never broadcast our revoked state.
+		cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
+		cm.closeChannelLocked(ps, c, events.ProcessingError, ce.Msg, false)
+		return
+	}
+	if !ce.Close {
+		cm.queueMsgTo(c.counterparty, &lnwire.Warning{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
+		cm.log.Warn("sent warning", "channel", c.id(), "msg", ce.Msg)
+		return
+	}
+	cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
+	cm.closeChannelLocked(ps, c, events.ProcessingError, ce.Msg, true)
+}
+
+// CreateChannel opens a channel of channelValueSat to a connected peer, pushing pushMsat to them, and
+// returns its temporary channel id. A FundingGenerationReady event follows once the peer accepts.
+// override, if not nil, replaces the manager's config for this channel. Errors: ErrPeerNotConnected,
+// ErrAPIMisuse (bad amounts).
+func (cm *ChannelManager) CreateChannel(theirNodeID *btcec.PublicKey, channelValueSat int64, pushMsat uint64,
+	userChannelID [16]byte, override *config.UserConfig) (lnwire.ChannelID, error) {
+	cfg := cm.cfg
+	if override != nil {
+		cfg = *override
+		if err := cfg.Validate(); err != nil {
+			return lnwire.ChannelID{}, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		}
+	}
+	if channelValueSat < 1000 || channelValueSat > maxFundingSatNoWumbo {
+		return lnwire.ChannelID{}, fmt.Errorf("%w: channel value %d sat outside [1000, %d]", ErrAPIMisuse, channelValueSat, maxFundingSatNoWumbo)
+	}
+	if pushMsat > uint64(channelValueSat)*1000 {
+		return lnwire.ChannelID{}, fmt.Errorf("%w: push_msat exceeds the channel value", ErrAPIMisuse)
+	}
+	ps := cm.peer(theirNodeID, false)
+	if ps == nil {
+		return lnwire.ChannelID{}, ErrPeerNotConnected
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if !ps.connected {
+		return lnwire.ChannelID{}, ErrPeerNotConnected
+	}
+	ct := bolt3.ChannelTypeStaticRemoteKey
+	if cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx && ps.theirFeatures != nil &&
+		(ps.theirFeatures.IsSet(lnwire.AnchorsZeroFeeHTLCTxOptional) || ps.theirFeatures.IsSet(lnwire.AnchorsZeroFeeHTLCTxRequired)) {
+		ct = bolt3.ChannelTypeAnchors
+	}
+	target := chaininterface.NonAnchorChannelFee
+	if ct.HasAnchors() {
+		target = chaininterface.AnchorChannelFee
+	}
+	feerate := chaininterface.ClampFeerate(cm.feeEst, target)
+	keysID := cm.keys.GenerateChannelKeysID(false, channelValueSat, userChannelID)
+	signer := cm.keys.DeriveChannelSigner(channelValueSat, keysID)
+	var tempID lnwire.ChannelID
+	tempID = cm.keys.GetSecureRandomBytes()
+	shutdown, err := cm.keys.GetShutdownScriptPubKey()
+	if err != nil {
+		return lnwire.ChannelID{}, err
+	}
+	c, msg, err := newOutboundChannel(theirNodeID, channelValueSat, pushMsat, userChannelID, ct, signer, &cfg, feerate,
+		*cm.net.GenesisHash, tempID, cm.height(), shutdown)
+	if err != nil {
+		return lnwire.ChannelID{}, err
+	}
+	// The funder must afford the first commitment's fee and anchors.
+	fee := uint64(bolt3.CommitmentFeeSat(feerate, 0, ct)+c.anchorsSat()) * 1000
+	if c.baseLocalMsat < fee {
+		return lnwire.ChannelID{}, fmt.Errorf("%w: channel too small to pay the commitment fee", ErrAPIMisuse)
+	}
+	c.peerConnected = true
+	ps.channels[tempID] = c
+	cm.queueMsgTo(theirNodeID, msg, false)
+	cm.log.Info("opening channel", "temp", tempID, "value_sat", channelValueSat, "type", ct)
+	return tempID, nil
+}
+
+// AcceptInboundChannel accepts a channel announced by an OpenChannelRequest event (with
+// ManuallyAcceptInboundChannels). Errors: ErrChannelUnavailable.
+func (cm *ChannelManager) AcceptInboundChannel(temporaryChannelID lnwire.ChannelID, counterparty *btcec.PublicKey, userChannelID [16]byte) error {
+	ps, c, err := cm.channelFor(counterparty, temporaryChannelID)
+	if err != nil {
+		return err
+	}
+	defer ps.mu.Unlock()
+	if c.state != stateAwaitingManualAccept {
+		return fmt.Errorf("%w: channel is not waiting for acceptance", ErrAPIMisuse)
+	}
+	return cm.acceptLocked(ps, c, userChannelID)
+}
+
+// ForceRejectChannel refuses a channel announced by an OpenChannelRequest event.
+func (cm *ChannelManager) ForceRejectChannel(temporaryChannelID lnwire.ChannelID, counterparty *btcec.PublicKey) error {
+	ps, c, err := cm.channelFor(counterparty, temporaryChannelID)
+	if err != nil {
+		return err
+	}
+	defer ps.mu.Unlock()
+	if c.state != stateAwaitingManualAccept {
+		return fmt.Errorf("%w: channel is not waiting for acceptance", ErrAPIMisuse)
+	}
+	delete(ps.channels, temporaryChannelID)
+	cm.queueMsgTo(counterparty, &lnwire.Error{ChannelID: temporaryChannelID, Data: []byte("channel rejected")}, false)
+	return nil
+}
+
+func (cm *ChannelManager) acceptLocked(ps *peerState, c *channel, userChannelID [16]byte) error {
+	keysID := cm.keys.GenerateChannelKeysID(true, c.valueSat, userChannelID)
+	signer := cm.keys.DeriveChannelSigner(c.valueSat, keysID)
+	shutdown, err := cm.keys.GetShutdownScriptPubKey()
+	if err != nil {
+		return err
+	}
+	msg, err := c.accept(signer, &cm.cfg, userChannelID, shutdown)
+	if err != nil {
+		delete(ps.channels, c.temporaryID)
+		cm.failChannel(ps, c, err)
+		return err
+	}
+	c.peerConnected = true
+	cm.queueMsg(c, msg)
+	return nil
+}
+
+// FundingTransactionGenerated hands over the funding transaction asked for by FundingGenerationReady.
+// It must pay the given script and value and spend only segwit inputs; it must be fully signed, and
+// the host must not broadcast it: the manager does, once the counterparty's signature on our first
+// commitment is checked and the monitor persisted. Errors: ErrChannelUnavailable, ErrInvalidFundingTx.
+func (cm *ChannelManager) FundingTransactionGenerated(temporaryChannelID lnwire.ChannelID, counterparty *btcec.PublicKey, fundingTx *wire.MsgTx) error {
+	ps, c, err := cm.channelFor(counterparty, temporaryChannelID)
+	if err != nil {
+		return err
+	}
+	defer ps.mu.Unlock()
+	msg, err := c.fundingTransactionGenerated(fundingTx)
+	if err != nil {
+		return err
+	}
+	// Re-key the channel under its final id, keeping the temporary id for funding_signed's lookup.
+	delete(ps.channels, temporaryChannelID)
+	ps.channels[c.channelID] = c
+	cm.queueMsg(c, msg)
+	cm.needsPersist.Store(true)
+	return nil
+}
+
+// HandleChannelMessage processes one message from a peer (BOLT 2 messages, `error`, `warning`). Protocol
+// violations are answered per BOLT 1/2 (warning, or error and a force close); nothing the peer sends
+// can make it panic.
+func (cm *ChannelManager) HandleChannelMessage(node *btcec.PublicKey, msg lnwire.Message) {
+	ps := cm.peer(node, true)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	cm.needsPersist.Store(true)
+	switch m := msg.(type) {
+	case *lnwire.OpenChannel:
+		cm.handleOpenChannel(ps, m)
+		return
+	case *lnwire.Error:
+		cm.handleError(ps, m.ChannelID, string(m.Data))
+		return
+	case *lnwire.Warning:
+		cm.log.Warn("peer sent warning", "peer", fmt.Sprintf("%x", nodeKey(node)), "channel", m.ChannelID, "msg", sanitize(m.Data))
+		return
+	}
+	id, ok := messageChannelID(msg)
+	if !ok {
+		return
+	}
+	c := ps.channels[id]
+	if c == nil {
+		cm.queueMsgTo(node, &lnwire.Warning{ChannelID: id, Data: []byte("unknown channel")}, false)
+		return
+	}
+	if c.state == stateClosed {
+		return
+	}
+	if err := cm.handleChannelMsg(ps, c, msg); err != nil {
+		cm.log.Warn("channel message refused", "channel", c.id(), "type", msg.MsgType(), "err", err)
+		cm.failChannel(ps, c, err)
+		return
+	}
+	cm.afterChange(ps, c)
+}
+
+func sanitize(b []byte) string {
+	out := make([]rune, 0, len(b))
+	for _, r := range string(b) {
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		out = append(out, r)
+	}
+	if len(out) > 200 {
+		out = out[:200]
+	}
+	return string(out)
+}
+
+// messageChannelID extracts the channel id of a BOLT 2 message.
+func messageChannelID(msg lnwire.Message) (lnwire.ChannelID, bool) {
+	switch m := msg.(type) {
+	case *lnwire.AcceptChannel:
+		return m.TemporaryChannelID, true
+	case *lnwire.FundingCreated:
+		return m.TemporaryChannelID, true
+	case *lnwire.FundingSigned:
+		return m.ChannelID, true
+	case *lnwire.ChannelReady:
+		return m.ChannelID, true
+	case *lnwire.Shutdown:
+		return m.ChannelID, true
+	case *lnwire.ClosingSigned:
+		return m.ChannelID, true
+	case *lnwire.UpdateAddHTLC:
+		return m.ChannelID, true
+	case *lnwire.UpdateFulfillHTLC:
+		return m.ChannelID, true
+	case *lnwire.UpdateFailHTLC:
+		return m.ChannelID, true
+	case *lnwire.UpdateFailMalformedHTLC:
+		return m.ChannelID, true
+	case *lnwire.CommitmentSigned:
+		return m.ChannelID, true
+	case *lnwire.RevokeAndAck:
+		return m.ChannelID, true
+	case *lnwire.UpdateFee:
+		return m.ChannelID, true
+	case *lnwire.ChannelReestablish:
+		return m.ChannelID, true
+	}
+	return lnwire.ChannelID{}, false
+}
+
+func (cm *ChannelManager) handleError(ps *peerState, id lnwire.ChannelID, text string) {
+	cm.log.Warn("peer sent error", "peer", fmt.Sprintf("%x", nodeKey(ps.nodeID)), "channel", id, "msg", sanitize([]byte(text)))
+	for cid, c := range ps.channels {
+		if id != (lnwire.ChannelID{}) && cid != id && c.temporaryID != id {
+			continue
+		}
+		if c.state == stateClosed {
+			continue
+		}
+		// BOLT 1: on `error`, fail the channel: broadcast our latest commitment.
+		cm.closeChannelLocked(ps, c, events.CounterpartyForceClosed, sanitize([]byte(text)), true)
+	}
+}
+
+func (cm *ChannelManager) feerateBounds(anchors bool) (uint32, uint32) {
+	minTarget := chaininterface.MinAllowedNonAnchorChannelRemoteFee
+	if anchors {
+		minTarget = chaininterface.MinAllowedAnchorChannelRemoteFee
+	}
+	lo := cm.feeEst.EstimateFeeratePerKw(minTarget)
+	if lo < chaininterface.FeeratePerKwFloor {
+		lo = chaininterface.FeeratePerKwFloor
+	}
+	hi := chaininterface.ClampFeerate(cm.feeEst, chaininterface.MaximumFeeEstimate) * cm.cfg.ChannelConfig.MaxFeeratePerKwFactor
+	if hi < lo {
+		hi = lo
+	}
+	return lo, hi
+}
+
+func (cm *ChannelManager) handleOpenChannel(ps *peerState, m *lnwire.OpenChannel) {
+	if _, dup := ps.channels[m.TemporaryChannelID]; dup {
+		cm.queueMsgTo(ps.nodeID, &lnwire.Error{ChannelID: m.TemporaryChannelID, Data: []byte("duplicate temporary_channel_id")}, false)
+		return
+	}
+	anchors := m.ChannelType != nil && m.ChannelType.IsSet(lnwire.AnchorsZeroFeeHTLCTxRequired)
+	lo, hi := cm.feerateBounds(anchors)
+	// An anchor channel's feerate may be low: CPFP through the anchors makes it confirm.
+	if anchors {
+		lo = chaininterface.FeeratePerKwFloor
+	}
+	c, err := newInboundChannel(ps.nodeID, m, ps.theirFeatures, &cm.cfg, *cm.net.GenesisHash, lo, hi, cm.height())
+	if err != nil {
+		var ce *ChannelError
+		text := err.Error()
+		if errors.As(err, &ce) {
+			text = ce.Msg
+		}
+		cm.queueMsgTo(ps.nodeID, &lnwire.Error{ChannelID: m.TemporaryChannelID, Data: []byte(text)}, false)
+		cm.log.Warn("refused open_channel", "peer", fmt.Sprintf("%x", nodeKey(ps.nodeID)), "err", err)
+		return
+	}
+	c.peerConnected = true
+	ps.channels[c.temporaryID] = c
+	if cm.cfg.ManuallyAcceptInboundChannels {
+		cm.queueEvent(events.OpenChannelRequest{TemporaryChannelID: c.temporaryID, CounterpartyNodeID: ps.nodeID,
+			FundingSat: c.valueSat, PushMsat: c.pushMsat, ChannelType: channelTypeFor(c.channelType)})
+		return
+	}
+	var uid [16]byte
+	r := cm.keys.GetSecureRandomBytes()
+	copy(uid[:], r[:16])
+	_ = cm.acceptLocked(ps, c, uid)
+}
+
+// handleChannelMsg dispatches a message to the channel's state machine and carries out the results.
+func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire.Message) error {
+	if c.reestablishPending {
+		if m, ok := msg.(*lnwire.ChannelReestablish); ok {
+			return cm.handleReestablish(ps, c, m)
+		}
+		// Before channel_reestablish only these may arrive; anything else is a protocol error
+		// (BOLT 2: a node MUST NOT send other channel messages before channel_reestablish).
+		return c.warnErr("%s before channel_reestablish", msg.MsgType())
+	}
+	switch m := msg.(type) {
+	case *lnwire.AcceptChannel:
+		script, err := c.receiveAcceptChannel(m, &cm.cfg.ChannelHandshakeLimits)
+		if err != nil {
+			return err
+		}
+		cm.queueEvent(events.FundingGenerationReady{TemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty,
+			ChannelValueSat: c.valueSat, OutputScript: script, UserChannelID: c.userChannelID})
+	case *lnwire.FundingCreated:
+		dest, err := cm.keys.GetDestinationScript(c.keysID)
+		if err != nil {
+			return err
+		}
+		reply, mon, err := c.receiveFundingCreated(m, dest)
+		if err != nil {
+			return err
+		}
+		if err := cm.watchNewChannel(c, mon); err != nil {
+			return err
+		}
+		delete(ps.channels, c.temporaryID)
+		ps.channels[c.channelID] = c
+		cm.queueMsg(c, reply)
+		cm.queueEvent(events.ChannelPending{ChannelID: c.channelID, UserChannelID: c.userChannelID,
+			FormerTemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty, FundingTxo: c.fundingOutPoint})
+	case *lnwire.FundingSigned:
+		dest, err := cm.keys.GetDestinationScript(c.keysID)
+		if err != nil {
+			return err
+		}
+		mon, err := c.receiveFundingSigned(m, dest)
+		if err != nil {
+			return err
+		}
+		if err := cm.watchNewChannel(c, mon); err != nil {
+			return err
+		}
+		// Broadcast only once the monitor is persisted; with InProgress the broadcast waits too.
+		if len(c.inFlightUpdates) == 0 {
+			cm.bcast.BroadcastTransactions(c.fundingTx)
+		} else {
+			c.heldMessages = append(c.heldMessages, broadcastMarker{c.fundingTx})
+		}
+		cm.queueEvent(events.ChannelPending{ChannelID: c.channelID, UserChannelID: c.userChannelID,
+			FormerTemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty, FundingTxo: c.fundingOutPoint})
+	case *lnwire.ChannelReady:
+		became, err := c.receiveChannelReady(m)
+		if err != nil {
+			return err
+		}
+		if became {
+			cm.channelBecameReady(c)
+		}
+	case *lnwire.UpdateAddHTLC:
+		return c.receiveAddHTLC(m)
+	case *lnwire.UpdateFulfillHTLC:
+		h, err := c.receiveFulfillHTLC(m)
+		if err != nil {
+			return err
+		}
+		cm.outgoingFulfilled(c, h)
+	case *lnwire.UpdateFailHTLC:
+		return c.receiveFailHTLC(m)
+	case *lnwire.UpdateFailMalformedHTLC:
+		return c.receiveFailMalformedHTLC(m)
+	case *lnwire.UpdateFee:
+		lo, hi := cm.feerateBounds(c.channelType.HasAnchors())
+		if c.channelType.HasAnchors() {
+			lo = chaininterface.FeeratePerKwFloor
+		}
+		return c.receiveUpdateFee(m, lo, hi)
+	case *lnwire.CommitmentSigned:
+		raa, step, err := c.receiveCommitmentSigned(m)
+		if err != nil {
+			return err
+		}
+		cm.updateMonitor(c, *step)
+		cm.queueMsg(c, raa)
+	case *lnwire.RevokeAndAck:
+		res, err := c.receiveRevokeAndAck(m)
+		if err != nil {
+			return err
+		}
+		cm.updateMonitor(c, *res.step)
+		for _, h := range res.newlyCommitted {
+			cm.incomingCommitted(ps, c, h)
+		}
+		for _, h := range res.resolved {
+			cm.outgoingResolved(c, h)
+		}
+	case *lnwire.Shutdown:
+		anySegwit := ps.theirFeatures != nil && (ps.theirFeatures.IsSet(lnwire.ShutdownAnySegwitOptional) || ps.theirFeatures.IsSet(lnwire.ShutdownAnySegwitRequired))
+		reply, err := c.receiveShutdown(m, anySegwit)
+		if err != nil {
+			return err
+		}
+		if reply {
+			// Our pending updates are committed first (afterChange), then our shutdown.
+			c.shutdownReplyPending = true
+		}
+	case *lnwire.ClosingSigned:
+		reply, tx, err := c.receiveClosingSigned(m, chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum))
+		if err != nil {
+			return err
+		}
+		if reply != nil {
+			cm.queueMsg(c, reply)
+		}
+		if tx != nil {
+			cm.bcast.BroadcastTransactions(tx)
+			cm.closeChannelLocked(ps, c, events.CooperativeClosure, "cooperative close", false)
+		}
+	case *lnwire.ChannelReestablish:
+		return c.warnErr("unexpected channel_reestablish")
+	case *lnwire.OpenChannel:
+		return c.protoErr("open_channel for an existing channel")
+	}
+	return nil
+}
+
+// broadcastMarker is a pseudo-message held behind monitor updates: a transaction to broadcast once
+// the updates before it are persisted.
+type broadcastMarker struct{ tx *wire.MsgTx }
+
+func (broadcastMarker) MsgType() lnwire.MessageType { return 0 }
+
+func (cm *ChannelManager) watchNewChannel(c *channel, mon *channelmonitor.ChannelMonitor) error {
+	status, err := cm.watch.WatchChannel(c.fundingOutPoint, mon)
+	if err != nil {
+		return fmt.Errorf("monitor refused: %w", err)
+	}
+	c.latestMonitorUpdateID = 0
+	switch status {
+	case channelmonitor.InProgress:
+		c.inFlightUpdates = append(c.inFlightUpdates, 0)
+	case channelmonitor.UnrecoverableError:
+		return errors.New("monitor could not be persisted")
+	}
+	return nil
+}
+
+func (cm *ChannelManager) channelBecameReady(c *channel) {
+	cm.queueEvent(events.ChannelReady{ChannelID: c.channelID, UserChannelID: c.userChannelID,
+		CounterpartyNodeID: c.counterparty, ChannelType: channelTypeFor(c.channelType)})
+	cm.log.Info("channel ready", "channel", c.channelID, "scid", c.shortChannelID)
+}
+
+func (cm *ChannelManager) handleReestablish(ps *peerState, c *channel, m *lnwire.ChannelReestablish) error {
+	msgs, err := c.receiveReestablish(m)
+	if err != nil {
+		return err
+	}
+	for _, out := range msgs {
+		cm.queueMsg(c, out)
+	}
+	// If funding is deep enough but our channel_ready was never sent, send it now.
+	cm.maybeSendChannelReady(c, cm.height())
+	return nil
+}
+
+// afterChange sends what a channel's new state calls for: a commitment_signed for pending changes, our
+// shutdown reply, the closing negotiation's first message.
+func (cm *ChannelManager) afterChange(ps *peerState, c *channel) {
+	if c.state == stateClosed || !ps.connected || c.reestablishPending {
+		return
+	}
+	if (c.state == stateChannelReady || c.state == stateShutdown) && !c.awaitingRAA && c.hasChangesFor(false) {
+		msg, step, err := c.sendCommitmentSigned()
+		if err != nil {
+			cm.log.Error("cannot sign commitment", "channel", c.channelID, "err", err)
+			cm.failChannel(ps, c, err)
+			return
+		}
+		cm.updateMonitor(c, *step)
+		cm.queueMsg(c, msg)
+	}
+	if c.shutdownReplyPending && !c.hasChangesFor(false) {
+		c.shutdownReplyPending = false
+		cm.queueMsg(c, c.shutdownMsg())
+	}
+	if c.readyToNegotiateClosing() && c.closingFeeProposedSat < 0 && c.state != stateNegotiatingClosing {
+		msg, err := c.startClosingNegotiation(chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum))
+		if err != nil {
+			cm.failChannel(ps, c, err)
+			return
+		}
+		if msg != nil {
+			cm.queueMsg(c, msg)
+		}
+	}
+}
+
+// CloseChannel starts a cooperative close: `shutdown`, then, once HTLCs are gone, `closing_signed`
+// negotiation (BOLT 2). A ChannelClosed event follows when the closing transaction is broadcast.
+// Errors: ErrChannelUnavailable, ErrPeerNotConnected.
+func (cm *ChannelManager) CloseChannel(channelID lnwire.ChannelID, counterparty *btcec.PublicKey) error {
+	ps, c, err := cm.channelFor(counterparty, channelID)
+	if err != nil {
+		return err
+	}
+	defer ps.mu.Unlock()
+	switch {
+	case c.state < stateAwaitingChannelReady || c.state == stateAwaitingManualAccept:
+		// Not funded yet: just forget it.
+		cm.queueMsgTo(counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte("channel abandoned")}, false)
+		cm.closeChannelLocked(ps, c, events.FundingAbandoned, "closed before funding", false)
+		return nil
+	case c.state == stateClosed || c.shutdownSent:
+		return fmt.Errorf("%w: channel is already closing", ErrChannelUnavailable)
+	case !ps.connected:
+		return ErrPeerNotConnected
+	}
+	c.shutdownReplyPending = true
+	cm.afterChange(ps, c)
+	return nil
+}
+
+// ForceCloseBroadcastingLatestTxn closes a channel unilaterally: the monitor broadcasts our latest
+// commitment transaction, and the peer gets an `error`. Our funds come back after to_self_delay blocks
+// through a SpendableOutputs event. Errors: ErrChannelUnavailable.
+func (cm *ChannelManager) ForceCloseBroadcastingLatestTxn(channelID lnwire.ChannelID, counterparty *btcec.PublicKey) error {
+	ps, c, err := cm.channelFor(counterparty, channelID)
+	if err != nil {
+		return err
+	}
+	defer ps.mu.Unlock()
+	if c.state == stateClosed {
+		return fmt.Errorf("%w: channel already closed", ErrChannelUnavailable)
+	}
+	cm.queueMsgTo(counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte("force-closed by the user")}, false)
+	cm.closeChannelLocked(ps, c, events.HolderForceClosed, "force-closed by the user", true)
+	return nil
+}
+
+// ensure the internal channel type is used consistently.
+var _ = keys.MaxCommitmentIndex

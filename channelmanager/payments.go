@@ -1,0 +1,498 @@
+package channelmanager
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+
+	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/sphinx"
+	"github.com/lnkit/lnkit/lnwire"
+	"github.com/lnkit/lnkit/router"
+)
+
+// DefaultMinFinalCLTVExpiryDelta is the min_final_cltv_expiry_delta used when the caller gives none
+// (BOLT 11's default is 18; LDK and lnd use larger values for safety).
+const DefaultMinFinalCLTVExpiryDelta = 24
+
+// inboundPayment is a payment we expect: created by CreateInboundPayment.
+type inboundPayment struct {
+	Preimage                [32]byte
+	Secret                  [32]byte
+	AmountMsat              uint64 // 0: any amount
+	MinFinalCLTVExpiryDelta uint16
+	ExpiresAt               uint64 // unix seconds, compared with block timestamps
+}
+
+// claimPart is one HTLC of a payment to us.
+type claimPart struct {
+	ChannelID    lnwire.ChannelID
+	Counterparty *btcec.PublicKey
+	HTLCID       uint64
+	AmountMsat   uint64
+	CltvExpiry   uint32
+}
+
+// claimablePayment collects the HTLCs of one payment hash until they reach the total.
+type claimablePayment struct {
+	Hash      [32]byte
+	Parts     []claimPart
+	TotalMsat uint64
+	Purpose   events.PaymentPurpose
+	Announced bool // PaymentClaimable was queued
+}
+
+// outboundPayment is a payment we send.
+type outboundPayment struct {
+	ID         events.PaymentID
+	Hash       [32]byte
+	AmountMsat uint64
+	FeeMsat    uint64
+	Done       bool
+}
+
+// CreateInboundPayment registers a payment we will receive and returns its payment hash and payment
+// secret, for an invoice. amountMsat 0 accepts any amount (otherwise at least amountMsat and at most
+// twice it); the payment expires invoiceExpirySecs after the newest block timestamp seen;
+// minFinalCLTVExpiryDelta 0 means DefaultMinFinalCLTVExpiryDelta. The preimage comes from the entropy
+// source and stays with us until the payment is claimed.
+func (cm *ChannelManager) CreateInboundPayment(amountMsat uint64, invoiceExpirySecs uint32, minFinalCLTVExpiryDelta uint16) (paymentHash, paymentSecret [32]byte, err error) {
+	if minFinalCLTVExpiryDelta == 0 {
+		minFinalCLTVExpiryDelta = DefaultMinFinalCLTVExpiryDelta
+	}
+	p := &inboundPayment{Preimage: cm.keys.GetSecureRandomBytes(), Secret: cm.keys.GetSecureRandomBytes(),
+		AmountMsat: amountMsat, MinFinalCLTVExpiryDelta: minFinalCLTVExpiryDelta}
+	cm.mu.Lock()
+	p.ExpiresAt = uint64(cm.highestBlockTime) + uint64(invoiceExpirySecs)
+	cm.mu.Unlock()
+	hash := sha256.Sum256(p.Preimage[:])
+	cm.payMu.Lock()
+	cm.inbound[hash] = p
+	cm.payMu.Unlock()
+	cm.needsPersist.Store(true)
+	return hash, p.Secret, nil
+}
+
+// GetPaymentPreimage returns the preimage of a payment created by CreateInboundPayment.
+func (cm *ChannelManager) GetPaymentPreimage(paymentHash, paymentSecret [32]byte) ([32]byte, error) {
+	cm.payMu.Lock()
+	defer cm.payMu.Unlock()
+	p := cm.inbound[paymentHash]
+	if p == nil || p.Secret != paymentSecret {
+		return [32]byte{}, ErrUnknownPayment
+	}
+	return p.Preimage, nil
+}
+
+// failIncoming fails an incoming HTLC back with failure, encrypted for the payer.
+func (cm *ChannelManager) failIncoming(c *channel, h *htlc, failure sphinx.FailureMessage) {
+	reason := sphinx.CreateErrorPacket(h.SharedSecret, failure)
+	msg, err := c.sendFailHTLC(h.ID, reason)
+	if err != nil {
+		cm.log.Error("cannot fail HTLC", "channel", c.channelID, "htlc", h.ID, "err", err)
+		return
+	}
+	cm.queueMsg(c, msg)
+}
+
+// incomingCommitted handles an incoming HTLC once it is irrevocably committed: it peels the onion and,
+// as the final node, checks it against the expected payment (BOLT 4, "Payload for the Last Node").
+// The caller holds ps.mu.
+func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) {
+	pkt := sphinx.OnionPacket(h.Onion)
+	proc, err := sphinx.ProcessOnionPacket(&pkt, h.PaymentHash[:], cm.keys.ECDH)
+	if err != nil {
+		if code, sha, ok := sphinx.BadOnionFailure(err, &pkt); ok {
+			msg, ferr := c.sendFailMalformedHTLC(h.ID, uint16(code), sha)
+			if ferr == nil {
+				cm.queueMsg(c, msg)
+			}
+			return
+		}
+		var pe *sphinx.PayloadError
+		if errors.As(err, &pe) && proc != nil {
+			h.SharedSecret = proc.SharedSecret
+			cm.failIncoming(c, h, pe.Failure())
+			return
+		}
+		sha := sha256.Sum256(h.Onion[:])
+		if msg, ferr := c.sendFailMalformedHTLC(h.ID, uint16(sphinx.InvalidOnionHMAC), sha); ferr == nil {
+			cm.queueMsg(c, msg)
+		}
+		return
+	}
+	h.SharedSecret = proc.SharedSecret
+	height := cm.height()
+	if !proc.IsFinal {
+		// Forwarding arrives with the router; until then we are only ever the final node.
+		cm.failIncoming(c, h, sphinx.NewFailure(sphinx.UnknownNextPeer))
+		return
+	}
+	payload, err := sphinx.DecodeHopPayload(proc.Payload, true)
+	if err != nil {
+		var pe *sphinx.PayloadError
+		if errors.As(err, &pe) {
+			cm.failIncoming(c, h, pe.Failure())
+		} else {
+			cm.failIncoming(c, h, sphinx.NewInvalidOnionPayload(0, 0))
+		}
+		return
+	}
+	unknown := sphinx.NewIncorrectOrUnknownPaymentDetails(h.AmountMsat, height)
+	switch {
+	case payload.AmtToForwardMsat > h.AmountMsat:
+		cm.failIncoming(c, h, sphinx.NewFinalIncorrectHTLCAmount(h.AmountMsat))
+		return
+	case payload.OutgoingCLTVValue > h.CltvExpiry:
+		cm.failIncoming(c, h, sphinx.NewFinalIncorrectCLTVExpiry(h.CltvExpiry))
+		return
+	}
+	var purpose events.PaymentPurpose
+	cm.payMu.Lock()
+	defer cm.payMu.Unlock()
+	inb := cm.inbound[h.PaymentHash]
+	minDelta := uint32(DefaultMinFinalCLTVExpiryDelta)
+	switch {
+	case inb != nil:
+		if payload.PaymentData == nil || payload.PaymentData.PaymentSecret != inb.Secret {
+			cm.failIncoming(c, h, unknown)
+			return
+		}
+		total := payload.TotalMsat()
+		if inb.AmountMsat != 0 && (total < inb.AmountMsat || total > 2*inb.AmountMsat) {
+			cm.failIncoming(c, h, unknown)
+			return
+		}
+		cm.mu.Lock()
+		expired := inb.ExpiresAt < uint64(cm.highestBlockTime)
+		cm.mu.Unlock()
+		if expired {
+			cm.failIncoming(c, h, unknown)
+			return
+		}
+		pre := inb.Preimage
+		purpose = events.PaymentPurpose{PaymentPreimage: &pre, PaymentSecret: inb.Secret}
+		minDelta = uint32(inb.MinFinalCLTVExpiryDelta)
+	case payload.KeysendPreimage != nil && sha256.Sum256(payload.KeysendPreimage[:]) == h.PaymentHash:
+		pre := *payload.KeysendPreimage
+		purpose = events.PaymentPurpose{PaymentPreimage: &pre}
+		if payload.PaymentData != nil {
+			purpose.PaymentSecret = payload.PaymentData.PaymentSecret
+		}
+	default:
+		cm.failIncoming(c, h, unknown)
+		return
+	}
+	if h.CltvExpiry < height+minDelta {
+		cm.failIncoming(c, h, unknown)
+		return
+	}
+	cp := cm.claimable[h.PaymentHash]
+	if cp == nil {
+		cp = &claimablePayment{Hash: h.PaymentHash, TotalMsat: payload.TotalMsat(), Purpose: purpose}
+		cm.claimable[h.PaymentHash] = cp
+	} else if cp.TotalMsat != payload.TotalMsat() || cp.Announced {
+		cm.failIncoming(c, h, unknown)
+		return
+	}
+	cp.Parts = append(cp.Parts, claimPart{ChannelID: c.channelID, Counterparty: c.counterparty, HTLCID: h.ID,
+		AmountMsat: h.AmountMsat, CltvExpiry: h.CltvExpiry})
+	var sum uint64
+	deadline := ^uint32(0)
+	for _, p := range cp.Parts {
+		sum += p.AmountMsat
+		if p.CltvExpiry < deadline {
+			deadline = p.CltvExpiry
+		}
+	}
+	if sum >= cp.TotalMsat {
+		cp.Announced = true
+		cm.queueEvent(events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: h.PaymentHash, AmountMsat: sum,
+			Purpose: cp.Purpose, ViaChannelID: c.channelID, ClaimDeadline: deadline - claimSafetyBlocks})
+	}
+}
+
+// claimSafetyBlocks is how long before an HTLC's expiry we stop counting on claiming it off chain.
+const claimSafetyBlocks = 6
+
+// takeClaimable removes and returns the claimable payment with the given hash.
+func (cm *ChannelManager) takeClaimable(hash [32]byte) *claimablePayment {
+	cm.payMu.Lock()
+	defer cm.payMu.Unlock()
+	cp := cm.claimable[hash]
+	if cp == nil || !cp.Announced {
+		return nil
+	}
+	delete(cm.claimable, hash)
+	delete(cm.inbound, hash)
+	return cp
+}
+
+// ClaimFunds claims a payment announced by PaymentClaimable with its preimage: the preimage goes to each
+// channel's monitor first, then `update_fulfill_htlc` to the peers. A PaymentClaimed event follows.
+// Errors: ErrUnknownPayment.
+func (cm *ChannelManager) ClaimFunds(preimage [32]byte) error {
+	hash := sha256.Sum256(preimage[:])
+	cp := cm.takeClaimable(hash)
+	if cp == nil {
+		return ErrUnknownPayment
+	}
+	var claimed uint64
+	for _, part := range cp.Parts {
+		ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
+		if err != nil {
+			cm.log.Error("claim: channel gone", "channel", part.ChannelID, "err", err)
+			continue
+		}
+		cm.updateMonitor(c, channelmonitor.PaymentPreimage{Preimage: preimage})
+		msg, err := c.sendFulfillHTLC(part.HTLCID, preimage)
+		if err != nil {
+			cm.log.Error("claim: cannot fulfill", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
+		} else {
+			claimed += part.AmountMsat
+			cm.queueMsg(c, msg)
+			cm.afterChange(ps, c)
+		}
+		ps.mu.Unlock()
+	}
+	cm.queueEvent(events.PaymentClaimed{ReceiverNodeID: cm.ourNode, PaymentHash: hash, AmountMsat: claimed, Purpose: cp.Purpose})
+	return nil
+}
+
+// FailHTLCBackwards fails every HTLC of a claimable payment back with
+// `incorrect_or_unknown_payment_details`. Errors: ErrUnknownPayment.
+func (cm *ChannelManager) FailHTLCBackwards(paymentHash [32]byte) error {
+	cp := cm.takeClaimable(paymentHash)
+	if cp == nil {
+		return ErrUnknownPayment
+	}
+	height := cm.height()
+	for _, part := range cp.Parts {
+		ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
+		if err != nil {
+			continue
+		}
+		if h := c.findHTLC(true, part.HTLCID); h != nil {
+			cm.failIncoming(c, h, sphinx.NewIncorrectOrUnknownPaymentDetails(part.AmountMsat, height))
+			cm.afterChange(ps, c)
+		}
+		ps.mu.Unlock()
+	}
+	return nil
+}
+
+// SendPaymentWithRoute sends a payment along route, whose first hop must be a peer with a usable channel
+// (BOLT 4 onion, BOLT 2 `update_add_htlc`). paymentSecret is the invoice's payment secret (nil for
+// none). The outcome arrives as PaymentSent, or PaymentPathFailed then PaymentFailed. Errors:
+// ErrDuplicatePayment, ErrInvalidRoute, ErrChannelUnavailable (no usable channel, or the channel's
+// limits refuse the amount: the wrapped error says which).
+func (cm *ChannelManager) SendPaymentWithRoute(route *router.Route, paymentHash [32]byte, paymentSecret *[32]byte, paymentID events.PaymentID) error {
+	return cm.sendPayment(route, paymentHash, paymentSecret, nil, paymentID)
+}
+
+// SendSpontaneousPayment sends a keysend payment (the preimage travels in the onion, TLV type
+// 5482373484) along route and returns its payment hash. Errors as SendPaymentWithRoute.
+func (cm *ChannelManager) SendSpontaneousPayment(route *router.Route, preimage [32]byte, paymentID events.PaymentID) ([32]byte, error) {
+	hash := sha256.Sum256(preimage[:])
+	return hash, cm.sendPayment(route, hash, nil, &preimage, paymentID)
+}
+
+func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID) error {
+	if err := route.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidRoute, err)
+	}
+	cm.payMu.Lock()
+	if _, dup := cm.outbound[id]; dup {
+		cm.payMu.Unlock()
+		return ErrDuplicatePayment
+	}
+	cm.outbound[id] = &outboundPayment{ID: id, Hash: hash, AmountMsat: route.Hops[len(route.Hops)-1].FeeMsat, FeeMsat: route.TotalFeesMsat()}
+	cm.payMu.Unlock()
+	err := cm.sendHTLC(route, hash, secret, keysend, id)
+	if err != nil {
+		cm.payMu.Lock()
+		delete(cm.outbound, id)
+		cm.payMu.Unlock()
+	}
+	return err
+}
+
+// buildOnion builds the onion for route at the current height; it returns the packet, the per-hop
+// shared secrets, and the first HTLC's amount and cltv_expiry.
+func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret, keysend *[32]byte, height uint32) (*sphinx.OnionPacket, [][32]byte, uint64, uint32, error) {
+	n := len(route.Hops)
+	hops := make([]sphinx.Hop, n)
+	var amount uint64
+	cltv := height
+	// Walk backwards: each hop's payload tells it what to forward.
+	for i := n - 1; i >= 0; i-- {
+		rh := route.Hops[i]
+		// amount and cltv are what the next hop receives (nothing and the current height after the last).
+		var p sphinx.HopPayload
+		if i == n-1 {
+			p.AmtToForwardMsat, p.OutgoingCLTVValue = rh.FeeMsat, cltv+rh.CLTVExpiryDelta
+			if secret != nil {
+				p.PaymentData = &sphinx.PaymentData{PaymentSecret: *secret, TotalMsat: rh.FeeMsat}
+			}
+			p.KeysendPreimage = keysend
+		} else {
+			p.AmtToForwardMsat, p.OutgoingCLTVValue = amount, cltv
+			scid := route.Hops[i+1].ShortChannelID.ToUint64()
+			p.ShortChannelID = &scid
+		}
+		b, err := p.Encode()
+		if err != nil {
+			return nil, nil, 0, 0, fmt.Errorf("%w: %v", ErrInvalidRoute, err)
+		}
+		hops[i] = sphinx.Hop{NodePubkey: rh.PubKey, Payload: b}
+		amount += rh.FeeMsat
+		cltv += rh.CLTVExpiryDelta
+	}
+	sk := cm.keys.GetSecureRandomBytes()
+	session, _ := btcec.PrivKeyFromBytes(sk[:])
+	pkt, secrets, err := sphinx.NewOnionPacket(session, hops, hash[:])
+	if err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("%w: %v", ErrInvalidRoute, err)
+	}
+	return pkt, secrets, amount, cltv, nil
+}
+
+func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID) error {
+	first := route.Hops[0]
+	ps := cm.peer(first.PubKey, false)
+	if ps == nil {
+		return fmt.Errorf("%w: no channel with the first hop", ErrChannelUnavailable)
+	}
+	pkt, secrets, amount, cltv, err := cm.buildOnion(route, hash, secret, keysend, cm.height())
+	if err != nil {
+		return err
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	// Pick the channel: the one named by the route, else the usable one with the most outbound capacity.
+	var best *channel
+	var bestCap uint64
+	var lastErr error = fmt.Errorf("%w: no usable channel with the first hop", ErrChannelUnavailable)
+	for _, c := range ps.channels {
+		if !c.isUsable() {
+			continue
+		}
+		if first.ShortChannelID != (lnwire.ShortChannelID{}) && c.shortChannelID != first.ShortChannelID {
+			continue
+		}
+		if capMsat := c.outboundCapacityMsat(); best == nil || capMsat > bestCap {
+			best, bestCap = c, capMsat
+		}
+	}
+	if best == nil {
+		return lastErr
+	}
+	onion := [1366]byte(*pkt)
+	h, msg, err := best.sendAddHTLC(amount, hash, cltv, &onion)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrChannelUnavailable, err)
+	}
+	h.PaymentID = id
+	h.SharedSecrets = secrets
+	cm.queueMsg(best, msg)
+	cm.afterChange(ps, best)
+	return nil
+}
+
+// outgoingFulfilled reports a payment's success as soon as the preimage arrives.
+func (cm *ChannelManager) outgoingFulfilled(c *channel, h *htlc) {
+	cm.payMu.Lock()
+	defer cm.payMu.Unlock()
+	op := cm.outbound[h.PaymentID]
+	if op == nil || op.Done {
+		return
+	}
+	op.Done = true
+	cm.queueEvent(events.PaymentSent{PaymentID: op.ID, PaymentPreimage: h.Preimage, PaymentHash: h.PaymentHash, FeePaidMsat: op.FeeMsat})
+}
+
+// onchainPreimage handles a preimage of an outgoing HTLC learned from the chain.
+func (cm *ChannelManager) onchainPreimage(c *channel, hash, preimage [32]byte) {
+	for _, h := range c.htlcs {
+		if !h.Incoming && h.PaymentHash == hash {
+			h.Preimage = preimage
+			cm.outgoingFulfilled(c, h)
+		}
+	}
+}
+
+// outgoingResolved reports a failed outgoing HTLC once its removal is irrevocable.
+func (cm *ChannelManager) outgoingResolved(c *channel, h *htlc) {
+	if h.Remove == removeFulfill {
+		return
+	}
+	ev := events.PaymentPathFailed{PaymentID: h.PaymentID, PaymentHash: h.PaymentHash, ErringHop: -1}
+	if h.Remove == removeFailMalformed {
+		ev.FailureCode, ev.ErringHop = h.FailCode, 0
+	} else if idx, fm, err := sphinx.DecryptErrorPacket(h.SharedSecrets, h.FailReason); err == nil {
+		ev.FailureCode, ev.FailureData, ev.ErringHop = uint16(fm.Code), fm.Data, idx
+	}
+	final := ev.ErringHop == len(h.SharedSecrets)-1
+	ev.PaymentFailedPermanently = final || sphinx.FailureCode(ev.FailureCode)&sphinx.FlagPerm != 0
+	cm.failOutbound(ev, final)
+}
+
+func (cm *ChannelManager) failOutbound(ev events.PaymentPathFailed, final bool) {
+	cm.payMu.Lock()
+	defer cm.payMu.Unlock()
+	op := cm.outbound[ev.PaymentID]
+	if op == nil || op.Done {
+		return
+	}
+	op.Done = true
+	cm.queueEvent(ev)
+	reason := events.RetriesExhausted
+	if final {
+		reason = events.RecipientRejected
+	}
+	cm.queueEvent(events.PaymentFailed{PaymentID: ev.PaymentID, PaymentHash: ev.PaymentHash, Reason: reason})
+}
+
+// failPendingOutgoing fails outgoing HTLCs of a closing channel that never reached the counterparty.
+func (cm *ChannelManager) failPendingOutgoing(c *channel) {
+	for _, h := range c.htlcs {
+		if !h.Incoming && h.AddRemote == notYet && !h.Processed {
+			h.Processed = true
+			cm.failOutbound(events.PaymentPathFailed{PaymentID: h.PaymentID, PaymentHash: h.PaymentHash, ErringHop: -1}, false)
+		}
+	}
+}
+
+// outboundCapacityMsat is what we could send now: our balance in the next remote commitment less our
+// reserve and, as funder, the commitment fee.
+func (c *channel) outboundCapacityMsat() uint64 {
+	v := c.projectedView(false)
+	avail := v.ourMsat
+	need := c.remote.ChannelReserveSat * 1000
+	if c.outbound {
+		need += c.funderFeeMsat(v, c.remote.DustLimitSat, false, v.feeratePerKw, 1)
+	}
+	if avail <= need {
+		return 0
+	}
+	return avail - need
+}
+
+// inboundCapacityMsat is what the counterparty could send us now.
+func (c *channel) inboundCapacityMsat() uint64 {
+	v := c.projectedView(true)
+	avail := v.theirMsat
+	need := c.local.ChannelReserveSat * 1000
+	if !c.outbound {
+		need += c.funderFeeMsat(v, c.local.DustLimitSat, true, v.feeratePerKw, 1)
+	}
+	if avail <= need {
+		return 0
+	}
+	return avail - need
+}
+
+func sha256Sum(b [32]byte) [32]byte { return sha256.Sum256(b[:]) }

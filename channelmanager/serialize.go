@@ -1,0 +1,406 @@
+package channelmanager
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/config"
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/internal/ser"
+	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/lnwire"
+)
+
+// managerVersion is the serialization version of Write; Read accepts every version up to it.
+const managerVersion uint8 = 1
+
+// ErrCorrupt is returned (wrapped) by Read for data it cannot decode.
+var ErrCorrupt = errors.New("channelmanager: corrupt data")
+
+// Write serializes the manager: funded channels with their full update state, expected and pending
+// payments, and the chain tip. Channels still being negotiated are not written (they do not survive a
+// restart, as in LDK). Write the result durably (temp file, fsync, rename) and call it whenever
+// GetAndClearNeedsPersistence returns true.
+func (cm *ChannelManager) Write() []byte {
+	var w ser.Writer
+	w.U8(managerVersion)
+	cm.mu.Lock()
+	w.Hash(cm.bestBlock.Hash)
+	w.U32(cm.bestBlock.Height)
+	w.U32(cm.highestBlockTime)
+	cm.mu.Unlock()
+
+	var chans []*channel
+	peers := cm.allPeers()
+	for _, ps := range peers {
+		ps.mu.Lock()
+	}
+	for _, ps := range peers {
+		for _, c := range ps.channels {
+			if c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept {
+				chans = append(chans, c)
+			}
+		}
+	}
+	w.U32(uint32(len(chans)))
+	for _, c := range chans {
+		writeChannel(&w, c)
+	}
+	for _, ps := range peers {
+		ps.mu.Unlock()
+	}
+
+	cm.payMu.Lock()
+	defer cm.payMu.Unlock()
+	w.U32(uint32(len(cm.inbound)))
+	for _, p := range cm.inbound {
+		w.Fixed(p.Preimage[:])
+		w.Fixed(p.Secret[:])
+		w.U64(p.AmountMsat)
+		w.U16(p.MinFinalCLTVExpiryDelta)
+		w.U64(p.ExpiresAt)
+	}
+	w.U32(uint32(len(cm.claimable)))
+	for _, c := range cm.claimable {
+		w.Fixed(c.Hash[:])
+		w.U64(c.TotalMsat)
+		w.Bool(c.Announced)
+		writePurpose(&w, c.Purpose)
+		w.U32(uint32(len(c.Parts)))
+		for _, p := range c.Parts {
+			w.Fixed(p.ChannelID[:])
+			w.Point(p.Counterparty)
+			w.U64(p.HTLCID)
+			w.U64(p.AmountMsat)
+			w.U32(p.CltvExpiry)
+		}
+	}
+	w.U32(uint32(len(cm.outbound)))
+	for _, o := range cm.outbound {
+		w.Fixed(o.ID[:])
+		w.Fixed(o.Hash[:])
+		w.U64(o.AmountMsat)
+		w.U64(o.FeeMsat)
+		w.Bool(o.Done)
+	}
+	return w.Bytes()
+}
+
+func writePurpose(w *ser.Writer, p events.PaymentPurpose) {
+	w.Bool(p.PaymentPreimage != nil)
+	if p.PaymentPreimage != nil {
+		w.Fixed(p.PaymentPreimage[:])
+	}
+	w.Fixed(p.PaymentSecret[:])
+}
+
+func readPurpose(r *ser.Reader) events.PaymentPurpose {
+	var p events.PaymentPurpose
+	if r.Bool() {
+		pre := r.Fixed32()
+		p.PaymentPreimage = &pre
+	}
+	p.PaymentSecret = r.Fixed32()
+	return p
+}
+
+func writeSide(w *ser.Writer, s *sideParams) {
+	w.U64(s.DustLimitSat)
+	w.U64(s.MaxHTLCValueInFlightMsat)
+	w.U64(s.ChannelReserveSat)
+	w.U64(s.HTLCMinimumMsat)
+	w.U16(s.ToSelfDelay)
+	w.U16(s.MaxAcceptedHTLCs)
+	w.Point(s.Pubkeys.FundingPubkey)
+	w.Point(s.Pubkeys.RevocationBasepoint)
+	w.Point(s.Pubkeys.PaymentPoint)
+	w.Point(s.Pubkeys.DelayedPaymentBasepoint)
+	w.Point(s.Pubkeys.HTLCBasepoint)
+	w.Var(s.UpfrontShutdownScript)
+}
+
+func readSide(r *ser.Reader) sideParams {
+	s := sideParams{DustLimitSat: r.U64(), MaxHTLCValueInFlightMsat: r.U64(), ChannelReserveSat: r.U64(),
+		HTLCMinimumMsat: r.U64(), ToSelfDelay: r.U16(), MaxAcceptedHTLCs: r.U16()}
+	s.Pubkeys = keys.ChannelPublicKeys{FundingPubkey: r.Point(), RevocationBasepoint: r.Point(), PaymentPoint: r.Point(),
+		DelayedPaymentBasepoint: r.Point(), HTLCBasepoint: r.Point()}
+	s.UpfrontShutdownScript = r.Var()
+	if s.Pubkeys.FundingPubkey == nil || s.Pubkeys.RevocationBasepoint == nil || s.Pubkeys.PaymentPoint == nil ||
+		s.Pubkeys.DelayedPaymentBasepoint == nil || s.Pubkeys.HTLCBasepoint == nil {
+		r.Fail("missing basepoint")
+	}
+	return s
+}
+
+func writeChannel(w *ser.Writer, c *channel) {
+	w.U8(uint8(c.state))
+	w.Bool(c.outbound)
+	w.Fixed(c.temporaryID[:])
+	w.Fixed(c.channelID[:])
+	w.Point(c.counterparty)
+	w.Fixed(c.userChannelID[:])
+	w.U8(uint8(c.channelType))
+	w.I64(c.valueSat)
+	w.U64(c.pushMsat)
+	writeSide(w, &c.local)
+	writeSide(w, &c.remote)
+	w.Fixed(c.keysID[:])
+	w.OutPoint(c.fundingOutPoint)
+	w.Var(c.fundingScript)
+	w.Var(c.fundingPkScript)
+	w.Tx(c.fundingTx)
+	w.U32(c.minimumDepth)
+	w.U32(c.fundingConfHeight)
+	w.U64(c.shortChannelID.ToUint64())
+	w.U64(c.obscuringFactor)
+	w.U32(c.createdHeight)
+	w.Bool(c.ourChannelReadySent)
+	w.Bool(c.theirChannelReadyRcvd)
+	w.U64(c.localCommitNum)
+	w.U64(c.remoteCommitNum)
+	w.Bool(c.awaitingRAA)
+	w.Point(c.remoteCurPoint)
+	w.Point(c.remoteNextPoint)
+	w.Var(c.remoteSecrets.Encode())
+	w.U64(c.baseLocalMsat)
+	w.U64(c.baseRemoteMsat)
+	w.U32(c.baseFeeratePerKw)
+	w.U32(uint32(len(c.htlcs)))
+	for _, h := range c.htlcs {
+		w.U64(h.ID)
+		w.Bool(h.Incoming)
+		w.U64(h.AmountMsat)
+		w.Fixed(h.PaymentHash[:])
+		w.U32(h.CltvExpiry)
+		w.Fixed(h.Onion[:])
+		w.U64(h.AddLocal)
+		w.U64(h.AddRemote)
+		w.U64(h.RemoveLocal)
+		w.U64(h.RemoveRemote)
+		w.U8(uint8(h.Remove))
+		w.Fixed(h.Preimage[:])
+		w.Var(h.FailReason)
+		w.U16(h.FailCode)
+		w.Fixed(h.FailSHA[:])
+		w.U64(h.AddSeq)
+		w.U64(h.RemoveSeq)
+		w.Bool(h.Processed)
+		w.Fixed(h.PaymentID[:])
+		w.U32(uint32(len(h.SharedSecrets)))
+		for _, s := range h.SharedSecrets {
+			w.Fixed(s[:])
+		}
+		w.Fixed(h.SharedSecret[:])
+	}
+	w.U32(uint32(len(c.feeUpdates)))
+	for _, u := range c.feeUpdates {
+		w.U32(u.FeeratePerKw)
+		w.Bool(u.FromRemote)
+		w.U64(u.InLocal)
+		w.U64(u.InRemote)
+		w.U64(u.Seq)
+	}
+	w.U64(c.nextLocalHTLCID)
+	w.U64(c.nextRemoteHTLCID)
+	w.U64(c.updateSeq)
+	if c.lastCommitSigned != nil {
+		b, _ := lnwire.EncodeMessage(c.lastCommitSigned)
+		w.Var(b)
+	} else {
+		w.Var(nil)
+	}
+	w.U64(c.lastCommitSeq)
+	w.U64(c.lastRAASeq)
+	w.Bool(c.shutdownSent)
+	w.Bool(c.shutdownRcvd)
+	w.Bool(c.shutdownReplyPending)
+	w.Var(c.localShutdownScript)
+	w.Var(c.remoteShutdownScript)
+	w.I64(c.closingFeeProposedSat)
+	w.U64(c.latestMonitorUpdateID)
+}
+
+func readChannel(r *ser.Reader, sp keys.SignerProvider) *channel {
+	c := &channel{state: channelState(r.U8()), outbound: r.Bool()}
+	c.temporaryID = r.Fixed32()
+	c.channelID = r.Fixed32()
+	c.counterparty = r.Point()
+	copy(c.userChannelID[:], r.Fixed(16))
+	c.channelType = bolt3.ChannelType(r.U8())
+	c.valueSat = r.I64()
+	c.pushMsat = r.U64()
+	c.local = readSide(r)
+	c.remote = readSide(r)
+	c.keysID = r.Fixed32()
+	c.fundingOutPoint = r.OutPoint()
+	c.fundingScript = r.Var()
+	c.fundingPkScript = r.Var()
+	c.fundingTx = r.Tx()
+	c.minimumDepth = r.U32()
+	c.fundingConfHeight = r.U32()
+	c.shortChannelID = lnwire.NewShortChannelIDFromUint64(r.U64())
+	c.obscuringFactor = r.U64()
+	c.createdHeight = r.U32()
+	c.ourChannelReadySent = r.Bool()
+	c.theirChannelReadyRcvd = r.Bool()
+	c.localCommitNum = r.U64()
+	c.remoteCommitNum = r.U64()
+	c.awaitingRAA = r.Bool()
+	c.remoteCurPoint = r.Point()
+	c.remoteNextPoint = r.Point()
+	c.remoteSecrets = keys.NewCounterpartyCommitmentSecrets()
+	if err := c.remoteSecrets.Decode(r.Var()); err != nil {
+		r.Fail("secrets: %v", err)
+	}
+	c.baseLocalMsat = r.U64()
+	c.baseRemoteMsat = r.U64()
+	c.baseFeeratePerKw = r.U32()
+	n := r.Count(1400)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		h := &htlc{ID: r.U64(), Incoming: r.Bool(), AmountMsat: r.U64(), PaymentHash: r.Fixed32(), CltvExpiry: r.U32()}
+		copy(h.Onion[:], r.Fixed(1366))
+		h.AddLocal, h.AddRemote, h.RemoveLocal, h.RemoveRemote = r.U64(), r.U64(), r.U64(), r.U64()
+		h.Remove = removeKind(r.U8())
+		h.Preimage = r.Fixed32()
+		h.FailReason = r.Var()
+		h.FailCode = r.U16()
+		h.FailSHA = r.Fixed32()
+		h.AddSeq, h.RemoveSeq = r.U64(), r.U64()
+		h.Processed = r.Bool()
+		h.PaymentID = r.Fixed32()
+		k := r.Count(32)
+		for j := 0; j < k; j++ {
+			h.SharedSecrets = append(h.SharedSecrets, r.Fixed32())
+		}
+		h.SharedSecret = r.Fixed32()
+		c.htlcs = append(c.htlcs, h)
+	}
+	n = r.Count(29)
+	for i := 0; i < n; i++ {
+		c.feeUpdates = append(c.feeUpdates, &feeUpdate{FeeratePerKw: r.U32(), FromRemote: r.Bool(), InLocal: r.U64(), InRemote: r.U64(), Seq: r.U64()})
+	}
+	c.nextLocalHTLCID = r.U64()
+	c.nextRemoteHTLCID = r.U64()
+	c.updateSeq = r.U64()
+	if b := r.Var(); b != nil {
+		m, err := lnwire.DecodeMessage(b)
+		cs, ok := m.(*lnwire.CommitmentSigned)
+		if err != nil || !ok {
+			r.Fail("last commitment_signed unreadable")
+		}
+		c.lastCommitSigned = cs
+	}
+	c.lastCommitSeq = r.U64()
+	c.lastRAASeq = r.U64()
+	c.shutdownSent = r.Bool()
+	c.shutdownRcvd = r.Bool()
+	c.shutdownReplyPending = r.Bool()
+	c.localShutdownScript = r.Var()
+	c.remoteShutdownScript = r.Var()
+	c.closingFeeProposedSat = r.I64()
+	c.latestMonitorUpdateID = r.U64()
+	if r.Err() != nil {
+		return nil
+	}
+	if c.counterparty == nil {
+		r.Fail("channel without counterparty")
+		return nil
+	}
+	c.signer = sp.DeriveChannelSigner(c.valueSat, c.keysID)
+	if c.signer == nil || !c.signer.Pubkeys().FundingPubkey.IsEqual(c.local.Pubkeys.FundingPubkey) {
+		r.Fail("the keys manager does not derive channel %s's keys (wrong seed?)", c.channelID)
+		return nil
+	}
+	return c
+}
+
+// ReadArgs are what Read needs besides the data: the same components New takes, and the monitors read
+// back from storage (every one, so that channels can be reconciled with them).
+type ReadArgs struct {
+	FeeEstimator chaininterface.FeeEstimator
+	Watch        Watch
+	Broadcaster  chaininterface.BroadcasterInterface
+	Logger       *slog.Logger
+	Keys         KeysInterface
+	Config       config.UserConfig
+	Net          *chaincfg.Params
+	Monitors     []*channelmonitor.ChannelMonitor
+}
+
+// Read restores a ChannelManager written by Write. Each channel is checked against its monitor: a
+// channel whose monitor is missing is dropped with a log line (it closed before the snapshot's monitor
+// was written), and a channel whose snapshot is older than its monitor — the manager was not persisted
+// after the latest update — is force-closed from the monitor, whose commitment is the newest valid one.
+// Errors: ErrCorrupt.
+func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
+	r := ser.NewReader(data)
+	if v := r.U8(); v == 0 || v > managerVersion {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
+	}
+	best := chaininterface.BestBlock{Hash: r.Hash(), Height: r.U32()}
+	cm, err := New(a.FeeEstimator, a.Watch, a.Broadcaster, a.Logger, a.Keys, a.Config, ChainParams{Net: a.Net, BestBlock: best})
+	if err != nil {
+		return nil, err
+	}
+	cm.highestBlockTime = r.U32()
+	monitors := map[wire.OutPoint]*channelmonitor.ChannelMonitor{}
+	for _, m := range a.Monitors {
+		monitors[m.FundingTxo()] = m
+	}
+	n := r.Count(500)
+	for i := 0; i < n; i++ {
+		c := readChannel(r, a.Keys)
+		if c == nil {
+			break
+		}
+		mon := monitors[c.fundingOutPoint]
+		ps := cm.peer(c.counterparty, true)
+		switch {
+		case mon == nil:
+			cm.log.Warn("no monitor for channel; dropping it", "channel", c.channelID)
+			continue
+		case mon.LatestUpdateID() > c.latestMonitorUpdateID:
+			cm.log.Error("channel state older than its monitor; closing from the monitor", "channel", c.channelID,
+				"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
+			c.latestMonitorUpdateID = mon.LatestUpdateID()
+			ps.channels[c.channelID] = c
+			cm.closeChannelLocked(ps, c, events.ProcessingError, "stale channel state after restart", true)
+			continue
+		}
+		ps.channels[c.channelID] = c
+	}
+	k := r.Count(32 + 32 + 8 + 2 + 8)
+	for i := 0; i < k; i++ {
+		p := &inboundPayment{Preimage: r.Fixed32(), Secret: r.Fixed32(), AmountMsat: r.U64(), MinFinalCLTVExpiryDelta: r.U16(), ExpiresAt: r.U64()}
+		cm.inbound[sha256Sum(p.Preimage)] = p
+	}
+	k = r.Count(32 + 8 + 1 + 33 + 4)
+	for i := 0; i < k; i++ {
+		c := &claimablePayment{Hash: r.Fixed32(), TotalMsat: r.U64(), Announced: r.Bool()}
+		c.Purpose = readPurpose(r)
+		parts := r.Count(32 + 33 + 8 + 8 + 4)
+		for j := 0; j < parts; j++ {
+			c.Parts = append(c.Parts, claimPart{ChannelID: r.Fixed32(), Counterparty: r.Point(), HTLCID: r.U64(), AmountMsat: r.U64(), CltvExpiry: r.U32()})
+		}
+		cm.claimable[c.Hash] = c
+	}
+	k = r.Count(32 + 32 + 8 + 8 + 1)
+	for i := 0; i < k; i++ {
+		o := &outboundPayment{ID: r.Fixed32(), Hash: r.Fixed32(), AmountMsat: r.U64(), FeeMsat: r.U64(), Done: r.Bool()}
+		cm.outbound[o.ID] = o
+	}
+	if r.Err() != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
+	}
+	return cm, nil
+}
+
+var _ = btcec.ParsePubKey

@@ -1,0 +1,242 @@
+package channelmonitor
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/events"
+)
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// Persist stores monitors durably. Implemented by the host (or FilesystemPersister). Each call must
+// either persist before returning Completed, or return InProgress and later call
+// ChainMonitor.ChannelMonitorUpdated once the data is durable.
+type Persist interface {
+	// PersistNewChannel stores a new monitor.
+	PersistNewChannel(fundingTxo wire.OutPoint, monitor *ChannelMonitor) ChannelMonitorUpdateStatus
+	// UpdatePersistedChannel stores an update (already applied to monitor). update is nil when only the
+	// monitor's chain state changed.
+	UpdatePersistedChannel(fundingTxo wire.OutPoint, update *ChannelMonitorUpdate, monitor *ChannelMonitor) ChannelMonitorUpdateStatus
+}
+
+// ErrDuplicateMonitor is returned by WatchChannel for a funding outpoint already watched.
+var ErrDuplicateMonitor = errors.New("channelmonitor: channel already watched")
+
+// ChainMonitor holds every ChannelMonitor, persists them, and feeds them blocks. It implements the
+// ChannelManager's Watch interface and chaininterface.Listen. Safe for concurrent use.
+type ChainMonitor struct {
+	filter    chaininterface.Filter
+	bcast     chaininterface.BroadcasterInterface
+	log       *slog.Logger
+	feeEst    chaininterface.FeeEstimator
+	persister Persist
+
+	mu       sync.Mutex
+	monitors map[wire.OutPoint]*ChannelMonitor
+	pending  map[wire.OutPoint][]uint64 // updates persisting in the background
+	monEvts  []MonitorEvent
+	events   []events.Event
+}
+
+// NewChainMonitor creates a ChainMonitor. filter may be nil (the host delivers full blocks through
+// Listen); logger may be nil.
+func NewChainMonitor(filter chaininterface.Filter, bcast chaininterface.BroadcasterInterface, logger *slog.Logger,
+	feeEst chaininterface.FeeEstimator, persister Persist) *ChainMonitor {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &ChainMonitor{filter: filter, bcast: bcast, log: logger, feeEst: feeEst, persister: persister,
+		monitors: map[wire.OutPoint]*ChannelMonitor{}, pending: map[wire.OutPoint][]uint64{}}
+}
+
+var _ chaininterface.Listen = (*ChainMonitor)(nil)
+
+// WatchChannel starts watching a new channel: the monitor is persisted first. Errors:
+// ErrDuplicateMonitor.
+func (cm *ChainMonitor) WatchChannel(fundingTxo wire.OutPoint, mon *ChannelMonitor) (ChannelMonitorUpdateStatus, error) {
+	cm.mu.Lock()
+	if _, ok := cm.monitors[fundingTxo]; ok {
+		cm.mu.Unlock()
+		return UnrecoverableError, ErrDuplicateMonitor
+	}
+	cm.monitors[fundingTxo] = mon
+	cm.mu.Unlock()
+	status := cm.persister.PersistNewChannel(fundingTxo, mon)
+	if status == InProgress {
+		cm.mu.Lock()
+		cm.pending[fundingTxo] = append(cm.pending[fundingTxo], 0)
+		cm.mu.Unlock()
+	}
+	if cm.filter != nil {
+		cm.filter.RegisterOutput(chaininterface.WatchedOutput{OutPoint: fundingTxo, ScriptPubKey: nil})
+	}
+	return status, nil
+}
+
+// UpdateChannel applies an update to a channel's monitor and persists it. An update the monitor refuses
+// returns UnrecoverableError: the ChannelManager then stops using the channel.
+func (cm *ChainMonitor) UpdateChannel(fundingTxo wire.OutPoint, update *ChannelMonitorUpdate) ChannelMonitorUpdateStatus {
+	cm.mu.Lock()
+	mon := cm.monitors[fundingTxo]
+	cm.mu.Unlock()
+	if mon == nil {
+		cm.log.Error("update for unknown monitor", "funding", fundingTxo)
+		return UnrecoverableError
+	}
+	if err := mon.Update(update); err != nil {
+		cm.log.Error("monitor refused update", "funding", fundingTxo, "update", update.UpdateID, "err", err)
+		return UnrecoverableError
+	}
+	// A force close must reach the chain now, not at the next block.
+	for _, s := range update.Steps {
+		if fc, ok := s.(ChannelForceClosed); ok && fc.ShouldBroadcast {
+			if tx, err := mon.LatestHolderCommitmentTx(); err == nil {
+				cm.bcast.BroadcastTransactions(tx)
+			}
+		}
+	}
+	status := cm.persister.UpdatePersistedChannel(fundingTxo, update, mon)
+	if status == InProgress {
+		cm.mu.Lock()
+		cm.pending[fundingTxo] = append(cm.pending[fundingTxo], update.UpdateID)
+		cm.mu.Unlock()
+	}
+	return status
+}
+
+// ChannelMonitorUpdated tells the ChainMonitor that the host finished persisting update updateID (and
+// all before it) of a channel whose Persist call returned InProgress. The ChannelManager then releases
+// the messages that waited for it.
+func (cm *ChainMonitor) ChannelMonitorUpdated(fundingTxo wire.OutPoint, updateID uint64) error {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	mon := cm.monitors[fundingTxo]
+	if mon == nil {
+		return fmt.Errorf("channelmonitor: no monitor for %s", fundingTxo)
+	}
+	kept := cm.pending[fundingTxo][:0]
+	for _, id := range cm.pending[fundingTxo] {
+		if id > updateID {
+			kept = append(kept, id)
+		}
+	}
+	cm.pending[fundingTxo] = kept
+	cm.monEvts = append(cm.monEvts, MonitorEvent{Kind: MonitorEventCompleted, ChannelID: mon.params.ChannelID,
+		FundingTxo: fundingTxo, UpdateID: updateID})
+	return nil
+}
+
+// ReleasePendingMonitorEvents returns and clears what the monitors have to tell the ChannelManager.
+func (cm *ChainMonitor) ReleasePendingMonitorEvents() []MonitorEvent {
+	cm.collect()
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	out := cm.monEvts
+	cm.monEvts = nil
+	return out
+}
+
+// collect moves the monitors' queued events into the ChainMonitor's queues.
+func (cm *ChainMonitor) collect() {
+	for _, mon := range cm.ListMonitors() {
+		evs, mevs := mon.takeEvents()
+		if len(evs) == 0 && len(mevs) == 0 {
+			continue
+		}
+		cm.mu.Lock()
+		cm.events = append(cm.events, evs...)
+		cm.monEvts = append(cm.monEvts, mevs...)
+		cm.mu.Unlock()
+	}
+}
+
+// ProcessPendingEvents hands SpendableOutputs events to handler; an event whose handler fails stays
+// queued for the next call.
+func (cm *ChainMonitor) ProcessPendingEvents(handler events.Handler) error {
+	cm.collect()
+	cm.mu.Lock()
+	evs := cm.events
+	cm.events = nil
+	cm.mu.Unlock()
+	for i, e := range evs {
+		if err := handler(e); err != nil {
+			cm.mu.Lock()
+			cm.events = append(append([]events.Event{}, evs[i:]...), cm.events...)
+			cm.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// ListMonitors returns the watched monitors.
+func (cm *ChainMonitor) ListMonitors() []*ChannelMonitor {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	out := make([]*ChannelMonitor, 0, len(cm.monitors))
+	for _, m := range cm.monitors {
+		out = append(out, m)
+	}
+	return out
+}
+
+// GetMonitor returns the monitor of a funding outpoint.
+func (cm *ChainMonitor) GetMonitor(fundingTxo wire.OutPoint) (*ChannelMonitor, bool) {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	m, ok := cm.monitors[fundingTxo]
+	return m, ok
+}
+
+// LoadMonitor adds a monitor read back from storage (at start-up), without persisting it again.
+func (cm *ChainMonitor) LoadMonitor(mon *ChannelMonitor) error {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	if _, ok := cm.monitors[mon.params.FundingOutPoint]; ok {
+		return ErrDuplicateMonitor
+	}
+	cm.monitors[mon.params.FundingOutPoint] = mon
+	return nil
+}
+
+// BlockConnected implements chaininterface.Listen: every monitor sees the block, and what they must
+// broadcast (our commitment after a force close, sweeps, justice transactions) is broadcast.
+func (cm *ChainMonitor) BlockConnected(block *wire.MsgBlock, height uint32) {
+	feerate := chaininterface.ClampFeerate(cm.feeEst, chaininterface.UrgentOnChainSweep)
+	for _, mon := range cm.ListMonitors() {
+		txs := mon.blockConnected(block.Transactions, height, feerate)
+		if len(txs) > 0 {
+			cm.bcast.BroadcastTransactions(txs...)
+		}
+		// Chain state changed what the monitor would do after a restart: persist it.
+		cm.persister.UpdatePersistedChannel(mon.params.FundingOutPoint, nil, mon)
+	}
+}
+
+// BlockDisconnected implements chaininterface.Listen.
+func (cm *ChainMonitor) BlockDisconnected(header *wire.BlockHeader, height uint32) {
+	for _, mon := range cm.ListMonitors() {
+		mon.blockDisconnected(height)
+	}
+}
+
+// RelevantTxids lists the transactions the monitors track (for Confirm-style hosts).
+func (cm *ChainMonitor) RelevantTxids() []chainhash.Hash {
+	var out []chainhash.Hash
+	for _, mon := range cm.ListMonitors() {
+		mon.mu.Lock()
+		if mon.fundingSpendTx != nil {
+			out = append(out, mon.fundingSpendTx.TxHash())
+		}
+		mon.mu.Unlock()
+	}
+	return out
+}

@@ -1,0 +1,143 @@
+// Package shapecheck holds the test that keeps lnkit's first promise: library code starts no goroutine,
+// reads no wall clock, never sleeps or arms a timer, and opens no socket. Only examples/ (host programs)
+// and tests may.
+package shapecheck
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// forbidden lists, per import path, the functions library code must not call.
+var forbidden = map[string][]string{
+	"time": {"Now", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick", "Since", "Until"},
+	"net":  {"Dial", "DialTimeout", "DialTCP", "DialUDP", "DialIP", "DialUnix", "Listen", "ListenTCP", "ListenUDP", "ListenPacket", "ListenIP", "ListenUnix"},
+}
+
+func moduleRoot(t *testing.T) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// violations returns one line per forbidden construct in the Go source src.
+func violations(fset *token.FileSet, name string, src []byte) ([]string, error) {
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	local := map[string]string{} // local package name -> import path, for the forbidden packages
+	for _, imp := range f.Imports {
+		path, _ := strconv.Unquote(imp.Path.Value)
+		if _, ok := forbidden[path]; !ok {
+			continue
+		}
+		n := filepath.Base(path)
+		if imp.Name != nil {
+			n = imp.Name.Name
+		}
+		local[n] = path
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.GoStmt:
+			out = append(out, fset.Position(x.Pos()).String()+": go statement")
+		case *ast.SelectorExpr:
+			id, ok := x.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			path, ok := local[id.Name]
+			if !ok {
+				return true
+			}
+			for _, fn := range forbidden[path] {
+				if x.Sel.Name == fn {
+					out = append(out, fset.Position(x.Pos()).String()+": "+path+"."+fn)
+				}
+			}
+		}
+		return true
+	})
+	return out, nil
+}
+
+func TestLibraryHasNoRuntime(t *testing.T) {
+	root := moduleRoot(t)
+	fset := token.NewFileSet()
+	files := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || rel == "examples") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		v, err := violations(fset, rel, src)
+		if err != nil {
+			t.Errorf("%s: %v", rel, err)
+		}
+		for _, line := range v {
+			t.Errorf("library code must not do this: %s", line)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 5 {
+		t.Fatalf("only %d library files found under %s: the walk is broken", files, root)
+	}
+}
+
+// TestDetector proves the checker catches each forbidden construct, including renamed imports.
+func TestDetector(t *testing.T) {
+	cases := map[string]int{
+		"package p\nfunc f() { go f() }\n":                                                             1,
+		"package p\nimport \"time\"\nvar _ = time.Now()\n":                                             1,
+		"package p\nimport t2 \"time\"\nfunc f() { t2.Sleep(1); _ = t2.After(1) }\n":                   2,
+		"package p\nimport \"net\"\nfunc f() { net.Dial(\"tcp\", \"\"); net.Listen(\"tcp\", \"\") }\n": 2,
+		"package p\nimport \"time\"\nvar _ time.Duration = time.Second\n":                              0,
+		"package p\ntype time struct{}\nfunc (time) Now() {}\nfunc f() { var x time; x.Now() }\n":      0,
+	}
+	for src, want := range cases {
+		got, err := violations(token.NewFileSet(), "x.go", []byte(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want {
+			t.Errorf("%q: got %d findings %v, want %d", src, len(got), got, want)
+		}
+	}
+}

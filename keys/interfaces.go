@@ -1,0 +1,154 @@
+package keys
+
+import (
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+)
+
+// EntropySource supplies cryptographically secure random bytes to the rest of lnkit (for example for
+// onion session keys and ephemeral handshake keys). Implementations must be safe for concurrent use.
+type EntropySource interface {
+	// GetSecureRandomBytes returns 32 fresh random bytes.
+	GetSecureRandomBytes() [32]byte
+}
+
+// NodeSigner holds the node's identity key and performs every operation that needs it, without ever
+// revealing it. Implementations must be safe for concurrent use.
+type NodeSigner interface {
+	// GetNodeID returns the node's public identity key (node_id, BOLT 7).
+	GetNodeID() *btcec.PublicKey
+
+	// ECDH returns the BOLT 8 shared secret with theirPub: SHA256 of the 33-byte compressed encoding of
+	// node_secret·theirPub. Errors: ErrNilKey, or ErrInvalidPublicKey when theirPub is not on the curve.
+	ECDH(theirPub *btcec.PublicKey) ([32]byte, error)
+
+	// SignMessageHash returns a deterministic (RFC 6979) low-S ECDSA signature of a 32-byte digest with
+	// the node key, for example for channel_announcement, node_announcement and channel_update (BOLT 7),
+	// which sign the double-SHA256 of the message.
+	SignMessageHash(hash [32]byte) (*ecdsa.Signature, error)
+
+	// SignCompact returns a recoverable signature of a 32-byte digest with the node key, in the 65-byte
+	// form [header || r (32) || s (32)] where header = 27 + 4 + recovery id (0..3). BOLT 11 invoices carry
+	// r || s followed by the recovery id (header - 31).
+	SignCompact(hash [32]byte) ([]byte, error)
+}
+
+// SignerProvider creates and re-creates channel signers and provides the scripts our own funds are sent
+// to. Implementations must be safe for concurrent use.
+type SignerProvider interface {
+	// GenerateChannelKeysID returns a fresh, unique 32-byte identifier for a new channel's keys.
+	// userChannelID is the host's 128-bit channel identifier.
+	GenerateChannelKeysID(inbound bool, channelValueSat int64, userChannelID [16]byte) [32]byte
+
+	// DeriveChannelSigner returns the signer for the channel whose keys id is channelKeysID. The same
+	// id always yields the same keys.
+	DeriveChannelSigner(channelValueSat int64, channelKeysID [32]byte) ChannelSigner
+
+	// GetDestinationScript returns the scriptPubKey (P2WPKH, 22 bytes) that our closing and sweep outputs
+	// pay to.
+	GetDestinationScript(channelKeysID [32]byte) ([]byte, error)
+
+	// GetShutdownScriptPubkey returns the scriptPubKey (P2WPKH, 22 bytes) to put in shutdown
+	// (BOLT 2, "Closing Initiation: shutdown").
+	GetShutdownScriptPubkey() ([]byte, error)
+
+	// GetShutdownScriptPubKey is the same as GetShutdownScriptPubkey (both spellings are in use by
+	// callers; implementations return the same script from both).
+	GetShutdownScriptPubKey() ([]byte, error)
+}
+
+// ChannelPublicKeys is the set of public keys and basepoints of one side of a channel, as exchanged in
+// open_channel and accept_channel (BOLT 2).
+type ChannelPublicKeys struct {
+	// FundingPubkey is funding_pubkey: our key in the 2-of-2 funding output.
+	FundingPubkey *btcec.PublicKey
+	// RevocationBasepoint is revocation_basepoint.
+	RevocationBasepoint *btcec.PublicKey
+	// PaymentPoint is payment_basepoint; with option_static_remotekey it is used directly as the
+	// counterparty's to_remote key.
+	PaymentPoint *btcec.PublicKey
+	// DelayedPaymentBasepoint is delayed_payment_basepoint.
+	DelayedPaymentBasepoint *btcec.PublicKey
+	// HTLCBasepoint is htlc_basepoint.
+	HTLCBasepoint *btcec.PublicKey
+}
+
+// ChannelSigner holds one channel's secrets and produces every signature the channel needs. All
+// signatures are BIP 143 (segwit v0) ECDSA signatures, deterministic (RFC 6979) and low-S; the caller
+// appends the sighash byte when it builds a witness (BOLT 2 and BOLT 3 send signatures without it).
+//
+// Every Sign* method checks its inputs and returns an error, never panics: ErrNilTransaction,
+// ErrInvalidTransaction, ErrInputIndexOutOfRange (index negative or not below len(tx.TxIn)),
+// ErrInvalidValue, ErrInvalidScript (empty or unparsable), ErrScriptKeyMismatch (the script does not
+// contain the key being signed with), ErrUnsupportedSigHashType, ErrNilKey / ErrInvalidPublicKey for a bad
+// point, ErrInvalidSecret for a bad secret. valueSat is the value in satoshis of the output being spent.
+//
+// Implementations must be safe for concurrent use. Commitment numbers count up from 0.
+type ChannelSigner interface {
+	// ChannelKeysID returns the 32-byte identifier the keys were derived from.
+	ChannelKeysID() [32]byte
+
+	// Pubkeys returns our public keys for this channel.
+	Pubkeys() ChannelPublicKeys
+
+	// GetPerCommitmentPoint returns our per_commitment_point for commitment number commitmentNumber.
+	// Errors: ErrCommitmentNumberOutOfRange when commitmentNumber > MaxCommitmentIndex.
+	GetPerCommitmentPoint(commitmentNumber uint64) (*btcec.PublicKey, error)
+
+	// ReleaseCommitmentSecret returns our per_commitment_secret for commitment number commitmentNumber,
+	// to be sent in revoke_and_ack. Revealing it revokes that commitment: the caller must never broadcast
+	// it afterwards. Errors: ErrCommitmentNumberOutOfRange.
+	ReleaseCommitmentSecret(commitmentNumber uint64) ([32]byte, error)
+
+	// SignFundingInput signs input inputIndex of tx, which spends the 2-of-2 funding output of
+	// fundingValueSat satoshis with witness script fundingWitnessScript, with our funding key and
+	// SIGHASH_ALL. Used for the counterparty's commitment transactions, our own when broadcasting, and
+	// closing transactions (BOLT 3, "Funding Transaction Output").
+	SignFundingInput(tx *wire.MsgTx, inputIndex int, fundingWitnessScript []byte, fundingValueSat int64) (*ecdsa.Signature, error)
+
+	// SignFundingInputWithSigHashes is SignFundingInput with a precomputed BIP 143 midstate for tx (from
+	// txscript.NewTxSigHashes), to save work when signing many inputs of one transaction. sigHashes must
+	// have been computed from tx as it is now. Errors: as SignFundingInput, plus ErrNilSigHashes.
+	SignFundingInputWithSigHashes(tx *wire.MsgTx, inputIndex int, fundingWitnessScript []byte, fundingValueSat int64, sigHashes *txscript.TxSigHashes) (*ecdsa.Signature, error)
+
+	// SignCounterpartyHTLCTx signs an HTLC-success or HTLC-timeout transaction spending an HTLC output of
+	// the counterparty's commitment transaction, with our HTLC key for that commitment (derived from our
+	// htlc_basepoint and counterpartyPerCommitmentPoint, the point of THEIR commitment). sigHashType is
+	// txscript.SigHashAll (legacy channels) or txscript.SigHashSingle|txscript.SigHashAnyOneCanPay
+	// (option_anchors; BOLT 3, "HTLC-Timeout and HTLC-Success Transactions").
+	SignCounterpartyHTLCTx(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, counterpartyPerCommitmentPoint *btcec.PublicKey, sigHashType txscript.SigHashType) (*ecdsa.Signature, error)
+
+	// SignHolderHTLCTx signs one of our own commitment's second-stage HTLC transactions with our HTLC
+	// key derived from ourPerCommitmentPoint. sigHashType is as for SignCounterpartyHTLCTx; for our own
+	// signature it is normally SigHashAll.
+	SignHolderHTLCTx(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, ourPerCommitmentPoint *btcec.PublicKey, sigHashType txscript.SigHashType) (*ecdsa.Signature, error)
+
+	// SignDelayedOutput signs, with SIGHASH_ALL, a spend of one of our delayed outputs (to_local of our
+	// commitment, or the output of our HTLC-success/HTLC-timeout transaction) after to_self_delay, with
+	// local_delayedprivkey derived from our delayed_payment_basepoint and ourPerCommitmentPoint.
+	SignDelayedOutput(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, ourPerCommitmentPoint *btcec.PublicKey) (*ecdsa.Signature, error)
+
+	// SignJustice signs, with SIGHASH_ALL, a penalty spend of a revoked counterparty output (to_local or
+	// an HTLC output of their revoked commitment, or the output of their second-stage HTLC transaction)
+	// with the revocation private key derived from our revocation_basepoint secret and the per-commitment
+	// secret they revealed.
+	SignJustice(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, counterpartyPerCommitmentSecret [32]byte) (*ecdsa.Signature, error)
+
+	// SignPaymentOutput signs, with SIGHASH_ALL, a spend of our to_remote output on the counterparty's
+	// commitment. With option_static_remotekey the key is our payment point itself and script is the
+	// P2WPKH scriptPubKey (0x0014<HASH160(payment point)>); with option_anchors script is the P2WSH
+	// witness script <payment point> OP_CHECKSIGVERIFY 1 OP_CHECKSEQUENCEVERIFY.
+	SignPaymentOutput(tx *wire.MsgTx, inputIndex int, script []byte, valueSat int64) (*ecdsa.Signature, error)
+
+	// SignAnchor signs, with SIGHASH_ALL, a spend of our anchor output (witness script
+	// <funding_pubkey> OP_CHECKSIG OP_IFDUP OP_NOTIF OP_16 OP_CHECKSEQUENCEVERIFY OP_ENDIF) with our
+	// funding key, for CPFP (BOLT 3, "to_local_anchor and to_remote_anchor Output").
+	SignAnchor(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64) (*ecdsa.Signature, error)
+
+	// Write returns the bytes to persist so the signer can be re-created with KeysManager.ReadChannelSigner:
+	// the 32-byte keys id followed by the channel value in satoshis (8 bytes big-endian). It holds no
+	// secret.
+	Write() []byte
+}

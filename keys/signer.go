@@ -1,0 +1,318 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/txscript"
+	"github.com/btcsuite/btcd/wire"
+)
+
+// ChannelSecrets are the secrets of one side of a channel: the private keys behind ChannelPublicKeys and
+// the 32-byte seed from which per-commitment secrets are generated (BOLT 3, "Per-commitment Secret
+// Requirements").
+type ChannelSecrets struct {
+	FundingKey            *btcec.PrivateKey
+	RevocationBaseKey     *btcec.PrivateKey
+	PaymentKey            *btcec.PrivateKey
+	DelayedPaymentBaseKey *btcec.PrivateKey
+	HTLCBaseKey           *btcec.PrivateKey
+	CommitmentSeed        [32]byte
+}
+
+// InMemorySigner is a ChannelSigner that keeps the channel's secrets in memory. It is immutable after
+// construction and safe for concurrent use.
+type InMemorySigner struct {
+	secrets         ChannelSecrets
+	pubkeys         ChannelPublicKeys
+	channelValueSat int64
+	channelKeysID   [32]byte
+}
+
+var _ ChannelSigner = (*InMemorySigner)(nil)
+
+// signerEncodingLen is the size of InMemorySigner.Write's output: 32-byte keys id + 8-byte value.
+const signerEncodingLen = 32 + 8
+
+// NewInMemorySigner builds a signer from explicit secrets. channelValueSat is the funding output value
+// in satoshis and channelKeysID the identifier recorded by Write. A signer built this way can only be
+// re-created from Write's output by a KeysManager if its secrets came from that KeysManager
+// (DeriveChannelSigner does that). channelValueSat is recorded for Write and not otherwise interpreted.
+// Errors: ErrNilKey when any key is nil.
+func NewInMemorySigner(secrets ChannelSecrets, channelValueSat int64, channelKeysID [32]byte) (*InMemorySigner, error) {
+	if secrets.FundingKey == nil || secrets.RevocationBaseKey == nil || secrets.PaymentKey == nil ||
+		secrets.DelayedPaymentBaseKey == nil || secrets.HTLCBaseKey == nil {
+		return nil, ErrNilKey
+	}
+	return &InMemorySigner{
+		secrets: secrets,
+		pubkeys: ChannelPublicKeys{
+			FundingPubkey:           secrets.FundingKey.PubKey(),
+			RevocationBasepoint:     secrets.RevocationBaseKey.PubKey(),
+			PaymentPoint:            secrets.PaymentKey.PubKey(),
+			DelayedPaymentBasepoint: secrets.DelayedPaymentBaseKey.PubKey(),
+			HTLCBasepoint:           secrets.HTLCBaseKey.PubKey(),
+		},
+		channelValueSat: channelValueSat,
+		channelKeysID:   channelKeysID,
+	}, nil
+}
+
+// ChannelKeysID returns the 32-byte identifier the keys were derived from.
+func (s *InMemorySigner) ChannelKeysID() [32]byte { return s.channelKeysID }
+
+// ChannelValueSat returns the channel (funding output) value in satoshis given at construction.
+func (s *InMemorySigner) ChannelValueSat() int64 { return s.channelValueSat }
+
+// Pubkeys returns our public keys for this channel. The returned keys must not be modified.
+func (s *InMemorySigner) Pubkeys() ChannelPublicKeys { return s.pubkeys }
+
+// perCommitmentSecret returns our per_commitment_secret for a commitment number.
+func (s *InMemorySigner) perCommitmentSecret(commitmentNumber uint64) ([32]byte, error) {
+	index, err := CommitmentNumberToIndex(commitmentNumber)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return BuildCommitmentSecret(s.secrets.CommitmentSeed, index), nil
+}
+
+// GetPerCommitmentPoint returns our per_commitment_point for commitment number commitmentNumber (secret
+// index 2^48-1-commitmentNumber). Errors: ErrCommitmentNumberOutOfRange; ErrInvalidSecret when the
+// generated secret is not a valid scalar (probability about 2^-128).
+func (s *InMemorySigner) GetPerCommitmentPoint(commitmentNumber uint64) (*btcec.PublicKey, error) {
+	secret, err := s.perCommitmentSecret(commitmentNumber)
+	if err != nil {
+		return nil, err
+	}
+	return ComputePerCommitmentPoint(secret)
+}
+
+// ReleaseCommitmentSecret returns our 32-byte per_commitment_secret for commitment number
+// commitmentNumber, for revoke_and_ack (BOLT 2). Errors: ErrCommitmentNumberOutOfRange.
+func (s *InMemorySigner) ReleaseCommitmentSecret(commitmentNumber uint64) ([32]byte, error) {
+	return s.perCommitmentSecret(commitmentNumber)
+}
+
+// Write returns 40 bytes: the keys id, then the channel value in satoshis as 8 bytes big-endian.
+func (s *InMemorySigner) Write() []byte {
+	out := make([]byte, 0, signerEncodingLen)
+	out = append(out, s.channelKeysID[:]...)
+	return binary.BigEndian.AppendUint64(out, uint64(s.channelValueSat))
+}
+
+// isP2WPKH reports whether script is a version 0 pay-to-witness-pubkey-hash scriptPubKey.
+func isP2WPKH(script []byte) bool {
+	return len(script) == 22 && script[0] == txscript.OP_0 && script[1] == txscript.OP_DATA_20
+}
+
+// scriptCommitsTo reports whether script contains pub's 33-byte compressed encoding or, for a P2WPKH
+// scriptPubKey (and anywhere when allowHash is set), its HASH160.
+func scriptCommitsTo(script []byte, pub *btcec.PublicKey, allowHash bool) bool {
+	ser := pub.SerializeCompressed()
+	if isP2WPKH(script) {
+		return bytes.Equal(script[2:], btcutil.Hash160(ser))
+	}
+	if bytes.Contains(script, ser) {
+		return true
+	}
+	return allowHash && bytes.Contains(script, btcutil.Hash160(ser))
+}
+
+// signRequest gathers one signature's inputs.
+type signRequest struct {
+	key       *btcec.PrivateKey
+	tx        *wire.MsgTx
+	index     int
+	script    []byte
+	valueSat  int64
+	hashType  txscript.SigHashType
+	sigHashes *txscript.TxSigHashes
+	allowHash bool // accept HASH160(pubkey) in the script (revocation key in HTLC scripts)
+}
+
+// checkTx validates a transaction and input index for signing.
+func checkTx(tx *wire.MsgTx, index int) error {
+	if tx == nil {
+		return ErrNilTransaction
+	}
+	for _, in := range tx.TxIn {
+		if in == nil {
+			return ErrInvalidTransaction
+		}
+	}
+	for _, out := range tx.TxOut {
+		if out == nil {
+			return ErrInvalidTransaction
+		}
+	}
+	if index < 0 || index >= len(tx.TxIn) {
+		return fmt.Errorf("%w: index %d, %d inputs", ErrInputIndexOutOfRange, index, len(tx.TxIn))
+	}
+	return nil
+}
+
+// checkHTLCSigHashType accepts SIGHASH_ALL and SIGHASH_SINGLE|SIGHASH_ANYONECANPAY, the latter only when
+// the transaction has an output at the input's index.
+func checkHTLCSigHashType(tx *wire.MsgTx, index int, hashType txscript.SigHashType) error {
+	switch hashType {
+	case txscript.SigHashAll:
+		return nil
+	case txscript.SigHashSingle | txscript.SigHashAnyOneCanPay:
+		if tx != nil && index >= 0 && index < len(tx.TxOut) {
+			return nil
+		}
+		return fmt.Errorf("%w: SIGHASH_SINGLE without an output at index %d", ErrUnsupportedSigHashType, index)
+	default:
+		return fmt.Errorf("%w: 0x%02x", ErrUnsupportedSigHashType, uint32(hashType))
+	}
+}
+
+// sign validates r and returns the BIP 143 signature of its input.
+func sign(r signRequest) (*ecdsa.Signature, error) {
+	if r.key == nil {
+		return nil, ErrNilKey
+	}
+	if err := checkTx(r.tx, r.index); err != nil {
+		return nil, err
+	}
+	if r.valueSat < 0 || r.valueSat > btcutil.MaxSatoshi {
+		return nil, fmt.Errorf("%w: %d sat", ErrInvalidValue, r.valueSat)
+	}
+	if len(r.script) == 0 {
+		return nil, fmt.Errorf("%w: empty script", ErrInvalidScript)
+	}
+	if !scriptCommitsTo(r.script, r.key.PubKey(), r.allowHash) {
+		return nil, ErrScriptKeyMismatch
+	}
+	if r.hashType != txscript.SigHashAll {
+		if err := checkHTLCSigHashType(r.tx, r.index, r.hashType); err != nil {
+			return nil, err
+		}
+	}
+	sigHashes := r.sigHashes
+	if sigHashes == nil {
+		sigHashes = txscript.NewTxSigHashes(r.tx, txscript.NewCannedPrevOutputFetcher(r.script, r.valueSat))
+	}
+	digest, err := txscript.CalcWitnessSigHash(r.script, sigHashes, r.hashType, r.tx, r.index, r.valueSat)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidScript, err)
+	}
+	return ecdsa.Sign(r.key, digest), nil
+}
+
+// SignFundingInput signs input inputIndex of tx, which spends the funding output (fundingValueSat
+// satoshis, witness script fundingWitnessScript), with our funding key and SIGHASH_ALL (BOLT 3, "Funding
+// Transaction Output"). Errors: see ChannelSigner.
+func (s *InMemorySigner) SignFundingInput(tx *wire.MsgTx, inputIndex int, fundingWitnessScript []byte, fundingValueSat int64) (*ecdsa.Signature, error) {
+	return sign(signRequest{
+		key: s.secrets.FundingKey, tx: tx, index: inputIndex, script: fundingWitnessScript,
+		valueSat: fundingValueSat, hashType: txscript.SigHashAll,
+	})
+}
+
+// SignFundingInputWithSigHashes is SignFundingInput with a precomputed BIP 143 midstate of tx. Errors:
+// as SignFundingInput, plus ErrNilSigHashes.
+func (s *InMemorySigner) SignFundingInputWithSigHashes(tx *wire.MsgTx, inputIndex int, fundingWitnessScript []byte, fundingValueSat int64, sigHashes *txscript.TxSigHashes) (*ecdsa.Signature, error) {
+	if sigHashes == nil {
+		return nil, ErrNilSigHashes
+	}
+	return sign(signRequest{
+		key: s.secrets.FundingKey, tx: tx, index: inputIndex, script: fundingWitnessScript,
+		valueSat: fundingValueSat, hashType: txscript.SigHashAll, sigHashes: sigHashes,
+	})
+}
+
+// derivedKey tweaks one of our basepoint secrets with a per_commitment_point (BOLT 3, "Key Derivation").
+func (s *InMemorySigner) derivedKey(base *btcec.PrivateKey, perCommitmentPoint *btcec.PublicKey) (*btcec.PrivateKey, error) {
+	if perCommitmentPoint == nil {
+		return nil, ErrNilKey
+	}
+	if !perCommitmentPoint.IsOnCurve() {
+		return nil, ErrInvalidPublicKey
+	}
+	k := DerivePrivateKey(base, perCommitmentPoint)
+	if k == nil {
+		return nil, ErrInvalidSecret
+	}
+	return k, nil
+}
+
+// SignCounterpartyHTLCTx signs a second-stage HTLC transaction of the counterparty's commitment with our
+// HTLC key derived from our htlc_basepoint and their per_commitment_point (BOLT 3, "Key Derivation" and
+// "HTLC-Timeout and HTLC-Success Transactions"). sigHashType must be txscript.SigHashAll or
+// txscript.SigHashSingle|txscript.SigHashAnyOneCanPay. Errors: see ChannelSigner.
+func (s *InMemorySigner) SignCounterpartyHTLCTx(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, counterpartyPerCommitmentPoint *btcec.PublicKey, sigHashType txscript.SigHashType) (*ecdsa.Signature, error) {
+	return s.signHTLC(tx, inputIndex, witnessScript, valueSat, counterpartyPerCommitmentPoint, sigHashType)
+}
+
+// SignHolderHTLCTx signs a second-stage HTLC transaction of our own commitment with our HTLC key
+// derived from our htlc_basepoint and our per_commitment_point. sigHashType must be txscript.SigHashAll
+// or txscript.SigHashSingle|txscript.SigHashAnyOneCanPay. Errors: see ChannelSigner.
+func (s *InMemorySigner) SignHolderHTLCTx(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, ourPerCommitmentPoint *btcec.PublicKey, sigHashType txscript.SigHashType) (*ecdsa.Signature, error) {
+	return s.signHTLC(tx, inputIndex, witnessScript, valueSat, ourPerCommitmentPoint, sigHashType)
+}
+
+func (s *InMemorySigner) signHTLC(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, perCommitmentPoint *btcec.PublicKey, sigHashType txscript.SigHashType) (*ecdsa.Signature, error) {
+	if err := checkHTLCSigHashType(tx, inputIndex, sigHashType); err != nil {
+		return nil, err
+	}
+	key, err := s.derivedKey(s.secrets.HTLCBaseKey, perCommitmentPoint)
+	if err != nil {
+		return nil, err
+	}
+	return sign(signRequest{
+		key: key, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat, hashType: sigHashType,
+	})
+}
+
+// SignDelayedOutput signs, with SIGHASH_ALL, a spend of one of our to_self_delay-encumbered outputs with
+// local_delayedprivkey (our delayed_payment_basepoint secret tweaked by ourPerCommitmentPoint; BOLT 3,
+// "to_local Output"). Errors: see ChannelSigner.
+func (s *InMemorySigner) SignDelayedOutput(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, ourPerCommitmentPoint *btcec.PublicKey) (*ecdsa.Signature, error) {
+	key, err := s.derivedKey(s.secrets.DelayedPaymentBaseKey, ourPerCommitmentPoint)
+	if err != nil {
+		return nil, err
+	}
+	return sign(signRequest{
+		key: key, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat, hashType: txscript.SigHashAll,
+	})
+}
+
+// SignJustice signs, with SIGHASH_ALL, a penalty spend of a revoked counterparty output with the
+// revocation private key derived from our revocation basepoint secret and the revealed
+// counterpartyPerCommitmentSecret (BOLT 3, "revocationpubkey Derivation"; BOLT 5, "Revoked Transaction
+// Close Handling"). The script may contain the revocation pubkey (to_local) or its HASH160 (HTLC
+// outputs). Errors: see ChannelSigner; ErrInvalidSecret for an invalid secret.
+func (s *InMemorySigner) SignJustice(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, counterpartyPerCommitmentSecret [32]byte) (*ecdsa.Signature, error) {
+	key, err := DeriveRevocationPrivateKey(s.secrets.RevocationBaseKey, counterpartyPerCommitmentSecret)
+	if err != nil {
+		return nil, err
+	}
+	return sign(signRequest{
+		key: key, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
+		hashType: txscript.SigHashAll, allowHash: true,
+	})
+}
+
+// SignPaymentOutput signs, with SIGHASH_ALL, a spend of our to_remote output on the counterparty's
+// commitment with our payment basepoint secret (option_static_remotekey). script is the P2WPKH
+// scriptPubKey, or the option_anchors P2WSH witness script. Errors: see ChannelSigner.
+func (s *InMemorySigner) SignPaymentOutput(tx *wire.MsgTx, inputIndex int, script []byte, valueSat int64) (*ecdsa.Signature, error) {
+	return sign(signRequest{
+		key: s.secrets.PaymentKey, tx: tx, index: inputIndex, script: script, valueSat: valueSat,
+		hashType: txscript.SigHashAll,
+	})
+}
+
+// SignAnchor signs, with SIGHASH_ALL, a spend of our anchor output with our funding key (BOLT 3,
+// "to_local_anchor and to_remote_anchor Output (option_anchors)"). Errors: see ChannelSigner.
+func (s *InMemorySigner) SignAnchor(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64) (*ecdsa.Signature, error) {
+	return sign(signRequest{
+		key: s.secrets.FundingKey, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
+		hashType: txscript.SigHashAll,
+	})
+}
