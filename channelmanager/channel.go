@@ -105,16 +105,16 @@ type htlc struct {
 	AddLocal, AddRemote       uint64
 	RemoveLocal, RemoveRemote uint64
 
-	Remove      removeKind
-	Preimage    [32]byte
-	FailReason  []byte // update_fail_htlc reason (encrypted onion error)
-	FailCode    uint16 // update_fail_malformed_htlc failure_code
-	FailSHA     [32]byte
-	AddSeq      uint64 // order in which we sent the add (outgoing) — for retransmission
-	RemoveSeq   uint64 // order in which we sent the removal (incoming) — for retransmission
-	RemoveSent  bool   // our removal message was sent (incoming HTLCs)
-	Processed   bool   // incoming: the payment logic saw it; outgoing: its outcome was reported
-	PaymentID   [32]byte
+	Remove     removeKind
+	Preimage   [32]byte
+	FailReason []byte // update_fail_htlc reason (encrypted onion error)
+	FailCode   uint16 // update_fail_malformed_htlc failure_code
+	FailSHA    [32]byte
+	AddSeq     uint64 // order in which we sent the add (outgoing) — for retransmission
+	RemoveSeq  uint64 // order in which we sent the removal (incoming) — for retransmission
+	RemoveSent bool   // our removal message was sent (incoming HTLCs)
+	Processed  bool   // incoming: the payment logic saw it; outgoing: its outcome was reported
+	PaymentID  [32]byte
 	// Outgoing: the onion's per-hop shared secrets, to decrypt a returned error.
 	SharedSecrets [][32]byte
 	// Incoming: the shared secret with the payer, to encrypt a failure.
@@ -178,10 +178,10 @@ type channel struct {
 	updateSeq                     uint64
 
 	// Retransmission state (BOLT 2, "Message Retransmission").
-	lastCommitSigned *lnwire.CommitmentSigned // our last commitment_signed, until revoked
-	lastCommitSeq    uint64                   // updateSeq when it was sent
-	lastRAASeq       uint64                   // updateSeq when our last revoke_and_ack was sent
-	peerConnected    bool
+	lastCommitSigned   *lnwire.CommitmentSigned // our last commitment_signed, until revoked
+	lastCommitSeq      uint64                   // updateSeq when it was sent
+	lastRAASeq         uint64                   // updateSeq when our last revoke_and_ack was sent
+	peerConnected      bool
 	reestablishPending bool // we sent channel_reestablish and wait for theirs
 
 	// Closing.
@@ -198,7 +198,6 @@ type channel struct {
 	inFlightUpdates       []uint64
 	heldMessages          []lnwire.Message
 }
-
 
 // ChannelError is a protocol violation found while handling a peer's message. Close tells whether the
 // channel must be failed (send `error` and force-close) or only a `warning` sent.

@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
@@ -25,10 +26,10 @@ import (
 // memPersister keeps monitors in memory the way FilesystemPersister keeps them on disk: a snapshot
 // and the encoded updates since, so that a restart reads back exactly what was persisted.
 type memPersister struct {
-	mu      sync.Mutex
-	snaps   map[wire.OutPoint][]byte
-	updates map[wire.OutPoint][][]byte
-	async   bool // answer InProgress and keep the update ids in inFlight
+	mu       sync.Mutex
+	snaps    map[wire.OutPoint][]byte
+	updates  map[wire.OutPoint][][]byte
+	async    bool // answer InProgress and keep the update ids in inFlight
 	inFlight map[wire.OutPoint][]uint64
 }
 
@@ -94,6 +95,8 @@ type testNode struct {
 	id       *btcec.PublicKey
 	cfg      config.UserConfig
 
+	proxy     *listenerProxy
+
 	evMu      sync.Mutex
 	events    []events.Event
 	autoClaim bool // claim every PaymentClaimable at once
@@ -140,8 +143,47 @@ func (n *testNode) start(data []byte) {
 			Config: n.cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons})
 		require.NoError(n.t, err)
 	}
-	n.chain.RegisterListener(n.cm)
-	n.chain.RegisterListener(n.chainMon)
+	if n.proxy == nil {
+		n.proxy = &listenerProxy{}
+		n.chain.RegisterListener(n.proxy)
+	}
+	n.proxy.set(n.cm, n.chainMon)
+}
+
+// listenerProxy forwards blocks to a node's current components, so a restarted node replaces the old.
+type listenerProxy struct {
+	mu        sync.Mutex
+	listeners []chaininterface.Listen
+}
+
+func (p *listenerProxy) set(ls ...chaininterface.Listen) {
+	p.mu.Lock()
+	p.listeners = ls
+	p.mu.Unlock()
+}
+
+func (p *listenerProxy) get() []chaininterface.Listen {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.listeners
+}
+
+func (p *listenerProxy) BlockConnected(b *wire.MsgBlock, h uint32) {
+	for _, l := range p.get() {
+		l.BlockConnected(b, h)
+	}
+}
+
+func (p *listenerProxy) BlockDisconnected(hd *wire.BlockHeader, h uint32) {
+	for _, l := range p.get() {
+		l.BlockDisconnected(hd, h)
+	}
+}
+
+// restart simulates a crash and restart: the manager is read back from its last persisted snapshot and
+// the monitors from the persister.
+func (n *testNode) restart(snapshot []byte) {
+	n.start(snapshot)
 }
 
 // handleEvents processes both components' events: funding, claims, record the rest.
@@ -190,6 +232,7 @@ type network struct {
 	nodes []*testNode
 	// drop, if set, decides to lose a message (simulating a disconnect before delivery).
 	connected map[[2]int]bool
+	queue     []queued
 }
 
 func newNetwork(t testing.TB, nodes ...*testNode) *network {
@@ -219,8 +262,89 @@ func (nw *network) connect(a, b int) {
 func (nw *network) disconnect(a, b int) {
 	key := [2]int{min(a, b), max(a, b)}
 	nw.connected[key] = false
+	kept := nw.queue[:0]
+	for _, q := range nw.queue {
+		if !(q.from == a && q.to == b || q.from == b && q.to == a) {
+			kept = append(kept, q)
+		}
+	}
+	nw.queue = kept
 	nw.nodes[a].cm.PeerDisconnected(nw.nodes[b].id)
 	nw.nodes[b].cm.PeerDisconnected(nw.nodes[a].id)
+}
+
+// queued is a message in flight from one node to another.
+type queued struct {
+	from, to   int
+	data       []byte
+	disconnect bool
+}
+
+// collect moves every node's outgoing messages into per-direction FIFO queues (encoded, as on the wire).
+func (nw *network) collect() {
+	for i, n := range nw.nodes {
+		n.handleEvents()
+		for _, me := range n.cm.GetAndClearPendingMsgEvents() {
+			j := nw.index(me.NodeID)
+			if j < 0 || !nw.connected[[2]int{min(i, j), max(i, j)}] {
+				continue
+			}
+			q := queued{from: i, to: j, disconnect: me.DisconnectPeer}
+			if me.Msg != nil {
+				b, err := lnwire.EncodeMessage(me.Msg)
+				require.NoError(nw.t, err, "encode %T", me.Msg)
+				q.data = b
+			}
+			nw.queue = append(nw.queue, q)
+		}
+	}
+}
+
+// deliverOne delivers the oldest message of a randomly chosen direction; false if none is queued.
+func (nw *network) deliverOne(r *rand.Rand) bool {
+	nw.collect()
+	if len(nw.queue) == 0 {
+		return false
+	}
+	// Pick a direction at random, then its oldest message, which keeps each direction in order.
+	pick := nw.queue[r.Intn(len(nw.queue))]
+	for k, q := range nw.queue {
+		if q.from == pick.from && q.to == pick.to {
+			nw.queue = append(nw.queue[:k], nw.queue[k+1:]...)
+			nw.deliver(q)
+			return true
+		}
+	}
+	return false
+}
+
+func (nw *network) deliver(q queued) {
+	if !nw.connected[[2]int{min(q.from, q.to), max(q.from, q.to)}] {
+		return
+	}
+	if q.data != nil {
+		m, err := lnwire.DecodeMessage(q.data)
+		require.NoError(nw.t, err)
+		nw.nodes[q.to].cm.HandleChannelMessage(nw.nodes[q.from].id, m)
+	}
+	if q.disconnect {
+		nw.disconnect(q.from, q.to)
+	}
+}
+
+// settleRandom delivers messages in random interleavings until none are left.
+func (nw *network) settleRandom(r *rand.Rand) {
+	for i := 0; i < 1_000_000; i++ {
+		if !nw.deliverOne(r) {
+			for _, n := range nw.nodes {
+				n.handleEvents()
+			}
+			if !nw.deliverOne(r) {
+				return
+			}
+		}
+	}
+	nw.t.Fatal("network did not settle")
 }
 
 // step delivers every queued message once; it returns how many were delivered.

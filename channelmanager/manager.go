@@ -63,19 +63,19 @@ type ChannelManager struct {
 	net     *chaincfg.Params
 	ourNode *btcec.PublicKey
 
-	mu        sync.Mutex
-	peers     map[[33]byte]*peerState
-	bestBlock chaininterface.BestBlock
+	mu               sync.Mutex
+	peers            map[[33]byte]*peerState
+	bestBlock        chaininterface.BestBlock
 	highestBlockTime uint32
 
 	queueMu       sync.Mutex
 	pendingMsgs   []events.MessageSendEvent
 	pendingEvents []events.Event
 
-	payMu    sync.Mutex
-	inbound  map[[32]byte]*inboundPayment   // by payment hash
+	payMu     sync.Mutex
+	inbound   map[[32]byte]*inboundPayment   // by payment hash
 	claimable map[[32]byte]*claimablePayment // by payment hash
-	outbound map[events.PaymentID]*outboundPayment
+	outbound  map[events.PaymentID]*outboundPayment
 
 	needsPersist atomic.Bool
 }

@@ -61,11 +61,11 @@ type ChannelMonitor struct {
 	latestUpdateID uint64
 	holder         *LatestHolderCommitment
 	// counterparty holds the commitments we signed for the counterparty, by txid.
-	counterparty  map[chainhash.Hash]*LatestCounterpartyCommitment
-	secrets       *keys.CounterpartyCommitmentSecrets
-	preimages     map[[32]byte][32]byte
+	counterparty   map[chainhash.Hash]*LatestCounterpartyCommitment
+	secrets        *keys.CounterpartyCommitmentSecrets
+	preimages      map[[32]byte][32]byte
 	shutdownScript []byte
-	forceClosed   bool // our commitment must be broadcast until the funding output is spent
+	forceClosed    bool // our commitment must be broadcast until the funding output is spent
 
 	bestHeight     uint32
 	fundingSpendTx *wire.MsgTx
@@ -74,8 +74,8 @@ type ChannelMonitor struct {
 	sweeps         []*sweep
 	staticReported bool // the cooperative close output was reported
 
-	pendingEvents  []events.Event
-	monitorEvents  []MonitorEvent
+	pendingEvents []events.Event
+	monitorEvents []MonitorEvent
 }
 
 // NewChannelMonitor creates the monitor of a newly funded channel from its parameters, the channel
@@ -224,7 +224,9 @@ func (m *ChannelMonitor) blockConnected(txs []*wire.MsgTx, height uint32, feerat
 }
 
 // reportStatic hands the host the sweep's outputs that pay our destination script.
-func (m *ChannelMonitor) reportStatic(tx *wire.MsgTx) { m.reportStaticTo(tx, m.params.DestinationScript) }
+func (m *ChannelMonitor) reportStatic(tx *wire.MsgTx) {
+	m.reportStaticTo(tx, m.params.DestinationScript)
+}
 
 func (m *ChannelMonitor) reportStaticTo(tx *wire.MsgTx, script []byte) {
 	var outs []events.SpendableOutputDescriptor

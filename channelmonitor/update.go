@@ -11,9 +11,9 @@ import (
 
 // ChannelParameters are a channel's fixed facts, given to NewChannelMonitor when the channel is funded.
 type ChannelParameters struct {
-	ChannelID       lnwire.ChannelID
+	ChannelID          lnwire.ChannelID
 	CounterpartyNodeID *btcec.PublicKey
-	FundingOutPoint wire.OutPoint
+	FundingOutPoint    wire.OutPoint
 	// FundingScript is the 2-of-2 witness script; FundingValueSat the funding output's value.
 	FundingScript   []byte
 	FundingValueSat int64

@@ -277,11 +277,3 @@ func appendExtension(b []byte, own TLVStream, extra TLVStream, knownTypes ...uin
 	}
 	return b, nil
 }
-
-// cloneBytes returns a copy of b that is nil only when b is nil.
-func cloneBytes(b []byte) []byte {
-	if b == nil {
-		return nil
-	}
-	return append(make([]byte, 0, len(b)), b...)
-}

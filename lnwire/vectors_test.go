@@ -500,3 +500,25 @@ func TestShortChannelIDVector(t *testing.T) {
 		require.NoError(t, r.err)
 	}
 }
+
+// TestTLVStreamHelpers checks Set/Get/Delete keep the stream ordered and encodable.
+func TestTLVStreamHelpers(t *testing.T) {
+	var s TLVStream
+	for _, typ := range []uint64{300, 1, 70000, 5, 2} {
+		s = s.Set(typ, []byte{byte(typ)})
+	}
+	s = s.Set(5, []byte("five"))
+	require.Equal(t, []uint64{1, 2, 5, 300, 70000}, streamTypes(t, s.Encode()))
+	v, ok := s.Get(5)
+	require.True(t, ok)
+	require.Equal(t, []byte("five"), v)
+	_, ok = s.Get(6)
+	require.False(t, ok)
+	s = s.Delete(2).Delete(4)
+	require.Equal(t, []uint64{1, 5, 300, 70000}, streamTypes(t, s.Encode()))
+	require.NoError(t, s.CheckUnknownEven(300, 70000))
+	require.ErrorIs(t, s.CheckUnknownEven(300), ErrUnknownEvenType)
+	dec, err := DecodeTLVStream(s.Encode())
+	require.NoError(t, err)
+	require.Equal(t, s, dec)
+}

@@ -124,11 +124,12 @@ func BenchmarkPeerManagerMessages(b *testing.B) {
 	l.run()
 	msg := &lnwire.UnknownMessage{Type: customType, Payload: make([]byte, 100)}
 	const batch = 64
+	yID := y.id()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i += batch {
 		for j := 0; j < batch; j++ {
-			if err := x.pm.SendCustomMessage(y.id(), msg); err != nil {
+			if err := x.pm.SendCustomMessage(yID, msg); err != nil {
 				b.Fatal(err)
 			}
 		}

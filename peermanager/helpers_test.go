@@ -2,6 +2,7 @@ package peermanager
 
 import (
 	"errors"
+	"log/slog"
 	"math/rand"
 	"sync"
 	"testing"
@@ -151,6 +152,7 @@ type fakeChan struct {
 	msgs          []received
 	pending       []events.MessageSendEvent
 	violations    []string
+	onFeatures    func() // called (without f.mu) from ProvidedInitFeatures
 }
 
 func newFakeChan(features ...lnwire.FeatureBit) *fakeChan {
@@ -202,6 +204,9 @@ func (f *fakeChan) PeerDisconnected(from *btcec.PublicKey) {
 }
 
 func (f *fakeChan) ProvidedInitFeatures(*btcec.PublicKey) *lnwire.FeatureVector {
+	if f.onFeatures != nil {
+		f.onFeatures()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.features.Clone()
@@ -349,6 +354,7 @@ type nodeOpts struct {
 	noCustom   bool
 	noChan     bool
 	proxy      bool
+	logger     *slog.Logger
 }
 
 func newNode(t testing.TB, seed byte, o nodeOpts) *node {
@@ -364,7 +370,7 @@ func newNode(t testing.TB, seed byte, o nodeOpts) *node {
 	if o.noChan {
 		h.Chan = nil
 	}
-	n.pm = New(h, testSigner{n.priv}, newTestEntropy(int64(seed)), o.cfg, nil)
+	n.pm = New(h, testSigner{n.priv}, newTestEntropy(int64(seed)), o.cfg, o.logger)
 	return n
 }
 

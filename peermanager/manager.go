@@ -90,9 +90,9 @@ func New(handler MessageHandler, nodeSigner NodeSigner, entropy EntropySource, c
 // NewOutboundConnection registers a connection we opened to theirNodeID and returns act one of the
 // handshake (50 bytes), which the host must write to the socket itself. If a connection to the same node
 // exists when this one completes its handshake, the older one is closed (see ReadEvent).
-// Errors: ErrInvalidArgument, ErrDescriptorNotComparable, ErrDuplicateDescriptor, ErrNoEntropy.
+// Errors: ErrInvalidArgument (nil or our own node id), ErrDescriptorNotComparable, ErrDuplicateDescriptor, ErrNoEntropy.
 func (pm *PeerManager) NewOutboundConnection(theirNodeID *btcec.PublicKey, d SocketDescriptor) ([]byte, error) {
-	if theirNodeID == nil {
+	if theirNodeID == nil || theirNodeID.IsEqual(pm.ourNodeID) {
 		return nil, ErrInvalidArgument
 	}
 	if err := checkDescriptor(d); err != nil {
@@ -190,7 +190,7 @@ func (pm *PeerManager) ReadEvent(d SocketDescriptor, data []byte) (pauseRead boo
 	pause, err := pm.readEvent(p, data)
 	key, hasKey := p.nodeKey()
 	if err != nil {
-		pm.log.Debug("closing connection after read error", pm.peerAttr(p), slog.Any("err", err))
+		pm.log.Debug("closing connection after read error", keyAttr(key, hasKey), slog.Any("err", err))
 		pm.failPeer(p, err, false)
 		if hasKey {
 			pm.drain(key, nil)
@@ -218,7 +218,8 @@ func (pm *PeerManager) readEvent(p *peer, data []byte) (bool, error) {
 		p.mu.Unlock()
 		return false, ErrPeerClosed
 	}
-	if p.state == stateHandshake {
+	switch p.state {
+	case stateHandshake:
 		rest, done, err := pm.advanceHandshake(p, data)
 		if err != nil || !done {
 			p.flush(pm.cfg.OutboundBufferPauseBytes)
@@ -226,7 +227,8 @@ func (pm *PeerManager) readEvent(p *peer, data []byte) (bool, error) {
 			return false, err
 		}
 		p.mu.Unlock()
-		if err := pm.handshakeComplete(p); err != nil {
+		features, err := pm.handshakeComplete(p)
+		if err != nil {
 			return false, err
 		}
 		p.mu.Lock()
@@ -234,7 +236,25 @@ func (pm *PeerManager) readEvent(p *peer, data []byte) (bool, error) {
 			p.mu.Unlock()
 			return false, ErrPeerClosed
 		}
-		data = rest
+		// Our init goes first, then whatever followed act three, including bytes that concurrent
+		// ReadEvent calls parked meanwhile.
+		p.ourFeat = features
+		p.state = stateAwaitInit
+		if err := p.queueMessage(&lnwire.Init{Features: features, Networks: pm.cfg.ChainHashes}); err != nil {
+			p.mu.Unlock()
+			return false, fmt.Errorf("peermanager: encoding our init: %w", err)
+		}
+		if len(p.early) > 0 {
+			data = append(append([]byte(nil), rest...), p.early...)
+			p.early = nil
+		} else {
+			data = rest
+		}
+	case stateHandshakeDone:
+		// Another ReadEvent on this connection is finishing the handshake; it will process these.
+		p.early = append(p.early, data...)
+		p.mu.Unlock()
+		return false, nil
 	}
 	err := pm.processData(p, data)
 	p.flush(pm.cfg.OutboundBufferPauseBytes)
@@ -269,6 +289,7 @@ func (pm *PeerManager) advanceHandshake(p *peer, data []byte) ([]byte, bool, err
 			p.nodeID = p.hs.RemoteStatic()
 			p.key = keyOf(p.nodeID)
 			p.hs = nil
+			p.state = stateHandshakeDone
 			return data, true, nil
 		}
 	}
@@ -276,12 +297,16 @@ func (pm *PeerManager) advanceHandshake(p *peer, data []byte) ([]byte, bool, err
 }
 
 // handshakeComplete registers the peer under its node id (closing an older connection to the same
-// node), asks the handlers for our features and queues our `init`. Called without locks.
-func (pm *PeerManager) handshakeComplete(p *peer) error {
+// node) and asks the handlers for the features of our `init`. Called without locks, after the
+// handshake has set p.nodeID and p.key (which do not change afterwards).
+func (pm *PeerManager) handshakeComplete(p *peer) (*lnwire.FeatureVector, error) {
+	if p.nodeID.IsEqual(pm.ourNodeID) {
+		return nil, fmt.Errorf("%w: connection to ourselves", ErrHandshakeFailed)
+	}
 	pm.mu.Lock()
 	if pm.peers[p.desc] != p {
 		pm.mu.Unlock()
-		return ErrPeerClosed
+		return nil, ErrPeerClosed
 	}
 	old := pm.byNode[p.key]
 	pm.byNode[p.key] = p
@@ -292,20 +317,8 @@ func (pm *PeerManager) handshakeComplete(p *peer) error {
 		pm.drain(p.key, nil)
 	}
 
-	features := pm.providedFeatures(p.nodeID)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return ErrPeerClosed
-	}
-	p.ourFeat = features
-	p.state = stateAwaitInit
-	init := &lnwire.Init{Features: features, Networks: pm.cfg.ChainHashes}
-	if err := p.queueMessage(init); err != nil {
-		return fmt.Errorf("peermanager: encoding our init: %w", err)
-	}
 	pm.log.Debug("handshake complete", pm.peerAttr(p), slog.Bool("inbound", p.inbound))
-	return nil
+	return pm.providedFeatures(p.nodeID), nil
 }
 
 func (pm *PeerManager) providedFeatures(nodeID *btcec.PublicKey) *lnwire.FeatureVector {
@@ -476,12 +489,16 @@ func (pm *PeerManager) failPeer(p *peer, reason error, disconnectSocket bool) {
 	}
 }
 
-// peerAttr names the peer in logs. Called with p.mu held (or on immutable fields).
+// peerAttr names the peer in logs. Called with p.mu held, or by the goroutine that set p.nodeID.
 func (pm *PeerManager) peerAttr(p *peer) slog.Attr {
-	if p.nodeID == nil {
+	return keyAttr(p.key, p.nodeID != nil)
+}
+
+func keyAttr(key nodeKey, known bool) slog.Attr {
+	if !known {
 		return slog.String("peer", "unknown (handshake)")
 	}
-	return slog.String("peer", hex.EncodeToString(p.key[:]))
+	return slog.String("peer", hex.EncodeToString(key[:]))
 }
 
 func nodeIDHex(pub *btcec.PublicKey) string {

@@ -23,7 +23,10 @@ type peerState int
 const (
 	// stateHandshake: the BOLT 8 acts are being exchanged.
 	stateHandshake peerState = iota
-	// stateAwaitInit: the handshake is done and our init queued; their init has not arrived.
+	// stateHandshakeDone: act three is done; the goroutine that finished it is registering the node
+	// and asking the handlers for features, without the peer lock. Bytes arriving meanwhile are parked.
+	stateHandshakeDone
+	// stateAwaitInit: our init is queued; their init has not arrived.
 	stateAwaitInit
 	// stateConnected: their init has been accepted.
 	stateConnected
@@ -46,6 +49,8 @@ type peer struct {
 	hs    *noise.Handshake
 	hsBuf []byte
 	tr    *noise.Transport
+	// early holds bytes read in stateHandshakeDone.
+	early []byte
 
 	// nodeID is known from the start for outbound connections, after act three for inbound ones.
 	nodeID    *btcec.PublicKey

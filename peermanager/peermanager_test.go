@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/noise"
+	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
@@ -468,13 +470,16 @@ func TestRawPeerProtocol(t *testing.T) {
 		require.IsType(t, &lnwire.Warning{}, msgs[0])
 	})
 	t.Run("error routed and logged", func(t *testing.T) {
-		a := newNode(t, 1, nodeOpts{})
+		var logBuf syncBuffer
+		a := newNode(t, 1, nodeOpts{logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
 		r, _ := rawConnect(t, a, 50)
 		require.NoError(t, r.send(&lnwire.Init{}))
 		require.NoError(t, r.send(&lnwire.Error{Data: []byte("bad \x00 thing")}))
 		msgs := a.chanH.messages()
 		require.Len(t, msgs, 1)
 		require.Equal(t, []byte("bad \x00 thing"), msgs[0].msg.(*lnwire.Error).Data)
+		require.Contains(t, logBuf.String(), "peer sent error")
+		require.Contains(t, logBuf.String(), `bad \\x00 thing`, "logged escaped")
 	})
 	t.Run("several messages in one read, split init", func(t *testing.T) {
 		a := newNode(t, 1, nodeOpts{})
@@ -795,4 +800,111 @@ func TestConcurrentTicksAndReads(t *testing.T) {
 	for i, m := range msgs {
 		require.Equal(t, uint32(i), m.msg.(*lnwire.UpdateFee).FeeratePerKw)
 	}
+}
+
+func TestConnectionToSelfRefused(t *testing.T) {
+	a := newNode(t, 1, nodeOpts{})
+	_, err := a.pm.NewOutboundConnection(a.id(), newPipe())
+	require.ErrorIs(t, err, ErrInvalidArgument)
+
+	// An inbound connection whose initiator turns out to hold our own key.
+	d := newPipe()
+	require.NoError(t, a.pm.NewInboundConnection(d))
+	hs, act1, err := noise.NewInitiator(a.id(), noise.PrivateKeyECDH(a.priv), privFromSeed(40), a.id())
+	require.NoError(t, err)
+	_, err = a.pm.ReadEvent(d, act1)
+	require.NoError(t, err)
+	act3, _, err := hs.ReadAct(d.take())
+	require.NoError(t, err)
+	_, err = a.pm.ReadEvent(d, act3)
+	require.ErrorIs(t, err, ErrHandshakeFailed)
+	require.Empty(t, a.chanH.eventLog())
+}
+
+// TestBytesDuringHandshakeCompletion feeds the peer's init while the PeerManager is between finishing
+// act three and queueing its own init (from inside the handler call it makes there, which the contract
+// forbids, but which must still be safe): the bytes are parked and processed in order.
+func TestBytesDuringHandshakeCompletion(t *testing.T) {
+	a := newNode(t, 1, nodeOpts{})
+	d := newPipe()
+	require.NoError(t, a.pm.NewInboundConnection(d))
+	rp := privFromSeed(41)
+	hs, act1, err := noise.NewInitiator(rp.PubKey(), noise.PrivateKeyECDH(rp), privFromSeed(42), a.id())
+	require.NoError(t, err)
+	_, err = a.pm.ReadEvent(d, act1)
+	require.NoError(t, err)
+	act3, _, err := hs.ReadAct(d.take())
+	require.NoError(t, err)
+	tr := hs.Transport()
+	var early []byte
+	for _, m := range []lnwire.Message{&lnwire.Init{}, &lnwire.UpdateFee{FeeratePerKw: 7}} {
+		b, err := lnwire.EncodeMessage(m)
+		require.NoError(t, err)
+		early, err = tr.AppendEncryptedMessage(early, b)
+		require.NoError(t, err)
+	}
+	var nestedErr error
+	nestedCalls := 0
+	a.chanH.onFeatures = func() {
+		nestedCalls++
+		_, nestedErr = a.pm.ReadEvent(d, early)
+	}
+	_, err = a.pm.ReadEvent(d, act3)
+	require.NoError(t, err)
+	require.NoError(t, nestedErr)
+	require.Equal(t, 1, nestedCalls)
+	require.Equal(t, []string{"connect", "msg"}, a.chanH.eventLog())
+
+	// The peer got our init first.
+	pts, err := tr.Decrypt(d.take())
+	require.NoError(t, err)
+	require.NotEmpty(t, pts)
+	m, err := lnwire.DecodeMessage(pts[0])
+	require.NoError(t, err)
+	require.IsType(t, &lnwire.Init{}, m)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (a log destination).
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// keys.KeysManager is the production NodeSigner and EntropySource.
+var (
+	_ NodeSigner    = (*keys.KeysManager)(nil)
+	_ EntropySource = (*keys.KeysManager)(nil)
+)
+
+func TestWithKeysManager(t *testing.T) {
+	mk := func(seed byte) (*PeerManager, *fakeChan, *keys.KeysManager) {
+		km := keys.NewKeysManager([32]byte{seed}, 1700000000, 0)
+		ch := newFakeChan()
+		return New(MessageHandler{Chan: ch}, km, km, Config{}, nil), ch, km
+	}
+	pmA, chA, kmA := mk(1)
+	pmB, chB, kmB := mk(2)
+	a := &node{pm: pmA, chanH: chA, custom: newFakeCustom(nil)}
+	b := &node{pm: pmB, chanH: chB, custom: newFakeCustom(nil)}
+	// Build the link by hand: the node ids come from the KeysManagers, not from node.priv.
+	l := &link{t: t, a: a, b: b, da: newPipe(), db: newPipe(), rng: rand.New(rand.NewSource(3)), maxChk: 50}
+	act1, err := pmA.NewOutboundConnection(kmB.GetNodeID(), l.da)
+	require.NoError(t, err)
+	require.NoError(t, pmB.NewInboundConnection(l.db))
+	l.inflightAB = act1
+	l.run()
+	require.True(t, chA.isConnected(kmB.GetNodeID()))
+	require.True(t, chB.isConnected(kmA.GetNodeID()))
 }
