@@ -202,7 +202,7 @@ func (cm *ChannelManager) TimerTickOccurred() {
 				cm.log.Warn("cannot update fee", "channel", c.channelID, "feerate", want, "err", err)
 				continue
 			}
-			cm.queueMsg(c, msg)
+			cm.queueUpdate(c, msg)
 			cm.afterChange(ps, c)
 		}
 		ps.mu.Unlock()

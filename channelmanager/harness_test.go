@@ -95,7 +95,7 @@ type testNode struct {
 	id       *btcec.PublicKey
 	cfg      config.UserConfig
 
-	proxy     *listenerProxy
+	proxy *listenerProxy
 
 	evMu      sync.Mutex
 	events    []events.Event
@@ -452,3 +452,11 @@ var errStop = errors.New("stop")
 func randAmount(r *rand.Rand, lo, hi uint64) uint64 { return lo + uint64(r.Int63n(int64(hi-lo))) }
 
 func (n *testNode) String() string { return fmt.Sprintf("node(%s)", n.name) }
+
+// mine mines n blocks one at a time, letting the nodes react (and broadcast) between blocks.
+func (nw *network) mine(n int) {
+	for i := 0; i < n; i++ {
+		nw.nodes[0].chain.MineBlocks(1)
+		nw.settle()
+	}
+}

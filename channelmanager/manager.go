@@ -158,6 +158,15 @@ func (cm *ChannelManager) queueMsg(c *channel, msg lnwire.Message) {
 	cm.queueMsgTo(node, msg, false)
 }
 
+// queueUpdate queues an update message (update_*), unless the channel is not re-established with the
+// peer: then the update stays recorded in the channel and channel_reestablish sends it, in order.
+func (cm *ChannelManager) queueUpdate(c *channel, msg lnwire.Message) {
+	if !c.peerConnected || c.reestablishPending {
+		return
+	}
+	cm.queueMsg(c, msg)
+}
+
 func (cm *ChannelManager) queueMsgTo(node *btcec.PublicKey, msg lnwire.Message, disconnect bool) {
 	cm.queueMu.Lock()
 	cm.pendingMsgs = append(cm.pendingMsgs, events.MessageSendEvent{NodeID: node, Msg: msg, DisconnectPeer: disconnect})

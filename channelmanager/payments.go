@@ -95,7 +95,7 @@ func (cm *ChannelManager) failIncoming(c *channel, h *htlc, failure sphinx.Failu
 		cm.log.Error("cannot fail HTLC", "channel", c.channelID, "htlc", h.ID, "err", err)
 		return
 	}
-	cm.queueMsg(c, msg)
+	cm.queueUpdate(c, msg)
 }
 
 // incomingCommitted handles an incoming HTLC once it is irrevocably committed: it peels the onion and,
@@ -108,7 +108,7 @@ func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) 
 		if code, sha, ok := sphinx.BadOnionFailure(err, &pkt); ok {
 			msg, ferr := c.sendFailMalformedHTLC(h.ID, uint16(code), sha)
 			if ferr == nil {
-				cm.queueMsg(c, msg)
+				cm.queueUpdate(c, msg)
 			}
 			return
 		}
@@ -120,7 +120,7 @@ func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) 
 		}
 		sha := sha256.Sum256(h.Onion[:])
 		if msg, ferr := c.sendFailMalformedHTLC(h.ID, uint16(sphinx.InvalidOnionHMAC), sha); ferr == nil {
-			cm.queueMsg(c, msg)
+			cm.queueUpdate(c, msg)
 		}
 		return
 	}
@@ -253,7 +253,7 @@ func (cm *ChannelManager) ClaimFunds(preimage [32]byte) error {
 			cm.log.Error("claim: cannot fulfill", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
 		} else {
 			claimed += part.AmountMsat
-			cm.queueMsg(c, msg)
+			cm.queueUpdate(c, msg)
 			cm.afterChange(ps, c)
 		}
 		ps.mu.Unlock()
@@ -397,7 +397,7 @@ func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, k
 	}
 	h.PaymentID = id
 	h.SharedSecrets = secrets
-	cm.queueMsg(best, msg)
+	cm.queueUpdate(best, msg)
 	cm.afterChange(ps, best)
 	return nil
 }

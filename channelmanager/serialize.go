@@ -375,6 +375,9 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 			cm.closeChannelLocked(ps, c, events.ProcessingError, "stale channel state after restart", true)
 			continue
 		}
+		// No peer is connected at start-up: apply the disconnection rules (forget the peer's
+		// uncommitted updates) so that channel_reestablish starts from the committed state.
+		c.peerDisconnected()
 		ps.channels[c.channelID] = c
 	}
 	k := r.Count(32 + 32 + 8 + 2 + 8)
@@ -391,6 +394,18 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 			c.Parts = append(c.Parts, claimPart{ChannelID: r.Fixed32(), Counterparty: r.Point(), HTLCID: r.U64(), AmountMsat: r.U64(), CltvExpiry: r.U32()})
 		}
 		cm.claimable[c.Hash] = c
+		// Events are not persisted: announce again what was claimable and not yet claimed, so that the
+		// host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).
+		if c.Announced {
+			var sum uint64
+			deadline := ^uint32(0)
+			for _, p := range c.Parts {
+				sum += p.AmountMsat
+				deadline = min(deadline, p.CltvExpiry)
+			}
+			cm.pendingEvents = append(cm.pendingEvents, events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: c.Hash,
+				AmountMsat: sum, Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: deadline - claimSafetyBlocks})
+		}
 	}
 	k = r.Count(32 + 32 + 8 + 8 + 1)
 	for i := 0; i < k; i++ {
