@@ -393,6 +393,10 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		for j := 0; j < parts; j++ {
 			c.Parts = append(c.Parts, claimPart{ChannelID: r.Fixed32(), Counterparty: r.Point(), HTLCID: r.U64(), AmountMsat: r.U64(), CltvExpiry: r.U32()})
 		}
+		if len(c.Parts) == 0 {
+			r.Fail("claimable payment without HTLCs")
+			break
+		}
 		cm.claimable[c.Hash] = c
 		// Events are not persisted: announce again what was claimable and not yet claimed, so that the
 		// host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).

@@ -127,3 +127,23 @@ func normalize(c *channel) {
 		}
 	}
 }
+
+// FuzzReadChannelManager: no stored data, however corrupt, makes Read panic.
+func FuzzReadChannelManager(f *testing.F) {
+	nw, a, _ := twoNodes(f)
+	nw.openChannel(0, 1, 1_000_000, 0)
+	_, _, _ = nw.pay(0, 1, 1_000_000)
+	r := rand.New(rand.NewSource(1))
+	for i := 0; i < 3; i++ {
+		nw.deliverOne(r)
+	}
+	f.Add(a.cm.Write())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cm, err := Read(data, ReadArgs{FeeEstimator: a.chain, Watch: a.chainMon, Broadcaster: a.chain, Keys: a.km,
+			Config: a.cfg, Net: a.cm.net, Monitors: a.chainMon.ListMonitors()})
+		if err == nil {
+			_ = cm.Write()
+			_ = cm.ListChannels()
+		}
+	})
+}

@@ -1,8 +1,10 @@
 package channelmonitor
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
@@ -140,13 +142,23 @@ func (m *ChannelMonitor) Write() []byte {
 	writeParams(&w, &m.params)
 	w.U64(m.latestUpdateID)
 	writeHolder(&w, m.holder)
-	w.U32(uint32(len(m.counterparty)))
+	cps := make([]*LatestCounterpartyCommitment, 0, len(m.counterparty))
 	for _, c := range m.counterparty {
+		cps = append(cps, c)
+	}
+	sort.Slice(cps, func(i, j int) bool { return cps[i].CommitmentNumber < cps[j].CommitmentNumber })
+	w.U32(uint32(len(cps)))
+	for _, c := range cps {
 		writeCounterparty(&w, c)
 	}
 	w.Var(m.secrets.Encode())
-	w.U32(uint32(len(m.preimages)))
+	pres := make([][32]byte, 0, len(m.preimages))
 	for _, p := range m.preimages {
+		pres = append(pres, p)
+	}
+	sort.Slice(pres, func(i, j int) bool { return bytes.Compare(pres[i][:], pres[j][:]) < 0 })
+	w.U32(uint32(len(pres)))
+	for _, p := range pres {
 		w.Fixed(p[:])
 	}
 	w.Var(m.shutdownScript)
