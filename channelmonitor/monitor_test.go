@@ -42,7 +42,9 @@ func testMonitor(t testing.TB) (*ChannelMonitor, *keys.KeysManager) {
 	return m, km
 }
 
-func secretFor(n uint64) [32]byte { return keys.BuildCommitmentSecret([32]byte{5}, keys.MaxCommitmentIndex-n) }
+func secretFor(n uint64) [32]byte {
+	return keys.BuildCommitmentSecret([32]byte{5}, keys.MaxCommitmentIndex-n)
+}
 
 func update(id uint64) *ChannelMonitorUpdate {
 	pt, _ := btcec.PrivKeyFromBytes([]byte{byte(id), 1, 2, 3})
