@@ -433,6 +433,9 @@ func (c *channel) channelReadyMsg() (*lnwire.ChannelReady, error) {
 // receiveChannelReady records the counterparty's `channel_ready`; it returns true when the channel just
 // became usable.
 func (c *channel) receiveChannelReady(m *lnwire.ChannelReady) (bool, error) {
+	if m.SecondPerCommitmentPoint == nil {
+		return false, c.protoErr("channel_ready without second_per_commitment_point")
+	}
 	switch {
 	case c.state == stateChannelReady || c.state == stateShutdown:
 		// A retransmission after reconnecting: the point must not change.
@@ -442,8 +445,6 @@ func (c *channel) receiveChannelReady(m *lnwire.ChannelReady) (bool, error) {
 		return false, nil
 	case c.state != stateAwaitingChannelReady:
 		return false, c.protoErr("unexpected channel_ready in state %s", c.state)
-	case m.SecondPerCommitmentPoint == nil:
-		return false, c.protoErr("channel_ready without second_per_commitment_point")
 	}
 	c.theirChannelReadyRcvd = true
 	c.remoteNextPoint = m.SecondPerCommitmentPoint

@@ -97,6 +97,21 @@ func TestForceCloseAndSweep(t *testing.T) {
 		}
 	}
 	require.Equal(t, int64(150_000), toRemote, "bob's to_remote is his balance")
+	// Both hosts take the swept outputs into their wallets; the chain checks the signatures.
+	for _, x := range []struct {
+		n   *testNode
+		evs []events.Event
+	}{{a, evA}, {b, evB}} {
+		var descs []events.SpendableOutputDescriptor
+		for _, e := range x.evs {
+			if so, ok := e.(events.SpendableOutputs); ok {
+				descs = append(descs, so.Outputs...)
+			}
+		}
+		tx, err := x.n.km.SpendSpendableOutputs(descs, nil, x.n.wallet.PkScript(), 253)
+		require.NoError(t, err)
+		require.NoError(t, x.n.chain.SubmitTransaction(tx))
+	}
 	require.Positive(t, toLocal)
 	// Alice's to_local: her balance less the commitment fee and both anchors.
 	require.Equal(t, int64(1_000_000-150_000), toLocal+int64(commitFee(commit, 1_000_000))+660)

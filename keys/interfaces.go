@@ -50,12 +50,8 @@ type SignerProvider interface {
 	// pay to.
 	GetDestinationScript(channelKeysID [32]byte) ([]byte, error)
 
-	// GetShutdownScriptPubkey returns the scriptPubKey (P2WPKH, 22 bytes) to put in shutdown
-	// (BOLT 2, "Closing Initiation: shutdown").
-	GetShutdownScriptPubkey() ([]byte, error)
-
-	// GetShutdownScriptPubKey is the same as GetShutdownScriptPubkey (both spellings are in use by
-	// callers; implementations return the same script from both).
+	// GetShutdownScriptPubKey returns the scriptPubKey (P2WPKH, 22 bytes) to put in shutdown (BOLT 2);
+	// cooperative closes pay our balance to it.
 	GetShutdownScriptPubKey() ([]byte, error)
 }
 

@@ -57,6 +57,8 @@ type KeysManager struct {
 	nodeID            *btcec.PublicKey
 	destinationScript []byte
 	shutdownScript    []byte
+	destinationKey    *btcec.PrivateKey // m/1': sweeps pay to it
+	shutdownKey       *btcec.PrivateKey // m/2': cooperative closes pay to it
 	channelMaster     [32]byte
 	entropyKey        [32]byte
 
@@ -99,8 +101,10 @@ func NewKeysManager(seed [32]byte, startingTimeSecs uint64, startingTimeNanos ui
 	}
 	k.nodeSecret = child(nodeKeyChild)
 	k.nodeID = k.nodeSecret.PubKey()
-	k.destinationScript = p2wpkhScript(child(destinationKeyChild).PubKey())
-	k.shutdownScript = p2wpkhScript(child(shutdownKeyChild).PubKey())
+	k.destinationKey = child(destinationKeyChild)
+	k.shutdownKey = child(shutdownKeyChild)
+	k.destinationScript = p2wpkhScript(k.destinationKey.PubKey())
+	k.shutdownScript = p2wpkhScript(k.shutdownKey.PubKey())
 	k.channelMaster = child(channelMasterKeyChild).Key.Bytes()
 
 	h := sha256.New()
@@ -273,13 +277,8 @@ func (k *KeysManager) GetDestinationScript(channelKeysID [32]byte) ([]byte, erro
 	return append([]byte(nil), k.destinationScript...), nil
 }
 
-// GetShutdownScriptPubkey returns a copy of the 22-byte P2WPKH scriptPubKey of our shutdown key (m/2'),
+// GetShutdownScriptPubKey returns a copy of the 22-byte P2WPKH scriptPubKey of our shutdown key (m/2'),
 // for the shutdown message's scriptpubkey (BOLT 2). It never fails.
-func (k *KeysManager) GetShutdownScriptPubkey() ([]byte, error) {
-	return append([]byte(nil), k.shutdownScript...), nil
-}
-
-// GetShutdownScriptPubKey is the same as GetShutdownScriptPubkey.
 func (k *KeysManager) GetShutdownScriptPubKey() ([]byte, error) {
-	return k.GetShutdownScriptPubkey()
+	return append([]byte(nil), k.shutdownScript...), nil
 }

@@ -164,7 +164,7 @@ func TestDestinationAndShutdownScripts(t *testing.T) {
 	km := NewKeysManager(sha256.Sum256([]byte("scripts")), 1, 1)
 	dest, err := km.GetDestinationScript([32]byte{})
 	require.NoError(t, err)
-	shut, err := km.GetShutdownScriptPubkey()
+	shut, err := km.GetShutdownScriptPubKey()
 	require.NoError(t, err)
 	for _, s := range [][]byte{dest, shut} {
 		require.Len(t, s, 22)
