@@ -217,7 +217,9 @@ func (cm *ChainMonitor) BlockConnected(block *wire.MsgBlock, height uint32) {
 			cm.bcast.BroadcastTransactions(txs...)
 		}
 		// Chain state changed what the monitor would do after a restart: persist it.
-		cm.persister.UpdatePersistedChannel(mon.params.FundingOutPoint, nil, mon)
+		if mon.takeDirty() {
+			cm.persister.UpdatePersistedChannel(mon.params.FundingOutPoint, nil, mon)
+		}
 	}
 }
 
@@ -228,15 +230,47 @@ func (cm *ChainMonitor) BlockDisconnected(header *wire.BlockHeader, height uint3
 	}
 }
 
-// RelevantTxids lists the transactions the monitors track (for Confirm-style hosts).
-func (cm *ChainMonitor) RelevantTxids() []chainhash.Hash {
-	var out []chainhash.Hash
+var _ chaininterface.Confirm = (*ChainMonitor)(nil)
+
+// TransactionsConfirmed implements chaininterface.Confirm: each monitor checks the transactions for a
+// spend of its funding output and for its sweeps confirming.
+func (cm *ChainMonitor) TransactionsConfirmed(header *wire.BlockHeader, txdata []chaininterface.IndexedTx, height uint32) {
+	txs := make([]*wire.MsgTx, len(txdata))
+	for i, t := range txdata {
+		txs[i] = t.Tx
+	}
+	feerate := chaininterface.ClampFeerate(cm.feeEst, chaininterface.UrgentOnChainSweep)
 	for _, mon := range cm.ListMonitors() {
-		mon.mu.Lock()
-		if mon.fundingSpendTx != nil {
-			out = append(out, mon.fundingSpendTx.TxHash())
+		mon.transactionsConfirmed(txs, height, feerate)
+	}
+}
+
+// BestBlockUpdated implements chaininterface.Confirm: monitors broadcast what the new height allows and
+// are persisted.
+func (cm *ChainMonitor) BestBlockUpdated(header *wire.BlockHeader, height uint32) {
+	for _, mon := range cm.ListMonitors() {
+		if txs := mon.bestBlockUpdated(height); len(txs) > 0 {
+			cm.bcast.BroadcastTransactions(txs...)
 		}
-		mon.mu.Unlock()
+		if mon.takeDirty() {
+			cm.persister.UpdatePersistedChannel(mon.params.FundingOutPoint, nil, mon)
+		}
+	}
+}
+
+// TransactionUnconfirmed implements chaininterface.Confirm.
+func (cm *ChainMonitor) TransactionUnconfirmed(txid chainhash.Hash) {
+	for _, mon := range cm.ListMonitors() {
+		mon.transactionUnconfirmed(txid)
+	}
+}
+
+// GetRelevantTxids implements chaininterface.Confirm: the confirmed transactions the monitors acted on,
+// whose confirmation the host must keep checking for reorganisations.
+func (cm *ChainMonitor) GetRelevantTxids() []chaininterface.RelevantTx {
+	var out []chaininterface.RelevantTx
+	for _, mon := range cm.ListMonitors() {
+		out = append(out, mon.relevantTxids()...)
 	}
 	return out
 }

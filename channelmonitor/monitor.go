@@ -74,6 +74,7 @@ type ChannelMonitor struct {
 	sweeps         []*sweep
 	staticReported bool // the cooperative close output was reported
 
+	chainDirty    bool // chain state changed since the last takeDirty
 	pendingEvents []events.Event
 	monitorEvents []MonitorEvent
 }
@@ -181,14 +182,20 @@ func (m *ChannelMonitor) channelType() bolt3.ChannelType {
 
 // blockConnected processes a block at height; it returns what must be broadcast. feerate is for sweeps.
 func (m *ChannelMonitor) blockConnected(txs []*wire.MsgTx, height uint32, feeratePerKw uint32) []*wire.MsgTx {
+	m.transactionsConfirmed(txs, height, feeratePerKw)
+	return m.bestBlockUpdated(height)
+}
+
+// transactionsConfirmed processes transactions confirmed at height (Confirm-style delivery).
+func (m *ChannelMonitor) transactionsConfirmed(txs []*wire.MsgTx, height uint32, feeratePerKw uint32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.bestHeight = height
 	for _, tx := range txs {
 		txid := tx.TxHash()
 		for _, s := range m.sweeps {
 			if s.ConfHeight == 0 && s.Tx.TxHash() == txid {
 				s.ConfHeight = height
+				m.chainDirty = true
 			}
 		}
 		if m.fundingSpendTx != nil {
@@ -197,10 +204,29 @@ func (m *ChannelMonitor) blockConnected(txs []*wire.MsgTx, height uint32, feerat
 		for _, in := range tx.TxIn {
 			if in.PreviousOutPoint == m.params.FundingOutPoint {
 				m.fundingSpent(tx, height, feeratePerKw)
+				m.chainDirty = true
 				break
 			}
 		}
 	}
+}
+
+// takeDirty says whether the monitor's chain state changed since the last call.
+func (m *ChannelMonitor) takeDirty() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.chainDirty
+	m.chainDirty = false
+	return d
+}
+
+// bestBlockUpdated moves the tip to height and returns what must be (re)broadcast now: our commitment
+// after a force close until the funding output is spent, and every sweep whose locks have passed and
+// which has not confirmed. It reports swept outputs that are AntiReorgDelay deep.
+func (m *ChannelMonitor) bestBlockUpdated(height uint32) []*wire.MsgTx {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.bestHeight = height
 	var out []*wire.MsgTx
 	if m.forceClosed && m.fundingSpendTx == nil {
 		if tx, err := m.signedHolderCommitment(); err == nil {
@@ -213,12 +239,47 @@ func (m *ChannelMonitor) blockConnected(txs []*wire.MsgTx, height uint32, feerat
 		}
 		if s.ConfHeight != 0 && !s.Reported && height+1 >= s.ConfHeight+AntiReorgDelay {
 			s.Reported = true
+			m.chainDirty = true
 			m.reportStatic(s.Tx)
 		}
 	}
 	if m.fundingSpendTx != nil && !m.staticReported && m.shutdownScript != nil && height+1 >= m.fundingSpendAt+AntiReorgDelay {
 		m.staticReported = true
+		m.chainDirty = true
 		m.reportStaticTo(m.fundingSpendTx, m.shutdownScript)
+	}
+	return out
+}
+
+// transactionUnconfirmed forgets a transaction reorganised out of the chain.
+func (m *ChannelMonitor) transactionUnconfirmed(txid chainhash.Hash) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fundingSpendTx != nil && m.fundingSpendTx.TxHash() == txid {
+		m.fundingSpendTx, m.fundingSpendAt = nil, 0
+		m.sweeps = nil
+		m.closeReported = false
+		return
+	}
+	for _, s := range m.sweeps {
+		if s.Tx.TxHash() == txid {
+			s.ConfHeight = 0
+		}
+	}
+}
+
+// relevantTxids lists the confirmed transactions this monitor acted on.
+func (m *ChannelMonitor) relevantTxids() []chaininterface.RelevantTx {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []chaininterface.RelevantTx
+	if m.fundingSpendTx != nil {
+		out = append(out, chaininterface.RelevantTx{Txid: m.fundingSpendTx.TxHash(), Height: m.fundingSpendAt})
+	}
+	for _, s := range m.sweeps {
+		if s.ConfHeight != 0 {
+			out = append(out, chaininterface.RelevantTx{Txid: s.Tx.TxHash(), Height: s.ConfHeight})
+		}
 	}
 	return out
 }
@@ -491,6 +552,3 @@ func (m *ChannelMonitor) takeEvents() ([]events.Event, []MonitorEvent) {
 	m.pendingEvents, m.monitorEvents = nil, nil
 	return e, me
 }
-
-// Ensure chaininterface stays referenced for the docs' links.
-var _ = chaininterface.FeeratePerKwFloor
