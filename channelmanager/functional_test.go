@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
 )
@@ -155,7 +156,16 @@ func closeAndCheck(t *testing.T, nw *network, a, b *testNode, id lnwire.ChannelI
 	fee := int64(balA) - outA
 	require.True(t, fee > 0 && fee < 2_000, "funder pays a sane fee: %d", fee)
 	require.Equal(t, uint32(1), a.chain.Confirmations(closing.TxHash()))
+	// Six blocks later each side's monitor hands its closing output to the host.
+	a.takeEvents()
+	b.takeEvents()
+	nw.mine(AntiReorgDelayForTest)
+	require.Equal(t, outA, spendable(a.takeEvents()), "alice's closing output reported")
+	require.Equal(t, outB, spendable(b.takeEvents()), "bob's closing output reported")
 }
+
+// AntiReorgDelayForTest is the depth at which monitors report outputs.
+const AntiReorgDelayForTest = channelmonitor.AntiReorgDelay
 
 // TestFailedPayments: an unknown payment hash and a wrong payment secret are refused by the payee with
 // incorrect_or_unknown_payment_details, and the payer gets PaymentFailed; balances are untouched.

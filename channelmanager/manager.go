@@ -905,6 +905,8 @@ func (cm *ChannelManager) afterChange(ps *peerState, c *channel) {
 	}
 	if c.shutdownReplyPending && !c.hasChangesFor(false) {
 		c.shutdownReplyPending = false
+		// The monitor learns our closing script first, so it can report the closing output as ours.
+		cm.updateMonitor(c, channelmonitor.ShutdownScript{Script: c.localShutdownScript})
 		cm.queueMsg(c, c.shutdownMsg())
 	}
 	if c.readyToNegotiateClosing() && c.closingFeeProposedSat < 0 && c.state != stateNegotiatingClosing {
