@@ -193,6 +193,10 @@ type channel struct {
 	lastClosingSigned          *lnwire.ClosingSigned
 	finalClosingTx             *wire.MsgTx
 
+	// errorSent is the `error` we sent when failing the channel; it is sent again when the peer
+	// reconnects or talks about the channel (BOLT 2: a node SHOULD retransmit it).
+	errorSent []byte
+
 	// Monitor updates: every output message is held while an update is in progress.
 	latestMonitorUpdateID uint64
 	inFlightUpdates       []uint64

@@ -201,6 +201,11 @@ func newInboundChannel(counterparty *btcec.PublicKey, m *lnwire.OpenChannel, the
 	if c.baseRemoteMsat < fee {
 		return nil, c.protoErr("funder cannot pay the initial commitment fee %d msat", fee)
 	}
+	// BOLT 2: fail if both outputs of the first commitment are at or below channel_reserve_satoshis.
+	reserveMsat := uint64(m.ChannelReserveSatoshis) * 1000
+	if c.baseRemoteMsat-fee <= reserveMsat && c.baseLocalMsat <= reserveMsat {
+		return nil, c.protoErr("both initial outputs are at or below channel_reserve_satoshis %d", m.ChannelReserveSatoshis)
+	}
 	return c, nil
 }
 

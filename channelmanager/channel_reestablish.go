@@ -78,14 +78,20 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) ([]lnwire.Mes
 	}
 	// Their view of our chain: next_revocation_number is the commitment of ours whose revocation they
 	// expect next; it must be localCommitNum, or localCommitNum-1 if our last revoke_and_ack was lost.
+	// your_last_per_commitment_secret must be our secret for next_revocation_number-1: we can derive it at
+	// any height, so a claim to be ahead is only believed with the right secret (BOLT 2, "option_data_loss_protect").
 	if m.NextRevocationNumber > 0 {
 		secret, err := c.signer.ReleaseCommitmentSecret(m.NextRevocationNumber - 1)
-		if m.NextRevocationNumber-1 < c.localCommitNum && (err != nil || secret != m.YourLastPerCommitmentSecret) {
+		if err != nil || secret != m.YourLastPerCommitmentSecret {
 			return nil, c.protoErr("channel_reestablish your_last_per_commitment_secret is wrong")
 		}
+	} else if m.YourLastPerCommitmentSecret != ([32]byte{}) {
+		return nil, c.protoErr("channel_reestablish your_last_per_commitment_secret set before any revocation")
 	}
+	// Their next_commitment_number above anything we signed also means we lost data: broadcasting our
+	// commitment could publish a revoked state.
 	if m.NextRevocationNumber > c.localCommitNum || m.NextCommitmentNumber > c.remoteCommitNum+2 {
-		// They know a state newer than ours: we lost data. Never broadcast our commitment now.
+		// They proved they know a state newer than ours: we lost data. Never broadcast our commitment now.
 		return nil, &errDataLoss{ChannelError{ChannelID: c.channelID, Close: true,
 			Msg: "counterparty has a newer channel state than ours (we lost data); waiting for their commitment on chain"}}
 	}

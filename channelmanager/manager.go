@@ -246,6 +246,10 @@ func (cm *ChannelManager) PeerConnected(node *btcec.PublicKey, init *lnwire.Init
 	ps.connected = true
 	ps.theirFeatures = init.Features
 	for _, c := range ps.channels {
+		if c.state == stateClosed && c.errorSent != nil {
+			cm.queueMsgTo(node, &lnwire.Error{ChannelID: c.id(), Data: c.errorSent}, false)
+			continue
+		}
 		if c.state < stateAwaitingChannelReady || c.state == stateAwaitingManualAccept || c.state == stateClosed {
 			continue
 		}
@@ -420,6 +424,7 @@ func (cm *ChannelManager) failChannel(ps *peerState, c *channel, err error) {
 	if errors.As(err, &dl) {
 		// We are behind: tell the peer so it force-closes; never broadcast our revoked state.
 		cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
+		c.errorSent = []byte(ce.Msg)
 		cm.closeChannelLocked(ps, c, events.ProcessingError, ce.Msg, false)
 		return
 	}
@@ -429,6 +434,7 @@ func (cm *ChannelManager) failChannel(ps *peerState, c *channel, err error) {
 		return
 	}
 	cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
+	c.errorSent = []byte(ce.Msg)
 	cm.closeChannelLocked(ps, c, events.ProcessingError, ce.Msg, true)
 }
 
@@ -593,6 +599,9 @@ func (cm *ChannelManager) HandleChannelMessage(node *btcec.PublicKey, msg lnwire
 		return
 	}
 	if c.state == stateClosed {
+		if c.errorSent != nil {
+			cm.queueMsgTo(node, &lnwire.Error{ChannelID: c.id(), Data: c.errorSent}, false)
+		}
 		return
 	}
 	if err := cm.handleChannelMsg(ps, c, msg); err != nil {
@@ -959,6 +968,7 @@ func (cm *ChannelManager) ForceCloseBroadcastingLatestTxn(channelID lnwire.Chann
 		return fmt.Errorf("%w: channel already closed", ErrChannelUnavailable)
 	}
 	cm.queueMsgTo(counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte("force-closed by the user")}, false)
+	c.errorSent = []byte("force-closed by the user")
 	cm.closeChannelLocked(ps, c, events.HolderForceClosed, "force-closed by the user", true)
 	return nil
 }

@@ -226,6 +226,7 @@ func writeChannel(w *ser.Writer, c *channel) {
 	w.Var(c.remoteShutdownScript)
 	w.I64(c.closingFeeProposedSat)
 	w.U64(c.latestMonitorUpdateID)
+	w.Var(c.errorSent)
 }
 
 func readChannel(r *ser.Reader, sp keys.SignerProvider) *channel {
@@ -307,6 +308,7 @@ func readChannel(r *ser.Reader, sp keys.SignerProvider) *channel {
 	c.remoteShutdownScript = r.Var()
 	c.closingFeeProposedSat = r.I64()
 	c.latestMonitorUpdateID = r.U64()
+	c.errorSent = r.Var()
 	if r.Err() != nil {
 		return nil
 	}
