@@ -1,0 +1,49 @@
+package router
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+)
+
+func TestRouteTotals(t *testing.T) {
+	k, _ := btcec.NewPrivateKey()
+	r := &Route{Hops: []RouteHop{
+		{PubKey: k.PubKey(), FeeMsat: 1_000, CLTVExpiryDelta: 40},
+		{PubKey: k.PubKey(), FeeMsat: 2_500, CLTVExpiryDelta: 72},
+		{PubKey: k.PubKey(), FeeMsat: 100_000, CLTVExpiryDelta: 18},
+	}}
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.TotalAmountMsat(); got != 103_500 {
+		t.Errorf("TotalAmountMsat %d", got)
+	}
+	if got := r.TotalFeesMsat(); got != 3_500 {
+		t.Errorf("TotalFeesMsat %d", got)
+	}
+	if got := r.TotalCLTVDelta(); got != 130 {
+		t.Errorf("TotalCLTVDelta %d", got)
+	}
+}
+
+func TestRouteValidate(t *testing.T) {
+	if err := (&Route{}).Validate(); !errors.Is(err, ErrEmptyRoute) {
+		t.Errorf("empty route: %v", err)
+	}
+	k, _ := btcec.NewPrivateKey()
+	long := &Route{}
+	for i := 0; i < 21; i++ {
+		long.Hops = append(long.Hops, RouteHop{PubKey: k.PubKey()})
+	}
+	if err := long.Validate(); !errors.Is(err, ErrRouteTooLong) {
+		t.Errorf("21 hops: %v", err)
+	}
+	if err := (&Route{Hops: []RouteHop{{}}}).Validate(); err == nil {
+		t.Error("hop without node id accepted")
+	}
+	if (&Route{}).TotalFeesMsat() != 0 {
+		t.Error("fees of an empty route")
+	}
+}
