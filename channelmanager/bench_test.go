@@ -11,6 +11,8 @@ package channelmanager
 //   - BenchmarkPaymentOverFloor: both, interleaved one after the other, reporting their ratio.
 //   - BenchmarkPaymentThroughput: many payments in flight on one channel, messages delivered in
 //     batches, monitors persisted with the FilesystemPersister (fsync on) in b.TempDir().
+//   - BenchmarkPaymentThroughputParallel: the same with each node on its own goroutine.
+//   - BenchmarkSecp256k1Primitives: the unit costs the floor is made of.
 //
 // All of them only run with -bench; they check that every payment succeeded but never assert timing.
 
@@ -49,9 +51,9 @@ func benchChannel(b *testing.B, nw *network) lnwire.ChannelID {
 	return nw.openChannel(0, 1, 10_000_000, 5_000_000_000)
 }
 
-// onePayment sends one payment from node from to node 1-from and settles the network; it fails the
+// benchOnePayment sends one payment from node from to node 1-from and settles the network; it fails the
 // benchmark unless the payer saw PaymentSent and the payee PaymentClaimed.
-func onePayment(b *testing.B, nw *network, from int) {
+func benchOnePayment(b *testing.B, nw *network, from int) {
 	if _, _, err := nw.pay(from, 1-from, benchPaymentMsat); err != nil {
 		b.Fatalf("pay: %v", err)
 	}
@@ -71,18 +73,18 @@ func BenchmarkPayment(b *testing.B) {
 	nw, a, bob := twoNodes(b)
 	id := benchChannel(b, nw)
 	start := a.channel(id).BalanceMsat
-	commits0 := commitmentsSigned(nw, id)
+	commits0 := benchCommitmentsSigned(nw, id)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu := startBenchCPU()
 	for i := 0; i < b.N; i++ {
-		onePayment(b, nw, i&1)
+		benchOnePayment(b, nw, i&1)
 	}
 	b.StopTimer()
 	cpu.report(b, b.N)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")
-	b.ReportMetric(float64(commitmentsSigned(nw, id)-commits0)/float64(b.N), "commitments/payment")
-	b.ReportMetric(monitorBytes(a), "monitor-bytes")
+	b.ReportMetric(float64(benchCommitmentsSigned(nw, id)-commits0)/float64(b.N), "commitments/payment")
+	b.ReportMetric(benchMonitorBytes(a), "monitor-bytes")
 	want := start
 	if b.N%2 == 1 {
 		want -= benchPaymentMsat
@@ -146,12 +148,11 @@ func floorHTLCPrivKey(k *floorKeys, p *btcec.PublicKey) *btcec.PrivateKey {
 	return btcec.PrivKeyFromScalar(&t)
 }
 
-// floorState is the per-benchmark state of paymentFloor: both sides' keys, their per-commitment
-// secrets, and fixed 32-byte digests standing in for the BIP 143 sighashes (hashing is not secp256k1
+// floorState is the per-benchmark state of paymentFloor: both sides' keys, the commitment height
+// reached, and fixed 32-byte digests standing in for the BIP 143 sighashes (hashing is not secp256k1
 // work; RFC 6979 makes signing cost independent of the digest's value).
 type floorState struct {
 	side    [2]*floorKeys
-	secrets [2][]([32]byte)
 	digest  [32]byte
 	htlcDig [32]byte
 	onionSK *btcec.PrivateKey
@@ -204,9 +205,9 @@ func (s *floorState) paymentFloor(from int) {
 
 	// Onion, payer side: ephemeral key and ECDH with the payee's node key.
 	epk := s.onionSK.PubKey()
-	ecdh(s.onionSK, s.side[to].nodePt)
+	floorECDH(s.onionSK, s.side[to].nodePt)
 	// Payee side: parse the ephemeral key from the packet, ECDH with its node secret.
-	ecdh(s.side[to].node, parsePoint(epk.SerializeCompressed()))
+	floorECDH(s.side[to].node, floorParsePoint(epk.SerializeCompressed()))
 
 	for i, c := range plan {
 		owner, other := s.side[c.owner], s.side[1-c.owner]
@@ -217,7 +218,7 @@ func (s *floorState) paymentFloor(from int) {
 		if err != nil {
 			panic(err)
 		}
-		p = parsePoint(p.SerializeCompressed())
+		p = floorParsePoint(p.SerializeCompressed())
 
 		// Countersigner: keys, commitment signature, HTLC signature.
 		floorCommitmentKeys(owner, other, p)
@@ -243,7 +244,7 @@ func (s *floorState) paymentFloor(from int) {
 	s.n += 2
 }
 
-func ecdh(priv *btcec.PrivateKey, pub *btcec.PublicKey) [32]byte {
+func floorECDH(priv *btcec.PrivateKey, pub *btcec.PublicKey) [32]byte {
 	var p, r btcec.JacobianPoint
 	pub.AsJacobian(&p)
 	btcec.ScalarMultNonConst(&priv.Key, &p, &r)
@@ -251,7 +252,7 @@ func ecdh(priv *btcec.PrivateKey, pub *btcec.PublicKey) [32]byte {
 	return sha256.Sum256(btcec.NewPublicKey(&r.X, &r.Y).SerializeCompressed())
 }
 
-func parsePoint(b []byte) *btcec.PublicKey {
+func floorParsePoint(b []byte) *btcec.PublicKey {
 	p, err := btcec.ParsePubKey(b)
 	if err != nil {
 		panic(err)
@@ -265,7 +266,7 @@ func BenchmarkPaymentCryptoFloor(b *testing.B) {
 	s := newFloorState()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu := startBenchCPU()
 	for i := 0; i < b.N; i++ {
 		s.paymentFloor(i & 1)
 	}
@@ -283,7 +284,7 @@ func BenchmarkPaymentOverFloor(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		onePayment(b, nw, i&1)
+		benchOnePayment(b, nw, i&1)
 		t1 := time.Now()
 		s.paymentFloor(i & 1)
 		t2 := time.Now()
@@ -295,9 +296,9 @@ func BenchmarkPaymentOverFloor(b *testing.B) {
 	b.ReportMetric(float64(floorNs.Nanoseconds())/float64(b.N), "ns/floor")
 }
 
-// processCPU returns the CPU time (user + system, all threads) this process has used, read from
-// /proc/self/stat (Linux; 10 ms ticks); ok is false elsewhere.
-func processCPU() (time.Duration, bool) {
+// benchProcessCPU returns the CPU time (user + system, all threads) this process has used, read from
+// /proc/self/stat (Linux, whose USER_HZ is 100: 10 ms ticks); ok is false elsewhere.
+func benchProcessCPU() (time.Duration, bool) {
 	data, err := os.ReadFile("/proc/self/stat")
 	if err != nil {
 		return 0, false
@@ -319,39 +320,39 @@ func processCPU() (time.Duration, bool) {
 	return time.Duration(u+s) * 10 * time.Millisecond, true
 }
 
-// cpuMeter reports the process CPU time per payment ("cpu-us/payment") between start and stop: with
+// benchCPUMeter reports the process CPU time per payment ("cpu-us/payment") between start and stop: with
 // other work on the machine it tells what the payments cost regardless of how much CPU they got.
-type cpuMeter struct {
+type benchCPUMeter struct {
 	start time.Duration
 	ok    bool
 }
 
-func startCPU() cpuMeter {
-	c, ok := processCPU()
-	return cpuMeter{start: c, ok: ok}
+func startBenchCPU() benchCPUMeter {
+	c, ok := benchProcessCPU()
+	return benchCPUMeter{start: c, ok: ok}
 }
 
-func (m cpuMeter) report(b *testing.B, payments int) {
-	end, ok := processCPU()
+func (m benchCPUMeter) report(b *testing.B, payments int) {
+	end, ok := benchProcessCPU()
 	if !m.ok || !ok || payments == 0 {
 		return
 	}
 	b.ReportMetric(float64((end-m.start).Microseconds())/float64(payments), "cpu-us/payment")
 }
 
-// countingPersister counts what reaches the underlying persister: monitor updates, and the HTLC
+// benchCountingPersister counts what reaches the underlying persister: monitor updates, and the HTLC
 // signatures made (one per untrimmed HTLC of every counterparty commitment signed).
-type countingPersister struct {
+type benchCountingPersister struct {
 	inner    channelmonitor.Persist
 	updates  atomic.Int64
 	htlcSigs atomic.Int64
 }
 
-func (c *countingPersister) PersistNewChannel(op wire.OutPoint, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
+func (c *benchCountingPersister) PersistNewChannel(op wire.OutPoint, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
 	return c.inner.PersistNewChannel(op, m)
 }
 
-func (c *countingPersister) UpdatePersistedChannel(op wire.OutPoint, u *channelmonitor.ChannelMonitorUpdate, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
+func (c *benchCountingPersister) UpdatePersistedChannel(op wire.OutPoint, u *channelmonitor.ChannelMonitorUpdate, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
 	c.updates.Add(1)
 	if u != nil {
 		for _, st := range u.Steps {
@@ -372,9 +373,9 @@ func (c *countingPersister) UpdatePersistedChannel(op wire.OutPoint, u *channelm
 	return c.inner.UpdatePersistedChannel(op, u, m)
 }
 
-// newPersistNode is newTestNode with the given monitor persister instead of the in-memory one (such a
-// node cannot restart()).
-func newPersistNode(b *testing.B, chain *testchain.Chain, name string, seedByte byte, p channelmonitor.Persist) *testNode {
+// newBenchPersistNode is newTestNode with the given monitor persister instead of the in-memory one
+// (such a node cannot restart()).
+func newBenchPersistNode(b *testing.B, chain *testchain.Chain, name string, seedByte byte, p channelmonitor.Persist) *testNode {
 	n := &testNode{t: b, name: name, chain: chain, cfg: testConfig(), autoClaim: true}
 	n.seed[0] = seedByte
 	n.km = keys.NewKeysManager(n.seed, 1_700_000_000, 0)
@@ -395,8 +396,9 @@ func newPersistNode(b *testing.B, chain *testchain.Chain, name string, seedByte 
 // direction) and delivers messages in rounds: each round hands every queued message to its peer, so
 // the updates that arrive while a node waits for revoke_and_ack share the next commitment_signed.
 // Monitors are persisted by FilesystemPersister in b.TempDir() (fsync on unless the sub-benchmark says
-// nosync). b.N counts completed payments; it reports payments/s, monitor updates (persister calls) per
-// payment and commitment rounds per payment.
+// nosync). b.N counts completed payments. Besides payments/s it reports, per payment: process CPU
+// time, monitor updates (persister calls), commitments signed, delivery rounds and HTLC signatures;
+// and the final size of a serialized monitor.
 func BenchmarkPaymentThroughput(b *testing.B) {
 	for _, tc := range []struct {
 		inflight int
@@ -410,9 +412,9 @@ func BenchmarkPaymentThroughput(b *testing.B) {
 	}
 }
 
-// monitorBytes is the size of node n's (only) channel monitor serialized, which is what every snapshot
-// of it writes.
-func monitorBytes(n *testNode) float64 {
+// benchMonitorBytes is the size of node n's (only) channel monitor serialized, which is what every
+// snapshot of it writes.
+func benchMonitorBytes(n *testNode) float64 {
 	mons := n.chainMon.ListMonitors()
 	if len(mons) != 1 {
 		return 0
@@ -420,9 +422,9 @@ func monitorBytes(n *testNode) float64 {
 	return float64(len(mons[0].Write()))
 }
 
-// commitmentsSigned is the number of commitments both nodes of nw hold for channel id so far (the sum
-// of their local commitment numbers): each one cost a commitment_signed and a revoke_and_ack.
-func commitmentsSigned(nw *network, id lnwire.ChannelID) uint64 {
+// benchCommitmentsSigned is the number of commitments both nodes of nw hold for channel id so far
+// (the sum of their local commitment numbers): each one cost a commitment_signed and a revoke_and_ack.
+func benchCommitmentsSigned(nw *network, id lnwire.ChannelID) uint64 {
 	var sum uint64
 	for i, n := range nw.nodes {
 		ps := n.cm.peer(nw.nodes[1-i].id, false)
@@ -433,18 +435,18 @@ func commitmentsSigned(nw *network, id lnwire.ChannelID) uint64 {
 	return sum
 }
 
-func benchThroughput(b *testing.B, inflight int, sync bool) {
+func benchThroughput(b *testing.B, inflight int, fsync bool) {
 	chain := testchain.New(&chaincfg.RegressionNetParams)
 	chain.MineBlocks(101)
-	var ps [2]*countingPersister
+	var ps [2]*benchCountingPersister
 	var nodes [2]*testNode
 	for i, name := range []string{"alice", "bob"} {
 		fp, err := channelmonitor.NewFilesystemPersister(b.TempDir())
 		require.NoError(b, err)
-		fp.NoSync = !sync
+		fp.NoSync = !fsync
 		b.Cleanup(func() { fp.Close() })
-		ps[i] = &countingPersister{inner: fp}
-		nodes[i] = newPersistNode(b, chain, name, byte(i+1), ps[i])
+		ps[i] = &benchCountingPersister{inner: fp}
+		nodes[i] = newBenchPersistNode(b, chain, name, byte(i+1), ps[i])
 	}
 	nw := newNetwork(b, nodes[0], nodes[1])
 	nw.connect(0, 1)
@@ -452,11 +454,11 @@ func benchThroughput(b *testing.B, inflight int, sync bool) {
 	start := nodes[0].channel(id).BalanceMsat
 	updates0 := ps[0].updates.Load() + ps[1].updates.Load()
 	sigs0 := ps[0].htlcSigs.Load() + ps[1].htlcSigs.Load()
-	commits0 := commitmentsSigned(nw, id)
+	commits0 := benchCommitmentsSigned(nw, id)
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu := startBenchCPU()
 	started, done, pending, rounds, idle := 0, 0, 0, 0, 0
 	var sent [2]int
 	for done < b.N {
@@ -498,10 +500,10 @@ func benchThroughput(b *testing.B, inflight int, sync bool) {
 	nw.settle()
 	b.ReportMetric(float64(b.N)/elapsed, "payments/s")
 	b.ReportMetric(float64(ps[0].updates.Load()+ps[1].updates.Load()-updates0)/float64(b.N), "monitor-updates/payment")
-	b.ReportMetric(float64(commitmentsSigned(nw, id)-commits0)/float64(b.N), "commitments/payment")
+	b.ReportMetric(float64(benchCommitmentsSigned(nw, id)-commits0)/float64(b.N), "commitments/payment")
 	b.ReportMetric(float64(rounds)/float64(b.N), "rounds/payment")
 	b.ReportMetric(float64(ps[0].htlcSigs.Load()+ps[1].htlcSigs.Load()-sigs0)/float64(b.N), "htlc-sigs/payment")
-	b.ReportMetric(monitorBytes(nodes[0]), "monitor-bytes")
+	b.ReportMetric(benchMonitorBytes(nodes[0]), "monitor-bytes")
 	checkBalances(b, nodes[0], nodes[1], id, start-uint64(sent[0])*benchPaymentMsat+uint64(sent[1])*benchPaymentMsat)
 }
 
@@ -528,11 +530,11 @@ func BenchmarkSecp256k1Primitives(b *testing.B) {
 		p.AsJacobian(&a)
 		btcec.ScalarMultNonConst(&k.htlcBase.Key, &a, &r)
 	})
-	run("ParsePubKey", func() { parsePoint(pb) })
+	run("ParsePubKey", func() { floorParsePoint(pb) })
 	run("ECDSASign", func() { ecdsa.Sign(k.funding, s.digest[:]) })
 	run("ECDSAVerify", func() {
 		if !sig.Verify(s.digest[:], k.fundingPt) {
-			b.Fatal("verify")
+			panic("verify")
 		}
 	})
 	run("DerivePublicKey", func() { keys.DerivePublicKey(k.htlcBasePt, p) })
@@ -540,17 +542,17 @@ func BenchmarkSecp256k1Primitives(b *testing.B) {
 	run("ComputePerCommitmentPoint", func() { keys.ComputePerCommitmentPoint(s.secretFor(0, 1)) })
 }
 
-// mailbox is one node's inbox in BenchmarkPaymentThroughputParallel: encoded messages from the peer,
-// in order, and a wake-up signal.
-type mailbox struct {
+// benchMailbox is one node's inbox in BenchmarkPaymentThroughputParallel: encoded messages from the
+// peer, in order, and a wake-up signal.
+type benchMailbox struct {
 	mu     sync.Mutex
 	msgs   [][]byte
 	notify chan struct{}
 }
 
-func newMailbox() *mailbox { return &mailbox{notify: make(chan struct{}, 1)} }
+func newBenchMailbox() *benchMailbox { return &benchMailbox{notify: make(chan struct{}, 1)} }
 
-func (m *mailbox) push(batch [][]byte) {
+func (m *benchMailbox) push(batch [][]byte) {
 	if len(batch) == 0 {
 		return
 	}
@@ -563,7 +565,7 @@ func (m *mailbox) push(batch [][]byte) {
 	}
 }
 
-func (m *mailbox) take() [][]byte {
+func (m *benchMailbox) take() [][]byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := m.msgs
@@ -571,17 +573,17 @@ func (m *mailbox) take() [][]byte {
 	return out
 }
 
-// parallelSlack bounds how far one direction of BenchmarkPaymentThroughputParallel may run ahead of
+// benchParallelSlack bounds how far one direction of BenchmarkPaymentThroughputParallel may run ahead of
 // the other, in payments started by one side beyond those completed by the other: the two goroutines
 // do not get the CPU evenly, and an uncoupled fast direction would drain its sender's balance.
-const parallelSlack = 60
+const benchParallelSlack = 60
 
-// parallelNode runs one node of BenchmarkPaymentThroughputParallel on its own goroutine until stop is
+// benchParallelNode runs one node of BenchmarkPaymentThroughputParallel on its own goroutine until stop is
 // closed: it keeps `window` payments of its own in flight to the peer (until it has started `quota`,
-// never more than parallelSlack ahead of the peer's completed payments), handles whatever the peer
+// never more than benchParallelSlack ahead of the peer's completed payments), handles whatever the peer
 // sent since its last turn, claims what it is paid, and sends what the manager queued. It returns the
 // first failure.
-func parallelNode(self, peer *testNode, in, out *mailbox, window, quota int, done, myDone, peerDone *atomic.Int64, stop <-chan struct{}) error {
+func benchParallelNode(self, peer *testNode, in, out *benchMailbox, window, quota int, done, myDone, peerDone *atomic.Int64, stop <-chan struct{}) error {
 	started, pending := 0, 0
 	var seq uint64
 	for {
@@ -591,9 +593,9 @@ func parallelNode(self, peer *testNode, in, out *mailbox, window, quota int, don
 		default:
 		}
 		busy := false
-		// Keep the two directions in step (at most parallelSlack payments apart) so that neither side's
+		// Keep the two directions in step (at most benchParallelSlack payments apart) so that neither side's
 		// balance runs out.
-		for pending < window && started < quota && int64(started)-peerDone.Load() < parallelSlack {
+		for pending < window && started < quota && int64(started)-peerDone.Load() < benchParallelSlack {
 			hash, secret, err := peer.cm.CreateInboundPayment(benchPaymentMsat, 3600, 0)
 			if err != nil {
 				return err
@@ -675,14 +677,14 @@ func BenchmarkPaymentThroughputParallel(b *testing.B) {
 	const inflight = 50
 	chain := testchain.New(&chaincfg.RegressionNetParams)
 	chain.MineBlocks(101)
-	var ps [2]*countingPersister
+	var ps [2]*benchCountingPersister
 	var nodes [2]*testNode
 	for i, name := range []string{"alice", "bob"} {
 		fp, err := channelmonitor.NewFilesystemPersister(b.TempDir())
 		require.NoError(b, err)
 		b.Cleanup(func() { fp.Close() })
-		ps[i] = &countingPersister{inner: fp}
-		nodes[i] = newPersistNode(b, chain, name, byte(i+1), ps[i])
+		ps[i] = &benchCountingPersister{inner: fp}
+		nodes[i] = newBenchPersistNode(b, chain, name, byte(i+1), ps[i])
 	}
 	nw := newNetwork(b, nodes[0], nodes[1])
 	nw.connect(0, 1)
@@ -690,8 +692,8 @@ func BenchmarkPaymentThroughputParallel(b *testing.B) {
 	start := nodes[0].channel(id).BalanceMsat
 	updates0 := ps[0].updates.Load() + ps[1].updates.Load()
 	sigs0 := ps[0].htlcSigs.Load() + ps[1].htlcSigs.Load()
-	commits0 := commitmentsSigned(nw, id)
-	boxes := [2]*mailbox{newMailbox(), newMailbox()}
+	commits0 := benchCommitmentsSigned(nw, id)
+	boxes := [2]*benchMailbox{newBenchMailbox(), newBenchMailbox()}
 	quota := [2]int{(b.N + 1) / 2, b.N / 2}
 
 	var done atomic.Int64
@@ -701,12 +703,12 @@ func BenchmarkPaymentThroughputParallel(b *testing.B) {
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu := startBenchCPU()
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if err := parallelNode(nodes[i], nodes[1-i], boxes[i], boxes[1-i], inflight/2, quota[i], &done, &nodeDone[i], &nodeDone[1-i], stop); err != nil {
+			if err := benchParallelNode(nodes[i], nodes[1-i], boxes[i], boxes[1-i], inflight/2, quota[i], &done, &nodeDone[i], &nodeDone[1-i], stop); err != nil {
 				errs <- err
 			}
 		}(i)
@@ -737,8 +739,8 @@ func BenchmarkPaymentThroughputParallel(b *testing.B) {
 	nw.settle()
 	b.ReportMetric(float64(b.N)/elapsed, "payments/s")
 	b.ReportMetric(float64(ps[0].updates.Load()+ps[1].updates.Load()-updates0)/float64(b.N), "monitor-updates/payment")
-	b.ReportMetric(float64(commitmentsSigned(nw, id)-commits0)/float64(b.N), "commitments/payment")
+	b.ReportMetric(float64(benchCommitmentsSigned(nw, id)-commits0)/float64(b.N), "commitments/payment")
 	b.ReportMetric(float64(ps[0].htlcSigs.Load()+ps[1].htlcSigs.Load()-sigs0)/float64(b.N), "htlc-sigs/payment")
-	b.ReportMetric(monitorBytes(nodes[0]), "monitor-bytes")
+	b.ReportMetric(benchMonitorBytes(nodes[0]), "monitor-bytes")
 	checkBalances(b, nodes[0], nodes[1], id, start-uint64(quota[0])*benchPaymentMsat+uint64(quota[1])*benchPaymentMsat)
 }

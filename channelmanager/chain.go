@@ -175,8 +175,10 @@ func (cm *ChannelManager) GetRelevantTxids() []chaininterface.RelevantTx {
 }
 
 // TimerTickOccurred does periodic work; call it about once a minute. The funder of each channel sends
-// `update_fee` when the fee estimate moved by more than ChannelConfig.FeeUpdateThresholdPercent.
+// `update_fee` when the fee estimate moved by more than ChannelConfig.FeeUpdateThresholdPercent, and
+// pending updates are committed.
 func (cm *ChannelManager) TimerTickOccurred() {
+	defer cm.flushDirty()
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {

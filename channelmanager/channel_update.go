@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
@@ -537,8 +536,6 @@ func verifySig(tx *wire.MsgTx, witnessScript []byte, valueSat int64, sig lnwire.
 	return s.Verify(digest, pub)
 }
 
-var _ = ecdsa.Sign
-
 // receiveCommitmentSigned checks the counterparty's signatures on our next commitment and returns our
 // `revoke_and_ack` and the monitor step to persist before sending it.
 func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (*lnwire.RevokeAndAck, *channelmonitor.LatestHolderCommitment, error) {
@@ -614,8 +611,8 @@ func (c *channel) receiveRevokeAndAck(m *lnwire.RevokeAndAck) (*revokeResult, er
 	if !c.awaitingRAA {
 		return nil, c.protoErr("unexpected revoke_and_ack")
 	}
-	priv, _ := btcec.PrivKeyFromBytes(m.PerCommitmentSecret[:])
-	if !priv.PubKey().IsEqual(c.remoteCurPoint) {
+	_, point := btcec.PrivKeyFromBytes(m.PerCommitmentSecret[:])
+	if !point.IsEqual(c.remoteCurPoint) {
 		return nil, c.protoErr("revoke_and_ack secret does not match per_commitment_point of commitment %d", c.remoteCommitNum)
 	}
 	if err := c.remoteSecrets.ProvideSecret(secretIndex(c.remoteCommitNum), m.PerCommitmentSecret); err != nil {

@@ -71,6 +71,7 @@ type ChannelManager struct {
 	queueMu       sync.Mutex
 	pendingMsgs   []events.MessageSendEvent
 	pendingEvents []events.Event
+	dirty         map[*channel]*peerState // channels whose state changed since the last flush
 
 	payMu     sync.Mutex
 	inbound   map[[32]byte]*inboundPayment   // by payment hash
@@ -299,9 +300,11 @@ func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
 	cm.needsPersist.Store(true)
 }
 
-// GetAndClearPendingMsgEvents returns the messages waiting to be sent; the PeerManager calls it.
+// GetAndClearPendingMsgEvents returns the messages waiting to be sent; the PeerManager calls it. Pending
+// channel updates are committed (commitment_signed) here, batched.
 func (cm *ChannelManager) GetAndClearPendingMsgEvents() []events.MessageSendEvent {
 	cm.processMonitorEvents()
+	cm.flushDirty()
 	cm.queueMu.Lock()
 	defer cm.queueMu.Unlock()
 	out := cm.pendingMsgs
@@ -896,9 +899,35 @@ func (cm *ChannelManager) handleReestablish(ps *peerState, c *channel, m *lnwire
 	return nil
 }
 
-// afterChange sends what a channel's new state calls for: a commitment_signed for pending changes, our
-// shutdown reply, the closing negotiation's first message.
+// afterChange notes that a channel's state changed. What the change calls for (a commitment_signed for
+// pending updates, our shutdown, the closing negotiation's first message) is produced by flushChannel
+// when the messages are pulled (GetAndClearPendingMsgEvents) or on a timer tick, so that every update
+// made until then — by the peer's messages and by the host's calls, such as claims answering
+// PaymentClaimable — shares one commitment_signed. The caller holds ps.mu.
 func (cm *ChannelManager) afterChange(ps *peerState, c *channel) {
+	cm.queueMu.Lock()
+	if cm.dirty == nil {
+		cm.dirty = map[*channel]*peerState{}
+	}
+	cm.dirty[c] = ps
+	cm.queueMu.Unlock()
+}
+
+// flushDirty runs flushChannel for every channel changed since the last flush.
+func (cm *ChannelManager) flushDirty() {
+	cm.queueMu.Lock()
+	dirty := cm.dirty
+	cm.dirty = nil
+	cm.queueMu.Unlock()
+	for c, ps := range dirty {
+		ps.mu.Lock()
+		cm.flushChannel(ps, c)
+		ps.mu.Unlock()
+	}
+}
+
+// flushChannel sends what a channel's state calls for. The caller holds ps.mu.
+func (cm *ChannelManager) flushChannel(ps *peerState, c *channel) {
 	if c.state == stateClosed || !ps.connected || c.reestablishPending {
 		return
 	}

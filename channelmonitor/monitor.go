@@ -433,8 +433,7 @@ func (m *ChannelMonitor) counterpartyCommitmentConfirmed(tx *wire.MsgTx, height 
 		return
 	}
 	// Revoked: derive their keys for commitment num from the revealed secret.
-	priv, _ := btcec.PrivKeyFromBytes(secret[:])
-	point := priv.PubKey()
+	_, point := btcec.PrivKeyFromBytes(secret[:])
 	revKey := keys.DeriveRevocationPublicKey(m.params.HolderPubkeys.RevocationBasepoint, point)
 	theirDelayed := keys.DerivePublicKey(m.params.CounterpartyPubkeys.DelayedPaymentBasepoint, point)
 	toLocal, err := bolt3.ToLocalScript(revKey, theirDelayed, m.params.CounterpartyToSelfDelay)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
@@ -31,6 +32,14 @@ type InMemorySigner struct {
 	pubkeys         ChannelPublicKeys
 	channelValueSat int64
 	channelKeysID   [32]byte
+
+	// Caches of pure functions of the secrets, so that work repeated within a commitment round (every
+	// HTLC signature of a commitment uses the same derived key; each per-commitment point is needed
+	// twice) is done once.
+	mu        sync.Mutex
+	points    map[uint64]*btcec.PublicKey // recent per-commitment points by commitment number
+	derived   [4]derivedEntry             // recent derived keys, round-robin
+	derivedAt int
 }
 
 var _ ChannelSigner = (*InMemorySigner)(nil)
@@ -84,6 +93,32 @@ func (s *InMemorySigner) perCommitmentSecret(commitmentNumber uint64) ([32]byte,
 // index 2^48-1-commitmentNumber). Errors: ErrCommitmentNumberOutOfRange; ErrInvalidSecret when the
 // generated secret is not a valid scalar (probability about 2^-128).
 func (s *InMemorySigner) GetPerCommitmentPoint(commitmentNumber uint64) (*btcec.PublicKey, error) {
+	s.mu.Lock()
+	p, ok := s.points[commitmentNumber]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	p, err := s.computePerCommitmentPoint(commitmentNumber)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.points == nil {
+		s.points = map[uint64]*btcec.PublicKey{}
+	}
+	// Keep the few most recent: a channel asks for n and n+1 around each commitment round.
+	for n := range s.points {
+		if n+4 < commitmentNumber || n > commitmentNumber+4 {
+			delete(s.points, n)
+		}
+	}
+	s.points[commitmentNumber] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+func (s *InMemorySigner) computePerCommitmentPoint(commitmentNumber uint64) (*btcec.PublicKey, error) {
 	secret, err := s.perCommitmentSecret(commitmentNumber)
 	if err != nil {
 		return nil, err
@@ -125,6 +160,7 @@ func scriptCommitsTo(script []byte, pub *btcec.PublicKey, allowHash bool) bool {
 // signRequest gathers one signature's inputs.
 type signRequest struct {
 	key       *btcec.PrivateKey
+	pub       *btcec.PublicKey // key's public key when the caller has it; computed otherwise
 	tx        *wire.MsgTx
 	index     int
 	script    []byte
@@ -185,7 +221,11 @@ func sign(r signRequest) (*ecdsa.Signature, error) {
 	if len(r.script) == 0 {
 		return nil, fmt.Errorf("%w: empty script", ErrInvalidScript)
 	}
-	if !scriptCommitsTo(r.script, r.key.PubKey(), r.allowHash) {
+	pub := r.pub
+	if pub == nil {
+		pub = r.key.PubKey()
+	}
+	if !scriptCommitsTo(r.script, pub, r.allowHash) {
 		return nil, ErrScriptKeyMismatch
 	}
 	if r.hashType != txscript.SigHashAll {
@@ -209,7 +249,7 @@ func sign(r signRequest) (*ecdsa.Signature, error) {
 // Transaction Output"). Errors: see ChannelSigner.
 func (s *InMemorySigner) SignFundingInput(tx *wire.MsgTx, inputIndex int, fundingWitnessScript []byte, fundingValueSat int64) (*ecdsa.Signature, error) {
 	return sign(signRequest{
-		key: s.secrets.FundingKey, tx: tx, index: inputIndex, script: fundingWitnessScript,
+		key: s.secrets.FundingKey, pub: s.pubkeys.FundingPubkey, tx: tx, index: inputIndex, script: fundingWitnessScript,
 		valueSat: fundingValueSat, hashType: txscript.SigHashAll,
 	})
 }
@@ -221,24 +261,55 @@ func (s *InMemorySigner) SignFundingInputWithSigHashes(tx *wire.MsgTx, inputInde
 		return nil, ErrNilSigHashes
 	}
 	return sign(signRequest{
-		key: s.secrets.FundingKey, tx: tx, index: inputIndex, script: fundingWitnessScript,
+		key: s.secrets.FundingKey, pub: s.pubkeys.FundingPubkey, tx: tx, index: inputIndex, script: fundingWitnessScript,
 		valueSat: fundingValueSat, hashType: txscript.SigHashAll, sigHashes: sigHashes,
 	})
 }
 
-// derivedKey tweaks one of our basepoint secrets with a per_commitment_point (BOLT 3, "Key Derivation").
-func (s *InMemorySigner) derivedKey(base *btcec.PrivateKey, perCommitmentPoint *btcec.PublicKey) (*btcec.PrivateKey, error) {
+// derivedEntry caches one derived key pair.
+type derivedEntry struct {
+	base  *btcec.PrivateKey
+	point [33]byte
+	priv  *btcec.PrivateKey
+	pub   *btcec.PublicKey
+}
+
+// derivedKey tweaks one of our basepoint secrets (whose public basepoint is basepoint) with a
+// per_commitment_point (BOLT 3, "Key Derivation") and returns the private key and its public key.
+// Recent results are cached: every HTLC signature of one commitment uses the same key.
+func (s *InMemorySigner) derivedKey(base *btcec.PrivateKey, basepoint, perCommitmentPoint *btcec.PublicKey) (*btcec.PrivateKey, *btcec.PublicKey, error) {
 	if perCommitmentPoint == nil {
-		return nil, ErrNilKey
+		return nil, nil, ErrNilKey
 	}
 	if !perCommitmentPoint.IsOnCurve() {
-		return nil, ErrInvalidPublicKey
+		return nil, nil, ErrInvalidPublicKey
 	}
-	k := DerivePrivateKey(base, perCommitmentPoint)
-	if k == nil {
-		return nil, ErrInvalidSecret
+	var pt [33]byte
+	copy(pt[:], perCommitmentPoint.SerializeCompressed())
+	s.mu.Lock()
+	for _, e := range s.derived {
+		if e.base == base && e.point == pt {
+			s.mu.Unlock()
+			return e.priv, e.pub, nil
+		}
 	}
-	return k, nil
+	s.mu.Unlock()
+	tweak := hashPoints(perCommitmentPoint, basepoint)
+	var k btcec.ModNScalar
+	k.Add2(&base.Key, &tweak)
+	if k.IsZero() {
+		return nil, nil, ErrInvalidSecret
+	}
+	priv := btcec.PrivKeyFromScalar(&k)
+	pub := DerivePublicKey(basepoint, perCommitmentPoint)
+	if pub == nil {
+		return nil, nil, ErrInvalidSecret
+	}
+	s.mu.Lock()
+	s.derived[s.derivedAt] = derivedEntry{base: base, point: pt, priv: priv, pub: pub}
+	s.derivedAt = (s.derivedAt + 1) % len(s.derived)
+	s.mu.Unlock()
+	return priv, pub, nil
 }
 
 // SignCounterpartyHTLCTx signs a second-stage HTLC transaction of the counterparty's commitment with our
@@ -260,12 +331,12 @@ func (s *InMemorySigner) signHTLC(tx *wire.MsgTx, inputIndex int, witnessScript 
 	if err := checkHTLCSigHashType(tx, inputIndex, sigHashType); err != nil {
 		return nil, err
 	}
-	key, err := s.derivedKey(s.secrets.HTLCBaseKey, perCommitmentPoint)
+	key, pub, err := s.derivedKey(s.secrets.HTLCBaseKey, s.pubkeys.HTLCBasepoint, perCommitmentPoint)
 	if err != nil {
 		return nil, err
 	}
 	return sign(signRequest{
-		key: key, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat, hashType: sigHashType,
+		key: key, pub: pub, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat, hashType: sigHashType,
 	})
 }
 
@@ -273,12 +344,12 @@ func (s *InMemorySigner) signHTLC(tx *wire.MsgTx, inputIndex int, witnessScript 
 // local_delayedprivkey (our delayed_payment_basepoint secret tweaked by ourPerCommitmentPoint; BOLT 3,
 // "to_local Output"). Errors: see ChannelSigner.
 func (s *InMemorySigner) SignDelayedOutput(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, ourPerCommitmentPoint *btcec.PublicKey) (*ecdsa.Signature, error) {
-	key, err := s.derivedKey(s.secrets.DelayedPaymentBaseKey, ourPerCommitmentPoint)
+	key, pub, err := s.derivedKey(s.secrets.DelayedPaymentBaseKey, s.pubkeys.DelayedPaymentBasepoint, ourPerCommitmentPoint)
 	if err != nil {
 		return nil, err
 	}
 	return sign(signRequest{
-		key: key, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat, hashType: txscript.SigHashAll,
+		key: key, pub: pub, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat, hashType: txscript.SigHashAll,
 	})
 }
 
@@ -303,7 +374,7 @@ func (s *InMemorySigner) SignJustice(tx *wire.MsgTx, inputIndex int, witnessScri
 // scriptPubKey, or the option_anchors P2WSH witness script. Errors: see ChannelSigner.
 func (s *InMemorySigner) SignPaymentOutput(tx *wire.MsgTx, inputIndex int, script []byte, valueSat int64) (*ecdsa.Signature, error) {
 	return sign(signRequest{
-		key: s.secrets.PaymentKey, tx: tx, index: inputIndex, script: script, valueSat: valueSat,
+		key: s.secrets.PaymentKey, pub: s.pubkeys.PaymentPoint, tx: tx, index: inputIndex, script: script, valueSat: valueSat,
 		hashType: txscript.SigHashAll,
 	})
 }
@@ -312,7 +383,7 @@ func (s *InMemorySigner) SignPaymentOutput(tx *wire.MsgTx, inputIndex int, scrip
 // "to_local_anchor and to_remote_anchor Output (option_anchors)"). Errors: see ChannelSigner.
 func (s *InMemorySigner) SignAnchor(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64) (*ecdsa.Signature, error) {
 	return sign(signRequest{
-		key: s.secrets.FundingKey, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
+		key: s.secrets.FundingKey, pub: s.pubkeys.FundingPubkey, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
 		hashType: txscript.SigHashAll,
 	})
 }
