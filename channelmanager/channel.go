@@ -269,27 +269,34 @@ func (c *channel) viewAt(local bool, n uint64) commitView {
 		if add == notYet || add > n {
 			continue
 		}
-		if h.Incoming {
-			v.theirMsat -= h.AmountMsat
-		} else {
-			v.ourMsat -= h.AmountMsat
-		}
-		if rem != notYet && rem <= n {
-			switch {
-			case h.Remove == removeFulfill && h.Incoming:
-				v.ourMsat += h.AmountMsat
-			case h.Remove == removeFulfill:
-				v.theirMsat += h.AmountMsat
-			case h.Incoming:
-				v.theirMsat += h.AmountMsat
-			default:
-				v.ourMsat += h.AmountMsat
-			}
-			continue
-		}
-		v.htlcs = append(v.htlcs, h)
+		v.add(h, rem != notYet && rem <= n)
 	}
 	return v
+}
+
+// add applies an HTLC included in a commitment to its view: the offerer's balance pays for it; if the
+// commitment also includes its removal, the amount goes to the receiver (fulfilled) or back (failed),
+// otherwise the HTLC is live.
+func (v *commitView) add(h *htlc, removed bool) {
+	if h.Incoming {
+		v.theirMsat -= h.AmountMsat
+	} else {
+		v.ourMsat -= h.AmountMsat
+	}
+	if !removed {
+		v.htlcs = append(v.htlcs, h)
+		return
+	}
+	switch {
+	case h.Remove == removeFulfill && h.Incoming:
+		v.ourMsat += h.AmountMsat
+	case h.Remove == removeFulfill:
+		v.theirMsat += h.AmountMsat
+	case h.Incoming:
+		v.theirMsat += h.AmountMsat
+	default:
+		v.ourMsat += h.AmountMsat
+	}
 }
 
 // localKeys returns the keys of our commitment with per-commitment point p (BOLT 3, "Key Derivation").

@@ -50,25 +50,7 @@ func (c *channel) projectedView(localChain bool) commitView {
 		if !c.wouldInclude(!h.Incoming, h.AddLocal, h.AddRemote, localChain) {
 			continue
 		}
-		if h.Incoming {
-			v.theirMsat -= h.AmountMsat
-		} else {
-			v.ourMsat -= h.AmountMsat
-		}
-		if h.Remove != removeNone && c.wouldInclude(h.Incoming, h.RemoveLocal, h.RemoveRemote, localChain) {
-			switch {
-			case h.Remove == removeFulfill && h.Incoming:
-				v.ourMsat += h.AmountMsat
-			case h.Remove == removeFulfill:
-				v.theirMsat += h.AmountMsat
-			case h.Incoming:
-				v.theirMsat += h.AmountMsat
-			default:
-				v.ourMsat += h.AmountMsat
-			}
-			continue
-		}
-		v.htlcs = append(v.htlcs, h)
+		v.add(h, h.Remove != removeNone && c.wouldInclude(h.Incoming, h.RemoveLocal, h.RemoveRemote, localChain))
 	}
 	return v
 }
