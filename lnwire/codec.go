@@ -218,6 +218,19 @@ type tlvExtension struct {
 
 func (e tlvExtension) get(t uint64) ([]byte, bool) { return e.known.Get(t) }
 
+// extraOnly finishes decoding a message that has no TLV record of its own: it returns the reader's first
+// error, or else the message extension's unknown odd records (unknown even ones are an error).
+func (r *reader) extraOnly() (TLVStream, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	ext, err := decodeExtension(r.rest())
+	if err != nil {
+		return nil, err
+	}
+	return ext.extra, nil
+}
+
 // decodeExtension parses the bytes after a message's fixed fields as its BOLT 1 `extension` TLV stream.
 // Records of the types in known are returned in known; the others must be odd (else ErrUnknownEvenType)
 // and are returned in extra. An empty extension gives nil streams.

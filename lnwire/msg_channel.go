@@ -313,14 +313,10 @@ func (m *FundingCreated) DecodePayload(payload []byte) error {
 	out.FundingTxID = r.hash("funding_txid")
 	out.FundingOutputIndex = r.u16("funding_output_index")
 	out.Signature = r.sig("signature")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }
@@ -350,14 +346,10 @@ func (m *FundingSigned) DecodePayload(payload []byte) error {
 	var out FundingSigned
 	out.ChannelID = r.channelID("channel_id")
 	out.Signature = r.sig("signature")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }
@@ -448,14 +440,10 @@ func (m *Shutdown) DecodePayload(payload []byte) error {
 	var out Shutdown
 	out.ChannelID = r.channelID("channel_id")
 	out.ScriptPubKey = r.varBytes("scriptpubkey")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }

@@ -113,14 +113,10 @@ func (m *UpdateFulfillHTLC) DecodePayload(payload []byte) error {
 	out.ChannelID = r.channelID("channel_id")
 	out.ID = r.u64("id")
 	out.PaymentPreimage = r.bytes32("payment_preimage")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }
@@ -157,14 +153,10 @@ func (m *UpdateFailHTLC) DecodePayload(payload []byte) error {
 	out.ChannelID = r.channelID("channel_id")
 	out.ID = r.u64("id")
 	out.Reason = r.varBytes("reason")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }
@@ -203,14 +195,10 @@ func (m *UpdateFailMalformedHTLC) DecodePayload(payload []byte) error {
 	out.ID = r.u64("id")
 	out.SHA256OfOnion = r.bytes32("sha256_of_onion")
 	out.FailureCode = r.u16("failure_code")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }
@@ -262,11 +250,10 @@ func (m *CommitmentSigned) DecodePayload(payload []byte) error {
 			copy(out.HTLCSignatures[i][:], raw[i*SigSize:])
 		}
 	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }
@@ -304,14 +291,10 @@ func (m *RevokeAndAck) DecodePayload(payload []byte) error {
 	out.ChannelID = r.channelID("channel_id")
 	out.PerCommitmentSecret = r.bytes32("per_commitment_secret")
 	out.NextPerCommitmentPoint = r.point("next_per_commitment_point")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }
@@ -341,14 +324,10 @@ func (m *UpdateFee) DecodePayload(payload []byte) error {
 	var out UpdateFee
 	out.ChannelID = r.channelID("channel_id")
 	out.FeeratePerKw = r.u32("feerate_per_kw")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
-	if err != nil {
+	var err error
+	if out.ExtraTLVs, err = r.extraOnly(); err != nil {
 		return err
 	}
-	out.ExtraTLVs = ext.extra
 	*m = out
 	return nil
 }

@@ -173,14 +173,11 @@ func decodeErrorPayload(payload []byte) (ChannelID, []byte, TLVStream, error) {
 	r := &reader{b: payload}
 	id := r.channelID("channel_id")
 	data := r.varBytes("data")
-	if r.err != nil {
-		return ChannelID{}, nil, nil, r.err
-	}
-	ext, err := decodeExtension(r.rest())
+	extra, err := r.extraOnly()
 	if err != nil {
 		return ChannelID{}, nil, nil, err
 	}
-	return id, data, ext.extra, nil
+	return id, data, extra, nil
 }
 
 func describeErrorData(kind string, id ChannelID, data []byte) string {
@@ -227,14 +224,11 @@ func (m *Ping) DecodePayload(payload []byte) error {
 	r := &reader{b: payload}
 	n := r.u16("num_pong_bytes")
 	ign := r.varBytes("ignored")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
+	extra, err := r.extraOnly()
 	if err != nil {
 		return err
 	}
-	*m = Ping{NumPongBytes: n, Ignored: ign, ExtraTLVs: ext.extra}
+	*m = Ping{NumPongBytes: n, Ignored: ign, ExtraTLVs: extra}
 	return nil
 }
 
@@ -263,13 +257,10 @@ func (m *Pong) AppendPayload(b []byte) ([]byte, error) {
 func (m *Pong) DecodePayload(payload []byte) error {
 	r := &reader{b: payload}
 	ign := r.varBytes("ignored")
-	if r.err != nil {
-		return r.err
-	}
-	ext, err := decodeExtension(r.rest())
+	extra, err := r.extraOnly()
 	if err != nil {
 		return err
 	}
-	*m = Pong{Ignored: ign, ExtraTLVs: ext.extra}
+	*m = Pong{Ignored: ign, ExtraTLVs: extra}
 	return nil
 }
