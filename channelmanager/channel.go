@@ -112,7 +112,6 @@ type htlc struct {
 	FailSHA    [32]byte
 	AddSeq     uint64 // order in which we sent the add (outgoing) — for retransmission
 	RemoveSeq  uint64 // order in which we sent the removal (incoming) — for retransmission
-	RemoveSent bool   // our removal message was sent (incoming HTLCs)
 	Processed  bool   // incoming: the payment logic saw it; outgoing: its outcome was reported
 	PaymentID  [32]byte
 	// Outgoing: the onion's per-hop shared secrets, to decrypt a returned error.
@@ -190,8 +189,6 @@ type channel struct {
 	localShutdownScript        []byte
 	remoteShutdownScript       []byte
 	closingFeeProposedSat      int64 // last fee we proposed, -1 for none
-	lastClosingSigned          *lnwire.ClosingSigned
-	finalClosingTx             *wire.MsgTx
 
 	// errorSent is the `error` we sent when failing the channel; it is sent again when the peer
 	// reconnects or talks about the channel (BOLT 2: a node SHOULD retransmit it).

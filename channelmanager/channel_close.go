@@ -40,11 +40,6 @@ func (c *channel) shutdownMsg() *lnwire.Shutdown {
 	return &lnwire.Shutdown{ChannelID: c.channelID, ScriptPubKey: c.localShutdownScript}
 }
 
-// hasPendingUpdates says whether any update of ours is not yet in a commitment we signed.
-func (c *channel) hasPendingLocalUpdates() bool {
-	return c.hasChangesFor(false)
-}
-
 // receiveShutdown records the counterparty's `shutdown`. It returns true if we must answer with ours.
 func (c *channel) receiveShutdown(m *lnwire.Shutdown, anySegwit bool) (bool, error) {
 	if c.state != stateChannelReady && c.state != stateShutdown && c.state != stateAwaitingChannelReady {
@@ -136,7 +131,6 @@ func (c *channel) signClosing(feeSat, minFee, maxFee, dustSat int64) (*lnwire.Cl
 	c.closingFeeProposedSat = feeSat
 	m := &lnwire.ClosingSigned{ChannelID: c.channelID, FeeSatoshis: btcutil.Amount(feeSat), Signature: s,
 		FeeRange: &lnwire.FeeRange{MinFeeSatoshis: btcutil.Amount(minFee), MaxFeeSatoshis: btcutil.Amount(maxFee)}}
-	c.lastClosingSigned = m
 	return m, nil
 }
 
@@ -234,6 +228,5 @@ func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, feeratePerKw uin
 	tx.TxIn[0].Witness = bolt3.FundingWitness(c.fundingScript,
 		c.local.Pubkeys.FundingPubkey, append(ourSig.Serialize(), byte(txscript.SigHashAll)),
 		c.remote.Pubkeys.FundingPubkey, append(theirSig.Serialize(), byte(txscript.SigHashAll)))
-	c.finalClosingTx = tx
 	return reply, tx, nil
 }

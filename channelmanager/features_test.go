@@ -8,8 +8,6 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lnkit/lnkit/chaininterface"
-	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/lnwire"
@@ -158,6 +156,3 @@ func TestManualAcceptAndStaticRemoteKey(t *testing.T) {
 	checkBalances(t, a, b, chans[0].ChannelID, 980_000_000)
 	closeAndCheck(t, nw, a, b, chans[0].ChannelID)
 }
-
-var _ = chaininterface.FeeratePerKwFloor
-var _ = channelmonitor.Completed

@@ -2,7 +2,6 @@ package channelmanager
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"math/rand"
 	"sync"
@@ -446,8 +445,6 @@ func checkBalances(t testing.TB, a, b *testNode, id lnwire.ChannelID, wantA uint
 	require.Equal(t, wantA, da.BalanceMsat, "a's balance")
 	require.Equal(t, uint64(da.ChannelValueSat)*1000-wantA, db.BalanceMsat, "b's balance")
 }
-
-var errStop = errors.New("stop")
 
 func randAmount(r *rand.Rand, lo, hi uint64) uint64 { return lo + uint64(r.Int63n(int64(hi-lo))) }
 

@@ -1001,6 +1001,3 @@ func (cm *ChannelManager) ForceCloseBroadcastingLatestTxn(channelID lnwire.Chann
 	cm.closeChannelLocked(ps, c, events.HolderForceClosed, "force-closed by the user", true)
 	return nil
 }
-
-// ensure the internal channel type is used consistently.
-var _ = keys.MaxCommitmentIndex

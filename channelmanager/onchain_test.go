@@ -1,7 +1,6 @@
 package channelmanager
 
 import (
-	"bytes"
 	"math/rand"
 	"testing"
 
@@ -10,19 +9,7 @@ import (
 
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
-	"github.com/lnkit/lnkit/lnwire"
 )
-
-// outputsTo sums the values of a transaction's outputs paying script.
-func outputsTo(tx *wire.MsgTx, script []byte) int64 {
-	var v int64
-	for _, o := range tx.TxOut {
-		if bytes.Equal(o.PkScript, script) {
-			v += o.Value
-		}
-	}
-	return v
-}
 
 // spendable sums the StaticOutput values of SpendableOutputs events.
 func spendable(evs []events.Event) int64 {
@@ -220,5 +207,3 @@ func TestRestartMidStream(t *testing.T) {
 	require.True(t, b.channel(id).IsUsable)
 	closeAndCheck(t, nw, a, b, id)
 }
-
-var _ = lnwire.ChannelID{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/wire"
 
@@ -423,5 +422,3 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	}
 	return cm, nil
 }
-
-var _ = btcec.ParsePubKey

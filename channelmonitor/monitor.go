@@ -70,7 +70,6 @@ type ChannelMonitor struct {
 	bestHeight     uint32
 	fundingSpendTx *wire.MsgTx
 	fundingSpendAt uint32
-	closeReported  bool
 	sweeps         []*sweep
 	staticReported bool // the cooperative close output was reported
 
@@ -258,7 +257,6 @@ func (m *ChannelMonitor) transactionUnconfirmed(txid chainhash.Hash) {
 	if m.fundingSpendTx != nil && m.fundingSpendTx.TxHash() == txid {
 		m.fundingSpendTx, m.fundingSpendAt = nil, 0
 		m.sweeps = nil
-		m.closeReported = false
 		return
 	}
 	for _, s := range m.sweeps {
@@ -310,7 +308,6 @@ func (m *ChannelMonitor) blockDisconnected(height uint32) {
 	if m.fundingSpendTx != nil && m.fundingSpendAt >= height {
 		m.fundingSpendTx, m.fundingSpendAt = nil, 0
 		m.sweeps = nil
-		m.closeReported = false
 	}
 	for _, s := range m.sweeps {
 		if s.ConfHeight >= height {

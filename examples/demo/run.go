@@ -743,12 +743,11 @@ func (d *demo) forceClose(det channelmanager.ChannelDetails) error {
 	// Mine block by block until both sweeps are confirmed and reported, watching when they appear.
 	delay := uint32(d.o.ToSelfDelay)
 	type sweepSeen struct {
-		txid         chainhash.Hash
-		tx           *wire.MsgTx
-		input        int // commitment output index it spends
-		seenAt       uint32
-		confirmedAt  uint32
-		reportedDone bool
+		txid        chainhash.Hash
+		tx          *wire.MsgTx
+		input       int // commitment output index it spends
+		seenAt      uint32
+		confirmedAt uint32
 	}
 	var aliceSw, bobSw *sweepSeen
 	limit := commitHeight + delay + 20
