@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/lnkit/lnkit/internal/bolt3"
@@ -329,6 +330,7 @@ type builtCommitment struct {
 	keys  bolt3.CommitmentKeys
 	view  commitView
 	tx    *bolt3.CommitmentTx
+	txid  chainhash.Hash
 	local bool
 }
 
@@ -371,7 +373,7 @@ func (c *channel) buildCommitment(local bool, n uint64, p *btcec.PublicKey, v co
 	if err != nil {
 		return nil, err
 	}
-	return &builtCommitment{num: n, point: p, keys: ks, view: v, tx: ct, local: local}, nil
+	return &builtCommitment{num: n, point: p, keys: ks, view: v, tx: ct, txid: ct.Tx.TxHash(), local: local}, nil
 }
 
 // htlcKey packs an HTLC's direction and id into the bolt3.HTLC.ID echo field.

@@ -364,7 +364,7 @@ func (c *channel) initialMonitor(local, remote *builtCommitment, theirSig lnwire
 	}
 	holder := &channelmonitor.LatestHolderCommitment{CommitmentNumber: 0, Tx: local.tx.Tx, CounterpartySig: theirSig,
 		FeeratePerKw: local.view.feeratePerKw}
-	cp := &channelmonitor.LatestCounterpartyCommitment{CommitmentNumber: 0, Txid: remote.tx.Tx.TxHash(),
+	cp := &channelmonitor.LatestCounterpartyCommitment{CommitmentNumber: 0, Txid: remote.txid,
 		PerCommitmentPoint: c.remoteCurPoint, FeeratePerKw: remote.view.feeratePerKw,
 		ToBroadcasterSat: remote.tx.ToLocalSat, ToCountersignatorySat: remote.tx.ToRemoteSat}
 	return channelmonitor.NewChannelMonitor(params, c.signer, holder, cp)

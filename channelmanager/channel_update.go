@@ -427,11 +427,10 @@ func (c *channel) secondStageTx(bc *builtCommitment, out bolt3.HTLCOutput) (*wir
 	if !bc.local {
 		delay = c.local.ToSelfDelay
 	}
-	txid := bc.tx.Tx.TxHash()
 	if out.HTLC.Offered {
-		return bolt3.BuildHTLCTimeoutTx(txid, out, bc.view.feeratePerKw, delay, bc.keys.RevocationKey, bc.keys.LocalDelayedKey, c.channelType)
+		return bolt3.BuildHTLCTimeoutTx(bc.txid, out, bc.view.feeratePerKw, delay, bc.keys.RevocationKey, bc.keys.LocalDelayedKey, c.channelType)
 	}
-	return bolt3.BuildHTLCSuccessTx(txid, out, bc.view.feeratePerKw, delay, bc.keys.RevocationKey, bc.keys.LocalDelayedKey, c.channelType)
+	return bolt3.BuildHTLCSuccessTx(bc.txid, out, bc.view.feeratePerKw, delay, bc.keys.RevocationKey, bc.keys.LocalDelayedKey, c.channelType)
 }
 
 // sendCommitmentSigned signs the counterparty's next commitment and returns the message and the monitor
@@ -477,7 +476,7 @@ func (c *channel) sendCommitmentSigned() (*lnwire.CommitmentSigned, *channelmoni
 	c.lastCommitSigned = msg
 	c.lastCommitSeq = c.nextSeq()
 	step := &channelmonitor.LatestCounterpartyCommitment{
-		CommitmentNumber: n, Txid: bc.tx.Tx.TxHash(), PerCommitmentPoint: c.remoteNextPoint,
+		CommitmentNumber: n, Txid: bc.txid, PerCommitmentPoint: c.remoteNextPoint,
 		FeeratePerKw: v.feeratePerKw, ToBroadcasterSat: bc.tx.ToLocalSat, ToCountersignatorySat: bc.tx.ToRemoteSat,
 	}
 	step.HTLCs = counterpartyHTLCs(bc)

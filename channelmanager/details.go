@@ -1,6 +1,7 @@
 package channelmanager
 
 import (
+	"bytes"
 	"sort"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -52,15 +53,7 @@ func (cm *ChannelManager) ListChannels() []ChannelDetails {
 		}
 		ps.mu.Unlock()
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].ChannelID, out[j].ChannelID
-		for k := range a {
-			if a[k] != b[k] {
-				return a[k] < b[k]
-			}
-		}
-		return false
-	})
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ChannelID[:], out[j].ChannelID[:]) < 0 })
 	return out
 }
 
