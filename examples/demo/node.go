@@ -21,6 +21,7 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/examples/internal/lnsocket"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -89,7 +90,7 @@ type node struct {
 	shutdownScript    []byte
 	destinationScript []byte
 
-	stats  connStats
+	stats  lnsocket.Stats
 	wakeCh chan struct{}
 	syncCh chan chan struct{}
 	stopCh chan struct{}
@@ -97,7 +98,7 @@ type node struct {
 
 	mu         sync.Mutex
 	stopping   bool
-	conns      map[*peerConn]struct{}
+	conns      map[*lnsocket.Conn]struct{}
 	listener   net.Listener
 	reconnects int
 	fundingTxs []*wire.MsgTx
@@ -153,7 +154,7 @@ func newNode(name string, chain *testchain.Chain, dir string, cfg config.UserCon
 		name: name, km: km, id: km.GetNodeID(), chain: chain, wallet: testchain.NewWallet(chain, walletKey),
 		persister: persister, chainMon: chainMon, cm: cm, pm: pm, cfg: cfg, log: log, progress: prog,
 		book: book, opts: o, shutdownScript: shutdown, destinationScript: dest,
-		wakeCh: make(chan struct{}, 1), syncCh: make(chan chan struct{}), stopCh: make(chan struct{}), conns: map[*peerConn]struct{}{},
+		wakeCh: make(chan struct{}, 1), syncCh: make(chan chan struct{}), stopCh: make(chan struct{}), conns: map[*lnsocket.Conn]struct{}{},
 		eventCount: map[string]int{},
 	}
 	// Both the channel manager and the chain monitor must see every block.
@@ -407,14 +408,14 @@ func (n *node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 		return errors.New("node is stopping")
 	}
 	n.mu.Unlock()
-	pc := newPeerConn(nc, n.pm, n.opts.SocketBufferBytes, n.opts.WriteTimeout, &n.stats, n.log, n.wake)
+	pc := lnsocket.NewConn(nc, n.pm, n.opts.SocketBufferBytes, n.opts.WriteTimeout, &n.stats, n.log, n.wake)
 	if theirID != nil {
 		act1, err := n.pm.NewOutboundConnection(theirID, pc)
 		if err != nil {
 			_ = nc.Close()
 			return err
 		}
-		pc.queueRaw(act1)
+		pc.QueueRaw(act1)
 	} else if err := n.pm.NewInboundConnection(pc); err != nil {
 		_ = nc.Close()
 		return err
@@ -427,12 +428,12 @@ func (n *node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 		return errors.New("node is stopping")
 	}
 	n.conns[pc] = struct{}{}
-	pc.start(&n.wg)
+	pc.Start(&n.wg)
 	n.wg.Add(1)
 	n.mu.Unlock()
 	go func() {
 		defer n.wg.Done()
-		<-pc.done
+		<-pc.Done()
 		n.mu.Lock()
 		delete(n.conns, pc)
 		redial := theirID != nil && !n.stopping
@@ -470,13 +471,13 @@ func (n *node) redial(addr string, id *btcec.PublicKey) {
 // learns it from the reader, and an outbound connection is redialled).
 func (n *node) dropConnections() {
 	n.mu.Lock()
-	conns := make([]*peerConn, 0, len(n.conns))
+	conns := make([]*lnsocket.Conn, 0, len(n.conns))
 	for c := range n.conns {
 		conns = append(conns, c)
 	}
 	n.mu.Unlock()
 	for _, c := range conns {
-		c.close()
+		c.Close()
 	}
 }
 
@@ -523,7 +524,7 @@ func (n *node) stop() {
 	}
 	n.stopping = true
 	ln := n.listener
-	conns := make([]*peerConn, 0, len(n.conns))
+	conns := make([]*lnsocket.Conn, 0, len(n.conns))
 	for c := range n.conns {
 		conns = append(conns, c)
 	}
@@ -533,7 +534,7 @@ func (n *node) stop() {
 		_ = ln.Close()
 	}
 	for _, c := range conns {
-		c.close()
+		c.Close()
 	}
 	n.wg.Wait()
 	if err := n.persister.Close(); err != nil {

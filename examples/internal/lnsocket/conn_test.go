@@ -1,4 +1,4 @@
-package main
+package lnsocket
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 	"github.com/lnkit/lnkit/peermanager"
 )
 
-// fakeHost records what a peerConn calls on its PeerManager.
+// fakeHost records what a Conn calls on its PeerManager.
 type fakeHost struct {
 	mu           sync.Mutex
 	reads        [][]byte
@@ -62,16 +62,16 @@ func (h *fakeHost) counts() (reads, processed, disconnected int) {
 	return len(h.reads), h.processed, h.disconnected
 }
 
-// pipeConn starts a peerConn on one end of an in-memory pipe (writes block until the other end
+// pipeConn starts a Conn on one end of an in-memory pipe (writes block until the other end
 // reads, which makes back-pressure visible) and returns it with the other end.
-func pipeConn(t *testing.T, host *fakeHost, maxBuf int) (*peerConn, net.Conn, *sync.WaitGroup) {
+func pipeConn(t *testing.T, host *fakeHost, maxBuf int) (*Conn, net.Conn, *sync.WaitGroup) {
 	t.Helper()
 	a, b := net.Pipe()
 	var wg sync.WaitGroup
-	c := newPeerConn(a, host, maxBuf, 5*time.Second, nil, nil, nil)
-	c.start(&wg)
+	c := NewConn(a, host, maxBuf, 5*time.Second, nil, nil, nil)
+	c.Start(&wg)
 	t.Cleanup(func() {
-		c.close()
+		c.Close()
 		_ = b.Close()
 		wg.Wait()
 	})
@@ -102,7 +102,7 @@ func TestPeerConnBackPressure(t *testing.T) {
 	require.Equal(t, data[:16], got)
 	select {
 	case d := <-host.spaceAvail:
-		require.Same(t, c, d.(*peerConn))
+		require.Same(t, c, d.(*Conn))
 	case <-time.After(10 * time.Second):
 		t.Fatal("no WriteBufferSpaceAvail after the buffer drained")
 	}
@@ -161,7 +161,7 @@ func TestPeerConnRemoteClose(t *testing.T) {
 	waitDone(t, c.done, "the reader to end")
 	_, _, disc := host.counts()
 	require.Equal(t, 1, disc)
-	require.True(t, c.isClosed())
+	require.True(t, c.IsClosed())
 	require.Zero(t, c.SendData([]byte("late"), false))
 }
 
@@ -201,7 +201,7 @@ func TestPeerConnQueueRaw(t *testing.T) {
 	for i := range act1 {
 		act1[i] = byte(i)
 	}
-	c.queueRaw(act1)
+	c.QueueRaw(act1)
 	got := make([]byte, 50)
 	_, err := io.ReadFull(other, got)
 	require.NoError(t, err)
@@ -213,8 +213,8 @@ func BenchmarkPeerConnSend(b *testing.B) {
 	host := newFakeHost()
 	a, o := net.Pipe()
 	var wg sync.WaitGroup
-	c := newPeerConn(a, host, 64<<10, 5*time.Second, nil, nil, nil)
-	c.start(&wg)
+	c := NewConn(a, host, 64<<10, 5*time.Second, nil, nil, nil)
+	c.Start(&wg)
 	go func() { _, _ = io.Copy(io.Discard, o) }()
 	msg := make([]byte, 1400)
 	b.SetBytes(int64(len(msg)))
@@ -229,7 +229,7 @@ func BenchmarkPeerConnSend(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	c.close()
+	c.Close()
 	_ = o.Close()
 	wg.Wait()
 }

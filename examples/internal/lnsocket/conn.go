@@ -1,4 +1,7 @@
-package main
+// Package lnsocket connects TCP sockets to lnkit's PeerManager for the example programs: a reader and
+// a writer goroutine per connection, with back-pressure both ways. Library packages never open
+// sockets; hosts do, and this is how the examples do it.
+package lnsocket
 
 import (
 	"errors"
@@ -11,17 +14,17 @@ import (
 	"github.com/lnkit/lnkit/peermanager"
 )
 
-// socketHost is what a connection needs from the PeerManager (*peermanager.PeerManager satisfies it).
+// Host is what a connection needs from the PeerManager (*peermanager.PeerManager satisfies it).
 // It is an interface so that the socket glue can be tested on its own.
-type socketHost interface {
+type Host interface {
 	ReadEvent(d peermanager.SocketDescriptor, data []byte) (pauseRead bool, err error)
 	WriteBufferSpaceAvail(d peermanager.SocketDescriptor) error
 	SocketDisconnected(d peermanager.SocketDescriptor)
 	ProcessEvents()
 }
 
-// connStats counts what went through a connection (all fields are updated atomically).
-type connStats struct {
+// Stats counts what went through a connection (all fields are updated atomically).
+type Stats struct {
 	BytesIn       atomic.Int64
 	BytesOut      atomic.Int64
 	PartialSends  atomic.Int64 // SendData calls that took less than offered (back-pressure)
@@ -31,7 +34,7 @@ type connStats struct {
 	ReadEventErrs atomic.Int64 // connections the PeerManager refused (ReadEvent error)
 }
 
-// peerConn wraps one TCP connection as a peermanager.SocketDescriptor. The PeerManager uses the
+// Conn wraps one TCP connection as a peermanager.SocketDescriptor. The PeerManager uses the
 // pointer as a map key.
 //
 // Writing: SendData never blocks. It copies what fits into a bounded buffer (maxBuf bytes) and returns
@@ -39,13 +42,13 @@ type connStats struct {
 // and, if SendData had to refuse bytes, calls WriteBufferSpaceAvail once the buffer is empty again.
 // Reading: a reader goroutine feeds every chunk to ReadEvent, then ProcessEvents, and stops reading
 // while ReadEvent asked it to pause, until SendData passes resumeRead or the connection closes.
-type peerConn struct {
+type Conn struct {
 	nc           net.Conn
-	host         socketHost
+	host         Host
 	log          *slog.Logger
 	maxBuf       int
 	writeTimeout time.Duration
-	stats        *connStats
+	stats        *Stats
 	// afterRead is called (without locks) after each chunk was handed to the PeerManager, so the node
 	// can process the events it caused at once.
 	afterRead func()
@@ -63,10 +66,10 @@ type peerConn struct {
 	done     chan struct{} // closed when the reader has finished (SocketDisconnected made if due)
 }
 
-var _ peermanager.SocketDescriptor = (*peerConn)(nil)
+var _ peermanager.SocketDescriptor = (*Conn)(nil)
 
-func newPeerConn(nc net.Conn, host socketHost, maxBuf int, writeTimeout time.Duration, stats *connStats,
-	log *slog.Logger, afterRead func()) *peerConn {
+func NewConn(nc net.Conn, host Host, maxBuf int, writeTimeout time.Duration, stats *Stats,
+	log *slog.Logger, afterRead func()) *Conn {
 	if maxBuf <= 0 {
 		maxBuf = 256 << 10
 	}
@@ -74,7 +77,7 @@ func newPeerConn(nc net.Conn, host socketHost, maxBuf int, writeTimeout time.Dur
 		writeTimeout = 10 * time.Second
 	}
 	if stats == nil {
-		stats = &connStats{}
+		stats = &Stats{}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -82,14 +85,14 @@ func newPeerConn(nc net.Conn, host socketHost, maxBuf int, writeTimeout time.Dur
 	if afterRead == nil {
 		afterRead = func() {}
 	}
-	c := &peerConn{nc: nc, host: host, log: log, maxBuf: maxBuf, writeTimeout: writeTimeout, stats: stats,
+	c := &Conn{nc: nc, host: host, log: log, maxBuf: maxBuf, writeTimeout: writeTimeout, stats: stats,
 		afterRead: afterRead, resume: make(chan struct{}, 1), closedCh: make(chan struct{}), done: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
 
-// start runs the reader and writer goroutines; wg counts them.
-func (c *peerConn) start(wg *sync.WaitGroup) {
+// Start runs the reader and writer goroutines; wg counts them.
+func (c *Conn) Start(wg *sync.WaitGroup) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
@@ -103,7 +106,7 @@ func (c *peerConn) start(wg *sync.WaitGroup) {
 
 // SendData implements peermanager.SocketDescriptor. It is called with the PeerManager's peer lock
 // held, so it only copies into the buffer and never blocks or calls back.
-func (c *peerConn) SendData(data []byte, resumeRead bool) int {
+func (c *Conn) SendData(data []byte, resumeRead bool) int {
 	c.mu.Lock()
 	n := 0
 	if !c.closed {
@@ -127,9 +130,9 @@ func (c *peerConn) SendData(data []byte, resumeRead bool) int {
 	return n
 }
 
-// queueRaw queues bytes regardless of the buffer limit (act one of the handshake, which the host
+// QueueRaw queues bytes regardless of the buffer limit (act one of the handshake, which the host
 // writes itself).
-func (c *peerConn) queueRaw(data []byte) {
+func (c *Conn) QueueRaw(data []byte) {
 	c.mu.Lock()
 	c.buf = append(c.buf, data...)
 	c.cond.Signal()
@@ -138,15 +141,15 @@ func (c *peerConn) queueRaw(data []byte) {
 
 // DisconnectSocket implements peermanager.SocketDescriptor: the PeerManager has forgotten the
 // connection; close it without telling it back.
-func (c *peerConn) DisconnectSocket() {
+func (c *Conn) DisconnectSocket() {
 	c.mu.Lock()
 	c.pmForgot = true
 	c.mu.Unlock()
-	c.close()
+	c.Close()
 }
 
-// close closes the connection once; the reader and writer then end.
-func (c *peerConn) close() {
+// Close closes the connection once; the reader and writer then end.
+func (c *Conn) Close() {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -159,8 +162,14 @@ func (c *peerConn) close() {
 	close(c.closedCh)
 }
 
-// isClosed reports whether the connection has been closed.
-func (c *peerConn) isClosed() bool {
+// Done is closed when the reader has finished (and told the PeerManager of the disconnection if due).
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// RemoteAddr is the connection's remote address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// IsClosed reports whether the connection has been closed.
+func (c *Conn) IsClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closed
@@ -168,7 +177,7 @@ func (c *peerConn) isClosed() bool {
 
 // readLoop feeds the PeerManager until the connection ends. It alone calls SocketDisconnected, and
 // only if the PeerManager still knows the connection.
-func (c *peerConn) readLoop() {
+func (c *Conn) readLoop() {
 	defer close(c.done)
 	buf := make([]byte, 32<<10)
 	for {
@@ -184,7 +193,7 @@ func (c *peerConn) readLoop() {
 				c.mu.Lock()
 				c.pmForgot = true
 				c.mu.Unlock()
-				c.close()
+				c.Close()
 				c.stats.Disconnects.Add(1)
 				return
 			}
@@ -202,7 +211,7 @@ func (c *peerConn) readLoop() {
 			if !errors.Is(err, net.ErrClosed) {
 				c.log.Debug("connection read ended", "remote", c.nc.RemoteAddr().String(), "err", err)
 			}
-			c.close()
+			c.Close()
 			c.mu.Lock()
 			forgot := c.pmForgot
 			c.mu.Unlock()
@@ -216,7 +225,7 @@ func (c *peerConn) readLoop() {
 }
 
 // writeLoop writes the buffer to the socket and reports drained space to the PeerManager.
-func (c *peerConn) writeLoop() {
+func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		for len(c.buf) == 0 && !c.closed {
@@ -235,7 +244,7 @@ func (c *peerConn) writeLoop() {
 		_, err := c.nc.Write(out)
 		if err != nil {
 			c.log.Warn("socket write failed; closing", "remote", c.nc.RemoteAddr().String(), "err", err)
-			c.close() // the reader then tells the PeerManager
+			c.Close() // the reader then tells the PeerManager
 			return
 		}
 		c.stats.BytesOut.Add(int64(len(out)))
@@ -256,7 +265,7 @@ func (c *peerConn) writeLoop() {
 				c.mu.Lock()
 				c.pmForgot = true
 				c.mu.Unlock()
-				c.close()
+				c.Close()
 				return
 			}
 		}

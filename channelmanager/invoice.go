@@ -1,0 +1,164 @@
+package channelmanager
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/invoice"
+	"github.com/lnkit/lnkit/router"
+)
+
+// Errors of the BOLT 11 helpers.
+var (
+	// ErrInvoiceExpired: the invoice's expiry has passed (judged by the newest block timestamp seen).
+	ErrInvoiceExpired = errors.New("channelmanager: invoice expired")
+	// ErrInvalidInvoice: the invoice cannot be paid as given (wrong network, amount missing or given
+	// twice, unknown required feature).
+	ErrInvalidInvoice = errors.New("channelmanager: invalid invoice")
+	// ErrNoRoute: no usable direct channel with the payee can carry the amount (lnkit pays over direct
+	// channels until it has a router).
+	ErrNoRoute = errors.New("channelmanager: no route")
+)
+
+// DefaultInvoiceExpirySecs is the expiry of invoices created without one (BOLT 11's default, 3600 s).
+const DefaultInvoiceExpirySecs = 3600
+
+// finalCLTVExpiryBuffer is added to an invoice's min_final_cltv_expiry_delta when we pay it, so that a
+// block found while the HTLC travels does not make it too close to expiry at the payee.
+const finalCLTVExpiryBuffer = 3
+
+// Bolt11InvoiceParams describe an invoice for CreateBolt11Invoice.
+type Bolt11InvoiceParams struct {
+	// AmountMsat is the amount asked for, in millisatoshi; 0 makes an invoice for any amount.
+	AmountMsat uint64
+	// Description (field `d`) or DescriptionHash (field `h`): exactly one is used; an empty
+	// Description with no DescriptionHash gives an empty `d`.
+	Description     string
+	DescriptionHash *[32]byte
+	// ExpirySecs 0 means DefaultInvoiceExpirySecs.
+	ExpirySecs uint32
+	// MinFinalCLTVExpiryDelta 0 means DefaultMinFinalCLTVExpiryDelta (blocks).
+	MinFinalCLTVExpiryDelta uint16
+	// Timestamp is the invoice's creation time (field timestamp). The library reads no clock: the host
+	// passes the current time.
+	Timestamp time.Time
+}
+
+// CreateBolt11Invoice registers an inbound payment (as CreateInboundPayment does) and returns the
+// BOLT 11 invoice for it, signed with the node key: payment hash, payment secret, amount,
+// description, expiry, min_final_cltv_expiry_delta and the features var_onion_optin and
+// payment_secret (required) and basic_mpp (optional). The invoice carries no route hints (lnkit
+// does not yet read its peers' channel_update). It returns the invoice and its bech32 string.
+// Errors: ErrAPIMisuse (zero Timestamp), invoice encoding errors.
+func (cm *ChannelManager) CreateBolt11Invoice(p Bolt11InvoiceParams) (*invoice.Invoice, string, error) {
+	if p.Timestamp.IsZero() {
+		return nil, "", fmt.Errorf("%w: CreateBolt11Invoice needs the current time", ErrAPIMisuse)
+	}
+	if p.ExpirySecs == 0 {
+		p.ExpirySecs = DefaultInvoiceExpirySecs
+	}
+	if p.MinFinalCLTVExpiryDelta == 0 {
+		p.MinFinalCLTVExpiryDelta = DefaultMinFinalCLTVExpiryDelta
+	}
+	hash, secret, err := cm.CreateInboundPayment(p.AmountMsat, p.ExpirySecs, p.MinFinalCLTVExpiryDelta)
+	if err != nil {
+		return nil, "", err
+	}
+	opts := []invoice.Option{
+		invoice.WithExpiry(time.Duration(p.ExpirySecs) * time.Second),
+		invoice.WithMinFinalCLTVExpiryDelta(uint64(p.MinFinalCLTVExpiryDelta)),
+		invoice.WithFeatures(invoice.DefaultFeatures()),
+	}
+	if p.AmountMsat > 0 {
+		opts = append(opts, invoice.WithAmountMsat(p.AmountMsat))
+	}
+	if p.DescriptionHash != nil {
+		opts = append(opts, invoice.WithDescriptionHash(*p.DescriptionHash))
+	} else {
+		opts = append(opts, invoice.WithDescription(p.Description))
+	}
+	inv, err := invoice.New(cm.net, hash, secret, p.Timestamp, opts...)
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := inv.Encode(cm.keys)
+	if err != nil {
+		return nil, "", err
+	}
+	return inv, s, nil
+}
+
+// SendPaymentForBolt11Invoice pays a decoded invoice over a usable direct channel with its payee
+// (lnkit has no router yet): a one-hop route with the invoice's payment secret and a final CLTV of
+// its min_final_cltv_expiry_delta plus a 3-block buffer. amountMsat must be 0 for an invoice with an
+// amount and positive for one without. The outcome arrives as PaymentSent, or PaymentPathFailed then
+// PaymentFailed, under paymentID (the payment hash is the usual choice: it makes paying the same
+// invoice twice an ErrDuplicatePayment). Expiry is judged by the newest block timestamp seen; a host
+// with a clock should also check inv.IsExpired(now). Errors: ErrInvalidInvoice, ErrInvoiceExpired,
+// ErrNoRoute, and those of SendPaymentWithRoute.
+func (cm *ChannelManager) SendPaymentForBolt11Invoice(inv *invoice.Invoice, amountMsat uint64, paymentID events.PaymentID) error {
+	if inv == nil || inv.Payee == nil {
+		return fmt.Errorf("%w: no payee", ErrInvalidInvoice)
+	}
+	if inv.Network != nil && inv.Network.Net != cm.net.Net {
+		return fmt.Errorf("%w: invoice is for %s, we are on %s", ErrInvalidInvoice, inv.Network.Name, cm.net.Name)
+	}
+	if inv.PaymentSecret == nil {
+		return fmt.Errorf("%w: no payment secret", ErrInvalidInvoice)
+	}
+	if inv.Features != nil {
+		if unknown := inv.Features.UnknownRequiredFeatures(invoice.KnownFeatures()); len(unknown) > 0 {
+			return fmt.Errorf("%w: invoice requires features %v", ErrInvalidInvoice, unknown)
+		}
+	}
+	if want, ok := inv.Amount(); ok {
+		if amountMsat != 0 && amountMsat != want {
+			return fmt.Errorf("%w: the invoice asks for %d msat; pay it with amount 0", ErrInvalidInvoice, want)
+		}
+		amountMsat = want
+	} else if amountMsat == 0 {
+		return fmt.Errorf("%w: the invoice has no amount: give one", ErrInvalidInvoice)
+	}
+	cm.mu.Lock()
+	blockTime := cm.highestBlockTime
+	cm.mu.Unlock()
+	if blockTime != 0 && inv.IsExpired(time.Unix(int64(blockTime), 0)) {
+		return ErrInvoiceExpired
+	}
+	delta := inv.MinFinalCLTVExpiryDeltaOrDefault() + finalCLTVExpiryBuffer
+	if delta > 2016 {
+		return fmt.Errorf("%w: min_final_cltv_expiry_delta %d is too far", ErrInvalidInvoice, delta)
+	}
+	route, err := cm.DirectRoute(inv.Payee, amountMsat, uint32(delta))
+	if err != nil {
+		return err
+	}
+	return cm.SendPaymentWithRoute(route, inv.PaymentHash, inv.PaymentSecret, paymentID)
+}
+
+// DirectRoute builds a one-hop route paying amountMsat to dest over the usable channel with it that
+// can send the most now, with a final CLTV delta of finalCLTVDelta blocks (for SendPaymentWithRoute
+// or SendSpontaneousPayment until lnkit has a router). Errors: ErrNoRoute.
+func (cm *ChannelManager) DirectRoute(dest *btcec.PublicKey, amountMsat uint64, finalCLTVDelta uint32) (*router.Route, error) {
+	var best *ChannelDetails
+	for _, c := range cm.ListUsableChannels() {
+		if !c.CounterpartyNodeID.IsEqual(dest) {
+			continue
+		}
+		if best == nil || c.OutboundCapacityMsat > best.OutboundCapacityMsat {
+			best = &c
+		}
+	}
+	if best == nil {
+		return nil, fmt.Errorf("%w: no usable channel with the payee", ErrNoRoute)
+	}
+	if best.OutboundCapacityMsat < amountMsat {
+		return nil, fmt.Errorf("%w: the channel with the payee can send at most %d msat now", ErrNoRoute, best.OutboundCapacityMsat)
+	}
+	return &router.Route{Hops: []router.RouteHop{{PubKey: dest, ShortChannelID: best.ShortChannelID, FeeMsat: amountMsat,
+		CLTVExpiryDelta: finalCLTVDelta}}}, nil
+}
