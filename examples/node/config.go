@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
+)
+
+// Config is the node's configuration: command-line flags, optionally preset from a config file of
+// `name = value` lines (the flag names without the dash; `#` starts a comment). Flags given on the
+// command line win over the file.
+type Config struct {
+	DataDir    string
+	ConfigFile string
+	Network    string
+
+	BtcdRPCHost string
+	BtcdRPCUser string
+	BtcdRPCPass string
+	BtcdRPCCert string
+	BtcdNoTLS   bool
+
+	Listen    string
+	RPCListen string
+	FeeURL    string
+	LogLevel  string
+
+	// Host timers (the library only counts the ticks it is given).
+	PeerTick    time.Duration
+	ManagerTick time.Duration
+	ChainPoll   time.Duration
+	FeeRefresh  time.Duration
+}
+
+// networkParams maps -network to chain parameters.
+func networkParams(name string) (*chaincfg.Params, error) {
+	switch name {
+	case "mainnet", "bitcoin":
+		return &chaincfg.MainNetParams, nil
+	case "testnet", "testnet3":
+		return &chaincfg.TestNet3Params, nil
+	case "signet":
+		return &chaincfg.SigNetParams, nil
+	case "regtest":
+		return &chaincfg.RegressionNetParams, nil
+	}
+	return nil, fmt.Errorf("unknown network %q (want regtest, testnet, signet or mainnet)", name)
+}
+
+// defaultPorts gives the default p2p and control ports of a network.
+func defaultPorts(network string) (p2p, rpc int) {
+	switch network {
+	case "testnet", "testnet3":
+		return 19735, 19835
+	case "signet":
+		return 39735, 39835
+	case "regtest":
+		return 9735, 9835
+	}
+	return 9735, 9835
+}
+
+// defaultBtcdRPC gives btcd's default RPC port for a network.
+func defaultBtcdRPC(network string) string {
+	switch network {
+	case "testnet", "testnet3":
+		return "127.0.0.1:18334"
+	case "signet":
+		return "127.0.0.1:38332"
+	case "regtest":
+		return "127.0.0.1:18334"
+	}
+	return "127.0.0.1:8334"
+}
+
+// newFlagSet defines the node's flags on cfg.
+func newFlagSet(cfg *Config) *flag.FlagSet {
+	fs := flag.NewFlagSet("lnkit-node", flag.ContinueOnError)
+	home, _ := os.UserHomeDir()
+	fs.StringVar(&cfg.DataDir, "datadir", filepath.Join(home, ".lnkit-node"), "directory for the seed, channel state, wallet and cookie")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "config file of `name = value` lines (default <datadir>/lnkit-node.conf if it exists)")
+	fs.StringVar(&cfg.Network, "network", "regtest", "regtest, testnet, signet or mainnet")
+	fs.StringVar(&cfg.BtcdRPCHost, "btcd.rpchost", "", "btcd RPC host:port (default: btcd's port for the network on 127.0.0.1)")
+	fs.StringVar(&cfg.BtcdRPCUser, "btcd.rpcuser", "", "btcd RPC user")
+	fs.StringVar(&cfg.BtcdRPCPass, "btcd.rpcpass", "", "btcd RPC password")
+	fs.StringVar(&cfg.BtcdRPCCert, "btcd.rpccert", "", "btcd RPC TLS certificate (default ~/.btcd/rpc.cert)")
+	fs.BoolVar(&cfg.BtcdNoTLS, "btcd.notls", false, "talk to btcd without TLS")
+	fs.StringVar(&cfg.Listen, "listen", "", "Lightning p2p listen address (default 0.0.0.0:9735 on mainnet/regtest); \"off\" to not listen")
+	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835)")
+	fs.StringVar(&cfg.FeeURL, "feeurl", "", "fee estimates from a URL in lnd's fee.url JSON format instead of btcd's estimatefee")
+	fs.StringVar(&cfg.LogLevel, "loglevel", "info", "debug, info, warn or error")
+	fs.DurationVar(&cfg.PeerTick, "tick.peer", 10*time.Second, "interval of PeerManager.TimerTickOccurred (pings)")
+	fs.DurationVar(&cfg.ManagerTick, "tick.manager", 60*time.Second, "interval of ChannelManager.TimerTickOccurred (update_fee, retries)")
+	fs.DurationVar(&cfg.ChainPoll, "tick.chain", 500*time.Millisecond, "how often btcd is polled for new blocks")
+	fs.DurationVar(&cfg.FeeRefresh, "tick.fees", 30*time.Second, "how often fee estimates are refreshed")
+	return fs
+}
+
+// parseConfig parses args (flags, then an optional command with its arguments) and the config file.
+// It returns the remaining arguments (the CLI command, if any).
+func parseConfig(args []string) (*Config, []string, error) {
+	cfg := &Config{}
+	fs := newFlagSet(cfg)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	file := cfg.ConfigFile
+	if file == "" {
+		file = filepath.Join(cfg.DataDir, "lnkit-node.conf")
+		if _, err := os.Stat(file); err != nil {
+			file = ""
+		}
+	}
+	if file != "" {
+		if err := applyConfigFile(fs, file, set); err != nil {
+			return nil, nil, err
+		}
+	}
+	if _, err := networkParams(cfg.Network); err != nil {
+		return nil, nil, err
+	}
+	p2p, rpc := defaultPorts(cfg.Network)
+	if cfg.Listen == "" {
+		cfg.Listen = fmt.Sprintf("0.0.0.0:%d", p2p)
+	}
+	if cfg.RPCListen == "" {
+		cfg.RPCListen = fmt.Sprintf("127.0.0.1:%d", rpc)
+	}
+	if cfg.BtcdRPCHost == "" {
+		cfg.BtcdRPCHost = defaultBtcdRPC(cfg.Network)
+	}
+	if cfg.BtcdRPCCert == "" && !cfg.BtcdNoTLS {
+		if home, err := os.UserHomeDir(); err == nil {
+			cfg.BtcdRPCCert = filepath.Join(home, ".btcd", "rpc.cert")
+		}
+	}
+	if cfg.PeerTick <= 0 || cfg.ManagerTick <= 0 || cfg.ChainPoll <= 0 || cfg.FeeRefresh <= 0 {
+		return nil, nil, errors.New("tick intervals must be positive")
+	}
+	return cfg, fs.Args(), nil
+}
+
+// applyConfigFile sets every flag named in file that was not given on the command line.
+func applyConfigFile(fs *flag.FlagSet, file string, set map[string]bool) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if i := strings.IndexByte(text, '#'); i >= 0 {
+			text = strings.TrimSpace(text[:i])
+		}
+		if text == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(text, "=")
+		if !ok {
+			// A bare name sets a boolean flag.
+			name, value = text, "true"
+		}
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if fs.Lookup(name) == nil {
+			return fmt.Errorf("%s:%d: unknown option %q", file, line, name)
+		}
+		if set[name] || name == "config" || name == "datadir" {
+			continue
+		}
+		if err := fs.Set(name, value); err != nil {
+			return fmt.Errorf("%s:%d: %s: %w", file, line, name, err)
+		}
+	}
+	return sc.Err()
+}

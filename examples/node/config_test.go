@@ -1,0 +1,53 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	conf := "# a comment\nnetwork = regtest\nbtcd.rpcuser = alice\nbtcd.rpcpass = secret # trailing comment\nbtcd.notls\ntick.manager = 5s\nlisten = 127.0.0.1:1234\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lnkit-node.conf"), []byte(conf), 0o600))
+	cfg, rest, err := parseConfig([]string{"-datadir", dir, "-listen", "127.0.0.1:9999", "getinfo"})
+	require.NoError(t, err)
+	require.Equal(t, []string{"getinfo"}, rest)
+	require.Equal(t, "alice", cfg.BtcdRPCUser)
+	require.Equal(t, "secret", cfg.BtcdRPCPass)
+	require.True(t, cfg.BtcdNoTLS)
+	require.Equal(t, 5*time.Second, cfg.ManagerTick)
+	require.Equal(t, "127.0.0.1:9999", cfg.Listen, "the command line wins over the file")
+	require.Equal(t, "127.0.0.1:9835", cfg.RPCListen)
+	require.Equal(t, "127.0.0.1:18334", cfg.BtcdRPCHost)
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := parseConfig([]string{"-datadir", dir, "-network", "moon"})
+	require.ErrorContains(t, err, "unknown network")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.conf"), []byte("nosuchoption = 1\n"), 0o600))
+	_, _, err = parseConfig([]string{"-datadir", dir, "-config", filepath.Join(dir, "bad.conf")})
+	require.ErrorContains(t, err, "unknown option")
+	_, _, err = parseConfig([]string{"-datadir", dir, "-tick.peer", "0s"})
+	require.Error(t, err)
+}
+
+func TestSeedFileIsPrivateAndStable(t *testing.T) {
+	dir := t.TempDir()
+	s1, err := loadSeed(dir)
+	require.NoError(t, err)
+	st, err := os.Stat(filepath.Join(dir, "seed"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	s2, err := loadSeed(dir)
+	require.NoError(t, err)
+	require.Equal(t, s1, s2)
+	require.NotEqual(t, [32]byte{}, s1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "seed"), []byte("zz\n"), 0o600))
+	_, err = loadSeed(dir)
+	require.Error(t, err)
+}

@@ -1,0 +1,129 @@
+// Command node is a complete Lightning node built on lnkit, the host a wallet developer would copy: btcd
+// over RPC for the chain, a BIP84 wallet, TCP sockets wired to the PeerManager, timers, persistence
+// under -datadir and a JSON-RPC control API on loopback.
+//
+// Run the node:
+//
+//	node -datadir ~/.lnkit-node -network regtest -btcd.rpcuser u -btcd.rpcpass p -btcd.rpccert ~/.btcd/rpc.cert
+//
+// Call it (the same binary, with a command after the flags):
+//
+//	node -datadir ~/.lnkit-node getinfo
+//	node -datadir ~/.lnkit-node openchannel <node_id> 1000000
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/lnkit/lnkit/examples/node/nodeapi"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, rest, err := parseConfig(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 2
+	}
+	if len(rest) > 0 {
+		return runCLI(cfg, rest, stdout, stderr)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		fmt.Fprintln(stderr, "error: -loglevel:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := runDaemon(cfg, log); err != nil {
+		log.Error("node failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// runCLI calls the running node's control API with one command.
+func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
+	token, err := nodeapi.ReadCookie(cfg.DataDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: reading the cookie in %s (is the node running?): %v\n", cfg.DataDir, err)
+		return 1
+	}
+	client := nodeapi.NewClient("http://"+cfg.RPCListen, token)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return nodeapi.RunCLI(ctx, client, args, stdout, stderr)
+}
+
+// runDaemon runs the node until SIGINT/SIGTERM or the stop command.
+func runDaemon(cfg *Config, log *slog.Logger) error {
+	host, _, err := net.SplitHostPort(cfg.RPCListen)
+	if err != nil {
+		return fmt.Errorf("-rpclisten: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("-rpclisten %s: the control API listens on loopback only", cfg.RPCListen)
+	}
+	node, err := NewNode(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := node.Start(); err != nil {
+		node.Stop()
+		return err
+	}
+	token, err := nodeapi.WriteCookie(cfg.DataDir)
+	if err != nil {
+		node.Stop()
+		return fmt.Errorf("cookie: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.RPCListen)
+	if err != nil {
+		node.Stop()
+		return fmt.Errorf("control API: %w", err)
+	}
+	stopReq := make(chan struct{}, 1)
+	svc := &service{n: node, stop: func() {
+		select {
+		case stopReq <- struct{}{}:
+		default:
+		}
+	}}
+	srv := &http.Server{Handler: nodeapi.NewServer(svc, token, log.With("component", "rpc")), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("control API", "err", err)
+		}
+	}()
+	log.Info("control API listening", "addr", ln.Addr().String(), "cookie", cfg.DataDir+"/.cookie")
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	case <-stopReq:
+		log.Info("shutting down (stop requested)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = srv.Shutdown(ctx)
+	cancel()
+	node.Stop()
+	_ = os.Remove(cfg.DataDir + "/.cookie")
+	return nil
+}

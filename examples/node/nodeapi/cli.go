@@ -1,0 +1,360 @@
+package nodeapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Command describes one command of the command-line form of the API (RunCLI).
+type Command struct {
+	Name    string // e.g. "openchannel"
+	Args    string // argument synopsis, e.g. "<node_id> <amount_sat> [push_msat] [--private]"
+	Summary string // one line
+}
+
+// cliCommand is a Command with its parser.
+type cliCommand struct {
+	Command
+	minArgs, maxArgs int
+	flags            []string // allowed flags, without the leading dashes
+	// build turns positional arguments and flags into a method and its params; an error is a usage
+	// error.
+	build func(args []string, flags map[string]bool) (method string, params any, err error)
+}
+
+func simple(method string) func([]string, map[string]bool) (string, any, error) {
+	return func([]string, map[string]bool) (string, any, error) { return method, nil, nil }
+}
+
+var cliCommands = []cliCommand{
+	{Command: Command{"getinfo", "", "show the node's id, network, chain height and counts"},
+		build: simple(MethodGetInfo)},
+	{Command: Command{"connect", "<node_id>@<host:port>", "connect to a peer (also: connect <node_id> <host:port>)"},
+		minArgs: 1, maxArgs: 2, build: buildConnect},
+	{Command: Command{"listpeers", "", "list connected peers"},
+		build: simple(MethodListPeers)},
+	{Command: Command{"newaddress", "", "make a new on-chain wallet address"},
+		build: simple(MethodNewAddress)},
+	{Command: Command{"walletbalance", "", "show the on-chain wallet balance"},
+		build: simple(MethodWalletBalance)},
+	{Command: Command{"openchannel", "<node_id> <amount_sat> [push_msat] [--private]", "open a channel to a connected peer"},
+		minArgs: 2, maxArgs: 3, flags: []string{"private"}, build: buildOpenChannel},
+	{Command: Command{"listchannels", "", "list channels"},
+		build: simple(MethodListChannels)},
+	{Command: Command{"closechannel", "<channel_id> [--force]", "close a channel, cooperatively or (--force) unilaterally"},
+		minArgs: 1, maxArgs: 1, flags: []string{"force"}, build: buildCloseChannel},
+	{Command: Command{"invoice", "<amount_msat|any> [description] [expiry_secs]", "make a BOLT 11 invoice"},
+		minArgs: 1, maxArgs: 3, build: buildInvoice},
+	{Command: Command{"decodeinvoice", "<bolt11>", "decode a BOLT 11 invoice"},
+		minArgs: 1, maxArgs: 1, build: buildDecodeInvoice},
+	{Command: Command{"payinvoice", "<bolt11> [amount_msat] [--no-wait]", "pay a BOLT 11 invoice"},
+		minArgs: 1, maxArgs: 2, flags: []string{"no-wait"}, build: buildPayInvoice},
+	{Command: Command{"keysend", "<node_id> <amount_msat> [--no-wait]", "pay a node without an invoice (spontaneous payment)"},
+		minArgs: 2, maxArgs: 2, flags: []string{"no-wait"}, build: buildKeysend},
+	{Command: Command{"listpayments", "", "list outgoing payments"},
+		build: simple(MethodListPayments)},
+	{Command: Command{"listinvoices", "", "list invoices and keysend receipts"},
+		build: simple(MethodListInvoices)},
+	{Command: Command{"stop", "", "shut the node down"},
+		build: simple(MethodStop)},
+	{Command: Command{"events", "", "print the node's events, one JSON object a line, until interrupted"},
+		build: simple("")},
+	{Command: Command{"help", "[command]", "show this help or a command's"}},
+}
+
+// Commands lists the commands RunCLI accepts, in the order of the help text.
+func Commands() []Command {
+	out := make([]Command, len(cliCommands))
+	for i, c := range cliCommands {
+		out[i] = c.Command
+	}
+	return out
+}
+
+func lookupCommand(name string) *cliCommand {
+	for i := range cliCommands {
+		if cliCommands[i].Name == name {
+			return &cliCommands[i]
+		}
+	}
+	return nil
+}
+
+// Usage returns the help text listing every command.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString("usage: <command> [arguments]\n\ncommands:\n")
+	syns := make([]string, len(cliCommands))
+	width := 0
+	for i, c := range cliCommands {
+		syns[i] = strings.TrimSpace(c.Name + " " + c.Args)
+		width = max(width, len(syns[i]))
+	}
+	for i, c := range cliCommands {
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, syns[i], c.Summary)
+	}
+	b.WriteString("\namounts are whole numbers in the unit their name gives (_sat or _msat)\n")
+	return b.String()
+}
+
+func commandUsage(c *cliCommand) string {
+	syn := c.Name
+	if c.Args != "" {
+		syn += " " + c.Args
+	}
+	return "usage: " + syn + "\n  " + c.Summary + "\n"
+}
+
+// RunCLI runs one command given as args (the command name then its arguments, without the program
+// name) against client, printing results as indented JSON to stdout. It returns the exit status:
+// 0 on success, 1 if the call failed (after printing "error: <message> (code N)" to stderr), 2 for a
+// usage error (after printing the usage text to stderr). "help" needs no client. "events" prints
+// one event a line until ctx is done (status 0) or the stream ends (status 1).
+func RunCLI(ctx context.Context, client *Client, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, Usage())
+		return 2
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		switch len(args) {
+		case 1:
+			fmt.Fprint(stdout, Usage())
+			return 0
+		case 2:
+			if c := lookupCommand(args[1]); c != nil {
+				fmt.Fprint(stdout, commandUsage(c))
+				return 0
+			}
+			fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[1], Usage())
+			return 2
+		default:
+			fmt.Fprint(stderr, commandUsage(lookupCommand("help")))
+			return 2
+		}
+	}
+	cmd := lookupCommand(name)
+	if cmd == nil {
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", name, Usage())
+		return 2
+	}
+	pos, flags, help, err := splitArgs(args[1:], cmd.flags)
+	if help {
+		fmt.Fprint(stdout, commandUsage(cmd))
+		return 0
+	}
+	if err == nil && (len(pos) < cmd.minArgs || len(pos) > cmd.maxArgs) {
+		err = fmt.Errorf("%s takes %s", cmd.Name, argCount(cmd.minArgs, cmd.maxArgs))
+	}
+	var (
+		method string
+		params any
+	)
+	if err == nil {
+		method, params, err = cmd.build(pos, flags)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n%s", cmd.Name, err, commandUsage(cmd))
+		return 2
+	}
+	if client == nil {
+		fmt.Fprintln(stderr, "error: no node to talk to")
+		return 1
+	}
+	if cmd.Name == "events" {
+		return runEvents(ctx, client, stdout, stderr)
+	}
+	var raw json.RawMessage
+	if err := client.Call(ctx, method, params, &raw); err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	out.WriteByte('\n')
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func argCount(lo, hi int) string {
+	switch {
+	case hi == 0:
+		return "no arguments"
+	case lo == hi && lo == 1:
+		return "1 argument"
+	case lo == hi:
+		return fmt.Sprintf("%d arguments", lo)
+	default:
+		return fmt.Sprintf("%d to %d arguments", lo, hi)
+	}
+}
+
+func printError(stderr io.Writer, err error) {
+	var rpcErr *Error
+	if errors.As(err, &rpcErr) {
+		fmt.Fprintf(stderr, "error: %s (code %d)\n", rpcErr.Message, rpcErr.Code)
+		return
+	}
+	fmt.Fprintf(stderr, "error: %v\n", err)
+}
+
+func runEvents(ctx context.Context, client *Client, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, err := client.Events(ctx)
+	if err != nil {
+		printError(stderr, err)
+		return 1
+	}
+	for ev := range events {
+		b, err := json.Marshal(ev)
+		if err != nil {
+			continue
+		}
+		if _, err := fmt.Fprintf(stdout, "%s\n", b); err != nil {
+			printError(stderr, err)
+			return 1
+		}
+	}
+	if ctx.Err() != nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "error: the event stream ended")
+	return 1
+}
+
+// splitArgs separates positional arguments from flags ("--name" or "-name", anywhere; "--" ends
+// flags). help is set by -h/--help.
+func splitArgs(args, allowed []string) (pos []string, flags map[string]bool, help bool, err error) {
+	flags = map[string]bool{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		if name == "h" || name == "help" {
+			return nil, nil, true, nil
+		}
+		ok := false
+		for _, f := range allowed {
+			if f == name {
+				ok = true
+			}
+		}
+		if !ok {
+			return nil, nil, false, fmt.Errorf("unknown flag %q", a)
+		}
+		if flags[name] {
+			return nil, nil, false, fmt.Errorf("flag %q given twice", a)
+		}
+		flags[name] = true
+	}
+	return pos, flags, false, nil
+}
+
+// parseUint parses a whole decimal number of at most max, naming it in errors.
+func parseUint(name, s string, max uint64) (uint64, error) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || v > max {
+		return 0, fmt.Errorf("%s must be a whole number from 0 to %d, not %q", name, max, s)
+	}
+	return v, nil
+}
+
+func buildConnect(args []string, _ map[string]bool) (string, any, error) {
+	p := ConnectParams{NodeID: args[0]}
+	if len(args) == 2 {
+		p.Address = args[1]
+	} else {
+		id, addr, ok := strings.Cut(args[0], "@")
+		if !ok || id == "" || addr == "" {
+			return "", nil, errors.New("the peer must be given as <node_id>@<host:port>")
+		}
+		p = ConnectParams{NodeID: id, Address: addr}
+	}
+	if p.NodeID == "" || p.Address == "" {
+		return "", nil, errors.New("node_id and address must not be empty")
+	}
+	return MethodConnect, p, nil
+}
+
+func buildOpenChannel(args []string, flags map[string]bool) (string, any, error) {
+	amt, err := parseUint("amount_sat", args[1], math.MaxInt64)
+	if err != nil {
+		return "", nil, err
+	}
+	p := OpenChannelParams{NodeID: args[0], AmountSat: int64(amt), Private: flags["private"]}
+	if len(args) > 2 {
+		if p.PushMsat, err = parseUint("push_msat", args[2], math.MaxUint64); err != nil {
+			return "", nil, err
+		}
+	}
+	return MethodOpenChannel, p, nil
+}
+
+func buildCloseChannel(args []string, flags map[string]bool) (string, any, error) {
+	return MethodCloseChannel, CloseChannelParams{ChannelID: args[0], Force: flags["force"]}, nil
+}
+
+func buildInvoice(args []string, _ map[string]bool) (string, any, error) {
+	var p InvoiceParams
+	if args[0] != "any" {
+		var err error
+		if p.AmountMsat, err = parseUint("amount_msat", args[0], math.MaxUint64); err != nil {
+			return "", nil, err
+		}
+	}
+	if len(args) > 1 {
+		p.Description = args[1]
+	}
+	if len(args) > 2 {
+		exp, err := parseUint("expiry_secs", args[2], math.MaxUint32)
+		if err != nil {
+			return "", nil, err
+		}
+		p.ExpirySecs = uint32(exp)
+	}
+	return MethodInvoice, p, nil
+}
+
+func buildDecodeInvoice(args []string, _ map[string]bool) (string, any, error) {
+	return MethodDecodeInvoice, DecodeInvoiceParams{Bolt11: args[0]}, nil
+}
+
+func buildPayInvoice(args []string, flags map[string]bool) (string, any, error) {
+	p := PayInvoiceParams{Bolt11: args[0], NoWait: flags["no-wait"]}
+	if len(args) > 1 {
+		var err error
+		if p.AmountMsat, err = parseUint("amount_msat", args[1], math.MaxUint64); err != nil {
+			return "", nil, err
+		}
+	}
+	return MethodPayInvoice, p, nil
+}
+
+func buildKeysend(args []string, flags map[string]bool) (string, any, error) {
+	amt, err := parseUint("amount_msat", args[1], math.MaxUint64)
+	if err != nil {
+		return "", nil, err
+	}
+	return MethodKeysend, KeysendParams{NodeID: args[0], AmountMsat: amt, NoWait: flags["no-wait"]}, nil
+}

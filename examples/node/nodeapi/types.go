@@ -1,0 +1,298 @@
+// Package nodeapi is the control API of the lnkit example node: JSON-RPC 2.0 over HTTP on loopback,
+// authenticated by a cookie file in the node's data directory, plus a Server-Sent Events stream.
+//
+// This file holds the method names and their parameter and result types; server.go serves a Service
+// over HTTP, client.go calls it. Amounts carry their unit in the JSON name (_sat, _msat); node ids are
+// 33-byte compressed public keys in hex; hashes, preimages and channel ids are 32 bytes in hex
+// (txids in Bitcoin's reversed display order).
+package nodeapi
+
+import (
+	"context"
+	"errors"
+)
+
+// Method names, as sent in the JSON-RPC "method" member.
+const (
+	MethodGetInfo       = "getinfo"
+	MethodConnect       = "connect"
+	MethodListPeers     = "listpeers"
+	MethodNewAddress    = "newaddress"
+	MethodWalletBalance = "walletbalance"
+	MethodOpenChannel   = "openchannel"
+	MethodListChannels  = "listchannels"
+	MethodCloseChannel  = "closechannel"
+	MethodInvoice       = "invoice"
+	MethodDecodeInvoice = "decodeinvoice"
+	MethodPayInvoice    = "payinvoice"
+	MethodKeysend       = "keysend"
+	MethodListPayments  = "listpayments"
+	MethodListInvoices  = "listinvoices"
+	MethodStop          = "stop"
+)
+
+// Service is what the node implements and the Server exposes. Every method may return an *Error (sent
+// as is) or an error wrapping ErrInvalidParams (sent as JSON-RPC -32602 with the error's text); any
+// other error is sent as code CodeFailed with its text.
+type Service interface {
+	GetInfo(ctx context.Context) (*GetInfoResult, error)
+	Connect(ctx context.Context, p ConnectParams) (*ConnectResult, error)
+	ListPeers(ctx context.Context) (*ListPeersResult, error)
+	NewAddress(ctx context.Context) (*NewAddressResult, error)
+	WalletBalance(ctx context.Context) (*WalletBalanceResult, error)
+	OpenChannel(ctx context.Context, p OpenChannelParams) (*OpenChannelResult, error)
+	ListChannels(ctx context.Context) (*ListChannelsResult, error)
+	CloseChannel(ctx context.Context, p CloseChannelParams) (*CloseChannelResult, error)
+	Invoice(ctx context.Context, p InvoiceParams) (*InvoiceResult, error)
+	DecodeInvoice(ctx context.Context, p DecodeInvoiceParams) (*DecodeInvoiceResult, error)
+	PayInvoice(ctx context.Context, p PayInvoiceParams) (*Payment, error)
+	Keysend(ctx context.Context, p KeysendParams) (*Payment, error)
+	ListPayments(ctx context.Context) (*ListPaymentsResult, error)
+	ListInvoices(ctx context.Context) (*ListInvoicesResult, error)
+	// Stop asks the node to shut down cleanly (after the reply is sent).
+	Stop(ctx context.Context) error
+	// SubscribeEvents returns a channel of node events and a cancel function that closes it. Events are
+	// dropped for a subscriber whose channel is full rather than blocking the node.
+	SubscribeEvents() (<-chan Event, func())
+}
+
+// JSON-RPC 2.0 error codes used by the API.
+const (
+	CodeParseError     = -32700
+	CodeInvalidRequest = -32600
+	CodeMethodNotFound = -32601
+	CodeInvalidParams  = -32602
+	CodeInternal       = -32603
+	// CodeFailed: the request was well formed but the node could not do it (no route, peer offline,
+	// insufficient funds...); the message says why.
+	CodeFailed = -32000
+	// CodeUnauthorized is sent (with HTTP 401) when the cookie is missing or wrong.
+	CodeUnauthorized = -32001
+)
+
+// ErrInvalidParams marks an error caused by the request's parameters.
+var ErrInvalidParams = errors.New("invalid params")
+
+// Error is a JSON-RPC 2.0 error object.
+type Error struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+type GetInfoResult struct {
+	NodeID            string   `json:"node_id"`
+	Network           string   `json:"network"`
+	BlockHeight       uint32   `json:"block_height"`
+	BlockHash         string   `json:"block_hash"`
+	SyncedToChain     bool     `json:"synced_to_chain"`
+	NumPeers          int      `json:"num_peers"`
+	NumChannels       int      `json:"num_channels"`
+	NumUsableChannels int      `json:"num_usable_channels"`
+	ListenAddrs       []string `json:"listen_addrs"`
+	Version           string   `json:"version"`
+}
+
+// ConnectParams: Address is "host:port"; NodeID may instead be given as "<node_id>@host:port" in
+// NodeID with Address empty.
+type ConnectParams struct {
+	NodeID  string `json:"node_id"`
+	Address string `json:"address"`
+}
+
+type ConnectResult struct {
+	NodeID string `json:"node_id"`
+}
+
+type Peer struct {
+	NodeID   string `json:"node_id"`
+	Address  string `json:"address"`
+	Inbound  bool   `json:"inbound"`
+	Features string `json:"features"` // the peer's init features, hex
+}
+
+type ListPeersResult struct {
+	Peers []Peer `json:"peers"`
+}
+
+type NewAddressResult struct {
+	Address string `json:"address"`
+}
+
+type WalletBalanceResult struct {
+	ConfirmedSat   int64 `json:"confirmed_sat"`
+	UnconfirmedSat int64 `json:"unconfirmed_sat"`
+	TotalSat       int64 `json:"total_sat"`
+	// ClaimableSat is what channels and sweeps still hold on chain for us (not yet in the wallet).
+	ClaimableSat int64 `json:"claimable_sat"`
+}
+
+type OpenChannelParams struct {
+	NodeID    string `json:"node_id"`
+	AmountSat int64  `json:"amount_sat"`
+	PushMsat  uint64 `json:"push_msat"`
+	// Private: do not announce the channel (lnkit does not announce channels yet; kept for the API).
+	Private bool `json:"private"`
+	// FeeratePerKw for the funding transaction; 0 uses the node's estimate.
+	FeeratePerKw uint32 `json:"feerate_per_kw"`
+}
+
+type OpenChannelResult struct {
+	TemporaryChannelID string `json:"temporary_channel_id"`
+	// ChannelID and FundingTxid are set once the funding transaction was built and broadcast (the call
+	// waits for that, up to its context's deadline).
+	ChannelID   string `json:"channel_id"`
+	FundingTxid string `json:"funding_txid"`
+	FundingVout uint32 `json:"funding_output_index"`
+}
+
+type Channel struct {
+	ChannelID            string `json:"channel_id"`
+	ShortChannelID       string `json:"short_channel_id"` // "blockxtxxout", empty until confirmed
+	NodeID               string `json:"node_id"`
+	FundingTxid          string `json:"funding_txid"`
+	FundingVout          uint32 `json:"funding_output_index"`
+	CapacitySat          int64  `json:"capacity_sat"`
+	LocalBalanceMsat     uint64 `json:"local_balance_msat"`
+	OutboundCapacityMsat uint64 `json:"outbound_capacity_msat"`
+	InboundCapacityMsat  uint64 `json:"inbound_capacity_msat"`
+	IsOutbound           bool   `json:"is_outbound"`
+	IsChannelReady       bool   `json:"is_channel_ready"`
+	IsUsable             bool   `json:"is_usable"`
+	State                string `json:"state"`
+	ChannelType          string `json:"channel_type"`
+	FeeratePerKw         uint32 `json:"feerate_per_kw"`
+	PendingHTLCs         int    `json:"pending_htlcs"`
+}
+
+type ListChannelsResult struct {
+	Channels []Channel `json:"channels"`
+}
+
+type CloseChannelParams struct {
+	ChannelID string `json:"channel_id"`
+	Force     bool   `json:"force"`
+}
+
+type CloseChannelResult struct{}
+
+type InvoiceParams struct {
+	// AmountMsat 0 makes an invoice for any amount.
+	AmountMsat  uint64 `json:"amount_msat"`
+	Description string `json:"description"`
+	ExpirySecs  uint32 `json:"expiry_secs"` // 0: 3600
+}
+
+type InvoiceResult struct {
+	Bolt11      string `json:"bolt11"`
+	PaymentHash string `json:"payment_hash"`
+	ExpiresAt   int64  `json:"expires_at"` // unix seconds
+}
+
+type DecodeInvoiceParams struct {
+	Bolt11 string `json:"bolt11"`
+}
+
+type RouteHintHop struct {
+	NodeID                    string `json:"node_id"`
+	ShortChannelID            string `json:"short_channel_id"`
+	FeeBaseMsat               uint32 `json:"fee_base_msat"`
+	FeeProportionalMillionths uint32 `json:"fee_proportional_millionths"`
+	CLTVExpiryDelta           uint16 `json:"cltv_expiry_delta"`
+}
+
+type DecodeInvoiceResult struct {
+	Network                 string           `json:"network"`
+	AmountMsat              uint64           `json:"amount_msat"` // 0: any amount
+	Timestamp               int64            `json:"timestamp"`
+	PaymentHash             string           `json:"payment_hash"`
+	PaymentSecret           string           `json:"payment_secret"`
+	Description             string           `json:"description,omitempty"`
+	DescriptionHash         string           `json:"description_hash,omitempty"`
+	ExpirySecs              uint64           `json:"expiry_secs"`
+	MinFinalCLTVExpiryDelta uint64           `json:"min_final_cltv_expiry_delta"`
+	Payee                   string           `json:"payee"`
+	Features                string           `json:"features"`
+	FallbackAddresses       []string         `json:"fallback_addresses,omitempty"`
+	RouteHints              [][]RouteHintHop `json:"route_hints,omitempty"`
+}
+
+type PayInvoiceParams struct {
+	Bolt11 string `json:"bolt11"`
+	// AmountMsat is required for an invoice without an amount and must be empty otherwise.
+	AmountMsat uint64 `json:"amount_msat"`
+	// NoWait returns as soon as the payment was sent out (status "pending").
+	NoWait bool `json:"no_wait"`
+}
+
+type KeysendParams struct {
+	NodeID     string `json:"node_id"`
+	AmountMsat uint64 `json:"amount_msat"`
+	NoWait     bool   `json:"no_wait"`
+}
+
+// Payment statuses.
+const (
+	StatusPending   = "pending"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// Payment is one outgoing payment.
+type Payment struct {
+	PaymentID   string `json:"payment_id"`
+	PaymentHash string `json:"payment_hash"`
+	Destination string `json:"destination"`
+	AmountMsat  uint64 `json:"amount_msat"`
+	FeeMsat     uint64 `json:"fee_msat"`
+	Status      string `json:"status"`
+	Preimage    string `json:"preimage,omitempty"`
+	// FailureCode is the BOLT 4 failure code (e.g. 0x400f incorrect_or_unknown_payment_details) when
+	// the payment failed at a node; FailureReason says why in words.
+	FailureCode   uint16 `json:"failure_code,omitempty"`
+	FailureReason string `json:"failure_reason,omitempty"`
+	CreatedAt     int64  `json:"created_at"` // unix seconds
+}
+
+type ListPaymentsResult struct {
+	Payments []Payment `json:"payments"`
+}
+
+// Invoice statuses.
+const (
+	InvoiceOpen    = "open"
+	InvoicePaid    = "paid"
+	InvoiceExpired = "expired"
+)
+
+type Invoice struct {
+	PaymentHash  string `json:"payment_hash"`
+	Bolt11       string `json:"bolt11,omitempty"` // empty for keysend receipts
+	AmountMsat   uint64 `json:"amount_msat"`
+	ReceivedMsat uint64 `json:"received_msat"`
+	Status       string `json:"status"`
+	Keysend      bool   `json:"keysend"`
+	CreatedAt    int64  `json:"created_at"`
+	ExpiresAt    int64  `json:"expires_at,omitempty"`
+	PaidAt       int64  `json:"paid_at,omitempty"`
+}
+
+type ListInvoicesResult struct {
+	Invoices []Invoice `json:"invoices"`
+}
+
+// Event is one entry of the event stream (GET /events, Server-Sent Events: "event: <Type>" and
+// "data: <JSON of Event>").
+type Event struct {
+	// Type is one of: payment_sent, payment_failed, payment_received, channel_pending, channel_ready,
+	// channel_closed, peer_connected, peer_disconnected, block.
+	Type        string `json:"type"`
+	PaymentHash string `json:"payment_hash,omitempty"`
+	PaymentID   string `json:"payment_id,omitempty"`
+	AmountMsat  uint64 `json:"amount_msat,omitempty"`
+	ChannelID   string `json:"channel_id,omitempty"`
+	NodeID      string `json:"node_id,omitempty"`
+	Height      uint32 `json:"height,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}

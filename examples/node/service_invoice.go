@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lnkit/lnkit/channelmanager"
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/invoice"
+)
+
+func (s *service) Invoice(ctx context.Context, p nodeapi.InvoiceParams) (*nodeapi.InvoiceResult, error) {
+	if len(p.Description) > 639 {
+		return nil, invalid("description longer than 639 bytes")
+	}
+	now := time.Now()
+	inv, bolt11, err := s.n.cm.CreateBolt11Invoice(channelmanager.Bolt11InvoiceParams{AmountMsat: p.AmountMsat,
+		Description: p.Description, ExpirySecs: p.ExpirySecs, Timestamp: now})
+	if err != nil {
+		return nil, err
+	}
+	hash := hex.EncodeToString(inv.PaymentHash[:])
+	expires := inv.ExpiresAt().Unix()
+	s.n.store.putInvoice(nodeapi.Invoice{PaymentHash: hash, Bolt11: bolt11, AmountMsat: p.AmountMsat,
+		Status: nodeapi.InvoiceOpen, CreatedAt: now.Unix(), ExpiresAt: expires})
+	return &nodeapi.InvoiceResult{Bolt11: bolt11, PaymentHash: hash, ExpiresAt: expires}, nil
+}
+
+// decode decodes a BOLT 11 string for this node's network.
+func (s *service) decode(bolt11 string) (*invoice.Invoice, error) {
+	bolt11 = strings.TrimPrefix(strings.TrimSpace(bolt11), "lightning:")
+	if bolt11 == "" {
+		return nil, invalid("bolt11 is required")
+	}
+	inv, err := invoice.Decode(bolt11, s.n.net)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", nodeapi.ErrInvalidParams, err)
+	}
+	return inv, nil
+}
+
+func (s *service) DecodeInvoice(ctx context.Context, p nodeapi.DecodeInvoiceParams) (*nodeapi.DecodeInvoiceResult, error) {
+	inv, err := s.decode(p.Bolt11)
+	if err != nil {
+		return nil, err
+	}
+	r := &nodeapi.DecodeInvoiceResult{Network: inv.Network.Name, Timestamp: inv.Timestamp.Unix(),
+		PaymentHash: hex.EncodeToString(inv.PaymentHash[:]), ExpirySecs: uint64(inv.ExpiryOrDefault() / time.Second),
+		MinFinalCLTVExpiryDelta: inv.MinFinalCLTVExpiryDeltaOrDefault(), Payee: nodeIDHex(inv.Payee)}
+	if amt, ok := inv.Amount(); ok {
+		r.AmountMsat = amt
+	}
+	if inv.PaymentSecret != nil {
+		r.PaymentSecret = hex.EncodeToString(inv.PaymentSecret[:])
+	}
+	if inv.Description != nil {
+		r.Description = *inv.Description
+	}
+	if inv.DescriptionHash != nil {
+		r.DescriptionHash = hex.EncodeToString(inv.DescriptionHash[:])
+	}
+	if inv.Features != nil {
+		r.Features = hex.EncodeToString(inv.Features.Encode())
+	}
+	for _, a := range inv.FallbackAddresses {
+		r.FallbackAddresses = append(r.FallbackAddresses, a.EncodeAddress())
+	}
+	for _, hint := range inv.RouteHints {
+		var hops []nodeapi.RouteHintHop
+		for _, h := range hint {
+			hops = append(hops, nodeapi.RouteHintHop{NodeID: nodeIDHex(h.NodeID), ShortChannelID: h.ShortChannelID.String(),
+				FeeBaseMsat: h.FeeBaseMsat, FeeProportionalMillionths: h.FeeProportionalMillionths, CLTVExpiryDelta: h.CLTVExpiryDelta})
+		}
+		r.RouteHints = append(r.RouteHints, hops)
+	}
+	return r, nil
+}
+
+func (s *service) PayInvoice(ctx context.Context, p nodeapi.PayInvoiceParams) (*nodeapi.Payment, error) {
+	inv, err := s.decode(p.Bolt11)
+	if err != nil {
+		return nil, err
+	}
+	if inv.IsExpired(time.Now()) {
+		return nil, fmt.Errorf("invoice expired at %s", inv.ExpiresAt().UTC().Format(time.RFC3339))
+	}
+	amt, ok := inv.Amount()
+	switch {
+	case ok && p.AmountMsat != 0 && p.AmountMsat != amt:
+		return nil, invalid("the invoice asks for %d msat: leave amount_msat out", amt)
+	case !ok && p.AmountMsat == 0:
+		return nil, invalid("the invoice has no amount: give amount_msat")
+	case !ok:
+		amt = p.AmountMsat
+	}
+	id := events.PaymentID(inv.PaymentHash)
+	if old, ok := s.n.store.payment(hex.EncodeToString(id[:])); ok && old.Status == nodeapi.StatusFailed {
+		_, _ = rand.Read(id[:]) // a new attempt after a failure needs a new payment id
+	}
+	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), PaymentHash: hex.EncodeToString(inv.PaymentHash[:]),
+		Destination: nodeIDHex(inv.Payee), AmountMsat: amt}
+	return s.sendAndWait(ctx, rec, p.NoWait, func() error {
+		err := s.n.cm.SendPaymentForBolt11Invoice(inv, p.AmountMsat, id)
+		if errors.Is(err, channelmanager.ErrInvalidInvoice) {
+			return fmt.Errorf("%w: %v", nodeapi.ErrInvalidParams, err)
+		}
+		return err
+	})
+}

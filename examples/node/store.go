@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/lnkit/lnkit/examples/node/nodeapi"
+)
+
+// store keeps the node's payment and invoice records for listpayments and listinvoices. It is an
+// append-only file of JSON lines, one per change ({"payment": ...} or {"invoice": ...}); the last
+// line for a key wins. The file is compacted when the store is opened. The channel state itself
+// lives with the ChannelManager and the monitors: these records are the host's bookkeeping.
+type store struct {
+	mu       sync.Mutex
+	path     string
+	f        *os.File
+	w        *bufio.Writer
+	payments map[string]*nodeapi.Payment // by payment id (hex)
+	invoices map[string]*nodeapi.Invoice // by payment hash (hex)
+	// waiters are the callers waiting for a payment to finish, by payment id.
+	waiters map[string][]chan nodeapi.Payment
+}
+
+type storeLine struct {
+	Payment *nodeapi.Payment `json:"payment,omitempty"`
+	Invoice *nodeapi.Invoice `json:"invoice,omitempty"`
+}
+
+// openStore reads path (if it exists), compacts it and opens it for appending.
+func openStore(path string) (*store, error) {
+	s := &store{path: path, payments: map[string]*nodeapi.Payment{}, invoices: map[string]*nodeapi.Invoice{},
+		waiters: map[string][]chan nodeapi.Payment{}}
+	if f, err := os.Open(path); err == nil {
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for sc.Scan() {
+			var l storeLine
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				// A torn last line after a crash: ignore it.
+				continue
+			}
+			if l.Payment != nil {
+				s.payments[l.Payment.PaymentID] = l.Payment
+			}
+			if l.Invoice != nil {
+				s.invoices[l.Invoice.PaymentHash] = l.Invoice
+			}
+		}
+		_ = f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+	} else if !os.IsNotExist(err) {
+		return nil, err
+	}
+	if err := s.compact(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// compact rewrites the file with one line per record and reopens it for appending.
+func (s *store) compact() error {
+	tmp := s.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for _, p := range s.payments {
+		if err := enc.Encode(storeLine{Payment: p}); err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
+	for _, inv := range s.invoices {
+		if err := enc.Encode(storeLine{Invoice: inv}); err != nil {
+			_ = f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return err
+	}
+	s.f, err = os.OpenFile(s.path, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	s.w = bufio.NewWriter(s.f)
+	return nil
+}
+
+// appendLocked writes one record line. The OS gets it at once (no fsync: these are records, and the
+// payment outcomes are re-delivered by the ChannelManager after a crash).
+func (s *store) appendLocked(l storeLine) {
+	b, err := json.Marshal(l)
+	if err != nil || s.w == nil {
+		return
+	}
+	_, _ = s.w.Write(append(b, '\n'))
+	_ = s.w.Flush()
+}
+
+func (s *store) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil {
+		_ = s.w.Flush()
+		_ = s.f.Sync()
+		_ = s.f.Close()
+		s.f, s.w = nil, nil
+	}
+}
+
+// putPayment records a new or changed payment; when it is final, its waiters get it.
+func (s *store) putPayment(p nodeapi.Payment) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp := p
+	s.payments[p.PaymentID] = &cp
+	s.appendLocked(storeLine{Payment: &cp})
+	if p.Status != nodeapi.StatusPending {
+		for _, ch := range s.waiters[p.PaymentID] {
+			ch <- p
+		}
+		delete(s.waiters, p.PaymentID)
+	}
+}
+
+// updatePayment applies fn to a known payment and stores the result; it reports whether the payment
+// was known.
+func (s *store) updatePayment(id string, fn func(p *nodeapi.Payment)) (nodeapi.Payment, bool) {
+	s.mu.Lock()
+	old, ok := s.payments[id]
+	if !ok {
+		s.mu.Unlock()
+		return nodeapi.Payment{}, false
+	}
+	p := *old
+	s.mu.Unlock()
+	fn(&p)
+	s.putPayment(p)
+	return p, true
+}
+
+// waitPayment returns a channel that receives the payment once it is final (at once if it is).
+func (s *store) waitPayment(id string) <-chan nodeapi.Payment {
+	ch := make(chan nodeapi.Payment, 1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.payments[id]; ok && p.Status != nodeapi.StatusPending {
+		ch <- *p
+		return ch
+	}
+	s.waiters[id] = append(s.waiters[id], ch)
+	return ch
+}
+
+func (s *store) payment(id string) (nodeapi.Payment, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.payments[id]
+	if !ok {
+		return nodeapi.Payment{}, false
+	}
+	return *p, true
+}
+
+func (s *store) putInvoice(inv nodeapi.Invoice) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp := inv
+	s.invoices[inv.PaymentHash] = &cp
+	s.appendLocked(storeLine{Invoice: &cp})
+}
+
+func (s *store) invoice(hash string) (nodeapi.Invoice, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inv, ok := s.invoices[hash]
+	if !ok {
+		return nodeapi.Invoice{}, false
+	}
+	return *inv, true
+}
+
+// listPayments returns every payment, oldest first.
+func (s *store) listPayments() []nodeapi.Payment {
+	s.mu.Lock()
+	out := make([]nodeapi.Payment, 0, len(s.payments))
+	for _, p := range s.payments {
+		out = append(out, *p)
+	}
+	s.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].CreatedAt != out[j].CreatedAt {
+			return out[i].CreatedAt < out[j].CreatedAt
+		}
+		return out[i].PaymentID < out[j].PaymentID
+	})
+	return out
+}
+
+// listInvoices returns every invoice, oldest first.
+func (s *store) listInvoices() []nodeapi.Invoice {
+	s.mu.Lock()
+	out := make([]nodeapi.Invoice, 0, len(s.invoices))
+	for _, inv := range s.invoices {
+		out = append(out, *inv)
+	}
+	s.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].CreatedAt != out[j].CreatedAt {
+			return out[i].CreatedAt < out[j].CreatedAt
+		}
+		return out[i].PaymentHash < out[j].PaymentHash
+	})
+	return out
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/lnkit/lnkit/examples/node/nodeapi"
+)
+
+func TestStoreKeepsLastRecordAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "payments.jsonl")
+	s, err := openStore(path)
+	require.NoError(t, err)
+	s.putPayment(nodeapi.Payment{PaymentID: "aa", PaymentHash: "h1", AmountMsat: 5, Status: nodeapi.StatusPending, CreatedAt: 1})
+	s.putPayment(nodeapi.Payment{PaymentID: "bb", PaymentHash: "h2", AmountMsat: 7, Status: nodeapi.StatusPending, CreatedAt: 2})
+	got, ok := s.updatePayment("aa", func(p *nodeapi.Payment) { p.Status = nodeapi.StatusSucceeded; p.Preimage = "pp" })
+	require.True(t, ok)
+	require.Equal(t, nodeapi.StatusSucceeded, got.Status)
+	_, ok = s.updatePayment("zz", func(*nodeapi.Payment) {})
+	require.False(t, ok)
+	s.putInvoice(nodeapi.Invoice{PaymentHash: "h3", AmountMsat: 9, Status: nodeapi.InvoiceOpen, CreatedAt: 3})
+	s.putInvoice(nodeapi.Invoice{PaymentHash: "h3", AmountMsat: 9, ReceivedMsat: 9, Status: nodeapi.InvoicePaid, CreatedAt: 3})
+	s.close()
+
+	// A torn last line (a crash while appending) is ignored.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"payment":{"payment_id":"cc","sta`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	s, err = openStore(path)
+	require.NoError(t, err)
+	defer s.close()
+	ps := s.listPayments()
+	require.Len(t, ps, 2)
+	require.Equal(t, "aa", ps[0].PaymentID)
+	require.Equal(t, nodeapi.StatusSucceeded, ps[0].Status)
+	require.Equal(t, "pp", ps[0].Preimage)
+	require.Equal(t, nodeapi.StatusPending, ps[1].Status)
+	invs := s.listInvoices()
+	require.Len(t, invs, 1)
+	require.Equal(t, nodeapi.InvoicePaid, invs[0].Status)
+	require.Equal(t, uint64(9), invs[0].ReceivedMsat)
+}
+
+func TestStoreWaitersGetFinalPayment(t *testing.T) {
+	s, err := openStore(filepath.Join(t.TempDir(), "p.jsonl"))
+	require.NoError(t, err)
+	defer s.close()
+	s.putPayment(nodeapi.Payment{PaymentID: "aa", Status: nodeapi.StatusPending})
+	w1 := s.waitPayment("aa")
+	w2 := s.waitPayment("aa")
+	select {
+	case <-w1:
+		t.Fatal("a pending payment must not wake its waiters")
+	default:
+	}
+	s.updatePayment("aa", func(p *nodeapi.Payment) { p.Status = nodeapi.StatusFailed; p.FailureCode = 0x400f })
+	require.Equal(t, uint16(0x400f), (<-w1).FailureCode)
+	require.Equal(t, nodeapi.StatusFailed, (<-w2).Status)
+	// A finished payment answers at once.
+	require.Equal(t, nodeapi.StatusFailed, (<-s.waitPayment("aa")).Status)
+}
