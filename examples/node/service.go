@@ -351,3 +351,50 @@ func failureName(code uint16) string {
 	}
 	return fmt.Sprintf("failure 0x%04x", code)
 }
+
+// parseHash32 reads a 32-byte hex value.
+func parseHash32(name, s string) ([32]byte, error) {
+	var out [32]byte
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return out, invalid("%s must be 64 hex characters", name)
+	}
+	copy(out[:], b)
+	return out, nil
+}
+
+func (s *service) SendPayment(ctx context.Context, p nodeapi.SendPaymentParams) (*nodeapi.Payment, error) {
+	dest, err := parseNodeID(p.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	if p.AmountMsat == 0 {
+		return nil, invalid("amount_msat must be positive")
+	}
+	hash, err := parseHash32("payment_hash", p.PaymentHash)
+	if err != nil {
+		return nil, err
+	}
+	var secret *[32]byte
+	if p.PaymentSecret != "" {
+		sec, err := parseHash32("payment_secret", p.PaymentSecret)
+		if err != nil {
+			return nil, err
+		}
+		secret = &sec
+	}
+	delta := p.FinalCLTVDelta
+	if delta == 0 {
+		delta = 40
+	}
+	route, err := s.n.cm.DirectRoute(dest, p.AmountMsat, delta)
+	if err != nil {
+		return nil, err
+	}
+	var id events.PaymentID
+	_, _ = rand.Read(id[:])
+	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), PaymentHash: p.PaymentHash, Destination: p.NodeID, AmountMsat: p.AmountMsat}
+	return s.sendAndWait(ctx, rec, p.NoWait, func() error {
+		return s.n.cm.SendPaymentWithRoute(route, hash, secret, id)
+	})
+}

@@ -60,6 +60,9 @@ var cliCommands = []cliCommand{
 		minArgs: 2, maxArgs: 2, flags: []string{"no-wait"}, build: buildKeysend},
 	{Command: Command{"listpayments", "", "list outgoing payments"},
 		build: simple(MethodListPayments)},
+	{Command: Command{"sendpayment", "<node_id> <amount_msat> <payment_hash> [payment_secret] [final_cltv_delta] [--no-wait]",
+		"pay a payment hash with explicit fields (no invoice)"},
+		minArgs: 3, maxArgs: 5, flags: []string{"no-wait"}, build: buildSendPayment},
 	{Command: Command{"listinvoices", "", "list invoices and keysend receipts"},
 		build: simple(MethodListInvoices)},
 	{Command: Command{"stop", "", "shut the node down"},
@@ -349,6 +352,25 @@ func buildPayInvoice(args []string, flags map[string]bool) (string, any, error) 
 		}
 	}
 	return MethodPayInvoice, p, nil
+}
+
+func buildSendPayment(args []string, flags map[string]bool) (string, any, error) {
+	amt, err := parseUint("amount_msat", args[1], math.MaxUint64)
+	if err != nil {
+		return "", nil, err
+	}
+	p := SendPaymentParams{NodeID: args[0], AmountMsat: amt, PaymentHash: args[2], NoWait: flags["no-wait"]}
+	if len(args) > 3 {
+		p.PaymentSecret = args[3]
+	}
+	if len(args) > 4 {
+		d, err := parseUint("final_cltv_delta", args[4], math.MaxUint32)
+		if err != nil {
+			return "", nil, err
+		}
+		p.FinalCLTVDelta = uint32(d)
+	}
+	return MethodSendPayment, p, nil
 }
 
 func buildKeysend(args []string, flags map[string]bool) (string, any, error) {

@@ -62,6 +62,10 @@ func TestCLICommands(t *testing.T) {
 		{[]string{"payinvoice", "lnbc1", "777"}, MethodPayInvoice, PayInvoiceParams{Bolt11: "lnbc1", AmountMsat: 777}, fakePayment},
 		{[]string{"payinvoice", "--no-wait", "lnbc1"}, MethodPayInvoice, PayInvoiceParams{Bolt11: "lnbc1", NoWait: true}, fakePayment},
 		{[]string{"keysend", node, "1000"}, MethodKeysend, KeysendParams{NodeID: node, AmountMsat: 1000}, fakePayment},
+		{[]string{"sendpayment", node, "1000", hex32('1')}, MethodSendPayment,
+			SendPaymentParams{NodeID: node, AmountMsat: 1000, PaymentHash: hex32('1')}, fakePayment},
+		{[]string{"sendpayment", node, "1000", hex32('1'), hex32('2'), "9", "--no-wait"}, MethodSendPayment,
+			SendPaymentParams{NodeID: node, AmountMsat: 1000, PaymentHash: hex32('1'), PaymentSecret: hex32('2'), FinalCLTVDelta: 9, NoWait: true}, fakePayment},
 		{[]string{"keysend", node, "1000", "--no-wait"}, MethodKeysend,
 			KeysendParams{NodeID: node, AmountMsat: 1000, NoWait: true}, fakePayment},
 		{[]string{"listpayments"}, MethodListPayments, nil, fakePayments},
@@ -171,7 +175,7 @@ func TestCLIHelp(t *testing.T) {
 		t.Fatalf("help: %d %q", code, errOut)
 	}
 	want := []string{"getinfo", "connect", "listpeers", "newaddress", "walletbalance", "openchannel",
-		"listchannels", "closechannel", "invoice", "decodeinvoice", "payinvoice", "keysend", "listpayments",
+		"listchannels", "closechannel", "invoice", "decodeinvoice", "payinvoice", "keysend", "listpayments", "sendpayment",
 		"listinvoices", "stop", "events", "help"}
 	var names []string
 	for _, c := range Commands() {

@@ -260,6 +260,11 @@ func (c *Client) PayInvoice(ctx context.Context, p PayInvoiceParams) (*Payment, 
 	return callResult[Payment](ctx, c, MethodPayInvoice, p)
 }
 
+// SendPayment calls sendpayment; unless p.NoWait it waits for the payment to settle or fail.
+func (c *Client) SendPayment(ctx context.Context, p SendPaymentParams) (*Payment, error) {
+	return callResult[Payment](ctx, c, MethodSendPayment, p)
+}
+
 // Keysend calls keysend; unless p.NoWait it waits for the payment to settle or fail.
 func (c *Client) Keysend(ctx context.Context, p KeysendParams) (*Payment, error) {
 	return callResult[Payment](ctx, c, MethodKeysend, p)

@@ -71,6 +71,9 @@ func TestClientRoundTrip(t *testing.T) {
 	pay, err := c.PayInvoice(ctx, pp)
 	check(MethodPayInvoice, pp, pay, fakePayment, err)
 
+	sp := SendPaymentParams{NodeID: "02" + hex32('a'), AmountMsat: 5, PaymentHash: hex32('b'), PaymentSecret: hex32('c'), FinalCLTVDelta: 18}
+	spr, err := c.SendPayment(ctx, sp)
+	check(MethodSendPayment, sp, spr, fakePayment, err)
 	kp := KeysendParams{NodeID: "02" + hex32('a'), AmountMsat: 1, NoWait: false}
 	ks, err := c.Keysend(ctx, kp)
 	check(MethodKeysend, kp, ks, fakePayment, err)

@@ -164,6 +164,10 @@ func (f *fakeService) DecodeInvoice(ctx context.Context, p DecodeInvoiceParams) 
 func (f *fakeService) PayInvoice(ctx context.Context, p PayInvoiceParams) (*Payment, error) {
 	return do(ctx, f, MethodPayInvoice, p, fakePayment)
 }
+func (f *fakeService) SendPayment(ctx context.Context, p SendPaymentParams) (*Payment, error) {
+	return do(ctx, f, MethodSendPayment, p, fakePayment)
+}
+
 func (f *fakeService) Keysend(ctx context.Context, p KeysendParams) (*Payment, error) {
 	return do(ctx, f, MethodKeysend, p, fakePayment)
 }

@@ -517,6 +517,7 @@ var methods = map[string]handler{
 	MethodDecodeInvoice: withParams(Service.DecodeInvoice),
 	MethodPayInvoice:    withParams(Service.PayInvoice),
 	MethodKeysend:       withParams(Service.Keysend),
+	MethodSendPayment:   withParams(Service.SendPayment),
 	MethodListPayments:  noParams(Service.ListPayments),
 	MethodListInvoices:  noParams(Service.ListInvoices),
 	MethodStop: noParams(func(svc Service, ctx context.Context) (struct{}, error) {

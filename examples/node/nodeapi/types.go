@@ -26,6 +26,7 @@ const (
 	MethodDecodeInvoice = "decodeinvoice"
 	MethodPayInvoice    = "payinvoice"
 	MethodKeysend       = "keysend"
+	MethodSendPayment   = "sendpayment"
 	MethodListPayments  = "listpayments"
 	MethodListInvoices  = "listinvoices"
 	MethodStop          = "stop"
@@ -47,6 +48,9 @@ type Service interface {
 	DecodeInvoice(ctx context.Context, p DecodeInvoiceParams) (*DecodeInvoiceResult, error)
 	PayInvoice(ctx context.Context, p PayInvoiceParams) (*Payment, error)
 	Keysend(ctx context.Context, p KeysendParams) (*Payment, error)
+	// SendPayment pays a payment hash with explicit fields, without an invoice (as lnd's sendpayment
+	// --dest --payment_hash): for tools and tests that need to send what an invoice would not say.
+	SendPayment(ctx context.Context, p SendPaymentParams) (*Payment, error)
 	ListPayments(ctx context.Context) (*ListPaymentsResult, error)
 	ListInvoices(ctx context.Context) (*ListInvoicesResult, error)
 	// Stop asks the node to shut down cleanly (after the reply is sent).
@@ -230,6 +234,17 @@ type KeysendParams struct {
 	NodeID     string `json:"node_id"`
 	AmountMsat uint64 `json:"amount_msat"`
 	NoWait     bool   `json:"no_wait"`
+}
+
+// SendPaymentParams: PaymentHash and PaymentSecret are 32 bytes in hex (PaymentSecret may be empty);
+// FinalCLTVDelta is the final hop's CLTV delta in blocks (0: 40).
+type SendPaymentParams struct {
+	NodeID         string `json:"node_id"`
+	AmountMsat     uint64 `json:"amount_msat"`
+	PaymentHash    string `json:"payment_hash"`
+	PaymentSecret  string `json:"payment_secret"`
+	FinalCLTVDelta uint32 `json:"final_cltv_delta"`
+	NoWait         bool   `json:"no_wait"`
 }
 
 // Payment statuses.
