@@ -59,6 +59,7 @@ type Node struct {
 	chain     *btcdchain.Client
 	bcast     chaininterface.BroadcasterInterface // the chain, telling the wallet of our own transactions
 	follower  *btcdchain.Follower
+	listener0 *chainListener // the channel manager's and chain monitor's position on the chain
 	wallet    *wallet.Wallet
 	store     *store
 	hub       *eventHub
@@ -281,7 +282,8 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	}
 	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm}, n.km, n.km,
 		peermanager.Config{ChainHashes: []chainhash.Hash{*params.GenesisHash}}, log.With("component", "peermanager"))
-	n.follower = n.chain.NewFollower(tip, &chainListener{n: n})
+	n.listener0 = &chainListener{n: n}
+	n.follower = n.chain.NewFollower(tip, n.listener0)
 	n.follower.AddListener(n.wallet.BestBlock(), n.wallet)
 	n.store, err = openStore(filepath.Join(dir, "payments.jsonl"))
 	if err != nil {
@@ -294,7 +296,7 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 }
 
 // chainListener hands each block to the chain monitor and the channel manager (both must see every
-// block), then persists the manager and the tip. The wallet follows the chain as a listener of its own,
+// block); the chain loop then checkpoints the manager and the tip. The wallet follows the chain as a listener of its own,
 // from its own saved position.
 type chainListener struct{ n *Node }
 
@@ -313,6 +315,17 @@ func (l *chainListener) BlockDisconnected(header *wire.BlockHeader, height uint3
 }
 
 func (n *Node) afterBlock(tip btcdchain.BlockRef) {
+	n.hub.publish(nodeapi.Event{Type: "block", Height: tip.Height})
+}
+
+// checkpoint persists the channel manager, then records the block it has processed (the chain
+// monitor persists the monitors itself). After a crash the blocks since the last checkpoint are
+// delivered again, which the components take as no-ops.
+func (n *Node) checkpoint() {
+	tip, ok := n.follower.ListenerTip(n.listener0)
+	if !ok {
+		return
+	}
 	if err := n.persistManager(true); err != nil {
 		n.log.Error("persisting channel manager", "err", err)
 		return
@@ -320,7 +333,6 @@ func (n *Node) afterBlock(tip btcdchain.BlockRef) {
 	if err := n.saveTip(tip); err != nil {
 		n.log.Error("saving chain tip", "err", err)
 	}
-	n.hub.publish(nodeapi.Event{Type: "block", Height: tip.Height})
 }
 
 func (n *Node) tipPath() string { return filepath.Join(n.dir, "chaintip") }
@@ -387,6 +399,7 @@ func (n *Node) Start() error {
 		if !changed {
 			break
 		}
+		n.checkpoint()
 	}
 	n.setSynced(true)
 	if n.cfg.Listen != "off" {
@@ -532,6 +545,7 @@ func (n *Node) chainLoop() {
 		}
 		n.setSynced(true)
 		if changed {
+			n.checkpoint()
 			n.wake()
 		}
 	}
@@ -691,7 +705,18 @@ func (n *Node) handleEvent(e events.Event) error {
 		n.mu.Lock()
 		ch := n.opening[ev.FormerTemporaryChannelID]
 		delete(n.opening, ev.FormerTemporaryChannelID)
+		tx := n.fundingTxs[ev.FundingTxo.Hash]
+		delete(n.fundingTxs, ev.FundingTxo.Hash)
 		n.mu.Unlock()
+		if tx != nil {
+			// The manager has broadcast it (through a queue); hand it to btcd now as well, so that
+			// openchannel returns with the funding transaction in the mempool.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := n.chain.SendRawTransaction(ctx, tx); err != nil && !errors.Is(err, btcdchain.ErrAlreadyKnown) {
+				n.log.Warn("broadcasting funding transaction", "txid", tx.TxHash(), "err", err)
+			}
+			cancel()
+		}
 		if ch != nil {
 			ch <- openResult{pending: ev}
 		}
