@@ -408,16 +408,8 @@ func (n *node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 		return errors.New("node is stopping")
 	}
 	n.mu.Unlock()
-	pc := lnsocket.NewConn(nc, n.pm, n.opts.SocketBufferBytes, n.opts.WriteTimeout, &n.stats, n.log, n.wake)
-	if theirID != nil {
-		act1, err := n.pm.NewOutboundConnection(theirID, pc)
-		if err != nil {
-			_ = nc.Close()
-			return err
-		}
-		pc.QueueRaw(act1)
-	} else if err := n.pm.NewInboundConnection(pc); err != nil {
-		_ = nc.Close()
+	pc, err := lnsocket.Register(n.pm, nc, theirID, n.opts.SocketBufferBytes, n.opts.WriteTimeout, &n.stats, n.log, n.wake)
+	if err != nil {
 		return err
 	}
 	n.mu.Lock()

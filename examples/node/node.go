@@ -413,8 +413,8 @@ func (n *Node) Start() error {
 	}
 	n.wg.Add(3)
 	go n.eventLoop()
-	go n.chainLoop()
-	go n.feeLoop()
+	go n.every(n.cfg.ChainPoll, n.pollChain)
+	go n.every(n.cfg.FeeRefresh, n.refreshFees)
 	n.mu.Lock()
 	peers := make(map[string]string, len(n.peerAddrs))
 	for k, v := range n.peerAddrs {
@@ -525,9 +525,10 @@ func (n *Node) processEvents() {
 	}
 }
 
-func (n *Node) chainLoop() {
+// every calls fn every d until the node stops.
+func (n *Node) every(d time.Duration, fn func()) {
 	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.ChainPoll)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -535,40 +536,36 @@ func (n *Node) chainLoop() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		changed, err := n.follower.Poll(ctx)
-		cancel()
-		if err != nil {
-			n.log.Warn("polling btcd", "err", err)
-			n.setSynced(false)
-			continue
-		}
-		n.setSynced(true)
-		if changed {
-			n.checkpoint()
-			n.wake()
-		}
+		fn()
 	}
 }
 
-func (n *Node) feeLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.FeeRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stopCh:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		if err := n.chain.RefreshFees(ctx); err != nil {
-			n.log.Warn("refreshing fee estimates", "err", err)
-		}
-		cancel()
-		// Our own unconfirmed transactions (funding change, sweeps) are offered again.
-		n.chain.BroadcastTransactions(n.wallet.UnconfirmedTransactions()...)
+// pollChain brings the components up to btcd's tip and checkpoints what they processed.
+func (n *Node) pollChain() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	changed, err := n.follower.Poll(ctx)
+	cancel()
+	if err != nil {
+		n.log.Warn("polling btcd", "err", err)
+		n.setSynced(false)
+		return
 	}
+	n.setSynced(true)
+	if changed {
+		n.checkpoint()
+		n.wake()
+	}
+}
+
+// refreshFees refreshes the fee estimates and offers our unconfirmed transactions again.
+func (n *Node) refreshFees() {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	if err := n.chain.RefreshFees(ctx); err != nil {
+		n.log.Warn("refreshing fee estimates", "err", err)
+	}
+	cancel()
+	// Our own unconfirmed transactions (funding change, sweeps) are offered again.
+	n.chain.BroadcastTransactions(n.wallet.UnconfirmedTransactions()...)
 }
 
 func (n *Node) acceptLoop(ln net.Listener) {
@@ -614,19 +611,13 @@ func (n *Node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 		return errors.New("node is stopping")
 	}
 	n.mu.Unlock()
-	c := lnsocket.NewConn(nc, n.pm, 0, 0, nil, n.log, n.wake)
 	info := connInfo{addr: nc.RemoteAddr().String(), inbound: theirID == nil}
 	if theirID != nil {
 		info.nodeID = hex.EncodeToString(theirID.SerializeCompressed())
 		info.addr = addr
-		act1, err := n.pm.NewOutboundConnection(theirID, c)
-		if err != nil {
-			_ = nc.Close()
-			return err
-		}
-		c.QueueRaw(act1)
-	} else if err := n.pm.NewInboundConnection(c); err != nil {
-		_ = nc.Close()
+	}
+	c, err := lnsocket.Register(n.pm, nc, theirID, 0, 0, nil, n.log, n.wake)
+	if err != nil {
 		return err
 	}
 	n.mu.Lock()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -66,39 +67,22 @@ func openStore(path string) (*store, error) {
 
 // compact rewrites the file with one line per record and reopens it for appending.
 func (s *store) compact() error {
-	tmp := s.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	for _, p := range s.payments {
 		if err := enc.Encode(storeLine{Payment: p}); err != nil {
-			_ = f.Close()
 			return err
 		}
 	}
 	for _, inv := range s.invoices {
 		if err := enc.Encode(storeLine{Invoice: inv}); err != nil {
-			_ = f.Close()
 			return err
 		}
 	}
-	if err := w.Flush(); err != nil {
-		_ = f.Close()
+	if err := writeFileAtomic(s.path, buf.Bytes(), 0o600); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, s.path); err != nil {
-		return err
-	}
+	var err error
 	s.f, err = os.OpenFile(s.path, os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err

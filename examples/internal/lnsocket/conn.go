@@ -11,8 +11,38 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+
 	"github.com/lnkit/lnkit/peermanager"
 )
+
+// Registrar is what registering a connection needs from the PeerManager (*peermanager.PeerManager
+// satisfies it).
+type Registrar interface {
+	Host
+	NewOutboundConnection(theirNodeID *btcec.PublicKey, d peermanager.SocketDescriptor) ([]byte, error)
+	NewInboundConnection(d peermanager.SocketDescriptor) error
+}
+
+// Register wraps nc (see NewConn for the other arguments) and registers it with pm: as an outbound
+// connection to theirID, with act one of the BOLT 8 handshake queued, or with theirID nil as an
+// inbound one. The caller then calls Start. On error nc is closed.
+func Register(pm Registrar, nc net.Conn, theirID *btcec.PublicKey, maxBuf int, writeTimeout time.Duration,
+	stats *Stats, log *slog.Logger, afterRead func()) (*Conn, error) {
+	c := NewConn(nc, pm, maxBuf, writeTimeout, stats, log, afterRead)
+	if theirID != nil {
+		act1, err := pm.NewOutboundConnection(theirID, c)
+		if err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+		c.QueueRaw(act1)
+	} else if err := pm.NewInboundConnection(c); err != nil {
+		_ = nc.Close()
+		return nil, err
+	}
+	return c, nil
+}
 
 // Host is what a connection needs from the PeerManager (*peermanager.PeerManager satisfies it).
 // It is an interface so that the socket glue can be tested on its own.

@@ -26,10 +26,14 @@ import (
 	"github.com/lnkit/lnkit/examples/node/wallet"
 )
 
-// btcdBinary is $LNKIT_BTCD, else $HOME/.cache/lnkit-interop/bin/btcd; the test is skipped without it.
+// btcdBinary is $LNKIT_BTCD, else btcd in $LNKIT_INTEROP_BIN (the interop suite's binaries, see
+// .ci/interop/build.sh), else $HOME/.cache/lnkit-interop/bin/btcd; the test is skipped without it.
 func btcdBinary(t *testing.T) string {
 	if p := os.Getenv("LNKIT_BTCD"); p != "" {
 		return p
+	}
+	if d := os.Getenv("LNKIT_INTEROP_BIN"); d != "" {
+		return filepath.Join(d, "btcd")
 	}
 	home, _ := os.UserHomeDir()
 	p := filepath.Join(home, ".cache", "lnkit-interop", "bin", "btcd")
