@@ -207,3 +207,75 @@ func TestRestartMidStream(t *testing.T) {
 	require.True(t, b.channel(id).IsUsable)
 	closeAndCheck(t, nw, a, b, id)
 }
+
+// monitorUpdateIDs sums the latest update ids of a node's monitors.
+func monitorUpdateIDs(n *testNode) uint64 {
+	var s uint64
+	for _, m := range n.chainMon.ListMonitors() {
+		s += m.LatestUpdateID()
+	}
+	return s
+}
+
+// TestRestartManagerBehindMonitor: Bob's host writes his manager before it sends the messages a change
+// produced, and crashes right after handling a message, so that his monitors hold updates his
+// snapshot does not (and whose messages never left). On restart the channel resumes through
+// channel_reestablish: no close, every payment resolves, balances agree.
+func TestRestartManagerBehindMonitor(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	id := nw.openChannel(0, 1, 5_000_000, 0)
+	r := rand.New(rand.NewSource(11))
+	logA := newPayLog()
+	snapshot := b.cm.Write()
+	snapIDs := monitorUpdateIDs(b)
+	persist := func() {
+		if b.cm.GetAndClearNeedsPersistence() {
+			snapshot = b.cm.Write()
+			snapIDs = monitorUpdateIDs(b)
+		}
+	}
+	behind := 0
+	for round := 0; round < 40; round++ {
+		for k := 0; k < 1+r.Intn(3); k++ {
+			amt := randAmount(r, 10_000, 3_000_000)
+			if _, hash, err := nw.pay(0, 1, amt); err == nil {
+				logA.amounts[hash] = amt
+			}
+		}
+		for k := 1 + r.Intn(10); k > 0; k-- {
+			persist() // before deliverOne collects (sends) Bob's messages
+			nw.deliverOne(r)
+		}
+		logA.account(a.takeEvents())
+		if round%5 == 2 {
+			if monitorUpdateIDs(b) > snapIDs {
+				behind++
+			}
+			nw.disconnect(0, 1)
+			b.restart(snapshot)
+			snapIDs = monitorUpdateIDs(b)
+			nw.connect(0, 1)
+		}
+		for _, n := range []*testNode{a, b} {
+			for _, e := range n.takeEvents() {
+				if cc, ok := e.(events.ChannelClosed); ok {
+					t.Fatalf("round %d: %s closed the channel: %s", round, n.name, cc.Message)
+				}
+				logA.account([]events.Event{e})
+			}
+		}
+	}
+	for i := 0; i < 10000; i++ {
+		persist()
+		if !nw.deliverOne(r) {
+			break
+		}
+	}
+	nw.settleRandom(r)
+	logA.account(a.takeEvents())
+	require.Positive(t, behind, "some restarts must find the monitors ahead of the snapshot")
+	require.Empty(t, logA.amounts, "every payment resolved (%d restarts behind): a %+v\nb %+v", behind, a.channel(id), b.channel(id))
+	checkBalances(t, a, b, id, 5_000_000_000-logA.sent)
+	require.True(t, b.channel(id).IsUsable)
+	closeAndCheck(t, nw, a, b, id)
+}

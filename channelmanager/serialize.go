@@ -339,7 +339,8 @@ type ReadArgs struct {
 // Read restores a ChannelManager written by Write. Each channel is checked against its monitor: a
 // channel whose monitor is missing is dropped with a log line (it closed before the snapshot's monitor
 // was written), and a channel whose snapshot is older than its monitor — the manager was not persisted
-// after the latest update — is force-closed from the monitor, whose commitment is the newest valid one.
+// after the latest update — resumes from the snapshot through channel_reestablish (see the comment in
+// Read; a host should write the manager before it sends the messages a change produced).
 // Errors: ErrCorrupt.
 func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	r := ser.NewReader(data)
@@ -369,12 +370,16 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 			cm.log.Warn("no monitor for channel; dropping it", "channel", c.channelID)
 			continue
 		case mon.LatestUpdateID() > c.latestMonitorUpdateID:
-			cm.log.Error("channel state older than its monitor; closing from the monitor", "channel", c.channelID,
+			// The host crashed after the monitor persisted an update and before it wrote the manager.
+			// If the peer never saw the messages that update led to (a host that writes the manager
+			// before it flushes messages guarantees it), channel_reestablish resumes from the manager's
+			// state: the peer retransmits what we lost, and the monitor, which keeps every commitment
+			// it was given, takes the repeated updates. If the peer did see them, reestablish finds us
+			// behind and the channel is closed, from the monitor's commitment, which is the newest and
+			// never revoked. Either way the channel is not closed on this alone.
+			cm.log.Warn("channel state older than its monitor; resuming with channel_reestablish", "channel", c.channelID,
 				"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
 			c.latestMonitorUpdateID = mon.LatestUpdateID()
-			ps.channels[c.channelID] = c
-			cm.closeChannelLocked(ps, c, events.ProcessingError, "stale channel state after restart", true)
-			continue
 		}
 		// No peer is connected at start-up: apply the disconnection rules (forget the peer's
 		// uncommitted updates) so that channel_reestablish starts from the committed state.

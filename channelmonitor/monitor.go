@@ -128,6 +128,11 @@ func (m *ChannelMonitor) Update(u *ChannelMonitorUpdate) error {
 		case *LatestCounterpartyCommitment:
 			m.counterparty[st.Txid] = st
 		case CommitmentSecret:
+			if known, ok := m.secrets.GetSecretForCommitment(st.CommitmentNumber); ok && known == st.Secret {
+				// Given again after a restart from an older manager snapshot (the peer retransmitted
+				// its revoke_and_ack): nothing new.
+				continue
+			}
 			if err := m.secrets.ProvideSecret(keys.MaxCommitmentIndex-st.CommitmentNumber, st.Secret); err != nil {
 				return fmt.Errorf("%w: %v", ErrInvalidUpdate, err)
 			}
