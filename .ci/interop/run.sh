@@ -13,4 +13,4 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 export LNKIT_INTEROP_BIN
 LNKIT_INTEROP_BIN=$(bash "$root/.ci/interop/build.sh")
 cd "$root"
-exec go test -tags interop -count=1 -timeout 25m ./interop/ -v "$@"
+exec go test -tags interop -count=1 -timeout 25m ./interop/ ./examples/node/btcdchain/ -v "$@"

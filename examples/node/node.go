@@ -519,10 +519,40 @@ func (n *Node) processEvents() {
 	if err := n.chainMon.ProcessPendingEvents(n.handleEvent); err != nil {
 		n.log.Warn("chain monitor events", "err", err)
 	}
-	n.pm.ProcessEvents()
-	if err := n.persistManager(false); err != nil {
-		n.log.Error("persisting channel manager", "err", err)
+	persistFirst{n}.ProcessEvents()
+}
+
+// persistFirst is the PeerManager as the sockets see it, except that ProcessEvents writes the channel
+// manager (if it changed) before the messages go out: no message leaves that depends on manager state
+// a crash could lose, so a restarted node resumes with channel_reestablish rather than finding itself
+// behind its peer.
+type persistFirst struct{ n *Node }
+
+func (p persistFirst) ProcessEvents() {
+	if err := p.n.persistManager(false); err != nil {
+		p.n.log.Error("persisting channel manager", "err", err)
 	}
+	p.n.pm.ProcessEvents()
+}
+
+func (p persistFirst) ReadEvent(d peermanager.SocketDescriptor, data []byte) (bool, error) {
+	return p.n.pm.ReadEvent(d, data)
+}
+
+func (p persistFirst) WriteBufferSpaceAvail(d peermanager.SocketDescriptor) error {
+	return p.n.pm.WriteBufferSpaceAvail(d)
+}
+
+func (p persistFirst) SocketDisconnected(d peermanager.SocketDescriptor) {
+	p.n.pm.SocketDisconnected(d)
+}
+
+func (p persistFirst) NewOutboundConnection(id *btcec.PublicKey, d peermanager.SocketDescriptor) ([]byte, error) {
+	return p.n.pm.NewOutboundConnection(id, d)
+}
+
+func (p persistFirst) NewInboundConnection(d peermanager.SocketDescriptor) error {
+	return p.n.pm.NewInboundConnection(d)
 }
 
 // every calls fn every d until the node stops.
@@ -616,7 +646,7 @@ func (n *Node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 		info.nodeID = hex.EncodeToString(theirID.SerializeCompressed())
 		info.addr = addr
 	}
-	c, err := lnsocket.Register(n.pm, nc, theirID, 0, 0, nil, n.log, n.wake)
+	c, err := lnsocket.Register(persistFirst{n}, nc, theirID, 0, 0, nil, n.log, n.wake)
 	if err != nil {
 		return err
 	}
@@ -743,6 +773,10 @@ func (n *Node) handleEvent(e events.Event) error {
 		}
 	case events.PaymentClaimable:
 		if ev.Purpose.PaymentPreimage != nil {
+			// Recorded as paid before the claim: once ClaimFunds has handed the preimage to the monitor
+			// the money is ours (off chain, or on chain at worst), and PaymentClaimed is not re-sent
+			// after a crash.
+			n.paymentReceived(events.PaymentClaimed{PaymentHash: ev.PaymentHash, AmountMsat: ev.AmountMsat}, false)
 			if err := n.cm.ClaimFunds(*ev.Purpose.PaymentPreimage); err != nil {
 				n.log.Warn("claiming payment", "hash", hex.EncodeToString(ev.PaymentHash[:]), "err", err)
 			}
@@ -750,7 +784,7 @@ func (n *Node) handleEvent(e events.Event) error {
 			n.log.Warn("failing unknown payment", "err", err)
 		}
 	case events.PaymentClaimed:
-		n.paymentReceived(ev)
+		n.paymentReceived(ev, true)
 	case events.PaymentSent:
 		id := hex.EncodeToString(ev.PaymentID[:])
 		n.store.updatePayment(id, func(p *nodeapi.Payment) {
@@ -838,11 +872,18 @@ func (n *Node) sweep(ev events.SpendableOutputs) {
 	n.log.Info("swept spendable outputs", "txid", tx.TxHash(), "outputs", len(descs))
 }
 
-// paymentReceived records a claimed payment against its invoice (or as a keysend receipt).
-func (n *Node) paymentReceived(ev events.PaymentClaimed) {
+// paymentReceived records a claimed payment against its invoice (or as a keysend receipt) and, when
+// announce, tells the event stream.
+func (n *Node) paymentReceived(ev events.PaymentClaimed, announce bool) {
 	hash := hex.EncodeToString(ev.PaymentHash[:])
 	now := time.Now().Unix()
 	inv, ok := n.store.invoice(hash)
+	if ok && inv.Status == nodeapi.InvoicePaid && inv.ReceivedMsat == ev.AmountMsat {
+		if announce {
+			n.hub.publish(nodeapi.Event{Type: "payment_received", PaymentHash: hash, AmountMsat: ev.AmountMsat})
+		}
+		return
+	}
 	if !ok {
 		inv = nodeapi.Invoice{PaymentHash: hash, Keysend: true, CreatedAt: now}
 	}
@@ -850,7 +891,9 @@ func (n *Node) paymentReceived(ev events.PaymentClaimed) {
 	inv.ReceivedMsat = ev.AmountMsat
 	inv.PaidAt = now
 	n.store.putInvoice(inv)
-	n.hub.publish(nodeapi.Event{Type: "payment_received", PaymentHash: hash, AmountMsat: ev.AmountMsat})
+	if announce {
+		n.hub.publish(nodeapi.Event{Type: "payment_received", PaymentHash: hash, AmountMsat: ev.AmountMsat})
+	}
 }
 
 func nodeIDHex(k *btcec.PublicKey) string {
