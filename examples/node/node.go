@@ -519,40 +519,10 @@ func (n *Node) processEvents() {
 	if err := n.chainMon.ProcessPendingEvents(n.handleEvent); err != nil {
 		n.log.Warn("chain monitor events", "err", err)
 	}
-	persistFirst{n}.ProcessEvents()
-}
-
-// persistFirst is the PeerManager as the sockets see it, except that ProcessEvents writes the channel
-// manager (if it changed) before the messages go out: no message leaves that depends on manager state
-// a crash could lose, so a restarted node resumes with channel_reestablish rather than finding itself
-// behind its peer.
-type persistFirst struct{ n *Node }
-
-func (p persistFirst) ProcessEvents() {
-	if err := p.n.persistManager(false); err != nil {
-		p.n.log.Error("persisting channel manager", "err", err)
+	n.pm.ProcessEvents()
+	if err := n.persistManager(false); err != nil {
+		n.log.Error("persisting channel manager", "err", err)
 	}
-	p.n.pm.ProcessEvents()
-}
-
-func (p persistFirst) ReadEvent(d peermanager.SocketDescriptor, data []byte) (bool, error) {
-	return p.n.pm.ReadEvent(d, data)
-}
-
-func (p persistFirst) WriteBufferSpaceAvail(d peermanager.SocketDescriptor) error {
-	return p.n.pm.WriteBufferSpaceAvail(d)
-}
-
-func (p persistFirst) SocketDisconnected(d peermanager.SocketDescriptor) {
-	p.n.pm.SocketDisconnected(d)
-}
-
-func (p persistFirst) NewOutboundConnection(id *btcec.PublicKey, d peermanager.SocketDescriptor) ([]byte, error) {
-	return p.n.pm.NewOutboundConnection(id, d)
-}
-
-func (p persistFirst) NewInboundConnection(d peermanager.SocketDescriptor) error {
-	return p.n.pm.NewInboundConnection(d)
 }
 
 // every calls fn every d until the node stops.
@@ -646,10 +616,18 @@ func (n *Node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 		info.nodeID = hex.EncodeToString(theirID.SerializeCompressed())
 		info.addr = addr
 	}
-	c, err := lnsocket.Register(persistFirst{n}, nc, theirID, 0, 0, nil, n.log, n.wake)
+	c, err := lnsocket.Register(n.pm, nc, theirID, 0, 0, nil, n.log, n.wake)
 	if err != nil {
 		return err
 	}
+	// No byte leaves before the manager state that produced it is on disk: commitment_signed is made
+	// when the PeerManager pulls messages, so the write is the last point where the host can persist.
+	// A restarted node then resumes with channel_reestablish rather than finding itself behind its peer.
+	c.SetBeforeWrite(func() {
+		if err := n.persistManager(false); err != nil {
+			n.log.Error("persisting channel manager", "err", err)
+		}
+	})
 	n.mu.Lock()
 	if n.stopping {
 		n.mu.Unlock()

@@ -82,6 +82,8 @@ type Conn struct {
 	// afterRead is called (without locks) after each chunk was handed to the PeerManager, so the node
 	// can process the events it caused at once.
 	afterRead func()
+	// beforeWrite, if set, is called by the writer before each batch of bytes goes to the socket.
+	beforeWrite func()
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when buf gains bytes or the connection closes
@@ -120,6 +122,11 @@ func NewConn(nc net.Conn, host Host, maxBuf int, writeTimeout time.Duration, sta
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
+
+// SetBeforeWrite sets a function the writer calls before each batch of bytes goes to the socket
+// (a host persists its ChannelManager there, so that no message leaves before the state that
+// produced it is on disk). Call it before Start.
+func (c *Conn) SetBeforeWrite(fn func()) { c.beforeWrite = fn }
 
 // Start runs the reader and writer goroutines; wg counts them.
 func (c *Conn) Start(wg *sync.WaitGroup) {
@@ -270,6 +277,9 @@ func (c *Conn) writeLoop() {
 		c.spare = nil
 		c.mu.Unlock()
 
+		if c.beforeWrite != nil {
+			c.beforeWrite()
+		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 		_, err := c.nc.Write(out)
 		if err != nil {
