@@ -61,10 +61,8 @@ func defaultPorts(network string) (p2p, rpc int) {
 		return 19735, 19835
 	case "signet":
 		return 39735, 39835
-	case "regtest":
-		return 9735, 9835
 	}
-	return 9735, 9835
+	return 9735, 9835 // mainnet and regtest
 }
 
 // defaultBtcdRPC gives btcd's default RPC port for a network.

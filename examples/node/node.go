@@ -726,15 +726,10 @@ func (n *Node) handleEvent(e events.Event) error {
 			NodeID: hex.EncodeToString(ev.CounterpartyNodeID.SerializeCompressed())})
 	case events.ChannelClosed:
 		n.mu.Lock()
-		var waiting []chan openResult
-		for temp, ch := range n.opening {
-			if temp == ev.ChannelID {
-				waiting = append(waiting, ch)
-				delete(n.opening, temp)
-			}
-		}
+		ch := n.opening[ev.ChannelID] // a channel that closed before funding is known by its temporary id
+		delete(n.opening, ev.ChannelID)
 		n.mu.Unlock()
-		for _, ch := range waiting {
+		if ch != nil {
 			ch <- openResult{err: fmt.Errorf("channel closed: %s %s", ev.Reason, ev.Message)}
 		}
 		n.hub.publish(nodeapi.Event{Type: "channel_closed", ChannelID: hex.EncodeToString(ev.ChannelID[:]),

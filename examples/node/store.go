@@ -188,33 +188,30 @@ func (s *store) invoice(hash string) (nodeapi.Invoice, bool) {
 // listPayments returns every payment, oldest first.
 func (s *store) listPayments() []nodeapi.Payment {
 	s.mu.Lock()
-	out := make([]nodeapi.Payment, 0, len(s.payments))
-	for _, p := range s.payments {
-		out = append(out, *p)
-	}
-	s.mu.Unlock()
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].CreatedAt != out[j].CreatedAt {
-			return out[i].CreatedAt < out[j].CreatedAt
-		}
-		return out[i].PaymentID < out[j].PaymentID
-	})
-	return out
+	defer s.mu.Unlock()
+	return oldestFirst(s.payments, func(p nodeapi.Payment) (int64, string) { return p.CreatedAt, p.PaymentID })
 }
 
 // listInvoices returns every invoice, oldest first.
 func (s *store) listInvoices() []nodeapi.Invoice {
 	s.mu.Lock()
-	out := make([]nodeapi.Invoice, 0, len(s.invoices))
-	for _, inv := range s.invoices {
-		out = append(out, *inv)
+	defer s.mu.Unlock()
+	return oldestFirst(s.invoices, func(inv nodeapi.Invoice) (int64, string) { return inv.CreatedAt, inv.PaymentHash })
+}
+
+// oldestFirst copies a record map's values, sorted by creation time and then by key.
+func oldestFirst[T any](m map[string]*T, key func(T) (created int64, id string)) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
 	}
-	s.mu.Unlock()
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].CreatedAt != out[j].CreatedAt {
-			return out[i].CreatedAt < out[j].CreatedAt
+	sort.Slice(out, func(i, j int) bool {
+		ci, ii := key(out[i])
+		cj, ij := key(out[j])
+		if ci != cj {
+			return ci < cj
 		}
-		return out[i].PaymentHash < out[j].PaymentHash
+		return ii < ij
 	})
 	return out
 }
