@@ -14,9 +14,11 @@ import (
 	"github.com/lnkit/lnkit/router"
 )
 
-// DefaultMinFinalCLTVExpiryDelta is the min_final_cltv_expiry_delta used when the caller gives none
-// (BOLT 11's default is 18; LDK and lnd use larger values for safety).
-const DefaultMinFinalCLTVExpiryDelta = 24
+// DefaultMinFinalCLTVExpiryDelta is the min_final_cltv_expiry_delta, in blocks, used when the caller
+// gives none (BOLT 11's default is 18, too short here). It must exceed channelmonitor.HTLCFailBackBuffer
+// (39): an incoming HTLC closer to its expiry than that is failed back, so a smaller delta would fail
+// every payment on arrival. 42 is LDK's MIN_FINAL_CLTV_EXPIRY_DELTA for the same reason.
+const DefaultMinFinalCLTVExpiryDelta = channelmonitor.HTLCFailBackBuffer + 3
 
 // inboundPayment is a payment we expect: created by CreateInboundPayment.
 type inboundPayment struct {

@@ -23,10 +23,6 @@ import (
 	"github.com/lnkit/lnkit/keys"
 )
 
-// AntiReorgDelay is how many confirmations a sweep needs before its output is handed to the host
-// through a SpendableOutputs event (LDK's ANTI_REORG_DELAY).
-const AntiReorgDelay = 6
-
 // Errors returned by ChannelMonitor.Update.
 var (
 	// ErrUpdateOutOfOrder: the update's UpdateID is not the next one.
