@@ -171,3 +171,38 @@ func (m *ChannelMonitor) htlcDeadline(height uint32) (string, bool) {
 	}
 	return "", false
 }
+
+// UnsafeGetLatestHolderCommitmentTxn returns our latest commitment transaction, fully signed, followed
+// by its fully signed second-stage HTLC transactions: HTLC-timeout for each HTLC we offered and
+// HTLC-success for each HTLC offered to us whose preimage we hold (LDK's
+// unsafe_get_latest_holder_commitment_txn). On anchor channels the HTLC transactions pay no fee and
+// need fee inputs added (the bump path) before they relay. Broadcasting any of these after a newer
+// commitment was signed publishes a revoked state and forfeits the channel: the function exists for
+// tests and for recovery tools. Errors: the signer's.
+func (m *ChannelMonitor) UnsafeGetLatestHolderCommitmentTxn() ([]*wire.MsgTx, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tx, err := m.signedHolderCommitment()
+	if err != nil {
+		return nil, err
+	}
+	out := []*wire.MsgTx{tx}
+	for _, h := range m.holder.HTLCs {
+		if h.OutputIndex < 0 {
+			continue
+		}
+		c := m.holderHTLCClaim(tx, h)
+		if c == nil {
+			continue
+		}
+		if _, known := m.preimages[h.PaymentHash]; !h.Offered && !known {
+			continue
+		}
+		htx, err := m.holderHTLCTx(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, htx)
+	}
+	return out, nil
+}

@@ -131,17 +131,44 @@ func (m *ChannelMonitor) classify(tx *wire.MsgTx, txid chainhash.Hash) (spendKin
 	if err != nil {
 		return spendCooperative, 0
 	}
-	if _, ok := m.revocationSecret(n); ok {
+	// Both chains number their commitments alike, so the number alone does not say whose this is: the
+	// outputs do. Their revoked commitment pays their to_local to a script we can rebuild from the
+	// secret, and our to_remote to our static key; ours pays our to_local and their to_remote.
+	_, revoked := m.revocationSecret(n)
+	if revoked && (m.paysRevokedToLocal(tx, n) || m.paysToRemote(tx, m.params.HolderPubkeys.PaymentPoint)) {
 		return spendCounterpartyRevoked, n
 	}
-	if n <= m.holder.CommitmentNumber {
-		if k, err := m.holderKeys(n); err == nil {
-			if script, err := k.toLocal(); err == nil && findOutput(tx, bolt3.WitnessScriptHash(script)) >= 0 {
-				return spendHolderOlder, n
-			}
-		}
+	if n <= m.holder.CommitmentNumber && (m.paysHolderToLocal(tx, n) || m.paysToRemote(tx, m.params.CounterpartyPubkeys.PaymentPoint)) {
+		return spendHolderOlder, n
+	}
+	if revoked {
+		return spendCounterpartyRevoked, n
 	}
 	return spendUnknownCommitment, n
+}
+
+func (m *ChannelMonitor) paysHolderToLocal(tx *wire.MsgTx, n uint64) bool {
+	k, err := m.holderKeys(n)
+	if err != nil {
+		return false
+	}
+	script, err := k.toLocal()
+	return err == nil && findOutput(tx, bolt3.WitnessScriptHash(script)) >= 0
+}
+
+func (m *ChannelMonitor) paysRevokedToLocal(tx *wire.MsgTx, n uint64) bool {
+	secret, ok := m.revocationSecret(n)
+	if !ok {
+		return false
+	}
+	_, point := btcec.PrivKeyFromBytes(secret[:])
+	script, err := m.counterpartyKeys(point).toLocal()
+	return err == nil && findOutput(tx, bolt3.WitnessScriptHash(script)) >= 0
+}
+
+func (m *ChannelMonitor) paysToRemote(tx *wire.MsgTx, key *btcec.PublicKey) bool {
+	pk, _, err := bolt3.ToRemoteScript(key, m.channelType())
+	return err == nil && findOutput(tx, pk) >= 0
 }
 
 // findOutput returns the index of tx's first output paying pkScript, or -1.
