@@ -152,6 +152,9 @@ func (c *channel) checkAffordable(v commitView, localChain bool, ourSpend, their
 	if localChain {
 		dust = c.local.DustLimitSat
 	}
+	if v.overdrawn {
+		return false, "an HTLC exceeds its offerer's balance"
+	}
 	ours, theirs := v.ourMsat, v.theirMsat
 	var fee uint64
 	if spikeBuffer {
