@@ -216,8 +216,9 @@ func (cm *ChainMonitor) LoadMonitor(mon *ChannelMonitor) error {
 // BlockConnected implements chaininterface.Listen: every monitor sees the block, and what they must
 // broadcast (our commitment after a force close, sweeps, justice transactions) is broadcast.
 func (cm *ChainMonitor) BlockConnected(block *wire.MsgBlock, height uint32) {
+	idx := newBlockIndex(block.Transactions)
 	for _, mon := range cm.ListMonitors() {
-		txs := mon.blockConnected(block.Transactions, height, cm.feeEst)
+		txs := mon.blockConnected(idx, height, cm.feeEst)
 		if len(txs) > 0 {
 			cm.bcast.BroadcastTransactions(txs...)
 		}
@@ -244,8 +245,9 @@ func (cm *ChainMonitor) TransactionsConfirmed(header *wire.BlockHeader, txdata [
 	for i, t := range txdata {
 		txs[i] = t.Tx
 	}
+	idx := newBlockIndex(txs)
 	for _, mon := range cm.ListMonitors() {
-		mon.transactionsConfirmed(txs, height)
+		mon.transactionsConfirmed(idx, height)
 	}
 }
 

@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
@@ -71,8 +73,9 @@ type ChannelMonitor struct {
 	htlcOutcomes   map[uint64]uint8 // our offered HTLCs' reported outcomes, by HTLC id
 	staticReported bool             // the cooperative close output was reported
 
-	v1            *v1Chain // a version-1 monitor's chain state until the signer is known (reading)
-	chainDirty    bool     // chain state changed since the last takeDirty
+	v1            *v1Chain                      // a version-1 monitor's chain state until the signer is known (reading)
+	revKeys       map[[33]byte]*btcec.PublicKey // revocation keys by counterparty point (revocationKey)
+	chainDirty    bool                          // chain state changed since the last takeDirty
 	pendingEvents []events.Event
 	monitorEvents []MonitorEvent
 }
@@ -230,22 +233,53 @@ func (m *ChannelMonitor) addSecret(st CommitmentSecret) error {
 	return nil
 }
 
-// pruneRevoked forgets revoked counterparty commitments that have no HTLC output: if one confirms, its
-// to_local is found from the secret and our to_remote from our static key, so nothing is lost.
+// pruneRevoked shrinks what revoked counterparty commitments keep to what justice needs: a revoked
+// commitment without HTLC outputs is forgotten (its to_local is found from the secret and our to_remote
+// from our static key), and one with HTLC outputs keeps only those outputs' scripts' data, without
+// sources (an HTLC's source is still on the unrevoked commitments that carry it). While the channel is
+// open, preimages no unrevoked commitment needs are forgotten too. Monitor size then grows by one
+// compact record per revoked commitment that carried HTLCs.
 func (m *ChannelMonitor) pruneRevoked() {
 	for txid, cp := range m.counterparty {
 		if _, revoked := m.revocationSecret(cp.CommitmentNumber); !revoked {
 			continue
 		}
-		keep := false
+		kept := cp.HTLCs[:0]
 		for _, h := range cp.HTLCs {
 			if h.OutputIndex >= 0 {
-				keep = true
-				break
+				h.Source = nil
+				kept = append(kept, h)
 			}
 		}
-		if !keep {
+		cp.HTLCs = kept
+		if len(kept) == 0 {
 			delete(m.counterparty, txid)
+		}
+	}
+	if m.funding == nil {
+		m.prunePreimages()
+	}
+}
+
+// prunePreimages forgets preimages of HTLCs that are on no unrevoked commitment: they can no longer
+// be claimed on chain.
+func (m *ChannelMonitor) prunePreimages() {
+	live := map[[32]byte]bool{}
+	for _, hc := range []*LatestHolderCommitment{m.holder, m.prevHolder} {
+		if hc != nil {
+			for _, h := range hc.HTLCs {
+				live[h.PaymentHash] = true
+			}
+		}
+	}
+	for _, cp := range m.unrevokedCounterparty() {
+		for _, h := range cp.HTLCs {
+			live[h.PaymentHash] = true
+		}
+	}
+	for hash := range m.preimages {
+		if !live[hash] {
+			delete(m.preimages, hash)
 		}
 	}
 }
@@ -266,30 +300,93 @@ func (m *ChannelMonitor) channelType() bolt3.ChannelType {
 }
 
 // blockConnected processes a block at height and returns what must be broadcast.
-func (m *ChannelMonitor) blockConnected(txs []*wire.MsgTx, height uint32, est chaininterface.FeeEstimator) []*wire.MsgTx {
-	m.transactionsConfirmed(txs, height)
+func (m *ChannelMonitor) blockConnected(b *blockIndex, height uint32, est chaininterface.FeeEstimator) []*wire.MsgTx {
+	m.transactionsConfirmed(b, height)
 	return m.bestBlockUpdated(height, est)
 }
 
-// transactionsConfirmed processes transactions confirmed at height, in block order: the funding spend
-// and spends of the outputs we claim.
-func (m *ChannelMonitor) transactionsConfirmed(txs []*wire.MsgTx, height uint32) {
+// blockIndex is a block's transactions with the outpoints they spend, built once per block so that
+// each monitor looks up the outputs it watches instead of scanning the block.
+type blockIndex struct {
+	txs    []*wire.MsgTx
+	txids  []chainhash.Hash
+	spends map[wire.OutPoint]int // outpoint → index of the spending transaction
+}
+
+func newBlockIndex(txs []*wire.MsgTx) *blockIndex {
+	b := &blockIndex{txs: txs, txids: make([]chainhash.Hash, len(txs)), spends: map[wire.OutPoint]int{}}
+	for i, tx := range txs {
+		for _, in := range tx.TxIn {
+			b.spends[in.PreviousOutPoint] = i
+		}
+	}
+	return b
+}
+
+func (b *blockIndex) txid(i int) chainhash.Hash {
+	if b.txids[i] == (chainhash.Hash{}) {
+		b.txids[i] = b.txs[i].TxHash()
+	}
+	return b.txids[i]
+}
+
+// transactionsConfirmed processes the transactions of a block confirmed at height that touch this
+// channel — the funding spend, spends of the outputs we claim — in block order.
+func (m *ChannelMonitor) transactionsConfirmed(b *blockIndex, height uint32) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, tx := range txs {
-		txid := tx.TxHash()
-		if m.funding == nil {
-			for _, in := range tx.TxIn {
-				if in.PreviousOutPoint == m.params.FundingOutPoint {
-					m.fundingSpent(tx, txid, height)
-					m.chainDirty = true
-					break
-				}
+	var relevant []int
+	if i, ok := b.spends[m.params.FundingOutPoint]; ok && m.funding == nil {
+		relevant = append(relevant, i)
+	}
+	for _, c := range m.claims {
+		if i, ok := b.spends[c.OutPoint]; ok && !c.spent() {
+			relevant = append(relevant, i)
+		}
+	}
+	if len(relevant) == 0 {
+		return
+	}
+	sort.Ints(relevant)
+	for k, i := range relevant {
+		if k > 0 && relevant[k-1] == i {
+			continue
+		}
+		m.txConfirmed(b, i, height)
+	}
+}
+
+// txConfirmed handles block transaction i, and then the block's later transactions that spend outputs
+// it created (a second-stage transaction in the same block as its commitment).
+func (m *ChannelMonitor) txConfirmed(b *blockIndex, i int, height uint32) {
+	tx, txid := b.txs[i], b.txid(i)
+	before := len(m.claims)
+	if m.funding == nil {
+		for _, in := range tx.TxIn {
+			if in.PreviousOutPoint == m.params.FundingOutPoint {
+				m.fundingSpent(tx, txid, height)
+				m.chainDirty = true
+				break
 			}
 		}
-		if m.funding != nil {
-			m.spendsConfirmed(tx, txid, height)
+	}
+	if m.funding == nil {
+		return
+	}
+	m.spendsConfirmed(tx, txid, height)
+	// Claims created just now may be spent later in the same block.
+	var later []int
+	for _, c := range m.claims[before:] {
+		if j, ok := b.spends[c.OutPoint]; ok && j > i && !c.spent() {
+			later = append(later, j)
 		}
+	}
+	sort.Ints(later)
+	for k, j := range later {
+		if k > 0 && later[k-1] == j {
+			continue
+		}
+		m.txConfirmed(b, j, height)
 	}
 }
 

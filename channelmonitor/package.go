@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
@@ -14,6 +15,7 @@ import (
 	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/keys"
 )
 
 // Fee-bumping parameters (lnd's sweeper and LDK's OnchainTxHandler are the models).
@@ -351,7 +353,7 @@ func (m *ChannelMonitor) claimWitness(tx *wire.MsgTx, i int, c *claim, sign bool
 		if c.Kind != claimRevokedHTLC {
 			return bolt3.ToLocalRevokeWitness(c.Script, s), nil
 		}
-		return bolt3.HTLCRevokeWitness(c.Script, s, m.counterpartyKeys(c.PerCommitmentPoint).revocation)
+		return bolt3.HTLCRevokeWitness(c.Script, s, m.revocationKey(c.PerCommitmentPoint))
 	}
 	return nil, fmt.Errorf("claim %s is not spent by a transaction of ours", c.Kind)
 }
@@ -471,3 +473,22 @@ func (m *ChannelMonitor) queueHTLCBump(p *claimPackage, cs []*claim, height uint
 func sortU64(ids []uint64) { sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] }) }
 
 var _ = chainhash.Hash{}
+
+// revocationKey is the revocation public key of the counterparty's commitment with point, cached: a
+// justice transaction needs it once per revoked HTLC output.
+func (m *ChannelMonitor) revocationKey(point *btcec.PublicKey) *btcec.PublicKey {
+	var k [33]byte
+	copy(k[:], point.SerializeCompressed())
+	if m.revKeys == nil {
+		m.revKeys = map[[33]byte]*btcec.PublicKey{}
+	}
+	if r, ok := m.revKeys[k]; ok {
+		return r
+	}
+	if len(m.revKeys) > 16 {
+		clear(m.revKeys)
+	}
+	r := keys.DeriveRevocationPublicKey(m.params.HolderPubkeys.RevocationBasepoint, point)
+	m.revKeys[k] = r
+	return r
+}

@@ -40,6 +40,7 @@ type InMemorySigner struct {
 	points    map[uint64]*btcec.PublicKey // recent per-commitment points by commitment number
 	derived   [4]derivedEntry             // recent derived keys, round-robin
 	derivedAt int
+	justice   justiceEntry // the last revocation key derived for a justice signature
 }
 
 var _ ChannelSigner = (*InMemorySigner)(nil)
@@ -359,14 +360,42 @@ func (s *InMemorySigner) SignDelayedOutput(tx *wire.MsgTx, inputIndex int, witne
 // Close Handling"). The script may contain the revocation pubkey (to_local) or its HASH160 (HTLC
 // outputs). Errors: see ChannelSigner; ErrInvalidSecret for an invalid secret.
 func (s *InMemorySigner) SignJustice(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64, counterpartyPerCommitmentSecret [32]byte) (*ecdsa.Signature, error) {
-	key, err := DeriveRevocationPrivateKey(s.secrets.RevocationBaseKey, counterpartyPerCommitmentSecret)
+	key, pub, err := s.justiceKey(counterpartyPerCommitmentSecret)
 	if err != nil {
 		return nil, err
 	}
 	return sign(signRequest{
-		key: key, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
+		key: key, pub: pub, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
 		hashType: txscript.SigHashAll, allowHash: true,
 	})
+}
+
+// justiceKey derives the revocation private key for a revealed secret, and its public key; the last
+// one is cached, since a justice transaction signs every input of a revoked commitment with it.
+func (s *InMemorySigner) justiceKey(secret [32]byte) (*btcec.PrivateKey, *btcec.PublicKey, error) {
+	s.mu.Lock()
+	if s.justice.priv != nil && s.justice.secret == secret {
+		e := s.justice
+		s.mu.Unlock()
+		return e.priv, e.pub, nil
+	}
+	s.mu.Unlock()
+	key, err := DeriveRevocationPrivateKey(s.secrets.RevocationBaseKey, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub := key.PubKey()
+	s.mu.Lock()
+	s.justice = justiceEntry{secret: secret, priv: key, pub: pub}
+	s.mu.Unlock()
+	return key, pub, nil
+}
+
+// justiceEntry caches one revocation key.
+type justiceEntry struct {
+	secret [32]byte
+	priv   *btcec.PrivateKey
+	pub    *btcec.PublicKey
 }
 
 // SignPaymentOutput signs, with SIGHASH_ALL, a spend of our to_remote output on the counterparty's
