@@ -64,7 +64,9 @@ func justiceFixture(b *testing.B) ([]byte, *wire.MsgTx, *testNode) {
 // countingBroadcaster counts what it is given.
 type countingBroadcaster struct{ txs []*wire.MsgTx }
 
-func (c *countingBroadcaster) BroadcastTransactions(txs ...*wire.MsgTx) { c.txs = append(c.txs, txs...) }
+func (c *countingBroadcaster) BroadcastTransactions(txs ...*wire.MsgTx) {
+	c.txs = append(c.txs, txs...)
+}
 
 func BenchmarkJustice483HTLCs(b *testing.B) {
 	snap, commit, a := justiceFixture(b)
