@@ -105,6 +105,11 @@ type testNode struct {
 	sweptSat int64
 	onBump   func(events.BumpTransaction) error
 	bcast    *recordingBroadcaster
+	// persistWrap, if set, is the Persist the node's ChainMonitor uses (it must store into persist);
+	// beforeSend, if set, runs after the node's messages are pulled and before they leave, and may
+	// drop them (returning false), as a host that crashed would.
+	persistWrap channelmonitor.Persist
+	beforeSend  func() bool
 }
 
 // recordingBroadcaster hands transactions to the chain and remembers how often each was broadcast.
@@ -160,7 +165,11 @@ func (n *testNode) start(data []byte) {
 	if n.bcast == nil {
 		n.bcast = &recordingBroadcaster{chain: n.chain, count: map[chainhash.Hash]int{}}
 	}
-	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, nil, n.chain, n.persist)
+	var persist channelmonitor.Persist = n.persist
+	if n.persistWrap != nil {
+		persist = n.persistWrap
+	}
+	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, nil, n.chain, persist)
 	var err error
 	if data == nil {
 		n.cm, err = New(n.chain, n.chainMon, n.bcast, nil, n.km, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})
@@ -325,7 +334,11 @@ type queued struct {
 func (nw *network) collect() {
 	for i, n := range nw.nodes {
 		n.handleEvents()
-		for _, me := range n.cm.GetAndClearPendingMsgEvents() {
+		msgs := n.cm.GetAndClearPendingMsgEvents()
+		if n.beforeSend != nil && !n.beforeSend() {
+			continue
+		}
+		for _, me := range msgs {
 			j := nw.index(me.NodeID)
 			if j < 0 || !nw.connected[[2]int{min(i, j), max(i, j)}] {
 				continue
@@ -393,7 +406,11 @@ func (nw *network) step() int {
 	delivered := 0
 	for i, n := range nw.nodes {
 		n.handleEvents()
-		for _, me := range n.cm.GetAndClearPendingMsgEvents() {
+		msgs := n.cm.GetAndClearPendingMsgEvents()
+		if n.beforeSend != nil && !n.beforeSend() {
+			continue
+		}
+		for _, me := range msgs {
 			j := nw.index(me.NodeID)
 			if j < 0 || !nw.connected[[2]int{min(i, j), max(i, j)}] {
 				continue
