@@ -840,7 +840,7 @@ func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire
 			c.shutdownReplyPending = true
 		}
 	case *lnwire.ClosingSigned:
-		reply, tx, err := c.receiveClosingSigned(m, chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum))
+		reply, tx, err := c.receiveClosingSigned(m, cm.closingFees())
 		if err != nil {
 			return err
 		}
@@ -857,6 +857,12 @@ func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire
 		return c.protoErr("open_channel for an existing channel")
 	}
 	return nil
+}
+
+// closingFees gives the closing negotiation our feerate estimate and configured fee margin.
+func (cm *ChannelManager) closingFees() closingFees {
+	return closingFees{feeratePerKw: chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum),
+		forceCloseAvoidanceSat: cm.cfg.ChannelConfig.ForceCloseAvoidanceMaxFeeSat}
 }
 
 // broadcastMarker is a pseudo-message held behind monitor updates: a transaction to broadcast once
@@ -948,7 +954,7 @@ func (cm *ChannelManager) flushChannel(ps *peerState, c *channel) {
 		cm.queueMsg(c, c.shutdownMsg())
 	}
 	if c.readyToNegotiateClosing() && c.closingFeeProposedSat < 0 && c.state != stateNegotiatingClosing {
-		msg, err := c.startClosingNegotiation(chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum))
+		msg, err := c.startClosingNegotiation(cm.closingFees())
 		if err != nil {
 			cm.failChannel(ps, c, err)
 			return

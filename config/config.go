@@ -77,6 +77,14 @@ type ChannelConfig struct {
 	// FeeUpdateThresholdPercent: the funder sends `update_fee` on a timer tick when the estimate moved by
 	// more than this percentage from the channel's current feerate. Default 20.
 	FeeUpdateThresholdPercent uint32
+	// ForceCloseAvoidanceMaxFeeSat, in satoshis, is how much more than a force close would cost us we
+	// accept to pay for a cooperative closing transaction when we are the funder (LDK's
+	// force_close_avoidance_max_fee_satoshis). Our bound in the BOLT 2 `closing_signed` negotiation is
+	// the fee our current commitment transaction pays (at its feerate, with its untrimmed HTLCs, plus
+	// the anchor outputs) plus this margin, never above our balance; a counterparty asking for more gets
+	// a `warning` and no signature. As fundee we pay nothing and accept any fee the funder can pay.
+	// Default 1000.
+	ForceCloseAvoidanceMaxFeeSat uint64
 }
 
 // UserConfig is all of the above, plus how inbound channels are handled.
@@ -121,6 +129,7 @@ func Default() UserConfig {
 			CLTVExpiryDelta:                     72,
 			MaxFeeratePerKwFactor:               10,
 			FeeUpdateThresholdPercent:           20,
+			ForceCloseAvoidanceMaxFeeSat:        1000,
 		},
 		AcceptInboundChannels: true,
 	}
