@@ -19,6 +19,9 @@ var (
 	ErrInvalidRoute = errors.New("channelmanager: invalid route")
 	// ErrUnknownPayment: no claimable payment with that hash.
 	ErrUnknownPayment = errors.New("channelmanager: unknown payment")
+	// ErrTooManyPeers: PeerConnected refused an inbound peer without a funded channel because
+	// MaxNoChannelPeers such peers are connected.
+	ErrTooManyPeers = errors.New("channelmanager: too many peers without a funded channel")
 	// ErrInvalidConfig: the UserConfig cannot work.
 	ErrInvalidConfig = errors.New("channelmanager: invalid config")
 
