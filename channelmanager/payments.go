@@ -233,9 +233,13 @@ func (cm *ChannelManager) takeClaimable(hash [32]byte) *claimablePayment {
 	return cp
 }
 
-// ClaimFunds claims a payment announced by PaymentClaimable with its preimage: the preimage goes to each
-// channel's monitor first, then `update_fulfill_htlc` to the peers. A PaymentClaimed event follows.
-// Errors: ErrUnknownPayment.
+// ClaimFunds claims a payment announced by PaymentClaimable with its preimage. For each HTLC whose
+// channel we still know (open, or closed but not yet forgotten) the preimage goes to the channel's
+// monitor first (it claims the HTLC on chain if the channel is closed) and, if the channel is open,
+// `update_fulfill_htlc` to the peer; that HTLC counts as claimed. A PaymentClaimed event with the
+// claimed amount follows if any HTLC was claimed. Errors: ErrUnknownPayment (no claimable payment with
+// that preimage's hash), ErrPaymentNotClaimed (no HTLC could be claimed; each failure is logged and no
+// event follows).
 func (cm *ChannelManager) ClaimFunds(preimage [32]byte) error {
 	hash := sha256.Sum256(preimage[:])
 	cp := cm.takeClaimable(hash)
@@ -244,24 +248,38 @@ func (cm *ChannelManager) ClaimFunds(preimage [32]byte) error {
 	}
 	var claimed uint64
 	for _, part := range cp.Parts {
-		ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
-		if err != nil {
-			cm.log.Error("claim: channel gone", "channel", part.ChannelID, "err", err)
-			continue
-		}
-		cm.updateMonitor(c, channelmonitor.PaymentPreimage{Preimage: preimage})
-		msg, err := c.sendFulfillHTLC(part.HTLCID, preimage)
-		if err != nil {
-			cm.log.Error("claim: cannot fulfill", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
-		} else {
+		if cm.claimPart(part, preimage) {
 			claimed += part.AmountMsat
-			cm.queueUpdate(c, msg)
-			cm.afterChange(ps, c)
 		}
-		ps.mu.Unlock()
+	}
+	if claimed == 0 {
+		return fmt.Errorf("%w: payment %x, %d HTLCs", ErrPaymentNotClaimed, hash, len(cp.Parts))
 	}
 	cm.queueEvent(events.PaymentClaimed{ReceiverNodeID: cm.ourNode, PaymentHash: hash, AmountMsat: claimed, Purpose: cp.Purpose})
 	return nil
+}
+
+// claimPart claims one HTLC of a payment and reports whether it did (see ClaimFunds).
+func (cm *ChannelManager) claimPart(part claimPart, preimage [32]byte) bool {
+	ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
+	if err != nil {
+		cm.log.Error("claim: channel gone", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
+		return false
+	}
+	defer ps.mu.Unlock()
+	cm.updateMonitor(c, channelmonitor.PaymentPreimage{Preimage: preimage})
+	if c.state == stateClosed {
+		cm.log.Info("claim: channel closed; the monitor claims on chain", "channel", part.ChannelID, "htlc", part.HTLCID)
+		return true
+	}
+	msg, err := c.sendFulfillHTLC(part.HTLCID, preimage)
+	if err != nil {
+		cm.log.Error("claim: cannot fulfill", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
+		return false
+	}
+	cm.queueUpdate(c, msg)
+	cm.afterChange(ps, c)
+	return true
 }
 
 // FailHTLCBackwards fails every HTLC of a claimable payment back with
