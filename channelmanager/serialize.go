@@ -1,9 +1,11 @@
 package channelmanager
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/wire"
@@ -27,7 +29,8 @@ var ErrCorrupt = errors.New("channelmanager: corrupt data")
 // Write serializes the manager: funded channels with their full update state, expected and pending
 // payments, and the chain tip. Channels still being negotiated are not written (they do not survive a
 // restart, as in LDK). Write the result durably (temp file, fsync, rename) and call it whenever
-// GetAndClearNeedsPersistence returns true.
+// GetAndClearNeedsPersistence returns true. Write may run concurrently with everything else, including
+// other Writes.
 func (cm *ChannelManager) Write() []byte {
 	var w ser.Writer
 	w.U8(managerVersion)
@@ -37,26 +40,46 @@ func (cm *ChannelManager) Write() []byte {
 	w.U32(cm.highestBlockTime)
 	cm.mu.Unlock()
 
-	var chans []*channel
+	chans := cm.snapshotChannels()
+	w.U32(uint32(len(chans)))
+	for _, b := range chans {
+		w.Fixed(b)
+	}
+	cm.writePayments(&w)
+	return w.Bytes()
+}
+
+// snapshotChannels serializes the funded channels, one peer at a time under that peer's lock only.
+// Holding every peer lock at once, as Write once did, deadlocks two concurrent Writes that take them in
+// different orders, and buys nothing: channels with different peers share no state (each is consistent
+// under its own peer's lock), and the payment maps are written afterwards under payMu in any case.
+// Channels are written after the state they depend on was registered in the payment maps (incoming
+// HTLCs are added to claimable payments under the peer lock, outgoing payments are registered before
+// their HTLC exists), so writing channels first and payments second never loses a payment that a
+// written channel refers to. Peers are visited in node id order, for a stable output.
+func (cm *ChannelManager) snapshotChannels() [][]byte {
 	peers := cm.allPeers()
+	sort.Slice(peers, func(i, j int) bool {
+		ki, kj := nodeKey(peers[i].nodeID), nodeKey(peers[j].nodeID)
+		return bytes.Compare(ki[:], kj[:]) < 0
+	})
+	var out [][]byte
 	for _, ps := range peers {
 		ps.mu.Lock()
-	}
-	for _, ps := range peers {
 		for _, c := range ps.channels {
 			if c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept {
-				chans = append(chans, c)
+				var cw ser.Writer
+				writeChannel(&cw, c)
+				out = append(out, cw.Bytes())
 			}
 		}
-	}
-	w.U32(uint32(len(chans)))
-	for _, c := range chans {
-		writeChannel(&w, c)
-	}
-	for _, ps := range peers {
 		ps.mu.Unlock()
 	}
+	return out
+}
 
+// writePayments writes the expected, claimable and outbound payments.
+func (cm *ChannelManager) writePayments(w *ser.Writer) {
 	cm.payMu.Lock()
 	defer cm.payMu.Unlock()
 	w.U32(uint32(len(cm.inbound)))
@@ -72,7 +95,7 @@ func (cm *ChannelManager) Write() []byte {
 		w.Fixed(c.Hash[:])
 		w.U64(c.TotalMsat)
 		w.Bool(c.Announced)
-		writePurpose(&w, c.Purpose)
+		writePurpose(w, c.Purpose)
 		w.U32(uint32(len(c.Parts)))
 		for _, p := range c.Parts {
 			w.Fixed(p.ChannelID[:])
@@ -90,7 +113,6 @@ func (cm *ChannelManager) Write() []byte {
 		w.U64(o.FeeMsat)
 		w.Bool(o.Done)
 	}
-	return w.Bytes()
 }
 
 func writePurpose(w *ser.Writer, p events.PaymentPurpose) {
