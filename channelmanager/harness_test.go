@@ -30,6 +30,8 @@ type memPersister struct {
 	updates  map[wire.OutPoint][][]byte
 	async    bool // answer InProgress and keep the update ids in inFlight
 	asyncNew bool // the same for new monitors (update id 0)
+	seen     int  // updates seen (UpdatePersistedChannel with an update)
+	failAt   int  // if not 0, the failAt-th update (counting from 1) and all later ones fail: UnrecoverableError
 	inFlight map[wire.OutPoint][]uint64
 }
 
@@ -52,10 +54,14 @@ func (p *memPersister) PersistNewChannel(op wire.OutPoint, m *channelmonitor.Cha
 func (p *memPersister) UpdatePersistedChannel(op wire.OutPoint, u *channelmonitor.ChannelMonitorUpdate, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if u == nil || len(p.updates[op]) >= 200 {
+	if u == nil || len(p.updates[op]) >= 200 && p.failAt == 0 {
 		p.snaps[op] = m.Write()
 		p.updates[op] = nil
 		return channelmonitor.Completed
+	}
+	p.seen++
+	if p.failAt != 0 && p.seen >= p.failAt {
+		return channelmonitor.UnrecoverableError
 	}
 	p.updates[op] = append(p.updates[op], u.Encode())
 	if p.async {
@@ -76,6 +82,13 @@ func (p *memPersister) completeAll(t testing.TB, cm *channelmonitor.ChainMonitor
 		require.NoError(t, cm.ChannelMonitorUpdated(op, ids[len(ids)-1]))
 	}
 	return len(pending)
+}
+
+// failFrom makes the k-th update from now on, and every later one, fail with UnrecoverableError.
+func (p *memPersister) failFrom(k int) {
+	p.mu.Lock()
+	p.failAt = p.seen + k
+	p.mu.Unlock()
 }
 
 // setAsync switches InProgress answers on or off.

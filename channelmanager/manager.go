@@ -30,7 +30,12 @@ import (
 
 // Watch is how the ChannelManager hands channel state to the monitors (implemented by
 // channelmonitor.ChainMonitor). WatchChannel is called once per channel when it is funded,
-// UpdateChannel for every later state change; neither may call back into the ChannelManager.
+// UpdateChannel for every later state change; neither may call back into the ChannelManager. When
+// UpdateChannel returns UnrecoverableError the channel is force-closed at once: the messages that
+// depended on the update are dropped, the peer gets an `error`, ChannelClosed (HolderForceClosed) is
+// queued, and a ChannelForceClosed update asks the monitor to broadcast our latest commitment (the
+// ChainMonitor applies updates to the in-memory monitor before persisting them, so it can, although
+// the monitor on disk is behind; the host should still treat the failure as fatal and restart).
 type Watch interface {
 	WatchChannel(fundingTxo wire.OutPoint, monitor *channelmonitor.ChannelMonitor) (channelmonitor.ChannelMonitorUpdateStatus, error)
 	UpdateChannel(fundingTxo wire.OutPoint, update *channelmonitor.ChannelMonitorUpdate) channelmonitor.ChannelMonitorUpdateStatus
@@ -146,8 +151,13 @@ func (cm *ChannelManager) height() uint32 {
 	return cm.bestBlock.Height
 }
 
-// queueMsg queues a message for the peer, or holds it behind the channel's in-flight monitor updates.
+// queueMsg queues a message for the peer, or holds it behind the channel's in-flight monitor updates. It
+// drops it if the channel's monitor could not be persisted (monitorUpdateFailed).
 func (cm *ChannelManager) queueMsg(c *channel, msg lnwire.Message) {
+	if c != nil && c.monitorFailed {
+		cm.log.Debug("message dropped: the channel's monitor could not be persisted", "channel", c.channelID, "type", msg.MsgType())
+		return
+	}
 	if c != nil && len(c.inFlightUpdates) > 0 {
 		c.heldMessages = append(c.heldMessages, msg)
 		return
@@ -182,7 +192,8 @@ func (cm *ChannelManager) queueEvent(e events.Event) {
 }
 
 // updateMonitor hands one update to the channel's monitor. While an update is in progress, the channel's
-// outgoing messages are held. An unrecoverable persistence failure force-closes the channel.
+// outgoing messages are held. If the update cannot be persisted (UnrecoverableError), the channel is
+// failed at once: see monitorUpdateFailed.
 func (cm *ChannelManager) updateMonitor(c *channel, steps ...channelmonitor.UpdateStep) {
 	c.latestMonitorUpdateID++
 	upd := &channelmonitor.ChannelMonitorUpdate{UpdateID: c.latestMonitorUpdateID, ChannelID: c.channelID, Steps: steps}
@@ -190,10 +201,34 @@ func (cm *ChannelManager) updateMonitor(c *channel, steps ...channelmonitor.Upda
 	case channelmonitor.InProgress:
 		c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
 	case channelmonitor.UnrecoverableError:
-		cm.log.Error("monitor update failed; channel frozen", "channel", c.channelID, "update", upd.UpdateID)
-		c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
+		cm.monitorUpdateFailed(c, upd.UpdateID)
 	}
 	cm.needsPersist.Store(true)
+}
+
+// monitorUpdateFailed fails a channel whose monitor update could not be persisted: no message that
+// depends on it, or on an update still in flight, ever leaves (queueMsg drops the channel's messages
+// from now on); the peer gets an `error`; ChannelClosed (HolderForceClosed) names the update; and the
+// monitor is told to broadcast our latest commitment (a ChannelForceClosed step). The ChainMonitor
+// applies an update to the in-memory monitor before persisting it, so the broadcast commitment is the
+// newest one even though persistence failed. The caller holds the peer lock.
+func (cm *ChannelManager) monitorUpdateFailed(c *channel, updateID uint64) {
+	cm.log.Error("monitor update could not be persisted; failing the channel", "channel", c.channelID, "update", updateID)
+	if c.monitorFailed || c.state == stateClosed {
+		return
+	}
+	c.monitorFailed = true
+	for _, m := range c.heldMessages {
+		if b, ok := m.(broadcastMarker); ok {
+			cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: b.tx.TxHash()})
+		}
+	}
+	c.heldMessages = nil
+	const text = "internal error: channel state could not be persisted"
+	cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(text)}, false)
+	c.errorSent = []byte(text)
+	msg := fmt.Sprintf("monitor update %d could not be persisted (UnrecoverableError); broadcasting our latest commitment", updateID)
+	cm.closeChannelLocked(cm.peer(c.counterparty, false), c, events.HolderForceClosed, msg, true)
 }
 
 // monitorUpdated releases held messages once every update up to updateID is persisted.
@@ -979,6 +1014,9 @@ func (cm *ChannelManager) flushChannel(ps *peerState, c *channel) {
 		}
 		cm.updateMonitor(c, *step)
 		cm.queueMsg(c, msg)
+		if c.state == stateClosed {
+			return
+		}
 	}
 	if c.shutdownReplyPending && !c.hasChangesFor(false) {
 		c.shutdownReplyPending = false

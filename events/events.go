@@ -74,7 +74,8 @@ type ClosureReason int
 const (
 	// CounterpartyForceClosed: the counterparty's commitment transaction confirmed or they sent an error.
 	CounterpartyForceClosed ClosureReason = iota
-	// HolderForceClosed: we broadcast our commitment (ForceCloseBroadcastingLatestTxn).
+	// HolderForceClosed: we broadcast our commitment (ForceCloseBroadcastingLatestTxn, an outgoing HTLC
+	// about to time out, or a monitor update that could not be persisted: Message says which).
 	HolderForceClosed
 	// CooperativeClosure: a mutual closing transaction was signed and broadcast.
 	CooperativeClosure
