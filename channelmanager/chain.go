@@ -199,7 +199,7 @@ func (cm *ChannelManager) TimerTickOccurred() {
 			if uint64(diff)*100 <= uint64(cur)*thr {
 				continue
 			}
-			msg, err := c.sendUpdateFee(want)
+			msg, err := c.sendUpdateFee(want, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 			if err != nil {
 				cm.log.Warn("cannot update fee", "channel", c.channelID, "feerate", want, "err", err)
 				continue

@@ -877,7 +877,7 @@ func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire
 		if c.channelType.HasAnchors() {
 			lo = chaininterface.FeeratePerKwFloor
 		}
-		return c.receiveUpdateFee(m, lo, hi)
+		return c.receiveUpdateFee(m, lo, hi, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 	case *lnwire.CommitmentSigned:
 		raa, step, err := c.receiveCommitmentSigned(m)
 		if err != nil {

@@ -127,6 +127,11 @@ func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) 
 		return
 	}
 	h.SharedSecret = proc.SharedSecret
+	if !c.incomingDustAllowed(h, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat) {
+		cm.log.Warn("incoming HTLC would exceed our dust exposure limit; failing it back", "channel", c.channelID, "htlc", h.ID)
+		cm.failIncoming(c, h, sphinx.NewTemporaryChannelFailure(nil))
+		return
+	}
 	height := cm.height()
 	if !proc.IsFinal {
 		// Forwarding arrives with the router; until then we are only ever the final node.
@@ -308,7 +313,8 @@ func (cm *ChannelManager) FailHTLCBackwards(paymentHash [32]byte) error {
 // (BOLT 4 onion, BOLT 2 `update_add_htlc`). paymentSecret is the invoice's payment secret (nil for
 // none). The outcome arrives as PaymentSent, or PaymentPathFailed then PaymentFailed. Errors:
 // ErrDuplicatePayment, ErrInvalidRoute, ErrChannelUnavailable (no usable channel, or the channel's
-// limits refuse the amount: the wrapped error says which).
+// limits refuse the amount, ChannelConfig.MaxDustHTLCExposureMsat included: the wrapped error says
+// which).
 func (cm *ChannelManager) SendPaymentWithRoute(route *router.Route, paymentHash [32]byte, paymentSecret *[32]byte, paymentID events.PaymentID) error {
 	return cm.sendPayment(route, paymentHash, paymentSecret, nil, paymentID)
 }
@@ -411,7 +417,7 @@ func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, k
 		return lastErr
 	}
 	onion := [1366]byte(*pkt)
-	h, msg, err := best.sendAddHTLC(amount, hash, cltv, &onion)
+	h, msg, err := best.sendAddHTLC(amount, hash, cltv, &onion, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrChannelUnavailable, err)
 	}
