@@ -106,7 +106,8 @@ func (cm *ChannelManager) TransactionUnconfirmed(txid chainhash.Hash) {
 }
 
 // BestBlockUpdated implements chaininterface.Confirm: channels whose funding is deep enough send
-// `channel_ready`; outgoing HTLCs about to expire close their channel on chain.
+// `channel_ready`; outgoing HTLCs about to expire close their channel on chain; incoming HTLCs of
+// payments not claimed by their claim deadline (PaymentClaimable.ClaimDeadline) are failed back.
 func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint32) {
 	cm.mu.Lock()
 	if header != nil {
@@ -139,6 +140,7 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 		}
 		ps.mu.Unlock()
 	}
+	cm.failExpiringClaimables(height)
 	cm.needsPersist.Store(true)
 }
 
@@ -175,10 +177,12 @@ func (cm *ChannelManager) GetRelevantTxids() []chaininterface.RelevantTx {
 }
 
 // TimerTickOccurred does periodic work; call it about once a minute. The funder of each channel sends
-// `update_fee` when the fee estimate moved by more than ChannelConfig.FeeUpdateThresholdPercent, and
-// pending updates are committed.
+// `update_fee` when the fee estimate moved by more than ChannelConfig.FeeUpdateThresholdPercent,
+// multi-part payments still incomplete after MPPTimeoutTicks ticks are failed back, and pending
+// updates are committed.
 func (cm *ChannelManager) TimerTickOccurred() {
 	defer cm.flushDirty()
+	defer cm.timeoutIncompleteMPP()
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {

@@ -45,6 +45,7 @@ type claimablePayment struct {
 	TotalMsat uint64
 	Purpose   events.PaymentPurpose
 	Announced bool // PaymentClaimable was queued
+	Ticks     int  // timer ticks since the first part arrived, while incomplete (not persisted)
 }
 
 // outboundPayment is a payment we send.
@@ -207,23 +208,12 @@ func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) 
 	}
 	cp.Parts = append(cp.Parts, claimPart{ChannelID: c.channelID, Counterparty: c.counterparty, HTLCID: h.ID,
 		AmountMsat: h.AmountMsat, CltvExpiry: h.CltvExpiry})
-	var sum uint64
-	deadline := ^uint32(0)
-	for _, p := range cp.Parts {
-		sum += p.AmountMsat
-		if p.CltvExpiry < deadline {
-			deadline = p.CltvExpiry
-		}
-	}
-	if sum >= cp.TotalMsat {
+	if sum := cp.receivedMsat(); sum >= cp.TotalMsat {
 		cp.Announced = true
 		cm.queueEvent(events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: h.PaymentHash, AmountMsat: sum,
-			Purpose: cp.Purpose, ViaChannelID: c.channelID, ClaimDeadline: deadline - claimSafetyBlocks})
+			Purpose: cp.Purpose, ViaChannelID: c.channelID, ClaimDeadline: cp.claimDeadline()})
 	}
 }
-
-// claimSafetyBlocks is how long before an HTLC's expiry we stop counting on claiming it off chain.
-const claimSafetyBlocks = 6
 
 // takeClaimable removes and returns the claimable payment with the given hash.
 func (cm *ChannelManager) takeClaimable(hash [32]byte) *claimablePayment {
@@ -295,17 +285,9 @@ func (cm *ChannelManager) FailHTLCBackwards(paymentHash [32]byte) error {
 		return ErrUnknownPayment
 	}
 	height := cm.height()
-	for _, part := range cp.Parts {
-		ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
-		if err != nil {
-			continue
-		}
-		if h := c.findHTLC(true, part.HTLCID); h != nil {
-			cm.failIncoming(c, h, sphinx.NewIncorrectOrUnknownPaymentDetails(part.AmountMsat, height))
-			cm.afterChange(ps, c)
-		}
-		ps.mu.Unlock()
-	}
+	cm.failParts(cp.Parts, func(p claimPart) sphinx.FailureMessage {
+		return sphinx.NewIncorrectOrUnknownPaymentDetails(p.AmountMsat, height)
+	})
 	return nil
 }
 
@@ -316,17 +298,19 @@ func (cm *ChannelManager) FailHTLCBackwards(paymentHash [32]byte) error {
 // limits refuse the amount, ChannelConfig.MaxDustHTLCExposureMsat included: the wrapped error says
 // which).
 func (cm *ChannelManager) SendPaymentWithRoute(route *router.Route, paymentHash [32]byte, paymentSecret *[32]byte, paymentID events.PaymentID) error {
-	return cm.sendPayment(route, paymentHash, paymentSecret, nil, paymentID)
+	return cm.sendPayment(route, paymentHash, paymentSecret, nil, paymentID, 0)
 }
 
 // SendSpontaneousPayment sends a keysend payment (the preimage travels in the onion, TLV type
 // 5482373484) along route and returns its payment hash. Errors as SendPaymentWithRoute.
 func (cm *ChannelManager) SendSpontaneousPayment(route *router.Route, preimage [32]byte, paymentID events.PaymentID) ([32]byte, error) {
 	hash := sha256.Sum256(preimage[:])
-	return hash, cm.sendPayment(route, hash, nil, &preimage, paymentID)
+	return hash, cm.sendPayment(route, hash, nil, &preimage, paymentID, 0)
 }
 
-func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID) error {
+// sendPayment sends a payment along route. totalMsat is the payment's total_msat when this is one part
+// of a multi-part payment; 0 means the route's amount (a single-part payment).
+func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
 	if err := route.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidRoute, err)
 	}
@@ -337,7 +321,7 @@ func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret
 	}
 	cm.outbound[id] = &outboundPayment{ID: id, Hash: hash, AmountMsat: route.Hops[len(route.Hops)-1].FeeMsat, FeeMsat: route.TotalFeesMsat()}
 	cm.payMu.Unlock()
-	err := cm.sendHTLC(route, hash, secret, keysend, id)
+	err := cm.sendHTLC(route, hash, secret, keysend, id, totalMsat)
 	if err != nil {
 		cm.payMu.Lock()
 		delete(cm.outbound, id)
@@ -347,8 +331,8 @@ func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret
 }
 
 // buildOnion builds the onion for route at the current height; it returns the packet, the per-hop
-// shared secrets, and the first HTLC's amount and cltv_expiry.
-func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret, keysend *[32]byte, height uint32) (*sphinx.OnionPacket, [][32]byte, uint64, uint32, error) {
+// shared secrets, and the first HTLC's amount and cltv_expiry. totalMsat as in sendPayment.
+func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret, keysend *[32]byte, height uint32, totalMsat uint64) (*sphinx.OnionPacket, [][32]byte, uint64, uint32, error) {
 	n := len(route.Hops)
 	hops := make([]sphinx.Hop, n)
 	var amount uint64
@@ -362,6 +346,9 @@ func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret,
 			p.AmtToForwardMsat, p.OutgoingCLTVValue = rh.FeeMsat, cltv+rh.CLTVExpiryDelta
 			if secret != nil {
 				p.PaymentData = &sphinx.PaymentData{PaymentSecret: *secret, TotalMsat: rh.FeeMsat}
+				if totalMsat != 0 {
+					p.PaymentData.TotalMsat = totalMsat
+				}
 			}
 			p.KeysendPreimage = keysend
 		} else {
@@ -386,13 +373,13 @@ func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret,
 	return pkt, secrets, amount, cltv, nil
 }
 
-func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID) error {
+func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
 	first := route.Hops[0]
 	ps := cm.peer(first.PubKey, false)
 	if ps == nil {
 		return fmt.Errorf("%w: no channel with the first hop", ErrChannelUnavailable)
 	}
-	pkt, secrets, amount, cltv, err := cm.buildOnion(route, hash, secret, keysend, cm.height())
+	pkt, secrets, amount, cltv, err := cm.buildOnion(route, hash, secret, keysend, cm.height(), totalMsat)
 	if err != nil {
 		return err
 	}

@@ -429,14 +429,8 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		// Events are not persisted: announce again what was claimable and not yet claimed, so that the
 		// host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).
 		if c.Announced {
-			var sum uint64
-			deadline := ^uint32(0)
-			for _, p := range c.Parts {
-				sum += p.AmountMsat
-				deadline = min(deadline, p.CltvExpiry)
-			}
 			cm.pendingEvents = append(cm.pendingEvents, events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: c.Hash,
-				AmountMsat: sum, Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: deadline - claimSafetyBlocks})
+				AmountMsat: c.receivedMsat(), Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: c.claimDeadline()})
 		}
 	}
 	k = r.Count(32 + 32 + 8 + 8 + 1)

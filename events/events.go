@@ -137,8 +137,9 @@ type PaymentClaimable struct {
 	AmountMsat     uint64
 	Purpose        PaymentPurpose
 	ViaChannelID   lnwire.ChannelID
-	// ClaimDeadline is the block height by which the payment must be claimed (the HTLCs' CLTV expiry
-	// less a safety margin).
+	// ClaimDeadline is the block height by which the payment must be claimed: the earliest HTLC's
+	// cltv_expiry less channelmonitor.HTLCFailBackBuffer. When a block at this height arrives, the
+	// HTLCs still unclaimed are failed back and the payment can no longer be claimed.
 	ClaimDeadline uint32
 }
 
