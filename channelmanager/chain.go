@@ -102,7 +102,8 @@ func (cm *ChannelManager) TransactionUnconfirmed(txid chainhash.Hash) {
 }
 
 // BestBlockUpdated implements chaininterface.Confirm: channels whose funding is deep enough send
-// `channel_ready`.
+// `channel_ready`; incoming HTLCs of payments not claimed by their claim deadline
+// (PaymentClaimable.ClaimDeadline) are failed back.
 func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint32) {
 	cm.mu.Lock()
 	if header != nil {
@@ -127,6 +128,7 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 		}
 		ps.mu.Unlock()
 	}
+	cm.failExpiringClaimables(height)
 	cm.needsPersist.Store(true)
 }
 
@@ -163,10 +165,12 @@ func (cm *ChannelManager) GetRelevantTxids() []chaininterface.RelevantTx {
 }
 
 // TimerTickOccurred does periodic work; call it about once a minute. The funder of each channel sends
-// `update_fee` when the fee estimate moved by more than ChannelConfig.FeeUpdateThresholdPercent, and
-// pending updates are committed.
+// `update_fee` when the fee estimate moved by more than ChannelConfig.FeeUpdateThresholdPercent,
+// multi-part payments still incomplete after MPPTimeoutTicks ticks are failed back, and pending
+// updates are committed.
 func (cm *ChannelManager) TimerTickOccurred() {
 	defer cm.flushDirty()
+	defer cm.timeoutIncompleteMPP()
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {
@@ -187,7 +191,7 @@ func (cm *ChannelManager) TimerTickOccurred() {
 			if uint64(diff)*100 <= uint64(cur)*thr {
 				continue
 			}
-			msg, err := c.sendUpdateFee(want)
+			msg, err := c.sendUpdateFee(want, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 			if err != nil {
 				cm.log.Warn("cannot update fee", "channel", c.channelID, "feerate", want, "err", err)
 				continue

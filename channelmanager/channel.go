@@ -195,10 +195,13 @@ type channel struct {
 	// reconnects or talks about the channel (BOLT 2: a node SHOULD retransmit it).
 	errorSent []byte
 
-	// Monitor updates: every output message is held while an update is in progress.
+	// Monitor updates: every output message is held while an update is in progress. monitorFailed: an
+	// update could not be persisted; the channel is failed and sends nothing more (not persisted: the
+	// channel is closed, and a restarted manager reads it as such).
 	latestMonitorUpdateID uint64
 	inFlightUpdates       []uint64
 	heldMessages          []lnwire.Message
+	monitorFailed         bool
 }
 
 // ChannelError is a protocol violation found while handling a peer's message. Close tells whether the

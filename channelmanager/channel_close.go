@@ -93,27 +93,28 @@ func (c *channel) closingTx(feeSat int64, dustSat int64) *wire.MsgTx {
 	return bolt3.BuildClosingTx(c.fundingOutPoint, c.localShutdownScript, ours, c.remoteShutdownScript, theirs, dustSat)
 }
 
-// closingFeeRange returns the fee range, in sat, we accept for the closing transaction at feerate.
-func (c *channel) closingFeeRange(feeratePerKw uint32) (minFee, maxFee, proposed int64) {
+// forceCloseCostSat is what broadcasting our current commitment would cost the funder: the fee it
+// pays at its feerate with its untrimmed HTLCs, plus the anchor outputs.
+func (c *channel) forceCloseCostSat() int64 {
+	v := c.viewAt(true, c.localCommitNum)
+	return int64(c.funderFeeMsat(v, c.local.DustLimitSat, true, v.feeratePerKw, 0) / 1000)
+}
+
+// closingFeeRange returns the fee range, in sat, we accept for the closing transaction at feerate, and
+// the fee we propose. As funder we pay it: at most what a force close would cost us plus
+// forceCloseAvoidanceSat (ChannelConfig.ForceCloseAvoidanceMaxFeeSat), never more than our balance.
+// As fundee we pay nothing, so any fee the funder can pay is fine with us.
+func (c *channel) closingFeeRange(feeratePerKw uint32, forceCloseAvoidanceSat uint64) (minFee, maxFee, proposed int64) {
 	w := bolt3.ClosingTxWeight(c.localShutdownScript, c.remoteShutdownScript)
 	proposed = w * int64(feeratePerKw) / 1000
-	minFee = proposed / 2
-	if minFee < w*253/1000 {
-		minFee = w * 253 / 1000
-	}
+	minFee = max(proposed/2, w*253/1000)
 	ours, theirs := c.closingBalancesSat()
+	maxFee = theirs
 	if c.outbound {
-		maxFee = ours
-	} else {
-		// The fundee pays nothing, so any fee the funder can pay is fine with us.
-		maxFee = theirs
+		maxFee = min(ours, c.forceCloseCostSat()+int64(forceCloseAvoidanceSat))
 	}
-	if proposed > maxFee {
-		proposed = maxFee
-	}
-	if minFee > proposed {
-		minFee = proposed
-	}
+	proposed = min(proposed, maxFee)
+	minFee = min(minFee, proposed)
 	return minFee, maxFee, proposed
 }
 
@@ -134,20 +135,30 @@ func (c *channel) signClosing(feeSat, minFee, maxFee, dustSat int64) (*lnwire.Cl
 	return m, nil
 }
 
+// closingFees is what the closing negotiation needs from the manager: the feerate we propose at (sat
+// per 1000 weight) and ChannelConfig.ForceCloseAvoidanceMaxFeeSat.
+type closingFees struct {
+	feeratePerKw           uint32
+	forceCloseAvoidanceSat uint64
+}
+
 // startClosingNegotiation (funder) returns the first `closing_signed`.
-func (c *channel) startClosingNegotiation(feeratePerKw uint32) (*lnwire.ClosingSigned, error) {
+func (c *channel) startClosingNegotiation(f closingFees) (*lnwire.ClosingSigned, error) {
 	c.state = stateNegotiatingClosing
 	if !c.outbound {
 		return nil, nil
 	}
-	minFee, maxFee, fee := c.closingFeeRange(feeratePerKw)
+	minFee, maxFee, fee := c.closingFeeRange(f.feeratePerKw, f.forceCloseAvoidanceSat)
 	return c.signClosing(fee, minFee, maxFee, int64(c.local.DustLimitSat))
 }
 
 // receiveClosingSigned handles the counterparty's `closing_signed` (BOLT 2, "Closing Negotiation").
 // It returns our reply (if any) and, once both sides signed the same fee, the fully signed closing
-// transaction.
-func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, feeratePerKw uint32) (*lnwire.ClosingSigned, *wire.MsgTx, error) {
+// transaction. A fee above our bound (closingFeeRange) is never signed: we counter-propose within our
+// range and, when no counter-proposal is left (the fee_ranges do not overlap, or our legacy
+// counter-proposal already reached the bound), answer with a warning; the channel stays open, for a
+// new negotiation after reconnecting or the user's force close.
+func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, f closingFees) (*lnwire.ClosingSigned, *wire.MsgTx, error) {
 	if c.state == stateShutdown && c.readyToNegotiateClosing() {
 		c.state = stateNegotiatingClosing
 	}
@@ -155,78 +166,95 @@ func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, feeratePerKw uin
 		return nil, nil, c.protoErr("unexpected closing_signed in state %s", c.state)
 	}
 	fee := int64(m.FeeSatoshis)
+	minFee, maxFee, proposed := c.closingFeeRange(f.feeratePerKw, f.forceCloseAvoidanceSat)
 	ours, theirs := c.closingBalancesSat()
-	funderBal := theirs
-	if c.outbound {
-		funderBal = ours
-	}
-	if fee < 0 || fee > funderBal {
+	switch {
+	case !c.outbound && fee > theirs:
 		return nil, nil, c.protoErr("closing_signed fee %d sat exceeds the funder's balance", fee)
+	case c.outbound && fee > ours:
+		return nil, nil, c.warnErr("closing_signed fee %d sat above our maximum %d sat", fee, maxFee)
 	}
-	// The signer trims at its own dust limit: accept either variant (BOLT 3, "Closing Transaction").
-	var tx *wire.MsgTx
-	var dust int64
-	for _, d := range []int64{int64(c.remote.DustLimitSat), int64(c.local.DustLimitSat)} {
-		t := c.closingTx(fee, d)
-		if verifySig(t, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
-			tx, dust = t, d
-			break
-		}
-	}
-	if tx == nil {
-		return nil, nil, c.warnErr("closing_signed signature is invalid")
-	}
-	minFee, maxFee, proposed := c.closingFeeRange(feeratePerKw)
-	agree := fee == c.closingFeeProposedSat
-	var reply *lnwire.ClosingSigned
-	if !agree {
-		switch {
-		case fee >= minFee && fee <= maxFee:
-			// Within our range: echo it, which ends the negotiation.
-			agree = true
-		case m.FeeRange != nil:
-			lo, hi := int64(m.FeeRange.MinFeeSatoshis), int64(m.FeeRange.MaxFeeSatoshis)
-			if lo > maxFee || hi < minFee {
-				return nil, nil, c.warnErr("closing fee ranges do not overlap: theirs [%d, %d], ours [%d, %d]", lo, hi, minFee, maxFee)
-			}
-			counter := proposed
-			if counter < lo {
-				counter = lo
-			}
-			if counter > hi {
-				counter = hi
-			}
-			r, err := c.signClosing(counter, max(minFee, lo), min(maxFee, hi), dust)
-			return r, nil, err
-		default:
-			// Legacy negotiation: move halfway towards their fee.
-			counter := (fee + proposed) / 2
-			if counter == c.closingFeeProposedSat || counter == fee {
-				agree = true
-			} else {
-				r, err := c.signClosing(counter, minFee, maxFee, dust)
-				return r, nil, err
-			}
-		}
-	}
-	if fee != c.closingFeeProposedSat {
-		r, err := c.signClosing(fee, minFee, maxFee, dust)
-		if err != nil {
-			return nil, nil, err
-		}
-		reply = r
-	}
-	// Both signed tx: assemble the witness.
-	ourSig, err := c.signer.SignFundingInput(tx, 0, c.fundingScript, c.valueSat)
+	tx, dust, err := c.checkClosingSig(m, fee)
 	if err != nil {
 		return nil, nil, err
 	}
+	if fee != c.closingFeeProposedSat && (fee < minFee || fee > maxFee) {
+		return c.counterClosingFee(m, tx, closingRange{minFee, maxFee, proposed}, dust)
+	}
+	var reply *lnwire.ClosingSigned
+	if fee != c.closingFeeProposedSat {
+		// Within our range: echo it, which ends the negotiation.
+		if reply, err = c.signClosing(fee, minFee, maxFee, dust); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := c.completeClosingTx(tx, m); err != nil {
+		return nil, nil, err
+	}
+	return reply, tx, nil
+}
+
+// checkClosingSig builds the closing transaction paying fee and checks the counterparty's signature on
+// it. The signer trims at its own dust limit: either variant is accepted (BOLT 3, "Closing
+// Transaction").
+func (c *channel) checkClosingSig(m *lnwire.ClosingSigned, fee int64) (*wire.MsgTx, int64, error) {
+	for _, d := range []int64{int64(c.remote.DustLimitSat), int64(c.local.DustLimitSat)} {
+		t := c.closingTx(fee, d)
+		if verifySig(t, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
+			return t, d, nil
+		}
+	}
+	return nil, 0, c.warnErr("closing_signed signature is invalid")
+}
+
+// counterClosingFee answers a fee outside our range: with fee_range, our counter-proposal in the
+// overlap of both ranges; in legacy negotiation, halfway towards their fee, capped at our maximum. A fee
+// we cannot move towards any more is agreed to when it is within our maximum, refused with a warning
+// otherwise.
+func (c *channel) counterClosingFee(m *lnwire.ClosingSigned, tx *wire.MsgTx, r closingRange, dust int64) (*lnwire.ClosingSigned, *wire.MsgTx, error) {
+	fee, minFee, maxFee, proposed := int64(m.FeeSatoshis), r.minFee, r.maxFee, r.proposed
+	if m.FeeRange != nil {
+		lo, hi := int64(m.FeeRange.MinFeeSatoshis), int64(m.FeeRange.MaxFeeSatoshis)
+		if lo > maxFee || hi < minFee {
+			return nil, nil, c.warnErr("closing fee ranges do not overlap: theirs [%d, %d], ours [%d, %d]", lo, hi, minFee, maxFee)
+		}
+		counter := min(max(proposed, lo), hi)
+		reply, err := c.signClosing(counter, max(minFee, lo), min(maxFee, hi), dust)
+		return reply, nil, err
+	}
+	counter := min((fee+proposed)/2, maxFee)
+	if counter != c.closingFeeProposedSat && counter != fee {
+		reply, err := c.signClosing(counter, minFee, maxFee, dust)
+		return reply, nil, err
+	}
+	if fee > maxFee {
+		return nil, nil, c.warnErr("closing_signed fee %d sat above our maximum %d sat", fee, maxFee)
+	}
+	reply, err := c.signClosing(fee, minFee, maxFee, dust)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.completeClosingTx(tx, m); err != nil {
+		return nil, nil, err
+	}
+	return reply, tx, nil
+}
+
+// closingRange is our side of a closing negotiation, in sat (closingFeeRange).
+type closingRange struct{ minFee, maxFee, proposed int64 }
+
+// completeClosingTx puts both signatures into the closing transaction's witness.
+func (c *channel) completeClosingTx(tx *wire.MsgTx, m *lnwire.ClosingSigned) error {
+	ourSig, err := c.signer.SignFundingInput(tx, 0, c.fundingScript, c.valueSat)
+	if err != nil {
+		return err
+	}
 	theirSig, err := m.Signature.ToSignature()
 	if err != nil {
-		return nil, nil, c.protoErr("closing_signed signature is malformed")
+		return c.protoErr("closing_signed signature is malformed")
 	}
 	tx.TxIn[0].Witness = bolt3.FundingWitness(c.fundingScript,
 		c.local.Pubkeys.FundingPubkey, append(ourSig.Serialize(), byte(txscript.SigHashAll)),
 		c.remote.Pubkeys.FundingPubkey, append(theirSig.Serialize(), byte(txscript.SigHashAll)))
-	return reply, tx, nil
+	return nil
 }

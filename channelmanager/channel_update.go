@@ -184,8 +184,9 @@ func (c *channel) checkAffordable(v commitView, localChain bool, ourSpend, their
 }
 
 // sendAddHTLC adds an outgoing HTLC and returns the `update_add_htlc` to send (BOLT 2, "Adding an HTLC",
-// sender requirements). It returns errNotReady, errInsufficientFund or an error naming the limit.
-func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, onion *[1366]byte) (*htlc, *lnwire.UpdateAddHTLC, error) {
+// sender requirements). It returns errNotReady, errInsufficientFund or an error naming the limit,
+// errDustExposure if the HTLC would push the dust exposure of either commitment over maxDustMsat.
+func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, onion *[1366]byte, maxDustMsat uint64) (*htlc, *lnwire.UpdateAddHTLC, error) {
 	if !c.isUsable() {
 		return nil, nil, errNotReady
 	}
@@ -227,6 +228,10 @@ func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, oni
 	if ok, _ := c.checkAffordable(lv, true, true, false, lv.feeratePerKw, false); !ok {
 		undo()
 		return nil, nil, errInsufficientFund
+	}
+	if !c.dustAddAllowed(h, v, false, maxDustMsat, nil) || !c.dustAddAllowed(h, lv, true, maxDustMsat, nil) {
+		undo()
+		return nil, nil, errDustExposure
 	}
 	c.nextLocalHTLCID++
 	h.AddSeq = c.nextSeq()
@@ -384,13 +389,17 @@ func (c *channel) receiveFailMalformedHTLC(m *lnwire.UpdateFailMalformedHTLC) er
 	return nil
 }
 
-// sendUpdateFee proposes a new commitment feerate; only the funder may (BOLT 2, "Updating Fees").
-func (c *channel) sendUpdateFee(feerate uint32) (*lnwire.UpdateFee, error) {
+// sendUpdateFee proposes a new commitment feerate; only the funder may (BOLT 2, "Updating Fees"). A
+// feerate that would push our dust exposure over maxDustMsat is not proposed (errDustExposure).
+func (c *channel) sendUpdateFee(feerate uint32, maxDustMsat uint64) (*lnwire.UpdateFee, error) {
 	if !c.outbound {
 		return nil, errNotFunder
 	}
 	if !c.isUsable() && c.state != stateShutdown {
 		return nil, errNotReady
+	}
+	if !c.feerateDustAllowed(feerate, maxDustMsat) {
+		return nil, errDustExposure
 	}
 	u := &feeUpdate{FeeratePerKw: feerate, InLocal: notYet, InRemote: notYet}
 	c.feeUpdates = append(c.feeUpdates, u)
@@ -403,8 +412,9 @@ func (c *channel) sendUpdateFee(feerate uint32) (*lnwire.UpdateFee, error) {
 	return &lnwire.UpdateFee{ChannelID: c.channelID, FeeratePerKw: feerate}, nil
 }
 
-// receiveUpdateFee records the funder's `update_fee` after checking it.
-func (c *channel) receiveUpdateFee(m *lnwire.UpdateFee, minFeerate, maxFeerate uint32) error {
+// receiveUpdateFee records the funder's `update_fee` after checking it. A feerate that would push our
+// dust exposure over maxDustMsat fails the channel, as in LDK.
+func (c *channel) receiveUpdateFee(m *lnwire.UpdateFee, minFeerate, maxFeerate uint32, maxDustMsat uint64) error {
 	if c.outbound {
 		return c.protoErr("update_fee from the non-funder")
 	}
@@ -413,6 +423,9 @@ func (c *channel) receiveUpdateFee(m *lnwire.UpdateFee, minFeerate, maxFeerate u
 	}
 	if m.FeeratePerKw < minFeerate || m.FeeratePerKw > maxFeerate {
 		return c.protoErr("update_fee feerate %d sat/kw outside [%d, %d]", m.FeeratePerKw, minFeerate, maxFeerate)
+	}
+	if !c.feerateDustAllowed(m.FeeratePerKw, maxDustMsat) {
+		return c.protoErr("update_fee feerate %d sat/kw would push our dust HTLC exposure over %d msat", m.FeeratePerKw, maxDustMsat)
 	}
 	c.feeUpdates = append(c.feeUpdates, &feeUpdate{FeeratePerKw: m.FeeratePerKw, FromRemote: true, InLocal: notYet, InRemote: notYet})
 	v := c.projectedView(true)

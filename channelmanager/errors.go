@@ -19,6 +19,12 @@ var (
 	ErrInvalidRoute = errors.New("channelmanager: invalid route")
 	// ErrUnknownPayment: no claimable payment with that hash.
 	ErrUnknownPayment = errors.New("channelmanager: unknown payment")
+	// ErrTooManyPeers: PeerConnected refused an inbound peer without a funded channel because
+	// MaxNoChannelPeers such peers are connected.
+	ErrTooManyPeers = errors.New("channelmanager: too many peers without a funded channel")
+	// ErrPaymentNotClaimed: ClaimFunds found the payment but could claim none of its HTLCs (their
+	// channels are gone, or refused the fulfill); the payment is forgotten and no PaymentClaimed follows.
+	ErrPaymentNotClaimed = errors.New("channelmanager: no HTLC of the payment could be claimed")
 	// ErrInvalidConfig: the UserConfig cannot work.
 	ErrInvalidConfig = errors.New("channelmanager: invalid config")
 

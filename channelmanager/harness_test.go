@@ -30,6 +30,9 @@ type memPersister struct {
 	snaps    map[wire.OutPoint][]byte
 	updates  map[wire.OutPoint][][]byte
 	async    bool // answer InProgress and keep the update ids in inFlight
+	asyncNew bool // the same for new monitors (update id 0)
+	seen     int  // updates seen (UpdatePersistedChannel with an update)
+	failAt   int  // if not 0, the failAt-th update (counting from 1) and all later ones fail: UnrecoverableError
 	inFlight map[wire.OutPoint][]uint64
 }
 
@@ -42,16 +45,24 @@ func (p *memPersister) PersistNewChannel(op wire.OutPoint, m *channelmonitor.Cha
 	defer p.mu.Unlock()
 	p.snaps[op] = m.Write()
 	p.updates[op] = nil
+	if p.asyncNew {
+		p.inFlight[op] = append(p.inFlight[op], 0)
+		return channelmonitor.InProgress
+	}
 	return channelmonitor.Completed
 }
 
 func (p *memPersister) UpdatePersistedChannel(op wire.OutPoint, u *channelmonitor.ChannelMonitorUpdate, m *channelmonitor.ChannelMonitor) channelmonitor.ChannelMonitorUpdateStatus {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if u == nil || len(p.updates[op]) >= 200 {
+	if u == nil || len(p.updates[op]) >= 200 && p.failAt == 0 {
 		p.snaps[op] = m.Write()
 		p.updates[op] = nil
 		return channelmonitor.Completed
+	}
+	p.seen++
+	if p.failAt != 0 && p.seen >= p.failAt {
+		return channelmonitor.UnrecoverableError
 	}
 	p.updates[op] = append(p.updates[op], u.Encode())
 	if p.async {
@@ -59,6 +70,33 @@ func (p *memPersister) UpdatePersistedChannel(op wire.OutPoint, u *channelmonito
 		return channelmonitor.InProgress
 	}
 	return channelmonitor.Completed
+}
+
+// completeAll reports every update persisted so far as complete (ChainMonitor.ChannelMonitorUpdated
+// with the latest id of each channel); it returns how many channels had updates in flight.
+func (p *memPersister) completeAll(t testing.TB, cm *channelmonitor.ChainMonitor) int {
+	p.mu.Lock()
+	pending := p.inFlight
+	p.inFlight = map[wire.OutPoint][]uint64{}
+	p.mu.Unlock()
+	for op, ids := range pending {
+		require.NoError(t, cm.ChannelMonitorUpdated(op, ids[len(ids)-1]))
+	}
+	return len(pending)
+}
+
+// failFrom makes the k-th update from now on, and every later one, fail with UnrecoverableError.
+func (p *memPersister) failFrom(k int) {
+	p.mu.Lock()
+	p.failAt = p.seen + k
+	p.mu.Unlock()
+}
+
+// setAsync switches InProgress answers on or off.
+func (p *memPersister) setAsync(async bool) {
+	p.mu.Lock()
+	p.async = async
+	p.mu.Unlock()
 }
 
 // read rebuilds every monitor.
@@ -283,6 +321,8 @@ type network struct {
 	// drop, if set, decides to lose a message (simulating a disconnect before delivery).
 	connected map[[2]int]bool
 	queue     []queued
+	// observe, if set, sees every message delivered, after decoding.
+	observe func(from, to int, m lnwire.Message)
 }
 
 func newNetwork(t testing.TB, nodes ...*testNode) *network {
@@ -379,6 +419,9 @@ func (nw *network) deliver(q queued) {
 	if q.data != nil {
 		m, err := lnwire.DecodeMessage(q.data)
 		require.NoError(nw.t, err)
+		if nw.observe != nil {
+			nw.observe(q.from, q.to, m)
+		}
 		nw.nodes[q.to].cm.HandleChannelMessage(nw.nodes[q.from].id, m)
 	}
 	if q.disconnect {
@@ -420,6 +463,9 @@ func (nw *network) step() int {
 				require.NoError(nw.t, err, "encode %T", me.Msg)
 				m, err := lnwire.DecodeMessage(b)
 				require.NoError(nw.t, err, "decode %T", me.Msg)
+				if nw.observe != nil {
+					nw.observe(i, j, m)
+				}
 				nw.nodes[j].cm.HandleChannelMessage(n.id, m)
 				delivered++
 			}

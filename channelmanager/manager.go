@@ -30,7 +30,12 @@ import (
 
 // Watch is how the ChannelManager hands channel state to the monitors (implemented by
 // channelmonitor.ChainMonitor). WatchChannel is called once per channel when it is funded,
-// UpdateChannel for every later state change; neither may call back into the ChannelManager.
+// UpdateChannel for every later state change; neither may call back into the ChannelManager. When
+// UpdateChannel returns UnrecoverableError the channel is force-closed at once: the messages that
+// depended on the update are dropped, the peer gets an `error`, ChannelClosed (HolderForceClosed) is
+// queued, and a ChannelForceClosed update asks the monitor to broadcast our latest commitment (the
+// ChainMonitor applies updates to the in-memory monitor before persisting them, so it can, although
+// the monitor on disk is behind; the host should still treat the failure as fatal and restart).
 type Watch interface {
 	WatchChannel(fundingTxo wire.OutPoint, monitor *channelmonitor.ChannelMonitor) (channelmonitor.ChannelMonitorUpdateStatus, error)
 	UpdateChannel(fundingTxo wire.OutPoint, update *channelmonitor.ChannelMonitorUpdate) channelmonitor.ChannelMonitorUpdateStatus
@@ -146,8 +151,13 @@ func (cm *ChannelManager) height() uint32 {
 	return cm.bestBlock.Height
 }
 
-// queueMsg queues a message for the peer, or holds it behind the channel's in-flight monitor updates.
+// queueMsg queues a message for the peer, or holds it behind the channel's in-flight monitor updates. It
+// drops it if the channel's monitor could not be persisted (monitorUpdateFailed).
 func (cm *ChannelManager) queueMsg(c *channel, msg lnwire.Message) {
+	if c != nil && c.monitorFailed {
+		cm.log.Debug("message dropped: the channel's monitor could not be persisted", "channel", c.channelID, "type", msg.MsgType())
+		return
+	}
 	if c != nil && len(c.inFlightUpdates) > 0 {
 		c.heldMessages = append(c.heldMessages, msg)
 		return
@@ -182,7 +192,8 @@ func (cm *ChannelManager) queueEvent(e events.Event) {
 }
 
 // updateMonitor hands one update to the channel's monitor. While an update is in progress, the channel's
-// outgoing messages are held. An unrecoverable persistence failure force-closes the channel.
+// outgoing messages are held. If the update cannot be persisted (UnrecoverableError), the channel is
+// failed at once: see monitorUpdateFailed.
 func (cm *ChannelManager) updateMonitor(c *channel, steps ...channelmonitor.UpdateStep) {
 	c.latestMonitorUpdateID++
 	upd := &channelmonitor.ChannelMonitorUpdate{UpdateID: c.latestMonitorUpdateID, ChannelID: c.channelID, Steps: steps}
@@ -190,10 +201,34 @@ func (cm *ChannelManager) updateMonitor(c *channel, steps ...channelmonitor.Upda
 	case channelmonitor.InProgress:
 		c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
 	case channelmonitor.UnrecoverableError:
-		cm.log.Error("monitor update failed; channel frozen", "channel", c.channelID, "update", upd.UpdateID)
-		c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
+		cm.monitorUpdateFailed(c, upd.UpdateID)
 	}
 	cm.needsPersist.Store(true)
+}
+
+// monitorUpdateFailed fails a channel whose monitor update could not be persisted: no message that
+// depends on it, or on an update still in flight, ever leaves (queueMsg drops the channel's messages
+// from now on); the peer gets an `error`; ChannelClosed (HolderForceClosed) names the update; and the
+// monitor is told to broadcast our latest commitment (a ChannelForceClosed step). The ChainMonitor
+// applies an update to the in-memory monitor before persisting it, so the broadcast commitment is the
+// newest one even though persistence failed. The caller holds the peer lock.
+func (cm *ChannelManager) monitorUpdateFailed(c *channel, updateID uint64) {
+	cm.log.Error("monitor update could not be persisted; failing the channel", "channel", c.channelID, "update", updateID)
+	if c.monitorFailed || c.state == stateClosed {
+		return
+	}
+	c.monitorFailed = true
+	for _, m := range c.heldMessages {
+		if b, ok := m.(broadcastMarker); ok {
+			cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: b.tx.TxHash()})
+		}
+	}
+	c.heldMessages = nil
+	const text = "internal error: channel state could not be persisted"
+	cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(text)}, false)
+	c.errorSent = []byte(text)
+	msg := fmt.Sprintf("monitor update %d could not be persisted (UnrecoverableError); broadcasting our latest commitment", updateID)
+	cm.closeChannelLocked(cm.peer(c.counterparty, false), c, events.HolderForceClosed, msg, true)
 }
 
 // monitorUpdated releases held messages once every update up to updateID is persisted.
@@ -218,6 +253,21 @@ func (cm *ChannelManager) monitorUpdated(c *channel, updateID uint64) {
 	}
 }
 
+// dropHeldMessages forgets the messages held behind in-flight monitor updates when the peer disconnects:
+// channel_reestablish regenerates what the peer still needs, and what it retransmits is held in turn
+// while the updates are in flight (queueMsg). The in-flight update ids stay, and so does a held funding
+// broadcast, which must still happen once the monitor is persisted.
+func (c *channel) dropHeldMessages() {
+	kept := c.heldMessages[:0]
+	for _, m := range c.heldMessages {
+		if _, ok := m.(broadcastMarker); ok {
+			kept = append(kept, m)
+		}
+	}
+	clear(c.heldMessages[len(kept):])
+	c.heldMessages = kept
+}
+
 // ProvidedInitFeatures returns the features we offer in `init` (BOLT 9).
 func (cm *ChannelManager) ProvidedInitFeatures(*btcec.PublicKey) *lnwire.FeatureVector {
 	f := lnwire.NewFeatureVector()
@@ -236,10 +286,15 @@ func (cm *ChannelManager) ProvidedInitFeatures(*btcec.PublicKey) *lnwire.Feature
 }
 
 // PeerConnected is called by the PeerManager once `init` is exchanged. It sends `channel_reestablish`
-// for every funded channel with the peer.
+// for every funded channel with the peer. Errors (the PeerManager then disconnects the peer): the peer
+// lacks option_static_remotekey; ErrTooManyPeers, for an inbound peer without a funded channel when
+// MaxNoChannelPeers such peers are connected.
 func (cm *ChannelManager) PeerConnected(node *btcec.PublicKey, init *lnwire.Init, inbound bool) error {
 	if !init.Features.IsSet(lnwire.StaticRemoteKeyRequired) && !init.Features.IsSet(lnwire.StaticRemoteKeyOptional) {
 		return fmt.Errorf("peer does not support option_static_remotekey")
+	}
+	if err := cm.admitPeer(node, inbound); err != nil {
+		return err
 	}
 	ps := cm.peer(node, true)
 	ps.mu.Lock()
@@ -266,7 +321,9 @@ func (cm *ChannelManager) PeerConnected(node *btcec.PublicKey, init *lnwire.Init
 }
 
 // PeerDisconnected is called by the PeerManager when the connection is gone. Channels not yet funded
-// are dropped; funded ones forget the peer's uncommitted updates.
+// are dropped; funded ones forget the peer's uncommitted updates and the messages held behind
+// in-flight monitor updates (channel_reestablish regenerates what the peer still needs). A peer left
+// without channels is forgotten.
 func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
 	ps := cm.peer(node, false)
 	if ps == nil {
@@ -286,7 +343,9 @@ func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
 			continue
 		}
 		c.peerDisconnected()
+		c.dropHeldMessages()
 	}
+	cm.forgetPeerIfEmpty(ps)
 	// Clear queued messages for this peer: they are regenerated by channel_reestablish.
 	cm.queueMu.Lock()
 	kept := cm.pendingMsgs[:0]
@@ -375,7 +434,14 @@ func (cm *ChannelManager) closeChannelLocked(ps *peerState, c *channel, reason e
 	funded := c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept
 	c.state = stateClosed
 	if funded && (broadcast || reason != events.CooperativeClosure) {
-		cm.updateMonitor(c, channelmonitor.ChannelForceClosed{ShouldBroadcast: broadcast})
+		if c.monitorFailed {
+			// The monitor may have refused the last update, so the next id could be refused too: a
+			// closed-channel update is applied whatever the monitor's position.
+			cm.watch.UpdateChannel(c.fundingOutPoint, &channelmonitor.ChannelMonitorUpdate{UpdateID: channelmonitor.ClosedChannelUpdateID,
+				ChannelID: c.channelID, Steps: []channelmonitor.UpdateStep{channelmonitor.ChannelForceClosed{ShouldBroadcast: broadcast}}})
+		} else {
+			cm.updateMonitor(c, channelmonitor.ChannelForceClosed{ShouldBroadcast: broadcast})
+		}
 	}
 	if !funded {
 		delete(ps.channels, c.id())
@@ -550,7 +616,11 @@ func (cm *ChannelManager) FundingTransactionGenerated(temporaryChannelID lnwire.
 // violations are answered per BOLT 1/2 (warning, or error and a force close); nothing the peer sends
 // can make it panic.
 func (cm *ChannelManager) HandleChannelMessage(node *btcec.PublicKey, msg lnwire.Message) {
-	ps := cm.peer(node, true)
+	ps := cm.peer(node, false)
+	if ps == nil {
+		cm.log.Warn("message from a peer that is not connected", "peer", fmt.Sprintf("%x", nodeKey(node)), "type", msg.MsgType())
+		return
+	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	cm.needsPersist.Store(true)
@@ -672,6 +742,11 @@ func (cm *ChannelManager) handleOpenChannel(ps *peerState, m *lnwire.OpenChannel
 		cm.queueMsgTo(ps.nodeID, &lnwire.Error{ChannelID: m.TemporaryChannelID, Data: []byte("duplicate temporary_channel_id")}, false)
 		return
 	}
+	if n := ps.unfundedInboundCount(); n >= MaxUnfundedChansPerPeer {
+		text := fmt.Sprintf("refusing more than %d unfunded channels", MaxUnfundedChansPerPeer)
+		cm.queueMsgTo(ps.nodeID, &lnwire.Error{ChannelID: m.TemporaryChannelID, Data: []byte(text)}, false)
+		return
+	}
 	anchors := m.ChannelType != nil && m.ChannelType.IsSet(lnwire.AnchorsZeroFeeHTLCTxRequired)
 	lo, hi := cm.feerateBounds(anchors)
 	// An anchor channel's feerate may be low: CPFP through the anchors makes it confirm.
@@ -782,7 +857,7 @@ func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire
 		if c.channelType.HasAnchors() {
 			lo = chaininterface.FeeratePerKwFloor
 		}
-		return c.receiveUpdateFee(m, lo, hi)
+		return c.receiveUpdateFee(m, lo, hi, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 	case *lnwire.CommitmentSigned:
 		raa, step, err := c.receiveCommitmentSigned(m)
 		if err != nil {
@@ -813,7 +888,7 @@ func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire
 			c.shutdownReplyPending = true
 		}
 	case *lnwire.ClosingSigned:
-		reply, tx, err := c.receiveClosingSigned(m, chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum))
+		reply, tx, err := c.receiveClosingSigned(m, cm.closingFees())
 		if err != nil {
 			return err
 		}
@@ -832,6 +907,12 @@ func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire
 		return c.protoErr("open_channel for an existing channel")
 	}
 	return nil
+}
+
+// closingFees gives the closing negotiation our feerate estimate and configured fee margin.
+func (cm *ChannelManager) closingFees() closingFees {
+	return closingFees{feeratePerKw: chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum),
+		forceCloseAvoidanceSat: cm.cfg.ChannelConfig.ForceCloseAvoidanceMaxFeeSat}
 }
 
 // broadcastMarker is a pseudo-message held behind monitor updates: a transaction to broadcast once
@@ -915,6 +996,9 @@ func (cm *ChannelManager) flushChannel(ps *peerState, c *channel) {
 		}
 		cm.updateMonitor(c, *step)
 		cm.queueMsg(c, msg)
+		if c.state == stateClosed {
+			return
+		}
 	}
 	if c.shutdownReplyPending && !c.hasChangesFor(false) {
 		c.shutdownReplyPending = false
@@ -923,7 +1007,7 @@ func (cm *ChannelManager) flushChannel(ps *peerState, c *channel) {
 		cm.queueMsg(c, c.shutdownMsg())
 	}
 	if c.readyToNegotiateClosing() && c.closingFeeProposedSat < 0 && c.state != stateNegotiatingClosing {
-		msg, err := c.startClosingNegotiation(chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum))
+		msg, err := c.startClosingNegotiation(cm.closingFees())
 		if err != nil {
 			cm.failChannel(ps, c, err)
 			return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/wire"
 
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
@@ -36,6 +37,8 @@ type claimPart struct {
 	HTLCID       uint64
 	AmountMsat   uint64
 	CltvExpiry   uint32
+	// FundingTxo reaches the channel's monitor after the manager forgot the closed channel.
+	FundingTxo wire.OutPoint
 }
 
 // claimablePayment collects the HTLCs of one payment hash until they reach the total.
@@ -45,6 +48,7 @@ type claimablePayment struct {
 	TotalMsat uint64
 	Purpose   events.PaymentPurpose
 	Announced bool // PaymentClaimable was queued
+	Ticks     int  // timer ticks since the first part arrived, while incomplete (not persisted)
 }
 
 // outboundPayment is a payment we send.
@@ -127,6 +131,11 @@ func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) 
 		return
 	}
 	h.SharedSecret = proc.SharedSecret
+	if !c.incomingDustAllowed(h, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat) {
+		cm.log.Warn("incoming HTLC would exceed our dust exposure limit; failing it back", "channel", c.channelID, "htlc", h.ID)
+		cm.failIncoming(c, h, sphinx.NewTemporaryChannelFailure(nil))
+		return
+	}
 	height := cm.height()
 	if !proc.IsFinal {
 		// Forwarding arrives with the router; until then we are only ever the final node.
@@ -200,25 +209,14 @@ func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) 
 		cm.failIncoming(c, h, unknown)
 		return
 	}
-	cp.Parts = append(cp.Parts, claimPart{ChannelID: c.channelID, Counterparty: c.counterparty, HTLCID: h.ID,
+	cp.Parts = append(cp.Parts, claimPart{ChannelID: c.channelID, Counterparty: c.counterparty, HTLCID: h.ID, FundingTxo: c.fundingOutPoint,
 		AmountMsat: h.AmountMsat, CltvExpiry: h.CltvExpiry})
-	var sum uint64
-	deadline := ^uint32(0)
-	for _, p := range cp.Parts {
-		sum += p.AmountMsat
-		if p.CltvExpiry < deadline {
-			deadline = p.CltvExpiry
-		}
-	}
-	if sum >= cp.TotalMsat {
+	if sum := cp.receivedMsat(); sum >= cp.TotalMsat {
 		cp.Announced = true
 		cm.queueEvent(events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: h.PaymentHash, AmountMsat: sum,
-			Purpose: cp.Purpose, ViaChannelID: c.channelID, ClaimDeadline: deadline - claimSafetyBlocks})
+			Purpose: cp.Purpose, ViaChannelID: c.channelID, ClaimDeadline: cp.claimDeadline()})
 	}
 }
-
-// claimSafetyBlocks is how long before an HTLC's expiry we stop counting on claiming it off chain.
-const claimSafetyBlocks = 6
 
 // takeClaimable removes and returns the claimable payment with the given hash.
 func (cm *ChannelManager) takeClaimable(hash [32]byte) *claimablePayment {
@@ -233,9 +231,13 @@ func (cm *ChannelManager) takeClaimable(hash [32]byte) *claimablePayment {
 	return cp
 }
 
-// ClaimFunds claims a payment announced by PaymentClaimable with its preimage: the preimage goes to each
-// channel's monitor first, then `update_fulfill_htlc` to the peers. A PaymentClaimed event follows.
-// Errors: ErrUnknownPayment.
+// ClaimFunds claims a payment announced by PaymentClaimable with its preimage. For each HTLC whose
+// channel we still know (open, or closed but not yet forgotten) the preimage goes to the channel's
+// monitor first (it claims the HTLC on chain if the channel is closed) and, if the channel is open,
+// `update_fulfill_htlc` to the peer; that HTLC counts as claimed. A PaymentClaimed event with the
+// claimed amount follows if any HTLC was claimed. Errors: ErrUnknownPayment (no claimable payment with
+// that preimage's hash), ErrPaymentNotClaimed (no HTLC could be claimed; each failure is logged and no
+// event follows).
 func (cm *ChannelManager) ClaimFunds(preimage [32]byte) error {
 	hash := sha256.Sum256(preimage[:])
 	cp := cm.takeClaimable(hash)
@@ -244,24 +246,54 @@ func (cm *ChannelManager) ClaimFunds(preimage [32]byte) error {
 	}
 	var claimed uint64
 	for _, part := range cp.Parts {
-		ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
-		if err != nil {
-			cm.log.Error("claim: channel gone", "channel", part.ChannelID, "err", err)
-			continue
-		}
-		cm.updateMonitor(c, channelmonitor.PaymentPreimage{Preimage: preimage})
-		msg, err := c.sendFulfillHTLC(part.HTLCID, preimage)
-		if err != nil {
-			cm.log.Error("claim: cannot fulfill", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
-		} else {
+		if cm.claimPart(part, preimage) {
 			claimed += part.AmountMsat
-			cm.queueUpdate(c, msg)
-			cm.afterChange(ps, c)
 		}
-		ps.mu.Unlock()
+	}
+	if claimed == 0 {
+		return fmt.Errorf("%w: payment %x, %d HTLCs", ErrPaymentNotClaimed, hash, len(cp.Parts))
 	}
 	cm.queueEvent(events.PaymentClaimed{ReceiverNodeID: cm.ourNode, PaymentHash: hash, AmountMsat: claimed, Purpose: cp.Purpose})
 	return nil
+}
+
+// claimPart claims one HTLC of a payment and reports whether it did (see ClaimFunds).
+func (cm *ChannelManager) claimPart(part claimPart, preimage [32]byte) bool {
+	ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
+	if err != nil {
+		return cm.claimOnClosedChannel(part, preimage, err)
+	}
+	defer ps.mu.Unlock()
+	cm.updateMonitor(c, channelmonitor.PaymentPreimage{Preimage: preimage})
+	if c.state == stateClosed {
+		cm.log.Info("claim: channel closed; the monitor claims on chain", "channel", part.ChannelID, "htlc", part.HTLCID)
+		return true
+	}
+	msg, err := c.sendFulfillHTLC(part.HTLCID, preimage)
+	if err != nil {
+		cm.log.Error("claim: cannot fulfill", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
+		return false
+	}
+	cm.queueUpdate(c, msg)
+	cm.afterChange(ps, c)
+	return true
+}
+
+// claimOnClosedChannel gives the preimage to the monitor of a channel the manager already forgot (its
+// commitment confirmed): the monitor claims the HTLC on chain.
+func (cm *ChannelManager) claimOnClosedChannel(part claimPart, preimage [32]byte, err error) bool {
+	if part.FundingTxo == (wire.OutPoint{}) {
+		cm.log.Error("claim: channel gone", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
+		return false
+	}
+	upd := &channelmonitor.ChannelMonitorUpdate{UpdateID: channelmonitor.ClosedChannelUpdateID, ChannelID: part.ChannelID,
+		Steps: []channelmonitor.UpdateStep{channelmonitor.PaymentPreimage{Preimage: preimage}}}
+	if cm.watch.UpdateChannel(part.FundingTxo, upd) == channelmonitor.UnrecoverableError {
+		cm.log.Error("claim: the closed channel's monitor refused the preimage", "channel", part.ChannelID, "htlc", part.HTLCID)
+		return false
+	}
+	cm.log.Info("claim: channel closed; the monitor claims on chain", "channel", part.ChannelID, "htlc", part.HTLCID)
+	return true
 }
 
 // FailHTLCBackwards fails every HTLC of a claimable payment back with
@@ -272,17 +304,9 @@ func (cm *ChannelManager) FailHTLCBackwards(paymentHash [32]byte) error {
 		return ErrUnknownPayment
 	}
 	height := cm.height()
-	for _, part := range cp.Parts {
-		ps, c, err := cm.channelFor(part.Counterparty, part.ChannelID)
-		if err != nil {
-			continue
-		}
-		if h := c.findHTLC(true, part.HTLCID); h != nil {
-			cm.failIncoming(c, h, sphinx.NewIncorrectOrUnknownPaymentDetails(part.AmountMsat, height))
-			cm.afterChange(ps, c)
-		}
-		ps.mu.Unlock()
-	}
+	cm.failParts(cp.Parts, func(p claimPart) sphinx.FailureMessage {
+		return sphinx.NewIncorrectOrUnknownPaymentDetails(p.AmountMsat, height)
+	})
 	return nil
 }
 
@@ -290,19 +314,22 @@ func (cm *ChannelManager) FailHTLCBackwards(paymentHash [32]byte) error {
 // (BOLT 4 onion, BOLT 2 `update_add_htlc`). paymentSecret is the invoice's payment secret (nil for
 // none). The outcome arrives as PaymentSent, or PaymentPathFailed then PaymentFailed. Errors:
 // ErrDuplicatePayment, ErrInvalidRoute, ErrChannelUnavailable (no usable channel, or the channel's
-// limits refuse the amount: the wrapped error says which).
+// limits refuse the amount, ChannelConfig.MaxDustHTLCExposureMsat included: the wrapped error says
+// which).
 func (cm *ChannelManager) SendPaymentWithRoute(route *router.Route, paymentHash [32]byte, paymentSecret *[32]byte, paymentID events.PaymentID) error {
-	return cm.sendPayment(route, paymentHash, paymentSecret, nil, paymentID)
+	return cm.sendPayment(route, paymentHash, paymentSecret, nil, paymentID, 0)
 }
 
 // SendSpontaneousPayment sends a keysend payment (the preimage travels in the onion, TLV type
 // 5482373484) along route and returns its payment hash. Errors as SendPaymentWithRoute.
 func (cm *ChannelManager) SendSpontaneousPayment(route *router.Route, preimage [32]byte, paymentID events.PaymentID) ([32]byte, error) {
 	hash := sha256.Sum256(preimage[:])
-	return hash, cm.sendPayment(route, hash, nil, &preimage, paymentID)
+	return hash, cm.sendPayment(route, hash, nil, &preimage, paymentID, 0)
 }
 
-func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID) error {
+// sendPayment sends a payment along route. totalMsat is the payment's total_msat when this is one part
+// of a multi-part payment; 0 means the route's amount (a single-part payment).
+func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
 	if err := route.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidRoute, err)
 	}
@@ -313,7 +340,7 @@ func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret
 	}
 	cm.outbound[id] = &outboundPayment{ID: id, Hash: hash, AmountMsat: route.Hops[len(route.Hops)-1].FeeMsat, FeeMsat: route.TotalFeesMsat()}
 	cm.payMu.Unlock()
-	err := cm.sendHTLC(route, hash, secret, keysend, id)
+	err := cm.sendHTLC(route, hash, secret, keysend, id, totalMsat)
 	if err != nil {
 		cm.payMu.Lock()
 		delete(cm.outbound, id)
@@ -323,8 +350,8 @@ func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret
 }
 
 // buildOnion builds the onion for route at the current height; it returns the packet, the per-hop
-// shared secrets, and the first HTLC's amount and cltv_expiry.
-func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret, keysend *[32]byte, height uint32) (*sphinx.OnionPacket, [][32]byte, uint64, uint32, error) {
+// shared secrets, and the first HTLC's amount and cltv_expiry. totalMsat as in sendPayment.
+func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret, keysend *[32]byte, height uint32, totalMsat uint64) (*sphinx.OnionPacket, [][32]byte, uint64, uint32, error) {
 	n := len(route.Hops)
 	hops := make([]sphinx.Hop, n)
 	var amount uint64
@@ -338,6 +365,9 @@ func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret,
 			p.AmtToForwardMsat, p.OutgoingCLTVValue = rh.FeeMsat, cltv+rh.CLTVExpiryDelta
 			if secret != nil {
 				p.PaymentData = &sphinx.PaymentData{PaymentSecret: *secret, TotalMsat: rh.FeeMsat}
+				if totalMsat != 0 {
+					p.PaymentData.TotalMsat = totalMsat
+				}
 			}
 			p.KeysendPreimage = keysend
 		} else {
@@ -362,13 +392,13 @@ func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret,
 	return pkt, secrets, amount, cltv, nil
 }
 
-func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID) error {
+func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
 	first := route.Hops[0]
 	ps := cm.peer(first.PubKey, false)
 	if ps == nil {
 		return fmt.Errorf("%w: no channel with the first hop", ErrChannelUnavailable)
 	}
-	pkt, secrets, amount, cltv, err := cm.buildOnion(route, hash, secret, keysend, cm.height())
+	pkt, secrets, amount, cltv, err := cm.buildOnion(route, hash, secret, keysend, cm.height(), totalMsat)
 	if err != nil {
 		return err
 	}
@@ -393,7 +423,7 @@ func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, k
 		return lastErr
 	}
 	onion := [1366]byte(*pkt)
-	h, msg, err := best.sendAddHTLC(amount, hash, cltv, &onion)
+	h, msg, err := best.sendAddHTLC(amount, hash, cltv, &onion, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrChannelUnavailable, err)
 	}

@@ -8,6 +8,7 @@ package channelmanager
 import (
 	"bytes"
 	"errors"
+	"math"
 	"math/rand"
 	"sync"
 	"testing"
@@ -646,6 +647,12 @@ func TestPeerManagerConcurrentHosts(t *testing.T) {
 	a, b, l := pmPair(t)
 	id := pmOpenChannel(t, l, 10_000_000, 5_000_000_000)
 	l.settle()
+	// This test is about concurrency. With many small payments in flight both ways, the dust exposure
+	// limit (ChannelConfig.MaxDustHTLCExposureMsat, see dust_test.go) would fail some of them depending
+	// on the interleaving; it is lifted so that every payment must complete.
+	for _, n := range []*pmNode{a, b} {
+		n.cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat = math.MaxUint64
+	}
 	// From here on each host goroutine owns its node's socket reads and events.
 	wakeA, wakeB := make(chan struct{}, 1), make(chan struct{}, 1)
 	l.sb.mu.Lock()

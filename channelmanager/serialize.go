@@ -1,9 +1,11 @@
 package channelmanager
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/wire"
@@ -19,7 +21,9 @@ import (
 )
 
 // managerVersion is the serialization version of Write; Read accepts every version up to it.
-const managerVersion uint8 = 1
+const managerVersion uint8 = 2
+
+// Version 2 adds each claimable HTLC's funding outpoint (claims reach a closed channel's monitor).
 
 // ErrCorrupt is returned (wrapped) by Read for data it cannot decode.
 var ErrCorrupt = errors.New("channelmanager: corrupt data")
@@ -27,7 +31,8 @@ var ErrCorrupt = errors.New("channelmanager: corrupt data")
 // Write serializes the manager: funded channels with their full update state, expected and pending
 // payments, and the chain tip. Channels still being negotiated are not written (they do not survive a
 // restart, as in LDK). Write the result durably (temp file, fsync, rename) and call it whenever
-// GetAndClearNeedsPersistence returns true.
+// GetAndClearNeedsPersistence returns true. Write may run concurrently with everything else, including
+// other Writes.
 func (cm *ChannelManager) Write() []byte {
 	var w ser.Writer
 	w.U8(managerVersion)
@@ -37,26 +42,46 @@ func (cm *ChannelManager) Write() []byte {
 	w.U32(cm.highestBlockTime)
 	cm.mu.Unlock()
 
-	var chans []*channel
+	chans := cm.snapshotChannels()
+	w.U32(uint32(len(chans)))
+	for _, b := range chans {
+		w.Fixed(b)
+	}
+	cm.writePayments(&w)
+	return w.Bytes()
+}
+
+// snapshotChannels serializes the funded channels, one peer at a time under that peer's lock only.
+// Holding every peer lock at once, as Write once did, deadlocks two concurrent Writes that take them in
+// different orders, and buys nothing: channels with different peers share no state (each is consistent
+// under its own peer's lock), and the payment maps are written afterwards under payMu in any case.
+// Channels are written after the state they depend on was registered in the payment maps (incoming
+// HTLCs are added to claimable payments under the peer lock, outgoing payments are registered before
+// their HTLC exists), so writing channels first and payments second never loses a payment that a
+// written channel refers to. Peers are visited in node id order, for a stable output.
+func (cm *ChannelManager) snapshotChannels() [][]byte {
 	peers := cm.allPeers()
+	sort.Slice(peers, func(i, j int) bool {
+		ki, kj := nodeKey(peers[i].nodeID), nodeKey(peers[j].nodeID)
+		return bytes.Compare(ki[:], kj[:]) < 0
+	})
+	var out [][]byte
 	for _, ps := range peers {
 		ps.mu.Lock()
-	}
-	for _, ps := range peers {
 		for _, c := range ps.channels {
 			if c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept {
-				chans = append(chans, c)
+				var cw ser.Writer
+				writeChannel(&cw, c)
+				out = append(out, cw.Bytes())
 			}
 		}
-	}
-	w.U32(uint32(len(chans)))
-	for _, c := range chans {
-		writeChannel(&w, c)
-	}
-	for _, ps := range peers {
 		ps.mu.Unlock()
 	}
+	return out
+}
 
+// writePayments writes the expected, claimable and outbound payments.
+func (cm *ChannelManager) writePayments(w *ser.Writer) {
 	cm.payMu.Lock()
 	defer cm.payMu.Unlock()
 	w.U32(uint32(len(cm.inbound)))
@@ -72,7 +97,7 @@ func (cm *ChannelManager) Write() []byte {
 		w.Fixed(c.Hash[:])
 		w.U64(c.TotalMsat)
 		w.Bool(c.Announced)
-		writePurpose(&w, c.Purpose)
+		writePurpose(w, c.Purpose)
 		w.U32(uint32(len(c.Parts)))
 		for _, p := range c.Parts {
 			w.Fixed(p.ChannelID[:])
@@ -80,6 +105,7 @@ func (cm *ChannelManager) Write() []byte {
 			w.U64(p.HTLCID)
 			w.U64(p.AmountMsat)
 			w.U32(p.CltvExpiry)
+			w.OutPoint(p.FundingTxo)
 		}
 	}
 	w.U32(uint32(len(cm.outbound)))
@@ -90,7 +116,6 @@ func (cm *ChannelManager) Write() []byte {
 		w.U64(o.FeeMsat)
 		w.Bool(o.Done)
 	}
-	return w.Bytes()
 }
 
 func writePurpose(w *ser.Writer, p events.PaymentPurpose) {
@@ -344,8 +369,9 @@ type ReadArgs struct {
 // Errors: ErrCorrupt.
 func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	r := ser.NewReader(data)
-	if v := r.U8(); v == 0 || v > managerVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
+	version := r.U8()
+	if version == 0 || version > managerVersion {
+		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, version)
 	}
 	best := chaininterface.BestBlock{Hash: r.Hash(), Height: r.U32()}
 	cm, err := New(a.FeeEstimator, a.Watch, a.Broadcaster, a.Logger, a.Keys, a.Config, ChainParams{Net: a.Net, BestBlock: best})
@@ -397,7 +423,11 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		c.Purpose = readPurpose(r)
 		parts := r.Count(32 + 33 + 8 + 8 + 4)
 		for j := 0; j < parts; j++ {
-			c.Parts = append(c.Parts, claimPart{ChannelID: r.Fixed32(), Counterparty: r.Point(), HTLCID: r.U64(), AmountMsat: r.U64(), CltvExpiry: r.U32()})
+			part := claimPart{ChannelID: r.Fixed32(), Counterparty: r.Point(), HTLCID: r.U64(), AmountMsat: r.U64(), CltvExpiry: r.U32()}
+			if version >= 2 {
+				part.FundingTxo = r.OutPoint()
+			}
+			c.Parts = append(c.Parts, part)
 		}
 		if len(c.Parts) == 0 {
 			r.Fail("claimable payment without HTLCs")
@@ -407,14 +437,8 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		// Events are not persisted: announce again what was claimable and not yet claimed, so that the
 		// host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).
 		if c.Announced {
-			var sum uint64
-			deadline := ^uint32(0)
-			for _, p := range c.Parts {
-				sum += p.AmountMsat
-				deadline = min(deadline, p.CltvExpiry)
-			}
 			cm.pendingEvents = append(cm.pendingEvents, events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: c.Hash,
-				AmountMsat: sum, Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: deadline - claimSafetyBlocks})
+				AmountMsat: c.receivedMsat(), Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: c.claimDeadline()})
 		}
 	}
 	k = r.Count(32 + 32 + 8 + 8 + 1)

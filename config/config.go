@@ -77,6 +77,24 @@ type ChannelConfig struct {
 	// FeeUpdateThresholdPercent: the funder sends `update_fee` on a timer tick when the estimate moved by
 	// more than this percentage from the channel's current feerate. Default 20.
 	FeeUpdateThresholdPercent uint32
+	// ForceCloseAvoidanceMaxFeeSat, in satoshis, is how much more than a force close would cost us we
+	// accept to pay for a cooperative closing transaction when we are the funder (LDK's
+	// force_close_avoidance_max_fee_satoshis). Our bound in the BOLT 2 `closing_signed` negotiation is
+	// the fee our current commitment transaction pays (at its feerate, with its untrimmed HTLCs, plus
+	// the anchor outputs) plus this margin, never above our balance; a counterparty asking for more gets
+	// a `warning` and no signature. As fundee we pay nothing and accept any fee the funder can pay.
+	// Default 1000.
+	ForceCloseAvoidanceMaxFeeSat uint64
+	// MaxDustHTLCExposureMsat, in msat, bounds our dust exposure (LDK's max_dust_htlc_exposure, as the
+	// fixed limit it was before it became feerate-dependent; the class of CVE-2021-41593): on each of the
+	// two commitment transactions, the sum of the HTLCs, incoming and outgoing, trimmed from it at its
+	// feerate and its owner's dust limit (BOLT 3, "Trimmed Outputs"; on anchor channels HTLC
+	// transactions pay no fee, so an HTLC is trimmed below the dust limit). Trimmed HTLCs go to miners if
+	// the channel closes on chain. We do not send an HTLC that would push either sum over the limit; an
+	// incoming one that would is failed back with temporary_channel_failure once committed; an
+	// `update_fee` from the funder that would push the HTLCs already there over it fails the channel (as
+	// LDK); as funder we do not send such an `update_fee`. Default 5,000,000.
+	MaxDustHTLCExposureMsat uint64
 }
 
 // UserConfig is all of the above, plus how inbound channels are handled.
@@ -121,6 +139,8 @@ func Default() UserConfig {
 			CLTVExpiryDelta:                     72,
 			MaxFeeratePerKwFactor:               10,
 			FeeUpdateThresholdPercent:           20,
+			ForceCloseAvoidanceMaxFeeSat:        1000,
+			MaxDustHTLCExposureMsat:             5_000_000,
 		},
 		AcceptInboundChannels: true,
 	}

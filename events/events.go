@@ -74,7 +74,8 @@ type ClosureReason int
 const (
 	// CounterpartyForceClosed: the counterparty's commitment transaction confirmed or they sent an error.
 	CounterpartyForceClosed ClosureReason = iota
-	// HolderForceClosed: we broadcast our commitment (ForceCloseBroadcastingLatestTxn).
+	// HolderForceClosed: we broadcast our commitment (ForceCloseBroadcastingLatestTxn, an outgoing HTLC
+	// about to time out, or a monitor update that could not be persisted: Message says which).
 	HolderForceClosed
 	// CooperativeClosure: a mutual closing transaction was signed and broadcast.
 	CooperativeClosure
@@ -136,8 +137,9 @@ type PaymentClaimable struct {
 	AmountMsat     uint64
 	Purpose        PaymentPurpose
 	ViaChannelID   lnwire.ChannelID
-	// ClaimDeadline is the block height by which the payment must be claimed (the HTLCs' CLTV expiry
-	// less a safety margin).
+	// ClaimDeadline is the block height by which the payment must be claimed: the earliest HTLC's
+	// cltv_expiry less channelmonitor.HTLCFailBackBuffer. When a block at this height arrives, the
+	// HTLCs still unclaimed are failed back and the payment can no longer be claimed.
 	ClaimDeadline uint32
 }
 
