@@ -153,8 +153,8 @@ func BenchmarkMonitorAfterPayments(b *testing.B) {
 }
 
 // monitorCost returns the payee's monitor size and what one update costs the FilesystemPersister's
-// scheme: applying and encoding the update, plus a 1/64 share of a full snapshot (one every 64
-// updates), which grows with the monitor.
+// scheme: applying and encoding the update, plus its share of a full snapshot — one every 64 updates,
+// but not before the update log is half the snapshot's size.
 func monitorCost(b *testing.B, n *testNode, funding wire.OutPoint) (int, time.Duration) {
 	m, _ := n.chainMon.GetMonitor(funding)
 	snap := m.Write()
@@ -169,6 +169,8 @@ func monitorCost(b *testing.B, n *testNode, funding wire.OutPoint) (int, time.Du
 		b.Fatal(err)
 	}
 	_, point := btcec.PrivKeyFromBytes([]byte{9})
+	u0 := &channelmonitor.ChannelMonitorUpdate{Steps: []channelmonitor.UpdateStep{channelmonitor.LatestCounterpartyCommitment{
+		PerCommitmentPoint: point, HTLCs: []channelmonitor.CounterpartyHTLC{{OutputIndex: 2, Source: make([]byte, 33)}}}}}
 	start = time.Now()
 	for i := 0; i < rounds; i++ {
 		u := &channelmonitor.ChannelMonitorUpdate{UpdateID: copyMon.LatestUpdateID() + 1, Steps: []channelmonitor.UpdateStep{
@@ -181,5 +183,7 @@ func monitorCost(b *testing.B, n *testNode, funding wire.OutPoint) (int, time.Du
 		_ = u.Encode()
 	}
 	apply := time.Since(start) / rounds
-	return len(snap), apply + snapshot/64
+	recBytes := len(u0.Encode()) + 8
+	every := max(64, len(snap)/(2*recBytes))
+	return len(snap), apply + snapshot/time.Duration(every)
 }

@@ -26,8 +26,8 @@ import (
 //
 // Every write is made durable before the call returns (Completed): a snapshot is written to a
 // temporary file, fsynced, renamed over the old one, and the directory fsynced; an update record (u32
-// length, u32 CRC-32C, data) is appended and fsynced. After SnapshotEvery updates the monitor is
-// snapshotted again and the log removed. A torn record at the end of the log (a crash mid-append) is
+// length, u32 CRC-32C, data) is appended and fsynced. After SnapshotEvery updates, once the log is at
+// least half the snapshot's size, the monitor is snapshotted again and the log removed. A torn record at the end of the log (a crash mid-append) is
 // ignored on reading, which is safe: its update was never reported complete. Safe for concurrent use.
 type FilesystemPersister struct {
 	Dir string
@@ -41,9 +41,11 @@ type FilesystemPersister struct {
 }
 
 type chanFiles struct {
-	mu      sync.Mutex
-	log     *os.File
-	records int
+	mu        sync.Mutex
+	log       *os.File
+	records   int
+	logBytes  int // bytes appended to the log since the last snapshot
+	snapBytes int // size of the last snapshot
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -121,9 +123,11 @@ func (p *FilesystemPersister) snapshot(op wire.OutPoint, f *chanFiles, mon *Chan
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := p.writeAtomic(filepath.Join(dir, "monitor"), mon.Write()); err != nil {
+	data := mon.Write()
+	if err := p.writeAtomic(filepath.Join(dir, "monitor"), data); err != nil {
 		return err
 	}
+	f.snapBytes, f.logBytes = len(data), 0
 	if f.log != nil {
 		f.log.Close()
 		f.log = nil
@@ -155,7 +159,11 @@ func (p *FilesystemPersister) UpdatePersistedChannel(op wire.OutPoint, u *Channe
 	if every <= 0 {
 		every = 64
 	}
-	if u == nil || f.records >= every {
+	// Snapshot after SnapshotEvery records, but not before the log is half the snapshot's size: a
+	// monitor grows with the channel's history (revoked commitments with HTLCs), and snapshotting it at
+	// a fixed interval would make each update cost more as it grows. This way the snapshot's cost is
+	// spread over updates worth half its size, and an update costs O(its own size) amortised.
+	if u == nil || f.records >= every && 2*f.logBytes >= f.snapBytes {
 		if err := p.snapshot(op, f, mon); err != nil {
 			return UnrecoverableError
 		}
@@ -184,7 +192,32 @@ func (p *FilesystemPersister) UpdatePersistedChannel(op wire.OutPoint, u *Channe
 		return UnrecoverableError
 	}
 	f.records++
+	f.logBytes += len(rec)
 	return Completed
+}
+
+// ArchivePersistedChannel implements ArchivePersist: the channel's directory moves to
+// <Dir>/archive/, out of ReadChannelMonitors' way but kept for inspection.
+func (p *FilesystemPersister) ArchivePersistedChannel(op wire.OutPoint) error {
+	f := p.files(op)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.log != nil {
+		f.log.Close()
+		f.log = nil
+	}
+	archive := filepath.Join(p.Dir, "archive")
+	if err := os.MkdirAll(archive, 0o700); err != nil {
+		return err
+	}
+	src := p.chanDir(op)
+	if err := os.Rename(src, filepath.Join(archive, filepath.Base(src))); err != nil {
+		return err
+	}
+	if err := p.syncDir(archive); err != nil {
+		return err
+	}
+	return p.syncDir(p.Dir)
 }
 
 // Close closes open log files.
