@@ -1,0 +1,218 @@
+package channelmanager
+
+import (
+	"encoding/binary"
+	"math/rand"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/wire"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/testchain"
+	"github.com/lnkit/lnkit/lnwire"
+)
+
+// consistencyRig is two nodes with one channel, driven action by action (LDK's chanmon_consistency):
+// payments both ways, messages delivered one at a time in either direction, disconnections that drop
+// what is in flight, restarts from the last manager snapshot (which may be older than the monitors),
+// asynchronous persistence completed in random order, fee changes, blocks and reorgs. Each host writes
+// its manager before its messages leave, as a real host must.
+type consistencyRig struct {
+	t      testing.TB
+	nw     *network
+	nodes  [2]*testNode
+	id     lnwire.ChannelID
+	value  int64
+	snaps  [2][]byte
+	logs   [2]*payLog
+	r      *rand.Rand
+	reorgs int
+}
+
+func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
+	chain := testchain.New(&chaincfg.RegressionNetParams)
+	chain.MineBlocks(101)
+	a := newTestNode(t, chain, "alice", 1)
+	b := newTestNode(t, chain, "bob", 2)
+	nw := newNetwork(t, a, b)
+	nw.connect(0, 1)
+	rig := &consistencyRig{t: t, nw: nw, nodes: [2]*testNode{a, b}, value: 4_000_000, r: rand.New(rand.NewSource(seed)),
+		logs: [2]*payLog{newPayLog(), newPayLog()}}
+	rig.id = nw.openChannel(0, 1, rig.value, 2_000_000_000)
+	for i, n := range rig.nodes {
+		i, n := i, n
+		rig.snaps[i] = n.cm.Write()
+		n.beforeSend = func() bool {
+			if n.cm.GetAndClearNeedsPersistence() {
+				rig.snaps[i] = n.cm.Write()
+			}
+			return true
+		}
+	}
+	return rig
+}
+
+// step runs one action chosen by op.
+func (rig *consistencyRig) step(op byte, arg uint16) {
+	nw, r := rig.nw, rig.r
+	switch op % 12 {
+	case 0, 1: // a payment from node op%2
+		from := int(op % 2)
+		amt := 1_000 + uint64(arg)*2_000
+		if _, hash, err := nw.pay(from, 1-from, amt); err == nil {
+			rig.logs[from].amounts[hash] = amt
+		}
+	case 2, 3, 4: // deliver a few messages
+		for i := 0; i < 1+int(arg%8); i++ {
+			nw.deliverOne(r)
+		}
+	case 5: // the connection drops with messages in flight, and comes back
+		nw.disconnect(0, 1)
+		nw.connect(0, 1)
+	case 6, 7: // node op%2 crashes and restarts from its last manager snapshot
+		rig.restart(int(op % 2))
+	case 8: // asynchronous persistence on or off for one node
+		rig.nodes[arg%2].persist.setAsync(arg%4 < 2)
+	case 9: // complete some in-flight persistence, in random order
+		rig.completeSome(int(arg % 2))
+	case 10: // fees move; timer ticks
+		rig.nodes[0].chain.SetDefaultFeeratePerKw(253 + uint32(arg%8)*250) // within the peer's 10x bound
+		for _, n := range rig.nodes {
+			n.cm.TimerTickOccurred()
+		}
+	case 11: // a block, sometimes reorganised away
+		nw.nodes[0].chain.MineBlocks(1)
+		if arg%4 == 0 && rig.reorgs < 20 {
+			rig.reorgs++
+			nw.nodes[0].chain.DisconnectTip()
+		}
+	}
+	rig.account()
+}
+
+// restart replaces node i by one read back from its last snapshot and its persisted monitors.
+func (rig *consistencyRig) restart(i int) {
+	n := rig.nodes[i]
+	rig.nw.disconnect(0, 1)
+	n.persist.mu.Lock()
+	n.persist.inFlight = map[wire.OutPoint][]uint64{}
+	n.persist.mu.Unlock()
+	n.restart(rig.snaps[i])
+	forgetUnsentPayments(n, rig.logs[i])
+	rig.nw.connect(0, 1)
+}
+
+// completeSome reports a random prefix of node i's in-flight updates persisted.
+func (rig *consistencyRig) completeSome(i int) {
+	n := rig.nodes[i]
+	n.persist.mu.Lock()
+	var op wire.OutPoint
+	var upTo uint64
+	for o, ids := range n.persist.inFlight {
+		if len(ids) == 0 {
+			continue
+		}
+		k := rig.r.Intn(len(ids))
+		op, upTo = o, ids[k]
+		n.persist.inFlight[o] = ids[k+1:]
+		break
+	}
+	n.persist.mu.Unlock()
+	if upTo != 0 {
+		require.NoError(rig.t, n.chainMon.ChannelMonitorUpdated(op, upTo))
+	}
+}
+
+// account takes both nodes' events: no close is allowed, and payment outcomes are logged.
+func (rig *consistencyRig) account() {
+	for i, n := range rig.nodes {
+		evs := n.takeEvents()
+		for _, e := range evs {
+			if cc, ok := e.(events.ChannelClosed); ok {
+				rig.t.Fatalf("%s closed the channel: %s", n.name, cc.Message)
+			}
+		}
+		rig.logs[i].account(evs)
+	}
+}
+
+// finish completes all persistence, reconnects and settles, then checks the invariants: every payment
+// resolved, both sides agree, balances sum to the channel's value; then one side force-closes and,
+// once everything confirmed, each side holds on chain at least its balance less fees.
+func (rig *consistencyRig) finish(forceCloser int) {
+	nw := rig.nw
+	for _, n := range rig.nodes {
+		n.persist.setAsync(false)
+		n.persist.completeAll(rig.t, n.chainMon)
+	}
+	nw.disconnect(0, 1)
+	nw.connect(0, 1)
+	for i := 0; i < 50; i++ {
+		nw.settleRandom(rig.r)
+		for _, n := range rig.nodes {
+			n.persist.completeAll(rig.t, n.chainMon)
+		}
+	}
+	rig.account()
+	a, b := rig.nodes[0], rig.nodes[1]
+	require.Empty(rig.t, rig.logs[0].amounts, "alice's payments resolved")
+	require.Empty(rig.t, rig.logs[1].amounts, "bob's payments resolved")
+	want := uint64(2_000_000_000) - rig.logs[0].sent + rig.logs[1].sent
+	checkBalances(rig.t, a, b, rig.id, want)
+	balA := int64(want / 1000)
+	balB := rig.value - balA
+
+	closer := rig.nodes[forceCloser]
+	require.NoError(rig.t, closer.cm.ForceCloseBroadcastingLatestTxn(rig.id, rig.nodes[1-forceCloser].id))
+	nw.settle()
+	nw.mine(int(a.cfg.ChannelHandshakeConfig.OurToSelfDelay) + channelmonitor.AntiReorgDelay + 10)
+	// The funder pays the commitment fee and anchors; sweeps cost a little more.
+	require.Greater(rig.t, a.sweptSat, balA-12_000, "alice on chain")
+	require.Greater(rig.t, b.sweptSat, balB-3_000, "bob on chain")
+	require.LessOrEqual(rig.t, a.sweptSat+b.sweptSat, rig.value)
+}
+
+// runConsistency plays the actions encoded in data (three bytes each: op, arg).
+func runConsistency(t testing.TB, seed int64, data []byte) {
+	rig := newConsistencyRig(t, seed)
+	for len(data) >= 3 {
+		rig.step(data[0], binary.BigEndian.Uint16(data[1:3]))
+		data = data[3:]
+	}
+	rig.finish(int(seed % 2))
+}
+
+// TestConsistencySeeded runs random action scripts (the fuzz target's seeded twin).
+func TestConsistencySeeded(t *testing.T) {
+	seeds := 60
+	if testing.Short() {
+		seeds = 10
+	}
+	for seed := int64(0); seed < int64(seeds); seed++ {
+		r := rand.New(rand.NewSource(seed))
+		data := make([]byte, 3*(40+r.Intn(80)))
+		r.Read(data)
+		runConsistency(t, seed, data)
+		if t.Failed() {
+			t.Fatalf("seed %d", seed)
+		}
+	}
+}
+
+// FuzzConsistency: go test ./channelmanager -run XXX -fuzz FuzzConsistency.
+func FuzzConsistency(f *testing.F) {
+	f.Add(int64(1), []byte{0, 0, 9, 2, 0, 7, 3, 0, 7, 1, 0, 4, 5, 0, 0, 6, 0, 0, 2, 0, 9})
+	f.Add(int64(2), []byte{8, 0, 0, 0, 1, 0, 2, 0, 5, 9, 0, 1, 7, 0, 0, 11, 0, 4})
+	f.Fuzz(func(t *testing.T, seed int64, data []byte) {
+		if len(data) > 3*300 {
+			data = data[:3*300]
+		}
+		runConsistency(t, seed, data)
+	})
+}
+
+var _ chaininterface.FeeEstimator = (*testchain.Chain)(nil)
