@@ -29,13 +29,14 @@ type plan struct {
 
 // funded is an unsigned transaction that meets a plan's fee rules.
 type funded struct {
-	tx         *wire.MsgTx
-	prevOuts   map[wire.OutPoint]*wire.TxOut
-	weight     int64 // the transaction's estimated weight once signed
-	pkgFeeSat  int64 // parent fee + the transaction's fee
-	pkgWeight  int64 // parent weight + weight
-	selFeerate uint32
-	capped     bool
+	tx           *wire.MsgTx
+	parentFeeSat int64
+	prevOuts     map[wire.OutPoint]*wire.TxOut
+	weight       int64 // the transaction's estimated weight once signed
+	pkgFeeSat    int64 // parent fee + the transaction's fee
+	pkgWeight    int64 // parent weight + weight
+	selFeerate   uint32
+	capped       bool
 }
 
 // fund asks the CoinSelectionSource for wallet inputs until the transaction meets the plan's fee rules
@@ -59,7 +60,11 @@ func (h *BumpTransactionEventHandler) fund(c *claim, p *plan) (*funded, error) {
 	}
 	var prevTxid chainhash.Hash
 	for attempt := 0; attempt < maxFundingAttempts; attempt++ {
-		mustSpend := append([]Input(nil), p.inputs...)
+		mustSpend := make([]Input, len(p.inputs))
+		for i, in := range p.inputs {
+			mustSpend[i] = in
+			mustSpend[i].PrevOut.PkScript = append([]byte(nil), in.PrevOut.PkScript...)
+		}
 		mustSpend[0].PrevOut.Value += p.parentFeeSat
 		mustSpend[0].SatisfactionWeight += p.parentWeight
 		mustPayTo := make([]*wire.TxOut, len(p.outputs))
@@ -83,10 +88,13 @@ func (h *BumpTransactionEventHandler) fund(c *claim, p *plan) (*funded, error) {
 		want := feeForWeight(p.target, f.pkgWeight)
 		var replaceFloor int64
 		if last := c.last; last != nil && txid != last.txid {
-			replaceFloor = last.pkgFeeSat + feeForWeight(IncrementalRelayFeeratePerKw, f.weight)
-			if byRate := mulDiv(last.pkgFeeSat, f.pkgWeight, last.pkgWeight, false) + 1; byRate > replaceFloor {
-				replaceFloor = byRate
-			}
+			replaceFloor = max(
+				// BIP 125 rules 3 and 4: the earlier fee plus the incremental relay fee on our weight.
+				p.parentFeeSat+last.txFeeSat+feeForWeight(IncrementalRelayFeeratePerKw, f.weight),
+				// A higher feerate of the transaction itself (Bitcoin Core's rule 6 before cluster mempool)...
+				p.parentFeeSat+mulDiv(last.txFeeSat, f.weight, last.txWeight, false)+1,
+				// ... and of the package (the chunk feerate that cluster mempool compares).
+				mulDiv(last.pkgFeeSat, f.pkgWeight, last.pkgWeight, false)+1)
 			want = max(want, replaceFloor)
 		}
 		// Capped, any fee from the least useful one up to the cap will do; the feerate asked is then the
@@ -209,11 +217,12 @@ func (p *plan) build(sel CoinSelection) (*funded, error) {
 	}
 	w := estimateWeight(tx, satisfaction)
 	return &funded{
-		tx:        tx,
-		prevOuts:  prevOuts,
-		weight:    w,
-		pkgFeeSat: p.parentFeeSat + inSat - outSat,
-		pkgWeight: p.parentWeight + w,
+		tx:           tx,
+		parentFeeSat: p.parentFeeSat,
+		prevOuts:     prevOuts,
+		weight:       w,
+		pkgFeeSat:    p.parentFeeSat + inSat - outSat,
+		pkgWeight:    p.parentWeight + w,
 	}, nil
 }
 

@@ -47,8 +47,8 @@ const minStandardTxSize = 65
 // target and the feerate it asked last time, so that an unchanged target and wallet rebuild the same
 // transaction, which is re-broadcast. A different transaction must replace the earlier one (BIP 125 as
 // Bitcoin Core applies it): it pays at least the earlier fee plus IncrementalRelayFeeratePerKw times
-// its weight, and a higher feerate; the handler raises the fee until it does. For a CPFP child, fees
-// and feerates are the package's (the commitment's fee is the same in both).
+// its weight, a higher feerate of its own and, for a CPFP child, a higher package feerate; the handler
+// raises the fee until it does.
 //
 // Errors are returned, with nothing broadcast, when the event is malformed (ErrInvalidRequest), the
 // wallet cannot pay (ErrInsufficientFunds), the cap allows nothing useful (ErrFeeCapExceeded), coin
@@ -75,8 +75,10 @@ type claim struct {
 // lastBroadcast describes the last transaction broadcast for a claim.
 type lastBroadcast struct {
 	txid       chainhash.Hash // the replaceable transaction: the child, or the HTLC transaction
-	pkgFeeSat  int64          // fee of the package (commitment + child) or of the HTLC transaction
-	pkgWeight  int64          // its estimated weight, WU
+	txFeeSat   int64          // its fee
+	txWeight   int64          // its estimated weight, WU
+	pkgFeeSat  int64          // fee of the package (commitment + child; the HTLC transaction alone)
+	pkgWeight  int64          // estimated weight of the package, WU
 	selFeerate uint32         // feerate asked of coin selection, sat/kw
 }
 
@@ -309,7 +311,8 @@ func (h *BumpTransactionEventHandler) record(c *claim, f *funded, tx *wire.MsgTx
 		h.log.Warn("bumptx: signed transaction heavier than estimated; feerate below target", "tx", tx.TxHash(),
 			"weight", real, "estimated", f.weight)
 	}
-	c.last = &lastBroadcast{txid: tx.TxHash(), pkgFeeSat: f.pkgFeeSat, pkgWeight: f.pkgWeight, selFeerate: f.selFeerate}
+	c.last = &lastBroadcast{txid: tx.TxHash(), txFeeSat: f.pkgFeeSat - f.parentFeeSat, txWeight: f.weight,
+		pkgFeeSat: f.pkgFeeSat, pkgWeight: f.pkgWeight, selFeerate: f.selFeerate}
 }
 
 // signWallet has the CoinSelectionSource sign its inputs of f.tx and checks that it changed nothing

@@ -88,6 +88,7 @@ func TestChannelCloseReplacement(t *testing.T) {
 	fee2 := e.ch.commit.FeeSat + e.txFee(t, second)
 	require.Greater(t, fee2, fee1, "higher absolute fee")
 	require.Greater(t, fee2*(wc+TxWeight(first)), fee1*(wc+TxWeight(second)), "higher package feerate")
+	require.Greater(t, (fee2-e.ch.commit.FeeSat)*TxWeight(first), (fee1-e.ch.commit.FeeSat)*TxWeight(second), "higher child feerate")
 	require.GreaterOrEqual(t, fee2-fee1, (IncrementalRelayFeeratePerKw*TxWeight(second)+999)/1000, "BIP 125 rule 4")
 	requireFeerate(t, fee2, wc+TxWeight(second), 7500, "replacement package")
 
@@ -105,6 +106,30 @@ func TestChannelCloseReplacement(t *testing.T) {
 	require.Len(t, other.TxIn, 2)
 	require.NotEqual(t, first.TxIn[1].PreviousOutPoint, other.TxIn[1].PreviousOutPoint)
 	require.Equal(t, []wire.OutPoint{other.TxIn[1].PreviousOutPoint}, e.coins.LockedUTXOs(events.ClaimID{2}))
+}
+
+// TestChannelCloseReplacementHeavier: a replacement that needs a second wallet input spends the first
+// one again plus another, and still raises the child's own feerate, the package feerate and the fee by
+// at least the incremental relay fee on its weight.
+func TestChannelCloseReplacementHeavier(t *testing.T) {
+	e := newEnv(t, 253, 15_000, 14_000)
+	wc := TxWeight(e.ch.tx)
+	require.NoError(t, e.handler.HandleEvent(e.ch.closeEvent(1, 5000, 0)))
+	first := childOf(t, e, e.rec.last(t))
+	require.Len(t, first.TxIn, 2)
+	require.NoError(t, e.handler.HandleEvent(e.ch.closeEvent(1, 9000, 0)))
+	second := childOf(t, e, e.rec.last(t))
+	require.Len(t, second.TxIn, 3)
+	require.Equal(t, first.TxIn[1].PreviousOutPoint, second.TxIn[1].PreviousOutPoint, "the first UTXO first")
+	c1, c2 := e.txFee(t, first), e.txFee(t, second)
+	w1, w2 := TxWeight(first), TxWeight(second)
+	require.GreaterOrEqual(t, c2-c1, (IncrementalRelayFeeratePerKw*w2+999)/1000, "BIP 125 rule 4")
+	require.Greater(t, c2*w1, c1*w2, "the child's own feerate rises")
+	fc := e.ch.commit.FeeSat
+	require.Greater(t, (fc+c2)*(wc+w1), (fc+c1)*(wc+w2), "the package feerate rises")
+	requireFeerate(t, fc+c2, wc+w2, 9000, "replacement package")
+	_, err := e.chain.MineBlockWith(e.ch.tx, second)
+	require.NoError(t, err)
 }
 
 // TestChannelCloseReplacementSmallBump: a target only 1 sat/kw higher still yields a valid replacement:
@@ -286,7 +311,7 @@ func TestHTLCResolutionReplacement(t *testing.T) {
 func TestHTLCResolutionFeeCap(t *testing.T) {
 	e := newEnv(t, 253, walletUTXOSat)
 	e.ch.confirmCommitment(t)
-	require.NoError(t, e.handler.HandleEvent(htlcEvent(8, 50_000, 0, withCap(e.ch.success, 0)...)))
+	require.NoError(t, e.handler.HandleEvent(htlcEvent(8, 50_000, 0, e.ch.success...)))
 	uncapped := e.txFee(t, e.rec.last(t)[0])
 
 	e2 := newEnv(t, 253, walletUTXOSat)
@@ -297,14 +322,14 @@ func TestHTLCResolutionFeeCap(t *testing.T) {
 	tx := e2.rec.last(t)[0]
 	fee := e2.txFee(t, tx)
 	require.LessOrEqual(t, fee, ev.MaxFeeSat)
+	require.Greater(t, fee, ev.MaxFeeSat-10, "the cap is used up to rounding")
+	require.Less(t, feerateOf(fee, TxWeight(tx)), uint32(50_000))
 	require.Empty(t, e2.chain.Rejected())
 
 	ev.ClaimID = events.ClaimID{9}
 	ev.MaxFeeSat = 10 // below 253 sat/kw on any weight
 	require.ErrorIs(t, e2.handler.HandleEvent(ev), ErrFeeCapExceeded)
 }
-
-func withCap(ds []events.HTLCDescriptor, _ int64) []events.HTLCDescriptor { return ds }
 
 // TestDeterministic: the same event over the same wallet state gives the same transaction, byte for
 // byte (fresh handlers and wallets, identical chains).
