@@ -17,10 +17,6 @@ var (
 	_ chaininterface.Confirm = (*ChannelManager)(nil)
 )
 
-// htlcTimeoutGraceBlocks: an outgoing HTLC still unresolved this many blocks before its expiry makes us
-// go on chain (LDK's LATENCY_GRACE_PERIOD_BLOCKS).
-const htlcTimeoutGraceBlocks = 3
-
 // BlockConnected implements chaininterface.Listen: the block's transactions are checked for funding
 // confirmations, then the tip moves.
 func (cm *ChannelManager) BlockConnected(block *wire.MsgBlock, height uint32) {
@@ -106,7 +102,7 @@ func (cm *ChannelManager) TransactionUnconfirmed(txid chainhash.Hash) {
 }
 
 // BestBlockUpdated implements chaininterface.Confirm: channels whose funding is deep enough send
-// `channel_ready`; outgoing HTLCs about to expire close their channel on chain.
+// `channel_ready`.
 func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint32) {
 	cm.mu.Lock()
 	if header != nil {
@@ -121,17 +117,9 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {
+			// Going on chain for an HTLC's deadline is the monitor's decision (HolderForceClosed), so
+			// that it is made even when the manager is not running.
 			cm.maybeSendChannelReady(c, height)
-			if c.state == stateChannelReady || c.state == stateShutdown {
-				for _, h := range c.htlcs {
-					if !h.Incoming && h.Remove == removeNone && h.AddRemote != notYet && h.CltvExpiry <= height+htlcTimeoutGraceBlocks {
-						cm.log.Warn("outgoing HTLC about to time out: closing on chain", "channel", c.channelID, "htlc", h.ID)
-						cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.channelID, Data: []byte("HTLC timed out")}, false)
-						cm.closeChannelLocked(ps, c, events.HolderForceClosed, "outgoing HTLC timed out", true)
-						break
-					}
-				}
-			}
 			// A channel we opened whose funding never confirmed is abandoned after two weeks.
 			if c.state == stateAwaitingChannelReady && c.fundingConfHeight == 0 && !c.outbound && height > c.createdHeight+2016 {
 				cm.closeChannelLocked(ps, c, events.FundingAbandoned, "funding transaction did not confirm in 2016 blocks", false)

@@ -252,6 +252,8 @@ type commitView struct {
 	ourMsat, theirMsat uint64
 	htlcs              []*htlc
 	feeratePerKw       uint32
+	// overdrawn: an HTLC exceeds its offerer's balance; such a view never becomes a commitment.
+	overdrawn bool
 }
 
 // viewAt computes commitment n of the local or remote chain. Heights not yet assigned may be supplied
@@ -276,10 +278,16 @@ func (c *channel) viewAt(local bool, n uint64) commitView {
 // commitment also includes its removal, the amount goes to the receiver (fulfilled) or back (failed),
 // otherwise the HTLC is live.
 func (v *commitView) add(h *htlc, removed bool) {
+	bal := &v.ourMsat
 	if h.Incoming {
-		v.theirMsat -= h.AmountMsat
+		bal = &v.theirMsat
+	}
+	if *bal < h.AmountMsat {
+		// The offerer cannot pay for it: the view is invalid (checkAffordable refuses it), not wrapped.
+		v.overdrawn = true
+		*bal = 0
 	} else {
-		v.ourMsat -= h.AmountMsat
+		*bal -= h.AmountMsat
 	}
 	if !removed {
 		v.htlcs = append(v.htlcs, h)

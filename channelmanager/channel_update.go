@@ -152,6 +152,9 @@ func (c *channel) checkAffordable(v commitView, localChain bool, ourSpend, their
 	if localChain {
 		dust = c.local.DustLimitSat
 	}
+	if v.overdrawn {
+		return false, "an HTLC exceeds its offerer's balance"
+	}
 	ours, theirs := v.ourMsat, v.theirMsat
 	var fee uint64
 	if spikeBuffer {
@@ -495,8 +498,23 @@ func counterpartyHTLCs(bc *builtCommitment) []channelmonitor.CounterpartyHTLC {
 		if i, ok := idx[htlcKey(h)]; ok {
 			oi = int32(i)
 		}
-		out = append(out, channelmonitor.CounterpartyHTLC{OutputIndex: oi, Offered: h.Incoming, AmountMsat: h.AmountMsat,
-			PaymentHash: h.PaymentHash, CltvExpiry: h.CltvExpiry})
+		out = append(out, channelmonitor.CounterpartyHTLC{OutputIndex: oi, Offered: h.Incoming, HTLCID: h.ID,
+			AmountMsat: h.AmountMsat, PaymentHash: h.PaymentHash, CltvExpiry: h.CltvExpiry, Source: htlcSourceOf(h)})
+	}
+	return out
+}
+
+// holderHTLCs lists our commitment's HTLCs for its monitor: those with an output with the
+// counterparty's signature for their second-stage transaction, trimmed ones with index -1.
+func holderHTLCs(bc *builtCommitment, htlcSigs []lnwire.Sig, sigs map[uint64]int) []channelmonitor.HolderHTLC {
+	out := make([]channelmonitor.HolderHTLC, 0, len(bc.view.htlcs))
+	for _, h := range bc.view.htlcs {
+		x := channelmonitor.HolderHTLC{OutputIndex: -1, Offered: !h.Incoming, HTLCID: h.ID, AmountMsat: h.AmountMsat,
+			PaymentHash: h.PaymentHash, CltvExpiry: h.CltvExpiry, Source: htlcSourceOf(h)}
+		if i, ok := sigs[htlcKey(h)]; ok {
+			x.OutputIndex, x.CounterpartySig = int32(bc.tx.HTLCOutputs[i].OutputIndex), htlcSigs[i]
+		}
+		out = append(out, x)
 	}
 	return out
 }
@@ -542,6 +560,7 @@ func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (*lnwire.R
 	hashType := bolt3.HTLCSigHashType(c.channelType)
 	step := &channelmonitor.LatestHolderCommitment{CommitmentNumber: n, Tx: bc.tx.Tx, CounterpartySig: m.Signature,
 		FeeratePerKw: v.feeratePerKw}
+	sigs := make(map[uint64]int, len(bc.tx.HTLCOutputs)) // htlcKey → index in HTLCOutputs and HTLCSignatures
 	for i, out := range bc.tx.HTLCOutputs {
 		tx, err := c.secondStageTx(bc, out)
 		if err != nil {
@@ -550,10 +569,9 @@ func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (*lnwire.R
 		if !verifySig(tx, out.WitnessScript, out.AmountSat, m.HTLCSignatures[i], bc.keys.RemoteHTLCKey, hashType) {
 			return nil, nil, c.protoErr("invalid HTLC signature %d for commitment %d", i, n)
 		}
-		step.HTLCs = append(step.HTLCs, channelmonitor.HolderHTLC{OutputIndex: out.OutputIndex, Offered: out.HTLC.Offered,
-			AmountMsat: out.HTLC.AmountMsat, PaymentHash: out.HTLC.PaymentHash, CltvExpiry: out.HTLC.CltvExpiry,
-			CounterpartySig: m.HTLCSignatures[i]})
+		sigs[out.HTLC.ID] = i
 	}
+	step.HTLCs = holderHTLCs(bc, m.HTLCSignatures, sigs)
 	c.assign(true, n)
 	c.localCommitNum = n
 	raa, err := c.revokeMsg()

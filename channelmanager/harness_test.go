@@ -9,6 +9,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
@@ -99,6 +100,34 @@ type testNode struct {
 	evMu      sync.Mutex
 	events    []events.Event
 	autoClaim bool // claim every PaymentClaimable at once
+	// sweptSat sums the outputs handed over in SpendableOutputs events; onBump answers anchor
+	// channels' BumpTransaction events (nil: ignored).
+	sweptSat int64
+	onBump   func(events.BumpTransaction) error
+	bcast    *recordingBroadcaster
+}
+
+// recordingBroadcaster hands transactions to the chain and remembers how often each was broadcast.
+type recordingBroadcaster struct {
+	chain *testchain.Chain
+	mu    sync.Mutex
+	count map[chainhash.Hash]int
+}
+
+func (r *recordingBroadcaster) BroadcastTransactions(txs ...*wire.MsgTx) {
+	r.mu.Lock()
+	for _, tx := range txs {
+		r.count[tx.TxHash()]++
+	}
+	r.mu.Unlock()
+	r.chain.BroadcastTransactions(txs...)
+}
+
+// broadcasts returns how many times txid was broadcast.
+func (r *recordingBroadcaster) broadcasts(txid chainhash.Hash) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.count[txid]
 }
 
 func testConfig() config.UserConfig {
@@ -128,17 +157,20 @@ func sha256Bytes(b []byte) []byte {
 
 // start builds the manager and the chain monitor; with data it reads the manager back from it.
 func (n *testNode) start(data []byte) {
-	n.chainMon = channelmonitor.NewChainMonitor(nil, n.chain, nil, n.chain, n.persist)
+	if n.bcast == nil {
+		n.bcast = &recordingBroadcaster{chain: n.chain, count: map[chainhash.Hash]int{}}
+	}
+	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, nil, n.chain, n.persist)
 	var err error
 	if data == nil {
-		n.cm, err = New(n.chain, n.chainMon, n.chain, nil, n.km, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})
+		n.cm, err = New(n.chain, n.chainMon, n.bcast, nil, n.km, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})
 		require.NoError(n.t, err)
 	} else {
 		mons := n.persist.read(n.t, n.km)
 		for _, m := range mons {
 			require.NoError(n.t, n.chainMon.LoadMonitor(m))
 		}
-		n.cm, err = Read(data, ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.chain, Keys: n.km,
+		n.cm, err = Read(data, ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.bcast, Keys: n.km,
 			Config: n.cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons})
 		require.NoError(n.t, err)
 	}
@@ -196,6 +228,16 @@ func (n *testNode) handleEvents() {
 		case events.PaymentClaimable:
 			if n.autoClaim && ev.Purpose.PaymentPreimage != nil {
 				require.NoError(n.t, n.cm.ClaimFunds(*ev.Purpose.PaymentPreimage))
+			}
+		case events.SpendableOutputs:
+			for _, d := range ev.Outputs {
+				n.sweptSat += d.Output.Value
+			}
+		case events.BumpTransaction:
+			if n.onBump != nil {
+				if err := n.onBump(ev); err != nil {
+					n.t.Logf("%s: bump %s: %v", n.name, ev, err)
+				}
 			}
 		}
 		n.evMu.Lock()

@@ -338,33 +338,6 @@ func (cm *ChannelManager) ProcessPendingEvents(handler events.Handler) error {
 // then write it (Write) before relying on the change.
 func (cm *ChannelManager) GetAndClearNeedsPersistence() bool { return cm.needsPersist.Swap(false) }
 
-// processMonitorEvents pulls the monitors' events: completed persistence and on-chain closes.
-func (cm *ChannelManager) processMonitorEvents() {
-	for _, ev := range cm.watch.ReleasePendingMonitorEvents() {
-		ps, c := cm.findChannel(ev.ChannelID)
-		if ps == nil {
-			continue
-		}
-		ps.mu.Lock()
-		switch ev.Kind {
-		case channelmonitor.MonitorEventCompleted:
-			cm.monitorUpdated(c, ev.UpdateID)
-		case channelmonitor.MonitorEventCommitmentTxConfirmed, channelmonitor.MonitorEventCooperativeClose:
-			if c.state != stateClosed {
-				reason := events.CommitmentTxConfirmed
-				if ev.Kind == channelmonitor.MonitorEventCooperativeClose {
-					reason = events.CooperativeClosure
-				}
-				cm.closeChannelLocked(ps, c, reason, "closing transaction confirmed", false)
-			}
-			delete(ps.channels, c.channelID)
-		case channelmonitor.MonitorEventHTLCPreimage:
-			cm.onchainPreimage(c, ev.PaymentHash, ev.Preimage)
-		}
-		ps.mu.Unlock()
-	}
-}
-
 // findChannel finds a funded channel by id across peers.
 func (cm *ChannelManager) findChannel(id lnwire.ChannelID) (*peerState, *channel) {
 	for _, ps := range cm.allPeers() {
@@ -848,6 +821,8 @@ func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire
 			cm.queueMsg(c, reply)
 		}
 		if tx != nil {
+			// The monitor keeps rebroadcasting it until it confirms.
+			cm.updateMonitor(c, channelmonitor.ClosingTransaction{Tx: tx})
 			cm.bcast.BroadcastTransactions(tx)
 			cm.closeChannelLocked(ps, c, events.CooperativeClosure, "cooperative close", false)
 		}
@@ -986,7 +961,10 @@ func (cm *ChannelManager) CloseChannel(channelID lnwire.ChannelID, counterparty 
 
 // ForceCloseBroadcastingLatestTxn closes a channel unilaterally: the monitor broadcasts our latest
 // commitment transaction, and the peer gets an `error`. Our funds come back after to_self_delay blocks
-// through a SpendableOutputs event. Errors: ErrChannelUnavailable.
+// through a SpendableOutputs event. A channel closed cooperatively whose closing transaction has not
+// confirmed may still be force-closed (our commitment then competes with the closing transaction).
+// Errors: ErrChannelUnavailable (unknown channel, or already force-closed or closed after we lost
+// state, when broadcasting our commitment could publish a revoked state).
 func (cm *ChannelManager) ForceCloseBroadcastingLatestTxn(channelID lnwire.ChannelID, counterparty *btcec.PublicKey) error {
 	ps, c, err := cm.channelFor(counterparty, channelID)
 	if err != nil {
@@ -994,7 +972,14 @@ func (cm *ChannelManager) ForceCloseBroadcastingLatestTxn(channelID lnwire.Chann
 	}
 	defer ps.mu.Unlock()
 	if c.state == stateClosed {
-		return fmt.Errorf("%w: channel already closed", ErrChannelUnavailable)
+		// closingFeeProposedSat is set only by a closing negotiation, which is reset on disconnection:
+		// a closed channel that has it ended in an agreed closing transaction.
+		if c.closingFeeProposedSat < 0 {
+			return fmt.Errorf("%w: channel already closed", ErrChannelUnavailable)
+		}
+		cm.updateMonitor(c, channelmonitor.ChannelForceClosed{ShouldBroadcast: true})
+		cm.log.Warn("force-closing a channel whose cooperative close has not confirmed", "channel", c.channelID)
+		return nil
 	}
 	cm.queueMsgTo(counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte("force-closed by the user")}, false)
 	c.errorSent = []byte("force-closed by the user")

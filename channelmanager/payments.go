@@ -416,16 +416,6 @@ func (cm *ChannelManager) outgoingFulfilled(c *channel, h *htlc) {
 	cm.queueEvent(events.PaymentSent{PaymentID: op.ID, PaymentPreimage: h.Preimage, PaymentHash: h.PaymentHash, FeePaidMsat: op.FeeMsat})
 }
 
-// onchainPreimage handles a preimage of an outgoing HTLC learned from the chain.
-func (cm *ChannelManager) onchainPreimage(c *channel, hash, preimage [32]byte) {
-	for _, h := range c.htlcs {
-		if !h.Incoming && h.PaymentHash == hash {
-			h.Preimage = preimage
-			cm.outgoingFulfilled(c, h)
-		}
-	}
-}
-
 // outgoingResolved reports a failed outgoing HTLC once its removal is irrevocable.
 func (cm *ChannelManager) outgoingResolved(c *channel, h *htlc) {
 	if h.Remove == removeFulfill {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -69,6 +70,7 @@ func (cm *ChainMonitor) WatchChannel(fundingTxo wire.OutPoint, mon *ChannelMonit
 	}
 	cm.monitors[fundingTxo] = mon
 	cm.mu.Unlock()
+	mon.setLogger(cm.log)
 	status := cm.persister.PersistNewChannel(fundingTxo, mon)
 	if status == InProgress {
 		cm.mu.Lock()
@@ -82,7 +84,9 @@ func (cm *ChainMonitor) WatchChannel(fundingTxo wire.OutPoint, mon *ChannelMonit
 }
 
 // UpdateChannel applies an update to a channel's monitor and persists it. An update the monitor refuses
-// returns UnrecoverableError: the ChannelManager then stops using the channel.
+// returns UnrecoverableError: the ChannelManager then force-closes the channel. A ChannelForceClosed
+// step that asks for it broadcasts our commitment at once (with, on anchor channels, a
+// BumpChannelClose event for the host).
 func (cm *ChainMonitor) UpdateChannel(fundingTxo wire.OutPoint, update *ChannelMonitorUpdate) ChannelMonitorUpdateStatus {
 	cm.mu.Lock()
 	mon := cm.monitors[fundingTxo]
@@ -98,8 +102,8 @@ func (cm *ChainMonitor) UpdateChannel(fundingTxo wire.OutPoint, update *ChannelM
 	// A force close must reach the chain now, not at the next block.
 	for _, s := range update.Steps {
 		if fc, ok := s.(ChannelForceClosed); ok && fc.ShouldBroadcast {
-			if tx, err := mon.LatestHolderCommitmentTx(); err == nil {
-				cm.bcast.BroadcastTransactions(tx)
+			if txs := mon.forceCloseOut(cm.feeEst); len(txs) > 0 {
+				cm.bcast.BroadcastTransactions(txs...)
 			}
 		}
 	}
@@ -129,7 +133,7 @@ func (cm *ChainMonitor) ChannelMonitorUpdated(fundingTxo wire.OutPoint, updateID
 		}
 	}
 	cm.pending[fundingTxo] = kept
-	cm.monEvts = append(cm.monEvts, MonitorEvent{Kind: MonitorEventCompleted, ChannelID: mon.params.ChannelID,
+	cm.monEvts = append(cm.monEvts, MonitorUpdateCompleted{ChannelID: mon.params.ChannelID,
 		FundingTxo: fundingTxo, UpdateID: updateID})
 	return nil
 }
@@ -158,8 +162,9 @@ func (cm *ChainMonitor) collect() {
 	}
 }
 
-// ProcessPendingEvents hands SpendableOutputs events to handler; an event whose handler fails stays
-// queued for the next call.
+// ProcessPendingEvents hands the monitors' events to handler: SpendableOutputs, and, on anchor
+// channels, BumpChannelClose and BumpHTLCResolution (answer them with a
+// bumptx.BumpTransactionEventHandler). An event whose handler fails stays queued for the next call.
 func (cm *ChainMonitor) ProcessPendingEvents(handler events.Handler) error {
 	cm.collect()
 	cm.mu.Lock()
@@ -204,15 +209,15 @@ func (cm *ChainMonitor) LoadMonitor(mon *ChannelMonitor) error {
 		return ErrDuplicateMonitor
 	}
 	cm.monitors[mon.params.FundingOutPoint] = mon
+	mon.setLogger(cm.log)
 	return nil
 }
 
 // BlockConnected implements chaininterface.Listen: every monitor sees the block, and what they must
 // broadcast (our commitment after a force close, sweeps, justice transactions) is broadcast.
 func (cm *ChainMonitor) BlockConnected(block *wire.MsgBlock, height uint32) {
-	feerate := chaininterface.ClampFeerate(cm.feeEst, chaininterface.UrgentOnChainSweep)
 	for _, mon := range cm.ListMonitors() {
-		txs := mon.blockConnected(block.Transactions, height, feerate)
+		txs := mon.blockConnected(block.Transactions, height, cm.feeEst)
 		if len(txs) > 0 {
 			cm.bcast.BroadcastTransactions(txs...)
 		}
@@ -239,9 +244,8 @@ func (cm *ChainMonitor) TransactionsConfirmed(header *wire.BlockHeader, txdata [
 	for i, t := range txdata {
 		txs[i] = t.Tx
 	}
-	feerate := chaininterface.ClampFeerate(cm.feeEst, chaininterface.UrgentOnChainSweep)
 	for _, mon := range cm.ListMonitors() {
-		mon.transactionsConfirmed(txs, height, feerate)
+		mon.transactionsConfirmed(txs, height)
 	}
 }
 
@@ -249,7 +253,7 @@ func (cm *ChainMonitor) TransactionsConfirmed(header *wire.BlockHeader, txdata [
 // are persisted.
 func (cm *ChainMonitor) BestBlockUpdated(header *wire.BlockHeader, height uint32) {
 	for _, mon := range cm.ListMonitors() {
-		if txs := mon.bestBlockUpdated(height); len(txs) > 0 {
+		if txs := mon.bestBlockUpdated(height, cm.feeEst); len(txs) > 0 {
 			cm.bcast.BroadcastTransactions(txs...)
 		}
 		if mon.takeDirty() {
@@ -272,5 +276,53 @@ func (cm *ChainMonitor) GetRelevantTxids() []chaininterface.RelevantTx {
 	for _, mon := range cm.ListMonitors() {
 		out = append(out, mon.relevantTxids()...)
 	}
+	return out
+}
+
+// GetClaimableBalances returns the balances of every watched channel (ChannelMonitor.GetClaimableBalances),
+// in funding outpoint order: what the node holds on chain, or will once claims confirm.
+func (cm *ChainMonitor) GetClaimableBalances() []Balance {
+	mons := cm.ListMonitors()
+	sort.Slice(mons, func(i, j int) bool {
+		return outPointLess(mons[i].params.FundingOutPoint, mons[j].params.FundingOutPoint)
+	})
+	var out []Balance
+	for _, m := range mons {
+		out = append(out, m.GetClaimableBalances()...)
+	}
+	return out
+}
+
+// ArchivePersist is implemented by persisters that can move a fully resolved monitor out of the live
+// set (LDK's archive_persisted_channel); ArchiveFullyResolvedChannelMonitors calls it.
+type ArchivePersist interface {
+	ArchivePersistedChannel(fundingTxo wire.OutPoint) error
+}
+
+// ArchiveFullyResolvedChannelMonitors stops watching every monitor whose channel is closed and fully
+// resolved (ChannelMonitor.IsFullyResolved), so that the set of monitors does not grow forever, and
+// asks the persister to archive it if it implements ArchivePersist. It returns the archived funding
+// outpoints. Call it now and then (e.g. once a day, LDK's background processor does).
+func (cm *ChainMonitor) ArchiveFullyResolvedChannelMonitors() []wire.OutPoint {
+	var out []wire.OutPoint
+	for _, m := range cm.ListMonitors() {
+		if !m.IsFullyResolved() {
+			continue
+		}
+		op := m.params.FundingOutPoint
+		if ap, ok := cm.persister.(ArchivePersist); ok {
+			if err := ap.ArchivePersistedChannel(op); err != nil {
+				cm.log.Error("cannot archive monitor; keeping it", "funding", op, "err", err)
+				continue
+			}
+		}
+		cm.mu.Lock()
+		delete(cm.monitors, op)
+		delete(cm.pending, op)
+		cm.mu.Unlock()
+		cm.log.Info("archived fully resolved monitor", "funding", op)
+		out = append(out, op)
+	}
+	sort.Slice(out, func(i, j int) bool { return outPointLess(out[i], out[j]) })
 	return out
 }

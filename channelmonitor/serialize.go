@@ -6,18 +6,38 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
-
 	"github.com/lnkit/lnkit/internal/ser"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
-// Serialization versions. A reader accepts every version up to its own; fields added later go at the
-// end of a record, so older data stays readable.
+// Serialization versions. A monitor is written as a version byte and a TLV stream (BOLT 1's format:
+// increasing types; an unknown even type is refused, an unknown odd one skipped), so a newer lnkit
+// reads what an older one wrote and an older one refuses, with ErrCorrupt naming the type, data it
+// cannot understand. Version 1 (fixed layout) is still read. Each record's value uses package ser;
+// records that hold lists write each element length-prefixed, so elements can grow fields at their end.
 const (
-	monitorVersion uint8 = 1
-	updateVersion  uint8 = 1
+	monitorVersion uint8 = 2
+	updateVersion  uint8 = 2
+)
+
+// Monitor record types (even: required to understand the monitor; odd: optional).
+const (
+	recParams         uint64 = 0
+	recLatestUpdateID uint64 = 2
+	recHolder         uint64 = 4
+	recCounterparty   uint64 = 6
+	recSecrets        uint64 = 8
+	recPreimages      uint64 = 10
+	recFunding        uint64 = 12
+	recClaims         uint64 = 14
+	recPackages       uint64 = 16
+	recPrevHolder     uint64 = 1
+	recShutdown       uint64 = 3
+	recClosingTx      uint64 = 5
+	recFlags          uint64 = 7
+	recBestHeight     uint64 = 9
+	recOutcomes       uint64 = 11
 )
 
 // ErrCorrupt is returned (wrapped) when stored monitor data cannot be read.
@@ -73,6 +93,7 @@ func readParams(r *ser.Reader) ChannelParameters {
 	return p
 }
 
+// writeHolder writes a holder commitment; v2 adds each HTLC's id and source.
 func writeHolder(w *ser.Writer, h *LatestHolderCommitment) {
 	w.U64(h.CommitmentNumber)
 	w.Tx(h.Tx)
@@ -80,23 +101,28 @@ func writeHolder(w *ser.Writer, h *LatestHolderCommitment) {
 	w.U32(h.FeeratePerKw)
 	w.U32(uint32(len(h.HTLCs)))
 	for _, x := range h.HTLCs {
-		w.U32(x.OutputIndex)
+		w.U32(uint32(x.OutputIndex))
 		w.Bool(x.Offered)
 		w.U64(x.AmountMsat)
 		w.Fixed(x.PaymentHash[:])
 		w.U32(x.CltvExpiry)
 		w.Fixed(x.CounterpartySig[:])
+		w.U64(x.HTLCID)
+		w.Var(x.Source)
 	}
 }
 
-func readHolder(r *ser.Reader) *LatestHolderCommitment {
+func readHolder(r *ser.Reader, version uint8) *LatestHolderCommitment {
 	h := &LatestHolderCommitment{CommitmentNumber: r.U64(), Tx: r.Tx()}
 	copy(h.CounterpartySig[:], r.Fixed(64))
 	h.FeeratePerKw = r.U32()
 	n := r.Count(4 + 1 + 8 + 32 + 4 + 64)
-	for i := 0; i < n; i++ {
-		x := HolderHTLC{OutputIndex: r.U32(), Offered: r.Bool(), AmountMsat: r.U64(), PaymentHash: r.Fixed32(), CltvExpiry: r.U32()}
+	for i := 0; i < n && r.Err() == nil; i++ {
+		x := HolderHTLC{OutputIndex: int32(r.U32()), Offered: r.Bool(), AmountMsat: r.U64(), PaymentHash: r.Fixed32(), CltvExpiry: r.U32()}
 		copy(x.CounterpartySig[:], r.Fixed(64))
+		if version >= 2 {
+			x.HTLCID, x.Source = r.U64(), r.Var()
+		}
 		h.HTLCs = append(h.HTLCs, x)
 	}
 	if h.Tx == nil && r.Err() == nil {
@@ -119,29 +145,75 @@ func writeCounterparty(w *ser.Writer, c *LatestCounterpartyCommitment) {
 		w.U64(x.AmountMsat)
 		w.Fixed(x.PaymentHash[:])
 		w.U32(x.CltvExpiry)
+		w.U64(x.HTLCID)
+		w.Var(x.Source)
 	}
 }
 
-func readCounterparty(r *ser.Reader) *LatestCounterpartyCommitment {
+func readCounterparty(r *ser.Reader, version uint8) *LatestCounterpartyCommitment {
 	c := &LatestCounterpartyCommitment{CommitmentNumber: r.U64(), Txid: r.Hash(), PerCommitmentPoint: r.Point(),
 		FeeratePerKw: r.U32(), ToBroadcasterSat: r.I64(), ToCountersignatorySat: r.I64()}
 	n := r.Count(4 + 1 + 8 + 32 + 4)
-	for i := 0; i < n; i++ {
-		c.HTLCs = append(c.HTLCs, CounterpartyHTLC{OutputIndex: int32(r.U32()), Offered: r.Bool(), AmountMsat: r.U64(),
-			PaymentHash: r.Fixed32(), CltvExpiry: r.U32()})
+	for i := 0; i < n && r.Err() == nil; i++ {
+		x := CounterpartyHTLC{OutputIndex: int32(r.U32()), Offered: r.Bool(), AmountMsat: r.U64(),
+			PaymentHash: r.Fixed32(), CltvExpiry: r.U32()}
+		if version >= 2 {
+			x.HTLCID, x.Source = r.U64(), r.Var()
+		}
+		c.HTLCs = append(c.HTLCs, x)
+	}
+	if c.PerCommitmentPoint == nil && r.Err() == nil {
+		r.Fail("counterparty commitment without point")
 	}
 	return c
 }
 
-// Write serializes the monitor (version byte first).
+// record encodes one TLV record's value with f.
+func record(s lnwire.TLVStream, t uint64, f func(w *ser.Writer)) lnwire.TLVStream {
+	var w ser.Writer
+	f(&w)
+	return s.Set(t, w.Bytes())
+}
+
+// Write serializes the monitor: a version byte and a TLV stream.
 func (m *ChannelMonitor) Write() []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var w ser.Writer
-	w.U8(monitorVersion)
-	writeParams(&w, &m.params)
-	w.U64(m.latestUpdateID)
-	writeHolder(&w, m.holder)
+	var s lnwire.TLVStream
+	s = record(s, recParams, func(w *ser.Writer) { writeParams(w, &m.params) })
+	s = record(s, recLatestUpdateID, func(w *ser.Writer) { w.U64(m.latestUpdateID) })
+	s = record(s, recHolder, func(w *ser.Writer) { writeHolder(w, m.holder) })
+	s = record(s, recCounterparty, m.writeCounterparties)
+	s = record(s, recSecrets, func(w *ser.Writer) { w.Fixed(m.secrets.Encode()) })
+	s = record(s, recPreimages, m.writePreimages)
+	if m.prevHolder != nil {
+		s = record(s, recPrevHolder, func(w *ser.Writer) { writeHolder(w, m.prevHolder) })
+	}
+	if m.shutdownScript != nil {
+		s = record(s, recShutdown, func(w *ser.Writer) { w.Fixed(m.shutdownScript) })
+	}
+	if m.closingTx != nil {
+		s = record(s, recClosingTx, func(w *ser.Writer) { w.Tx(m.closingTx) })
+	}
+	s = record(s, recFlags, func(w *ser.Writer) {
+		w.Bool(m.holderBroadcast)
+		w.Bool(m.noAutoBroadcast)
+		w.Bool(m.staticReported)
+		w.U32(m.commitBump.Created)
+		w.U32(m.commitBump.FeeratePerKw)
+		w.U64(m.nextPackageID)
+	})
+	s = record(s, recBestHeight, func(w *ser.Writer) { w.U32(m.bestHeight) })
+	s = record(s, recOutcomes, m.writeOutcomes)
+	if m.funding != nil {
+		s = record(s, recFunding, func(w *ser.Writer) { writeFunding(w, m.funding) })
+		s = record(s, recClaims, m.writeClaims)
+		s = record(s, recPackages, m.writePackages)
+	}
+	return append([]byte{monitorVersion}, s.Encode()...)
+}
+
+func (m *ChannelMonitor) writeCounterparties(w *ser.Writer) {
 	cps := make([]*LatestCounterpartyCommitment, 0, len(m.counterparty))
 	for _, c := range m.counterparty {
 		cps = append(cps, c)
@@ -149,9 +221,13 @@ func (m *ChannelMonitor) Write() []byte {
 	sort.Slice(cps, func(i, j int) bool { return cps[i].CommitmentNumber < cps[j].CommitmentNumber })
 	w.U32(uint32(len(cps)))
 	for _, c := range cps {
-		writeCounterparty(&w, c)
+		var e ser.Writer
+		writeCounterparty(&e, c)
+		w.Var(e.Bytes())
 	}
-	w.Var(m.secrets.Encode())
+}
+
+func (m *ChannelMonitor) writePreimages(w *ser.Writer) {
 	pres := make([][32]byte, 0, len(m.preimages))
 	for _, p := range m.preimages {
 		pres = append(pres, p)
@@ -161,63 +237,40 @@ func (m *ChannelMonitor) Write() []byte {
 	for _, p := range pres {
 		w.Fixed(p[:])
 	}
-	w.Var(m.shutdownScript)
-	w.Bool(m.forceClosed)
-	w.U32(m.bestHeight)
-	w.Tx(m.fundingSpendTx)
-	w.U32(m.fundingSpendAt)
-	w.Bool(m.staticReported)
-	w.U32(uint32(len(m.sweeps)))
-	for _, s := range m.sweeps {
-		w.U8(uint8(s.Kind))
-		w.Tx(s.Tx)
-		w.U32(s.ValidHeight)
-		w.U32(s.ConfHeight)
-		w.Bool(s.Reported)
-	}
-	return w.Bytes()
 }
 
-// ReadChannelMonitor reads a monitor written by Write; the channel signer is re-derived from
-// signerProvider. Errors: ErrCorrupt.
+func (m *ChannelMonitor) writeOutcomes(w *ser.Writer) {
+	ids := make([]uint64, 0, len(m.htlcOutcomes))
+	for id := range m.htlcOutcomes {
+		ids = append(ids, id)
+	}
+	sortU64(ids)
+	w.U32(uint32(len(ids)))
+	for _, id := range ids {
+		w.U64(id)
+		w.U8(m.htlcOutcomes[id])
+	}
+}
+
+// ReadChannelMonitor reads a monitor written by Write (or by lnkit's first format); the channel signer
+// is re-derived from signerProvider. Errors: ErrCorrupt, naming what is wrong (an unknown required
+// record means the data was written by a newer lnkit).
 func ReadChannelMonitor(data []byte, signerProvider keys.SignerProvider) (*ChannelMonitor, error) {
-	r := ser.NewReader(data)
-	if v := r.U8(); v == 0 || v > monitorVersion {
-		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, v)
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrCorrupt)
 	}
-	m := &ChannelMonitor{params: readParams(r), counterparty: map[chainhash.Hash]*LatestCounterpartyCommitment{},
-		preimages: map[[32]byte][32]byte{}, secrets: keys.NewCounterpartyCommitmentSecrets()}
-	m.latestUpdateID = r.U64()
-	m.holder = readHolder(r)
-	n := r.Count(8 + 32 + 33)
-	for i := 0; i < n && r.Err() == nil; i++ {
-		c := readCounterparty(r)
-		m.counterparty[c.Txid] = c
+	var m *ChannelMonitor
+	var err error
+	switch data[0] {
+	case 1:
+		m, err = readMonitorV1(data[1:])
+	case 2:
+		m, err = readMonitorV2(data[1:])
+	default:
+		return nil, fmt.Errorf("%w: unknown version %d (written by a newer lnkit?)", ErrCorrupt, data[0])
 	}
-	if err := m.secrets.Decode(r.Var()); err != nil && r.Err() == nil {
-		r.Fail("secrets: %v", err)
-	}
-	n = r.Count(32)
-	for i := 0; i < n; i++ {
-		p := r.Fixed32()
-		m.preimages[sha256Sum(p[:])] = p
-	}
-	m.shutdownScript = r.Var()
-	m.forceClosed = r.Bool()
-	m.bestHeight = r.U32()
-	m.fundingSpendTx = r.Tx()
-	m.fundingSpendAt = r.U32()
-	m.staticReported = r.Bool()
-	n = r.Count(1 + 4 + 4 + 4 + 1)
-	for i := 0; i < n; i++ {
-		s := &sweep{Kind: sweepKind(r.U8()), Tx: r.Tx(), ValidHeight: r.U32(), ConfHeight: r.U32(), Reported: r.Bool()}
-		if s.Tx == nil && r.Err() == nil {
-			r.Fail("sweep without transaction")
-		}
-		m.sweeps = append(m.sweeps, s)
-	}
-	if r.Err() != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
+	if err != nil {
+		return nil, err
 	}
 	if m.params.HolderPubkeys.FundingPubkey == nil || m.params.CounterpartyPubkeys.FundingPubkey == nil {
 		return nil, fmt.Errorf("%w: missing keys", ErrCorrupt)
@@ -226,86 +279,86 @@ func ReadChannelMonitor(data []byte, signerProvider keys.SignerProvider) (*Chann
 	if m.signer == nil || !m.signer.Pubkeys().FundingPubkey.IsEqual(m.params.HolderPubkeys.FundingPubkey) {
 		return nil, fmt.Errorf("%w: the signer provider does not derive this channel's keys", ErrCorrupt)
 	}
+	m.finishV1()
 	return m, nil
 }
 
-// Step tags in an encoded update.
-const (
-	tagHolder uint8 = iota + 1
-	tagCounterparty
-	tagSecret
-	tagPreimage
-	tagForceClosed
-	tagShutdownScript
-)
-
-// Encode serializes the update (version byte first), for persisters that store updates one by one.
-func (u *ChannelMonitorUpdate) Encode() []byte {
-	var w ser.Writer
-	w.U8(updateVersion)
-	w.U64(u.UpdateID)
-	w.Fixed(u.ChannelID[:])
-	w.U32(uint32(len(u.Steps)))
-	for _, s := range u.Steps {
-		switch st := s.(type) {
-		case LatestHolderCommitment:
-			w.U8(tagHolder)
-			writeHolder(&w, &st)
-		case *LatestHolderCommitment:
-			w.U8(tagHolder)
-			writeHolder(&w, st)
-		case LatestCounterpartyCommitment:
-			w.U8(tagCounterparty)
-			writeCounterparty(&w, &st)
-		case *LatestCounterpartyCommitment:
-			w.U8(tagCounterparty)
-			writeCounterparty(&w, st)
-		case CommitmentSecret:
-			w.U8(tagSecret)
-			w.U64(st.CommitmentNumber)
-			w.Fixed(st.Secret[:])
-		case PaymentPreimage:
-			w.U8(tagPreimage)
-			w.Fixed(st.Preimage[:])
-		case ChannelForceClosed:
-			w.U8(tagForceClosed)
-			w.Bool(st.ShouldBroadcast)
-		case ShutdownScript:
-			w.U8(tagShutdownScript)
-			w.Var(st.Script)
+func readMonitorV2(data []byte) (*ChannelMonitor, error) {
+	s, err := lnwire.DecodeTLVStream(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if err := s.CheckUnknownEven(recParams, recLatestUpdateID, recHolder, recCounterparty, recSecrets, recPreimages,
+		recFunding, recClaims, recPackages); err != nil {
+		return nil, fmt.Errorf("%w: %w (written by a newer lnkit?)", ErrCorrupt, err)
+	}
+	for _, t := range []uint64{recParams, recLatestUpdateID, recHolder, recCounterparty, recSecrets, recPreimages} {
+		if _, ok := s.Get(t); !ok {
+			return nil, fmt.Errorf("%w: missing record %d", ErrCorrupt, t)
 		}
 	}
-	return w.Bytes()
+	var firstErr error
+	read := func(t uint64, f func(r *ser.Reader)) {
+		b, ok := s.Get(t)
+		if !ok || firstErr != nil {
+			return
+		}
+		r := ser.NewReader(b)
+		f(r)
+		if r.Err() != nil {
+			firstErr = fmt.Errorf("%w: record %d: %w", ErrCorrupt, t, r.Err())
+		}
+	}
+	m := newMonitor(ChannelParameters{}, nil)
+	read(recParams, func(r *ser.Reader) { m.params = readParams(r) })
+	read(recLatestUpdateID, func(r *ser.Reader) { m.latestUpdateID = r.U64() })
+	read(recHolder, func(r *ser.Reader) { m.holder = readHolder(r, 2) })
+	read(recCounterparty, m.readCounterparties)
+	read(recSecrets, func(r *ser.Reader) {
+		if err := m.secrets.Decode(r.Fixed(r.Remaining())); err != nil {
+			r.Fail("secrets: %v", err)
+		}
+	})
+	read(recPreimages, func(r *ser.Reader) {
+		n := r.Count(32)
+		for i := 0; i < n; i++ {
+			p := r.Fixed32()
+			m.preimages[sha256Sum(p[:])] = p
+		}
+	})
+	read(recPrevHolder, func(r *ser.Reader) { m.prevHolder = readHolder(r, 2) })
+	read(recShutdown, func(r *ser.Reader) { m.shutdownScript = r.Fixed(r.Remaining()) })
+	read(recClosingTx, func(r *ser.Reader) { m.closingTx = r.Tx() })
+	read(recFlags, func(r *ser.Reader) {
+		m.holderBroadcast, m.noAutoBroadcast, m.staticReported = r.Bool(), r.Bool(), r.Bool()
+		m.commitBump = commitmentBump{Created: r.U32(), FeeratePerKw: r.U32()}
+		m.nextPackageID = r.U64()
+	})
+	read(recBestHeight, func(r *ser.Reader) { m.bestHeight = r.U32() })
+	read(recOutcomes, func(r *ser.Reader) {
+		n := r.Count(9)
+		for i := 0; i < n; i++ {
+			m.htlcOutcomes[r.U64()] = r.U8()
+		}
+	})
+	read(recFunding, func(r *ser.Reader) { m.funding = readFunding(r) })
+	read(recClaims, m.readClaims)
+	read(recPackages, m.readPackages)
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return m, nil
 }
 
-// DecodeChannelMonitorUpdate reads an update written by Encode. Errors: ErrCorrupt.
-func DecodeChannelMonitorUpdate(data []byte) (*ChannelMonitorUpdate, error) {
-	r := ser.NewReader(data)
-	if v := r.U8(); v == 0 || v > updateVersion {
-		return nil, fmt.Errorf("%w: unknown update version %d", ErrCorrupt, v)
-	}
-	u := &ChannelMonitorUpdate{UpdateID: r.U64(), ChannelID: lnwire.ChannelID(r.Fixed32())}
-	n := r.Count(2)
+func (m *ChannelMonitor) readCounterparties(r *ser.Reader) {
+	n := r.Count(4)
 	for i := 0; i < n && r.Err() == nil; i++ {
-		switch tag := r.U8(); tag {
-		case tagHolder:
-			u.Steps = append(u.Steps, *readHolder(r))
-		case tagCounterparty:
-			u.Steps = append(u.Steps, *readCounterparty(r))
-		case tagSecret:
-			u.Steps = append(u.Steps, CommitmentSecret{CommitmentNumber: r.U64(), Secret: r.Fixed32()})
-		case tagPreimage:
-			u.Steps = append(u.Steps, PaymentPreimage{Preimage: r.Fixed32()})
-		case tagForceClosed:
-			u.Steps = append(u.Steps, ChannelForceClosed{ShouldBroadcast: r.Bool()})
-		case tagShutdownScript:
-			u.Steps = append(u.Steps, ShutdownScript{Script: r.Var()})
-		default:
-			r.Fail("unknown step tag %d", tag)
+		e := ser.NewReader(r.Var())
+		c := readCounterparty(e, 2)
+		if e.Err() != nil {
+			r.Fail("counterparty commitment %d: %v", i, e.Err())
+			return
 		}
+		m.counterparty[c.Txid] = c
 	}
-	if r.Err() != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
-	}
-	return u, nil
 }

@@ -38,8 +38,14 @@ type ChannelParameters struct {
 	DestinationScript []byte
 }
 
+// ClosedChannelUpdateID is the UpdateID of updates given to the monitor of a channel the ChannelManager
+// has closed and may have forgotten (LDK's CLOSED_CHANNEL_UPDATE_ID): a preimage learned after the close
+// (ClaimFunds, or a forwarded payment's downstream claim), or a late force-close request. Such updates
+// may come any number of times and do not move LatestUpdateID.
+const ClosedChannelUpdateID = ^uint64(0)
+
 // ChannelMonitorUpdate is one step of a channel's state handed to its monitor before the message that
-// depends on it leaves. UpdateIDs increase by one per channel.
+// depends on it leaves. UpdateIDs increase by one per channel (ClosedChannelUpdateID aside).
 type ChannelMonitorUpdate struct {
 	UpdateID  uint64
 	ChannelID lnwire.ChannelID
@@ -49,16 +55,24 @@ type ChannelMonitorUpdate struct {
 // UpdateStep is one of the step types below.
 type UpdateStep interface{ isUpdateStep() }
 
-// HolderHTLC is an HTLC output of our commitment, with the counterparty's signature for its
-// second-stage transaction.
+// HolderHTLC is an HTLC of our commitment: an output with the counterparty's signature for its
+// second-stage transaction, or, with OutputIndex -1, an HTLC trimmed as dust (no output, no signature).
 type HolderHTLC struct {
-	OutputIndex     uint32
+	OutputIndex     int32
 	Offered         bool // offered by us
+	HTLCID          uint64
 	AmountMsat      uint64
 	PaymentHash     [32]byte
 	CltvExpiry      uint32
 	CounterpartySig lnwire.Sig
+	// Source is the ChannelManager's opaque reference for an HTLC we offered (LDK's HTLCSource): the
+	// monitor hands it back in the HTLCEvent that reports the HTLC's on-chain outcome. At most
+	// MaxHTLCSourceLen bytes; nil for HTLCs offered to us.
+	Source []byte
 }
+
+// MaxHTLCSourceLen bounds HolderHTLC.Source and CounterpartyHTLC.Source, in bytes.
+const MaxHTLCSourceLen = 1024
 
 // LatestHolderCommitment is our newest commitment transaction, signed by the counterparty (BOLT 2,
 // `commitment_signed` received). Tx is unsigned (no witness); the monitor signs it to broadcast.
@@ -74,9 +88,12 @@ type LatestHolderCommitment struct {
 type CounterpartyHTLC struct {
 	OutputIndex int32
 	Offered     bool // offered by the counterparty (the commitment's owner)
+	HTLCID      uint64
 	AmountMsat  uint64
 	PaymentHash [32]byte
 	CltvExpiry  uint32
+	// Source is as HolderHTLC.Source: set for HTLCs we offered (Offered false).
+	Source []byte
 }
 
 // LatestCounterpartyCommitment is a commitment we signed for the counterparty (BOLT 2,
@@ -116,9 +133,18 @@ type ShutdownScript struct {
 	Script []byte
 }
 
+// ClosingTransaction is the fully signed cooperative closing transaction (BOLT 2, `closing_signed`
+// agreed): the monitor rebroadcasts it every block until the funding output is spent, so that a close
+// stuck in mempools still confirms, and a later ChannelForceClosed can still replace it with our
+// commitment.
+type ClosingTransaction struct {
+	Tx *wire.MsgTx
+}
+
 func (LatestHolderCommitment) isUpdateStep()       {}
 func (LatestCounterpartyCommitment) isUpdateStep() {}
 func (CommitmentSecret) isUpdateStep()             {}
 func (PaymentPreimage) isUpdateStep()              {}
 func (ChannelForceClosed) isUpdateStep()           {}
 func (ShutdownScript) isUpdateStep()               {}
+func (ClosingTransaction) isUpdateStep()           {}

@@ -10,6 +10,11 @@
 //
 //	node -datadir ~/.lnkit-node getinfo
 //	node -datadir ~/.lnkit-node openchannel <node_id> 1000000
+//
+// The node holds an exclusive lock (flock) on <datadir>/.lock while it runs: a second node on the
+// same datadir exits at once with an error naming the datadir and the holder's PID. The file left
+// behind after a crash does not block a restart. Commands do not take the lock: they only talk to
+// the running node.
 package main
 
 import (
@@ -71,7 +76,8 @@ func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
 	return nodeapi.RunCLI(ctx, client, args, stdout, stderr)
 }
 
-// runDaemon runs the node until SIGINT/SIGTERM or the stop command.
+// runDaemon runs the node until SIGINT/SIGTERM or the stop command, holding the data directory's
+// lock (lockDataDir) throughout: a second node on the same datadir gets ErrDataDirInUse.
 func runDaemon(cfg *Config, log *slog.Logger) error {
 	host, _, err := net.SplitHostPort(cfg.RPCListen)
 	if err != nil {
@@ -80,6 +86,13 @@ func runDaemon(cfg *Config, log *slog.Logger) error {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("-rpclisten %s: the control API listens on loopback only", cfg.RPCListen)
 	}
+	// Taken before any state in the datadir is read or written (only the config file has been read),
+	// released after the cookie is removed.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 	node, err := NewNode(cfg, log)
 	if err != nil {
 		return err

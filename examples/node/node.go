@@ -185,6 +185,7 @@ func (n *Node) lightningScript() ([]byte, error) {
 }
 
 // NewNode opens (or creates) the node's state under cfg.DataDir and connects to btcd. Start runs it.
+// The caller must hold the datadir's lock (lockDataDir) for as long as the Node exists.
 func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	params, err := networkParams(cfg.Network)
 	if err != nil {

@@ -16,10 +16,13 @@ import (
 	"github.com/lnkit/lnkit/chaininterface"
 )
 
-// MineBlocks mines n blocks on the tip and returns copies of them. The first block holds every
-// mempool transaction, in acceptance order (parents before children), and its coinbase collects
-// their fees; the others hold only a coinbase. Listeners receive BlockConnected for each block in
-// order. n ≤ 0 mines nothing and returns nil.
+// MineBlocks mines n blocks on the tip and returns copies of them. Each block's coinbase collects the
+// fees of the transactions it holds. With no mining feerate (the default) the first block holds every
+// mempool transaction, in acceptance order (parents before children), and the others only a
+// coinbase. With one (SetMiningFeeratePerKw), each block holds the mempool transactions whose
+// ancestor packages reach it, selected as Bitcoin Core's ancestor-score mining does (see
+// SetMiningFeeratePerKw; parents before children); the others stay in the mempool. Listeners
+// receive BlockConnected for each block in order. n ≤ 0 mines nothing and returns nil.
 func (c *Chain) MineBlocks(n int) []*wire.MsgBlock {
 	if n <= 0 {
 		return nil
@@ -27,14 +30,7 @@ func (c *Chain) MineBlocks(n int) []*wire.MsgBlock {
 	c.mu.Lock()
 	out := make([]*wire.MsgBlock, 0, n)
 	for i := 0; i < n; i++ {
-		var txs []*wire.MsgTx
-		var fees int64
-		if i == 0 {
-			for _, e := range c.pool {
-				txs = append(txs, e.tx)
-				fees += e.fee
-			}
-		}
+		txs, fees := c.selectForBlock()
 		blk := c.buildBlock(txs, fees, nil)
 		c.connectLocked(blk, nil)
 		out = append(out, copyBlock(blk))
@@ -46,9 +42,11 @@ func (c *Chain) MineBlocks(n int) []*wire.MsgBlock {
 
 // MineBlockWith mines one block on the tip holding exactly txs, in the given order, after checking each
 // with SubmitTransaction's rules (relay policy included) except that inputs come from the confirmed
-// UTXO set and earlier transactions in txs, never from the mempool. It returns a copy of the block,
-// or, mining nothing, the first transaction's refusal (wrapping one of the package's sentinel
-// errors). Mempool transactions that the block confirms or conflicts with leave the mempool.
+// UTXO set and earlier transactions in txs, never from the mempool, and no fee rule applies (a miner
+// may include what it likes, zero-fee transactions too; the mining feerate is ignored). It returns a
+// copy of the block, or, mining nothing, the first transaction's refusal (wrapping one of the
+// package's sentinel errors). Mempool transactions that the block confirms or conflicts with leave
+// the mempool, and so do their descendants.
 func (c *Chain) MineBlockWith(txs ...*wire.MsgTx) (*wire.MsgBlock, error) {
 	own := make([]*wire.MsgTx, len(txs))
 	for i, tx := range txs {
@@ -115,9 +113,10 @@ func (c *Chain) FundAddress(pkScript []byte, valueSat int64) wire.OutPoint {
 }
 
 // DisconnectTip removes the tip block, as a reorganisation does: its outputs leave the UTXO set, the
-// outputs it spent return, its non-coinbase transactions go back to the front of the mempool (those
-// no longer valid at the new tip, such as spends of its coinbase, are dropped, with their
-// descendants), and listeners receive BlockDisconnected(header, height). Genesis is never removed.
+// outputs it spent return, its non-coinbase transactions go back to the front of the mempool whatever
+// they pay, as in Bitcoin Core (those no longer valid at the new tip, such as spends of its coinbase,
+// are dropped, with their descendants), and listeners receive BlockDisconnected(header, height).
+// Genesis is never removed.
 func (c *Chain) DisconnectTip() {
 	c.mu.Lock()
 	t := c.tip()

@@ -5,11 +5,22 @@
 //
 // Validation is real: every input is verified with btcd's txscript engine (StandardVerifyFlags:
 // witness, taproot, BIP 65 CLTV, BIP 112 CSV, low-S, NULLFAIL, ...) given the prevouts' scripts and
-// amounts; inputs must exist and be unspent (no RBF: conflicts are refused); outputs may not exceed
-// inputs; coinbase outputs need 100 confirmations; nLockTime must be final (BIP 65/113) and BIP 68
-// relative locks met at the next block; outputs must be standard and above their dust threshold;
-// weight must be ≤ 400000. Zero-fee transactions are accepted: there is no minimum relay fee (this
-// stands in for package relay, e.g. a zero-fee parent with a fee-paying child).
+// amounts; inputs must exist and be unspent; outputs may not exceed inputs; coinbase outputs need 100
+// confirmations; nLockTime must be final (BIP 65/113) and BIP 68 relative locks met at the next
+// block; outputs must be standard and above their dust threshold; weight must be ≤ 400000.
+//
+// The mempool has Bitcoin Core's (v28) fee market. A transaction must pay the minimum relay feerate
+// (1 sat/vB = 250 sat/kw by default; SetMinRelayFeeratePerKw) over its virtual size, unless it is
+// the parent of a one-parent-one-child package whose combined feerate does (SubmitPackage, or both
+// in one BroadcastTransactions call): a zero-fee parent needs a fee-paying child. A transaction
+// spending what mempool transactions already spend replaces them and their descendants under full
+// RBF (BIP 125 rules 2 to 6, no signalling; see SubmitTransaction), or is refused. MineBlocks mines
+// the whole mempool unless SetMiningFeeratePerKw sets a feerate, in which case it selects ancestor
+// packages (so a child can pay for its parent, CPFP) and leaves the rest in the mempool.
+// Transactions that come back from a disconnected block, or that stay in the mempool after a block,
+// face no fee rule. Not modelled: mempool size limits and eviction, ancestor/descendant count
+// limits and the CPFP carve-out, TRUC (version 3) rules, sigop-adjusted virtual size, block weight
+// limits, fee deltas (prioritisetransaction).
 //
 // Time is deterministic: the package never reads the wall clock. Each block mined here is stamped 600
 // seconds after its parent (so, from regtest genesis, genesis time + 600 s × height), and median time
@@ -24,7 +35,7 @@
 //
 // A FundAddress block pays more than the block subsidy, so it is valid only on the chain that made it;
 // ConnectBlock (importing blocks built elsewhere, such as the BOLT 3 test chain's block 1) checks
-// consensus rules only, and MineBlocks puts the whole mempool in one block whatever its weight.
+// consensus rules only, and MineBlocks puts what it selects in one block whatever its weight.
 package testchain
 
 import (
@@ -69,6 +80,12 @@ type Chain struct {
 	built      uint64 // blocks built here, mixed into coinbases so that every block is unique
 	listeners  []chaininterface.Listen
 
+	// Fee policy, in sat per 1000 weight units: see SetMinRelayFeeratePerKw,
+	// SetIncrementalRelayFeeratePerKw and SetMiningFeeratePerKw.
+	minRelayFee    uint32
+	incrementalFee uint32
+	miningFee      uint32
+
 	queue      []event // block events waiting for delivery
 	delivering bool
 }
@@ -89,12 +106,6 @@ type undoCoin struct {
 type txLocation struct {
 	tx     *wire.MsgTx
 	height uint32
-}
-
-type poolEntry struct {
-	tx   *wire.MsgTx
-	txid chainhash.Hash
-	fee  int64
 }
 
 type event struct {
@@ -121,6 +132,9 @@ func New(params *chaincfg.Params) *Chain {
 		poolSpends: make(map[wire.OutPoint]chainhash.Hash),
 		feerates:   make(map[chaininterface.ConfirmationTarget]uint32),
 		defaultFee: chaininterface.FeeratePerKwFloor,
+
+		minRelayFee:    DefaultMinRelayFeeratePerKw,
+		incrementalFee: DefaultIncrementalRelayFeeratePerKw,
 	}
 	c.cbScript = p2wshScript(DefaultCoinbaseWitnessScript)
 	rec := &blockRecord{block: genesis, hash: genesis.BlockHash(), height: 0, mtp: genesis.Header.Timestamp.Unix()}
@@ -297,54 +311,24 @@ func (c *Chain) Rejected() []Rejection {
 	return out
 }
 
-// BroadcastTransactions implements chaininterface.BroadcasterInterface: it submits each transaction to
-// the mempool as SubmitTransaction does and records every refusal (see Rejected). The transactions
-// may come in any order: one refused for a missing input is retried after the others, so a child
-// listed before its parent is still accepted. Re-broadcasting a transaction already in the mempool or
-// confirmed is not a refusal.
-func (c *Chain) BroadcastTransactions(txs ...*wire.MsgTx) {
-	type attempt struct {
-		tx  *wire.MsgTx
-		err error
-	}
-	pending := make([]attempt, 0, len(txs))
-	for _, tx := range txs {
-		if tx == nil {
-			continue
-		}
-		pending = append(pending, attempt{tx: tx.Copy()})
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(pending) > 0 {
-		var retry []attempt
-		progress := false
-		for _, a := range pending {
-			_, err := c.acceptLocked(a.tx, true)
-			switch {
-			case err == nil:
-				progress = true
-			case isMissingInput(err):
-				retry = append(retry, attempt{tx: a.tx, err: err})
-			default:
-				c.rejected = append(c.rejected, Rejection{Txid: a.tx.TxHash(), Tx: a.tx, Err: err})
-			}
-		}
-		if !progress {
-			for _, a := range retry {
-				c.rejected = append(c.rejected, Rejection{Txid: a.tx.TxHash(), Tx: a.tx, Err: a.err})
-			}
-			return
-		}
-		pending = retry
-	}
-}
-
 // SubmitTransaction validates tx against the chain and mempool and adds a copy of it to the mempool.
 // It returns nil if tx was accepted or is already in the mempool or confirmed, and otherwise an
 // error wrapping ErrMalformed, ErrNonStandard, ErrTxTooHeavy, ErrDust, ErrLockTimeNotFinal,
-// ErrMissingInput, ErrDoubleSpend, ErrImmatureCoinbase, ErrValueOut, ErrSequenceLockNotMet or
-// ErrScriptFailed (checked in that order). Refusals are not recorded in Rejected.
+// ErrMissingInput, ErrDoubleSpend, ErrImmatureCoinbase, ErrValueOut, ErrSequenceLockNotMet,
+// ErrFeeTooLow, ErrReplacementRefused or ErrScriptFailed (checked in that order). Refusals are not
+// recorded in Rejected.
+//
+// Fees: tx must pay at least the minimum relay feerate over its virtual size (see
+// SetMinRelayFeeratePerKw; a parent below it may still come in a package, see SubmitPackage).
+// Replacement (Bitcoin Core 28's full RBF: no BIP 125 signalling needed): a tx spending outpoints
+// that mempool transactions spend (its direct conflicts) evicts them and all their descendants when
+// (rule 5) that is at most MaxReplacementEvictions (100) transactions; it spends no output of a
+// transaction it evicts; (rule 2) each mempool transaction it spends from is one that a direct
+// conflict also spends from; (rule 6) its feerate (fee over virtual size) is above each direct
+// conflict's own; (rule 3) its fee is at least the sum of the evicted fees; and (rule 4) the fee it
+// adds to that sum covers the incremental relay feerate (SetIncrementalRelayFeeratePerKw) over its
+// own virtual size. Otherwise it is refused with ErrReplacementRefused, which wraps ErrDoubleSpend.
+// A spend of an outpoint that a confirmed transaction spends is always refused with ErrDoubleSpend.
 func (c *Chain) SubmitTransaction(tx *wire.MsgTx) error {
 	if tx == nil {
 		_, err := c.CheckTransaction(nil)
@@ -353,40 +337,21 @@ func (c *Chain) SubmitTransaction(tx *wire.MsgTx) error {
 	tx = tx.Copy()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := c.acceptLocked(tx, true)
-	return err
+	return c.acceptLocked(tx)
 }
 
-// CheckTransaction runs SubmitTransaction's checks without adding tx to the mempool (like Bitcoin
-// Core's testmempoolaccept) and returns its fee in satoshis. A transaction already in the mempool or
-// confirmed is checked as if it were new, so it reports its inputs as spent.
+// CheckTransaction runs SubmitTransaction's checks, replacement rules included, without changing
+// the mempool (like Bitcoin Core's testmempoolaccept) and returns tx's fee in satoshis. A
+// transaction already in the mempool or confirmed is checked as if it were new, so it reports its
+// inputs as spent (ErrDoubleSpend).
 func (c *Chain) CheckTransaction(tx *wire.MsgTx) (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.checkTx(tx, c.poolView(), c.nextOpts(true, true))
-}
-
-// acceptLocked adds tx (owned by the chain) to the mempool. Already known transactions are accepted
-// as no-ops. The caller holds c.mu.
-func (c *Chain) acceptLocked(tx *wire.MsgTx, scripts bool) (int64, error) {
-	txid := tx.TxHash()
-	if _, ok := c.poolIndex[txid]; ok {
-		return 0, nil
-	}
-	if _, ok := c.txIndex[txid]; ok {
-		return 0, nil
-	}
-	fee, err := c.checkTx(tx, c.poolView(), c.nextOpts(true, scripts))
+	p, err := c.evaluateLocked([]*wire.MsgTx{tx})
 	if err != nil {
 		return 0, err
 	}
-	e := &poolEntry{tx: tx, txid: txid, fee: fee}
-	c.pool = append(c.pool, e)
-	c.poolIndex[txid] = e
-	for _, in := range tx.TxIn {
-		c.poolSpends[in.PreviousOutPoint] = txid
-	}
-	return fee, nil
+	return p.entries[0].fee, nil
 }
 
 // nextOpts is the validation context of the next block.
@@ -397,43 +362,6 @@ func (c *Chain) nextOpts(policy, scripts bool) checkOpts {
 		flags = ConsensusVerifyFlags
 	}
 	return checkOpts{height: t.height + 1, prevMTP: t.mtp, policy: policy, scripts: scripts, flags: flags}
-}
-
-// poolView sees the confirmed UTXO set plus mempool outputs, minus what the mempool spends.
-func (c *Chain) poolView() coinView {
-	next := c.tip().height + 1
-	return func(op wire.OutPoint) (coin, error) {
-		if h, ok := c.poolSpends[op]; ok {
-			return coin{}, errDoubleSpend(op, h, "a mempool transaction")
-		}
-		if cn, ok := c.utxos[op]; ok {
-			return cn, nil
-		}
-		if e, ok := c.poolIndex[op.Hash]; ok && op.Index < uint32(len(e.tx.TxOut)) {
-			return coin{out: *e.tx.TxOut[op.Index], height: next}, nil
-		}
-		if h, ok := c.spent[op]; ok {
-			return coin{}, errDoubleSpend(op, h, "a confirmed transaction")
-		}
-		return coin{}, ErrMissingInput
-	}
-}
-
-// rebuildPool re-validates the mempool against the current tip, first the transactions in front
-// (returned by a disconnected block; their scripts are checked again), then the old mempool in order
-// (scripts were checked on acceptance and do not depend on the tip). Whatever no longer fits is
-// dropped, and so are its descendants.
-func (c *Chain) rebuildPool(front []*wire.MsgTx) {
-	old := c.pool
-	c.pool = nil
-	c.poolIndex = make(map[chainhash.Hash]*poolEntry)
-	c.poolSpends = make(map[wire.OutPoint]chainhash.Hash)
-	for _, tx := range front {
-		_, _ = c.acceptLocked(tx, true)
-	}
-	for _, e := range old {
-		_, _ = c.acceptLocked(e.tx, false)
-	}
 }
 
 func (c *Chain) tip() *blockRecord { return c.blocks[len(c.blocks)-1] }

@@ -185,10 +185,11 @@ func TestDoubleSpends(t *testing.T) {
 		signP2WPKH(t, c, tx, 0, key)
 		return tx
 	}
-	first, second := spend(90_000), spend(80_000) // second pays more fee: still no RBF
+	first, second := spend(90_000), spend(95_000) // second pays less fee: it may not replace the first
 	require.NoError(t, c.SubmitTransaction(first))
 	err := c.SubmitTransaction(second)
 	require.ErrorIs(t, err, ErrDoubleSpend, "output spent twice in the mempool")
+	require.ErrorIs(t, err, ErrReplacementRefused)
 
 	c.MineBlocks(1)
 	require.ErrorIs(t, c.SubmitTransaction(second), ErrDoubleSpend, "double spend of a confirmed spend")
@@ -229,8 +230,11 @@ func TestMissingInputAndValueOut(t *testing.T) {
 
 	exact := newSpend([]wire.OutPoint{op}, wire.MaxTxInSequenceNum, &wire.TxOut{Value: 100_000, PkScript: p2wpkhOf(key.PubKey())})
 	signP2WPKH(t, c, exact, 0, key)
+	_, err := c.CheckTransaction(exact)
+	require.ErrorIs(t, err, ErrFeeTooLow, "zero fee is below the minimum relay feerate")
+	c.SetMinRelayFeeratePerKw(0)
 	fee, err := c.CheckTransaction(exact)
-	require.NoError(t, err, "zero-fee transactions are accepted")
+	require.NoError(t, err, "zero-fee transactions are accepted without a minimum relay feerate")
 	require.Zero(t, fee)
 
 	require.ErrorIs(t, c.SubmitTransaction(nil), ErrMalformed)
@@ -271,8 +275,8 @@ func TestBroadcastRecordsRefusals(t *testing.T) {
 	op := c.FundAddress(p2wpkhOf(key.PubKey()), 100_000)
 	good := newSpend([]wire.OutPoint{op}, wire.MaxTxInSequenceNum, &wire.TxOut{Value: 90_000, PkScript: p2wpkhOf(key.PubKey())})
 	signP2WPKH(t, c, good, 0, key)
-	conflict := newSpend([]wire.OutPoint{op}, wire.MaxTxInSequenceNum, &wire.TxOut{Value: 80_000, PkScript: p2wpkhOf(key.PubKey())})
-	signP2WPKH(t, c, conflict, 0, key)
+	conflict := newSpend([]wire.OutPoint{op}, wire.MaxTxInSequenceNum, &wire.TxOut{Value: 95_000, PkScript: p2wpkhOf(key.PubKey())})
+	signP2WPKH(t, c, conflict, 0, key) // pays less than good: no replacement
 	orphan := newSpend([]wire.OutPoint{{Hash: chainhash.Hash{9}}}, wire.MaxTxInSequenceNum, &wire.TxOut{Value: 1000, PkScript: p2wpkhOf(key.PubKey())})
 
 	c.BroadcastTransactions(good, conflict, orphan, nil)

@@ -2,15 +2,17 @@ package testchain
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 )
 
-// Refusal reasons. Every error returned by SubmitTransaction, CheckTransaction, MineBlockWith and
-// ConnectBlock, and every Rejection.Err, wraps exactly one of these sentinels (ConnectBlock's errors
+// Refusal reasons. Every error returned by SubmitTransaction, SubmitPackage, CheckTransaction,
+// MineBlockWith and ConnectBlock, and every Rejection.Err, wraps exactly one of these sentinels
+// (ErrReplacementRefused itself wraps ErrDoubleSpend, so errors.Is finds both; ConnectBlock's errors
 // wrap ErrBadBlock and, when a transaction is at fault, that transaction's sentinel too), so callers
-// test them with errors.Is. The messages carry the input index and outpoint at fault.
+// test them with errors.Is. The messages carry the input index and outpoint, or the rule, at fault.
 var (
 	// ErrMalformed: the transaction breaks a context-free consensus rule (no inputs or outputs, an
 	// output value below zero or above 21e6 BTC, duplicate inputs, a null prevout) or is nil.
@@ -24,9 +26,18 @@ var (
 	// output of a mempool transaction (or, in a block, of an earlier transaction of that block).
 	ErrMissingInput = errors.New("testchain: missing input")
 
-	// ErrDoubleSpend: an input spends an outpoint already spent on the chain or by a mempool
-	// transaction. There is no replace-by-fee: conflicts are always refused.
+	// ErrDoubleSpend: an input spends an outpoint already spent on the chain, by an earlier
+	// transaction of the same block or package, or by a mempool transaction that it may not replace
+	// (in that last case the error wraps ErrReplacementRefused too, which says which rule failed).
 	ErrDoubleSpend = errors.New("testchain: input already spent")
+
+	// ErrReplacementRefused: the transaction (or package) conflicts with mempool transactions and
+	// does not meet the replace-by-fee rules (see SubmitTransaction). It wraps ErrDoubleSpend.
+	ErrReplacementRefused = fmt.Errorf("%w: replacement refused", ErrDoubleSpend)
+
+	// ErrFeeTooLow: the transaction's own feerate, or a package's, is below the minimum relay
+	// feerate (see SetMinRelayFeeratePerKw).
+	ErrFeeTooLow = errors.New("testchain: fee below the minimum relay feerate")
 
 	// ErrImmatureCoinbase: an input spends a coinbase output with fewer than CoinbaseMaturity (100)
 	// confirmations at the height of the block that would include the spend.
@@ -52,7 +63,7 @@ var (
 	// ErrNonStandard: the transaction breaks a relay policy rule: version outside 1..3, an output
 	// script that is not P2WPKH, P2WSH, P2TR, P2PKH, P2SH or OP_RETURN (≤ 80 data bytes), a
 	// signature script that is not push-only or exceeds 1650 bytes, a stripped size under 65 bytes,
-	// or a coinbase submitted as a loose transaction.
+	// a coinbase submitted as a loose transaction, or a package whose child does not spend its parent.
 	ErrNonStandard = errors.New("testchain: non-standard transaction")
 
 	// ErrTxTooHeavy: the transaction's weight exceeds 400000 weight units (standard maximum).

@@ -10,7 +10,7 @@ import (
 )
 
 var sentinels = []error{ErrMalformed, ErrScriptFailed, ErrMissingInput, ErrDoubleSpend, ErrImmatureCoinbase,
-	ErrLockTimeNotFinal, ErrSequenceLockNotMet, ErrValueOut, ErrDust, ErrNonStandard, ErrTxTooHeavy, ErrBadBlock}
+	ErrLockTimeNotFinal, ErrSequenceLockNotMet, ErrValueOut, ErrDust, ErrNonStandard, ErrTxTooHeavy, ErrBadBlock, ErrFeeTooLow}
 
 func wrapsSentinel(err error) bool {
 	for _, s := range sentinels {

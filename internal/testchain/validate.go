@@ -87,47 +87,46 @@ type checkOpts struct {
 // checkTx validates tx in the given view and context and returns its fee in satoshis. The caller holds
 // c.mu. tx must not be a coinbase.
 func (c *Chain) checkTx(tx *wire.MsgTx, view coinView, o checkOpts) (int64, error) {
+	fee, coins, err := c.checkTxInputs(tx, view, o)
+	if err != nil {
+		return 0, err
+	}
+	if o.scripts {
+		if err := verifyScripts(tx, coins, o.flags); err != nil {
+			return 0, err
+		}
+	}
+	return fee, nil
+}
+
+// checkTxInputs runs every check of checkTx but the script engine and returns the fee in satoshis
+// and the coins the inputs spend, in input order, for verifyScripts. The caller holds c.mu.
+func (c *Chain) checkTxInputs(tx *wire.MsgTx, view coinView, o checkOpts) (int64, []coin, error) {
 	if tx == nil {
-		return 0, fmt.Errorf("%w: nil transaction", ErrMalformed)
+		return 0, nil, fmt.Errorf("%w: nil transaction", ErrMalformed)
 	}
 	utx := btcutil.NewTx(tx)
 	if err := blockchain.CheckTransactionSanity(utx); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return 0, nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if blockchain.IsCoinBaseTx(tx) {
-		return 0, fmt.Errorf("%w: coinbase transaction outside a block's first position", ErrNonStandard)
+		return 0, nil, fmt.Errorf("%w: coinbase transaction outside a block's first position", ErrNonStandard)
 	}
 
 	if o.policy {
 		if err := checkStandard(tx, utx); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
 
 	if !lockTimeFinal(tx, o.height, o.prevMTP) {
-		return 0, fmt.Errorf("%w: locktime %d, next block height %d, median time past %d",
+		return 0, nil, fmt.Errorf("%w: locktime %d, next block height %d, median time past %d",
 			ErrLockTimeNotFinal, tx.LockTime, o.height, o.prevMTP)
 	}
 
-	coins := make([]coin, len(tx.TxIn))
-	var inSat int64
-	for i, in := range tx.TxIn {
-		cn, err := view(in.PreviousOutPoint)
-		if err != nil {
-			return 0, fmt.Errorf("input %d (%v): %w", i, in.PreviousOutPoint, err)
-		}
-		if cn.coinbase && !cn.mature {
-			confs := int64(o.height) - int64(cn.height)
-			if confs < int64(c.params.CoinbaseMaturity) {
-				return 0, fmt.Errorf("%w: input %d (%v) is a coinbase output from height %d, spend at height %d needs %d blocks",
-					ErrImmatureCoinbase, i, in.PreviousOutPoint, cn.height, o.height, c.params.CoinbaseMaturity)
-			}
-		}
-		coins[i] = cn
-		inSat += cn.out.Value
-		if cn.out.Value < 0 || cn.out.Value > btcutil.MaxSatoshi || inSat > btcutil.MaxSatoshi {
-			return 0, fmt.Errorf("%w: input value out of range", ErrMalformed)
-		}
+	coins, inSat, err := c.inputCoins(tx, view, o)
+	if err != nil {
+		return 0, nil, err
 	}
 
 	var outSat int64
@@ -135,19 +134,39 @@ func (c *Chain) checkTx(tx *wire.MsgTx, view coinView, o checkOpts) (int64, erro
 		outSat += out.Value // in range: checked by CheckTransactionSanity
 	}
 	if outSat > inSat {
-		return 0, fmt.Errorf("%w: outputs %d sat, inputs %d sat", ErrValueOut, outSat, inSat)
+		return 0, nil, fmt.Errorf("%w: outputs %d sat, inputs %d sat", ErrValueOut, outSat, inSat)
 	}
 
 	if err := c.checkSequenceLocks(tx, coins, o); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
+	return inSat - outSat, coins, nil
+}
 
-	if o.scripts {
-		if err := verifyScripts(tx, coins, o.flags); err != nil {
-			return 0, err
+// inputCoins looks every input up in view, checks coinbase maturity and value ranges, and returns
+// the coins in input order and their total value in satoshis.
+func (c *Chain) inputCoins(tx *wire.MsgTx, view coinView, o checkOpts) ([]coin, int64, error) {
+	coins := make([]coin, len(tx.TxIn))
+	var inSat int64
+	for i, in := range tx.TxIn {
+		cn, err := view(in.PreviousOutPoint)
+		if err != nil {
+			return nil, 0, fmt.Errorf("input %d (%v): %w", i, in.PreviousOutPoint, err)
+		}
+		if cn.coinbase && !cn.mature {
+			confs := int64(o.height) - int64(cn.height)
+			if confs < int64(c.params.CoinbaseMaturity) {
+				return nil, 0, fmt.Errorf("%w: input %d (%v) is a coinbase output from height %d, spend at height %d needs %d blocks",
+					ErrImmatureCoinbase, i, in.PreviousOutPoint, cn.height, o.height, c.params.CoinbaseMaturity)
+			}
+		}
+		coins[i] = cn
+		inSat += cn.out.Value
+		if cn.out.Value < 0 || cn.out.Value > btcutil.MaxSatoshi || inSat > btcutil.MaxSatoshi {
+			return nil, 0, fmt.Errorf("%w: input value out of range", ErrMalformed)
 		}
 	}
-	return inSat - outSat, nil
+	return coins, inSat, nil
 }
 
 // checkStandard applies the relay policy rules that need no chain context.

@@ -101,6 +101,9 @@ func bolt3FundedChain(t *testing.T) (*Chain, wire.OutPoint) {
 	var v fundingVector
 	loadJSON(t, "funding-tx.json", &v)
 	c := New(&chaincfg.RegressionNetParams)
+	// The vectors include a commitment at 0 sat/kw and zero-fee HTLC transactions: they test scripts
+	// and locks, not fees, so the chain relays whatever they pay.
+	c.SetMinRelayFeeratePerKw(0)
 
 	genesis := decodeBlock(t, v.Block0Genesis)
 	require.Equal(t, *chaincfg.RegressionNetParams.GenesisHash, genesis.BlockHash(), "the vectors' genesis is regtest's")
@@ -369,7 +372,8 @@ func TestBOLT3AnchorCommitmentAndHTLCTransactions(t *testing.T) {
 }
 
 // TestBOLT3CommitmentsConflict: every commitment transaction spends the same funding output, so once
-// one is in the mempool (or confirmed) all the others are double spends.
+// one is in the mempool (or confirmed) all the others are double spends. The one in the mempool is
+// the one paying the most, so none of the others may replace it.
 func TestBOLT3CommitmentsConflict(t *testing.T) {
 	var legacy legacyVectors
 	loadJSON(t, "commitment-and-htlc-txs-legacy.json", &legacy)
@@ -382,14 +386,33 @@ func TestBOLT3CommitmentsConflict(t *testing.T) {
 	for _, tc := range anchors.Tests {
 		all = append(all, decodeTx(t, tc.ExpectedCommitmentTxHex))
 	}
-	c, _ := bolt3FundedChain(t)
+	c, op := bolt3FundedChain(t)
+	funding, _, _ := c.GetTransaction(op.Hash)
+	feeOf := func(tx *wire.MsgTx) int64 { return funding.TxOut[op.Index].Value - sumOut(tx) }
+	sort.SliceStable(all, func(i, j int) bool { return feeOf(all[i]) > feeOf(all[j]) })
+	// Two legacy vectors ("one output untrimmed (minimum feerate)" and "fee greater than funder
+	// amount") are the same transaction: keep one.
+	seen := map[chainhash.Hash]bool{}
+	distinct := all[:0]
+	for _, tx := range all {
+		if !seen[tx.TxHash()] {
+			seen[tx.TxHash()] = true
+			distinct = append(distinct, tx)
+		}
+	}
+	all = distinct
+	require.Greater(t, feeOf(all[0]), feeOf(all[1]))
 	require.NoError(t, c.SubmitTransaction(all[0]))
 	for _, tx := range all[1:] {
-		require.ErrorIs(t, c.SubmitTransaction(tx), ErrDoubleSpend)
+		err := c.SubmitTransaction(tx)
+		require.ErrorIs(t, err, ErrDoubleSpend)
+		require.ErrorIs(t, err, ErrReplacementRefused, "pays less than the commitment in the mempool")
 	}
 	c.MineBlocks(1)
 	for _, tx := range all[1:] {
-		require.ErrorIs(t, c.SubmitTransaction(tx), ErrDoubleSpend)
+		err := c.SubmitTransaction(tx)
+		require.ErrorIs(t, err, ErrDoubleSpend)
+		require.NotErrorIs(t, err, ErrReplacementRefused, "a confirmed spend is never replaced")
 	}
 	// A reorg puts the first back in the mempool; the others still conflict with it.
 	c.DisconnectTip()

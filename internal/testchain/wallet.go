@@ -61,7 +61,8 @@ func (w *Wallet) Balance() int64 {
 // 0 and inputs' nSequence 0xfffffffd. It does not broadcast: the caller does, and the chosen inputs
 // stay reserved for that (FundTransaction does not choose them again) until UnlockInputs.
 // It returns ErrInsufficientFunds if the outputs and fee cannot be covered, and an error wrapping
-// ErrMalformed for no outputs or out-of-range values.
+// ErrMalformed for no outputs or out-of-range values. A feerate below the chain's minimum relay
+// feerate (250 sat/kw by default) makes a transaction the mempool refuses on its own.
 func (w *Wallet) FundTransaction(outputs []*wire.TxOut, feeratePerKw uint32) (*wire.MsgTx, error) {
 	if len(outputs) == 0 {
 		return nil, fmt.Errorf("%w: no outputs", ErrMalformed)
