@@ -16,6 +16,7 @@ import (
 	"github.com/lnkit/lnkit/internal/bolt3"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/lnwire"
 )
 
 // Channel parameters of the fixture: we opened a 1,000,000 sat anchor channel, the counterparty holds
@@ -45,6 +46,17 @@ type channel struct {
 	anchor  events.AnchorDescriptor
 	offered []events.HTLCDescriptor // HTLC-timeout descriptors, in output order
 	success []events.HTLCDescriptor // HTLC-success descriptors, with preimages
+
+	// What a ChannelMonitor of the channel needs.
+	them            *keys.KeysManager
+	fundingOutPoint wire.OutPoint
+	fundingScript   []byte
+	ourPubkeys      keys.ChannelPublicKeys
+	theirPubkeys    keys.ChannelPublicKeys
+	theirPoint      *btcec.PublicKey // the counterparty's per-commitment point of its commitment commitmentNum
+	theirSig        lnwire.Sig       // on our commitment
+	htlcSigs        []lnwire.Sig     // on each second-stage transaction, in output order
+	preimage        [32]byte
 }
 
 func seed(label string) [32]byte { return sha256.Sum256([]byte(label)) }
@@ -137,7 +149,18 @@ func newChannel(t *testing.T, chain *testchain.Chain, commitFeeratePerKw uint32)
 		params: events.ChannelDerivationParameters{ValueSat: fundingSat, KeysID: ourID},
 		commit: ct,
 		tx:     tx,
+
+		them:            them,
+		fundingOutPoint: fundingOutPoint,
+		fundingScript:   fundingScript,
+		ourPubkeys:      op,
+		theirPubkeys:    tp,
+		preimage:        preimage,
 	}
+	ch.theirPoint, err = theirs.GetPerCommitmentPoint(commitmentNum)
+	require.NoError(t, err)
+	ch.theirSig, err = lnwire.NewSigFromECDSA(theirSig)
+	require.NoError(t, err)
 	anchorScript, err := bolt3.AnchorScript(op.FundingPubkey)
 	require.NoError(t, err)
 	ch.anchor = events.AnchorDescriptor{
@@ -161,6 +184,9 @@ func newChannel(t *testing.T, chain *testchain.Chain, commitFeeratePerKw uint32)
 		sig, err := theirs.SignCounterpartyHTLCTx(second, 0, out.WitnessScript, out.AmountSat, point,
 			bolt3.HTLCSigHashType(bolt3.ChannelTypeAnchors))
 		require.NoError(t, err)
+		wsig, err := lnwire.NewSigFromECDSA(sig)
+		require.NoError(t, err)
+		ch.htlcSigs = append(ch.htlcSigs, wsig)
 		d := events.HTLCDescriptor{
 			Channel:            ch.params,
 			CommitmentTxid:     tx.TxHash(),
@@ -190,6 +216,11 @@ func newChannel(t *testing.T, chain *testchain.Chain, commitFeeratePerKw uint32)
 	require.Len(t, ch.offered, 2)
 	require.Len(t, ch.success, 1)
 	return ch
+}
+
+// obscuringFactor is the channel's commitment-number obscuring factor (we opened it).
+func (ch *channel) obscuringFactor() uint64 {
+	return bolt3.ObscuringFactor(ch.ourPubkeys.PaymentPoint, ch.theirPubkeys.PaymentPoint)
 }
 
 // closeEvent is the BumpChannelClose the monitor would emit for the channel.

@@ -30,6 +30,7 @@ type plan struct {
 // funded is an unsigned transaction that meets a plan's fee rules.
 type funded struct {
 	tx           *wire.MsgTx
+	required     []wire.OutPoint // the required inputs (p.inputs)
 	parentFeeSat int64
 	prevOuts     map[wire.OutPoint]*wire.TxOut
 	weight       int64 // the transaction's estimated weight once signed
@@ -53,6 +54,13 @@ func (h *BumpTransactionEventHandler) fund(c *claim, p *plan) (*funded, error) {
 			return nil, fmt.Errorf("%w: at least %d sat needed on %d WU, cap %d sat", ErrFeeCapExceeded, low,
 				bare.pkgWeight, p.maxFeeSat)
 		}
+	}
+	if c.last != nil && !p.spendsAll(c.last.required) {
+		// The last transaction spent an output this one does not: that output was spent by a confirmed
+		// transaction, which evicted ours. Nothing is left to replace.
+		h.log.Debug("bumptx: the claim's last transaction is obsolete", "claim", fmt.Sprintf("%x", p.claimID[:]),
+			"tx", c.last.txid)
+		c.last = nil
 	}
 	rate := p.target
 	if c.last != nil && c.last.selFeerate > rate {
@@ -91,8 +99,9 @@ func (h *BumpTransactionEventHandler) fund(c *claim, p *plan) (*funded, error) {
 			replaceFloor = max(
 				// BIP 125 rules 3 and 4: the earlier fee plus the incremental relay fee on our weight.
 				p.parentFeeSat+last.txFeeSat+feeForWeight(IncrementalRelayFeeratePerKw, f.weight),
-				// A higher feerate of the transaction itself (Bitcoin Core's rule 6 before cluster mempool)...
-				p.parentFeeSat+mulDiv(last.txFeeSat, f.weight, last.txWeight, false)+1,
+				// A feerate of the transaction itself higher by the incremental relay feerate (Bitcoin Core's
+				// rule 6 before cluster mempool, with a margin for the estimates and vsize rounding)...
+				p.parentFeeSat+mulDiv(last.txFeeSat, f.weight, last.txWeight, true)+feeForWeight(IncrementalRelayFeeratePerKw, f.weight),
 				// ... and of the package (the chunk feerate that cluster mempool compares).
 				mulDiv(last.pkgFeeSat, f.pkgWeight, last.pkgWeight, false)+1)
 			want = max(want, replaceFloor)
@@ -156,6 +165,20 @@ func (h *BumpTransactionEventHandler) fund(c *claim, p *plan) (*funded, error) {
 	return nil, fmt.Errorf("%w: %d selections did not reach the required fee", ErrCoinSelection, maxFundingAttempts)
 }
 
+// spendsAll reports whether every outpoint of ops is one of p's required inputs.
+func (p *plan) spendsAll(ops []wire.OutPoint) bool {
+	have := make(map[wire.OutPoint]bool, len(p.inputs))
+	for _, in := range p.inputs {
+		have[in.OutPoint] = true
+	}
+	for _, op := range ops {
+		if !have[op] {
+			return false
+		}
+	}
+	return true
+}
+
 // minUsefulFee is the least fee worth paying on a package of pkgWeight WU: the relay floor
 // (chaininterface.FeeratePerKwFloor) and, for a CPFP child, a package feerate strictly above the
 // parent's own.
@@ -216,8 +239,13 @@ func (p *plan) build(sel CoinSelection) (*funded, error) {
 		return nil, fmt.Errorf("%w: outputs %d sat, inputs %d sat", ErrCoinSelection, outSat, inSat)
 	}
 	w := estimateWeight(tx, satisfaction)
+	required := make([]wire.OutPoint, len(p.inputs))
+	for i, in := range p.inputs {
+		required[i] = in.OutPoint
+	}
 	return &funded{
 		tx:           tx,
+		required:     required,
 		parentFeeSat: p.parentFeeSat,
 		prevOuts:     prevOuts,
 		weight:       w,

@@ -43,12 +43,16 @@ const minStandardTxSize = 65
 // than it). MaxFeeSat ≤ 0 means no cap.
 //
 // Replacements: the handler remembers, per claim, the fee and weight of the last transaction it
-// broadcast (in memory; see ReleaseClaim). A repeat first asks coin selection for the higher of the new
+// broadcast (in memory; see ReleaseClaim). A repeat that no longer spends one of that transaction's
+// required inputs (an HTLC the monitor dropped from the claim because a confirmed transaction spent it)
+// is handled as new: that confirmed spend evicted the earlier transaction, so there is nothing to
+// replace. Otherwise a repeat first asks coin selection for the higher of the new
 // target and the feerate it asked last time, so that an unchanged target and wallet rebuild the same
 // transaction, which is re-broadcast. A different transaction must replace the earlier one (BIP 125 as
 // Bitcoin Core applies it): it pays at least the earlier fee plus IncrementalRelayFeeratePerKw times
-// its weight, a higher feerate of its own and, for a CPFP child, a higher package feerate; the handler
-// raises the fee until it does.
+// its weight, a feerate of its own higher by IncrementalRelayFeeratePerKw (a margin over Bitcoin Core's
+// rule 6 that absorbs estimation and vsize rounding) and, for a CPFP child, a higher package feerate;
+// the handler raises the fee until it does.
 //
 // Errors are returned, with nothing broadcast, when the event is malformed (ErrInvalidRequest), the
 // wallet cannot pay (ErrInsufficientFunds), the cap allows nothing useful (ErrFeeCapExceeded), coin
@@ -74,12 +78,13 @@ type claim struct {
 
 // lastBroadcast describes the last transaction broadcast for a claim.
 type lastBroadcast struct {
-	txid       chainhash.Hash // the replaceable transaction: the child, or the HTLC transaction
-	txFeeSat   int64          // its fee
-	txWeight   int64          // its estimated weight, WU
-	pkgFeeSat  int64          // fee of the package (commitment + child; the HTLC transaction alone)
-	pkgWeight  int64          // estimated weight of the package, WU
-	selFeerate uint32         // feerate asked of coin selection, sat/kw
+	txid       chainhash.Hash  // the replaceable transaction: the child, or the HTLC transaction
+	required   []wire.OutPoint // its required inputs: the anchor, or the HTLC outputs
+	txFeeSat   int64           // its fee
+	txWeight   int64           // its estimated weight, WU
+	pkgFeeSat  int64           // fee of the package (commitment + child; the HTLC transaction alone)
+	pkgWeight  int64           // estimated weight of the package, WU
+	selFeerate uint32          // feerate asked of coin selection, sat/kw
 }
 
 // NewBumpTransactionEventHandler returns a handler that funds transactions from coins, signs anchor and
@@ -311,7 +316,9 @@ func (h *BumpTransactionEventHandler) record(c *claim, f *funded, tx *wire.MsgTx
 		h.log.Warn("bumptx: signed transaction heavier than estimated; feerate below target", "tx", tx.TxHash(),
 			"weight", real, "estimated", f.weight)
 	}
-	c.last = &lastBroadcast{txid: tx.TxHash(), txFeeSat: f.pkgFeeSat - f.parentFeeSat, txWeight: f.weight,
+	required := make([]wire.OutPoint, len(f.required))
+	copy(required, f.required)
+	c.last = &lastBroadcast{txid: tx.TxHash(), required: required, txFeeSat: f.pkgFeeSat - f.parentFeeSat, txWeight: f.weight,
 		pkgFeeSat: f.pkgFeeSat, pkgWeight: f.pkgWeight, selFeerate: f.selFeerate}
 }
 

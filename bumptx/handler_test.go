@@ -67,10 +67,10 @@ func TestChannelCloseCPFP(t *testing.T) {
 }
 
 // TestChannelCloseReplacement: the same event again with a higher target and the same ClaimID gives a
-// child that spends the same wallet UTXO (so it conflicts with the first: the test chain, which has no
-// RBF, refuses it as a double spend) and pays more, in absolute fee and in package feerate, by at least
-// the incremental relay fee on its weight; mined in place of the first child, it is valid. Another
-// ClaimID does not take the locked UTXO.
+// child that spends the same wallet UTXO (so it conflicts with the first) and pays more, in absolute fee
+// and in feerate (its own and the package's), by at least the incremental relay fee on its weight; the
+// test chain, which applies Bitcoin Core's replacement rules, takes it in place of the first and mines
+// it. Another ClaimID does not take the locked UTXO.
 func TestChannelCloseReplacement(t *testing.T) {
 	e := newEnv(t, 253, walletUTXOSat, 60_000)
 	wc := TxWeight(e.ch.tx)
@@ -85,22 +85,21 @@ func TestChannelCloseReplacement(t *testing.T) {
 	second := childOf(t, e, e.rec.last(t))
 	require.NotEqual(t, first.TxHash(), second.TxHash())
 	require.Equal(t, first.TxIn[1].PreviousOutPoint, second.TxIn[1].PreviousOutPoint, "same wallet UTXO")
-	fee2 := e.ch.commit.FeeSat + e.txFee(t, second)
+	fee2 := e.ch.commit.FeeSat + e.txFee(t, second, first)
 	require.Greater(t, fee2, fee1, "higher absolute fee")
 	require.Greater(t, fee2*(wc+TxWeight(first)), fee1*(wc+TxWeight(second)), "higher package feerate")
 	require.Greater(t, (fee2-e.ch.commit.FeeSat)*TxWeight(first), (fee1-e.ch.commit.FeeSat)*TxWeight(second), "higher child feerate")
 	require.GreaterOrEqual(t, fee2-fee1, (IncrementalRelayFeeratePerKw*TxWeight(second)+999)/1000, "BIP 125 rule 4")
 	requireFeerate(t, fee2, wc+TxWeight(second), 7500, "replacement package")
 
-	rej := e.chain.Rejected()
-	require.Len(t, rej, 1)
-	require.Equal(t, second.TxHash(), rej[0].Txid)
-	require.ErrorIs(t, rej[0].Err, testchain.ErrDoubleSpend, "the replacement conflicts with the first child")
-	_, err := e.chain.MineBlockWith(e.ch.tx, second)
-	require.NoError(t, err, "the replacement is valid")
-	require.False(t, e.chain.InMempool(first.TxHash()))
+	require.Empty(t, e.chain.Rejected(), "accepted as a replacement")
+	require.False(t, e.chain.InMempool(first.TxHash()), "the first child is evicted")
+	require.True(t, e.chain.InMempool(second.TxHash()))
+	e.chain.MineBlocks(1)
+	require.EqualValues(t, 1, e.chain.Confirmations(second.TxHash()))
 
-	// A different claim skips the UTXO locked to claim 1 and takes the other one.
+	// A different claim skips the UTXO locked to claim 1 and takes the other one (the chain refuses its
+	// child: the anchor is spent).
 	require.NoError(t, e.handler.HandleEvent(e.ch.closeEvent(2, 5000, 0)))
 	other := childOf(t, e, e.rec.last(t))
 	require.Len(t, other.TxIn, 2)
@@ -121,19 +120,19 @@ func TestChannelCloseReplacementHeavier(t *testing.T) {
 	second := childOf(t, e, e.rec.last(t))
 	require.Len(t, second.TxIn, 3)
 	require.Equal(t, first.TxIn[1].PreviousOutPoint, second.TxIn[1].PreviousOutPoint, "the first UTXO first")
-	c1, c2 := e.txFee(t, first), e.txFee(t, second)
+	c1, c2 := e.txFee(t, first), e.txFee(t, second, first)
 	w1, w2 := TxWeight(first), TxWeight(second)
 	require.GreaterOrEqual(t, c2-c1, (IncrementalRelayFeeratePerKw*w2+999)/1000, "BIP 125 rule 4")
 	require.Greater(t, c2*w1, c1*w2, "the child's own feerate rises")
 	fc := e.ch.commit.FeeSat
 	require.Greater(t, (fc+c2)*(wc+w1), (fc+c1)*(wc+w2), "the package feerate rises")
 	requireFeerate(t, fc+c2, wc+w2, 9000, "replacement package")
-	_, err := e.chain.MineBlockWith(e.ch.tx, second)
-	require.NoError(t, err)
+	require.Empty(t, e.chain.Rejected(), "accepted as a replacement")
+	require.True(t, e.chain.InMempool(second.TxHash()))
 }
 
-// TestChannelCloseReplacementSmallBump: a target only 1 sat/kw higher still yields a valid replacement:
-// the handler raises the fee to the earlier fee plus the incremental relay fee.
+// TestChannelCloseReplacementSmallBump: a target only 1 sat/kw higher still yields a replacement the
+// chain accepts: the handler raises the fee to the earlier fee plus the incremental relay fee.
 func TestChannelCloseReplacementSmallBump(t *testing.T) {
 	e := newEnv(t, 253, walletUTXOSat)
 	wc := TxWeight(e.ch.tx)
@@ -142,9 +141,11 @@ func TestChannelCloseReplacementSmallBump(t *testing.T) {
 	require.NoError(t, e.handler.HandleEvent(e.ch.closeEvent(1, 2001, 0)))
 	second := childOf(t, e, e.rec.last(t))
 	fee1 := e.ch.commit.FeeSat + e.txFee(t, first)
-	fee2 := e.ch.commit.FeeSat + e.txFee(t, second)
+	fee2 := e.ch.commit.FeeSat + e.txFee(t, second, first)
 	require.GreaterOrEqual(t, fee2-fee1, (IncrementalRelayFeeratePerKw*TxWeight(second)+999)/1000)
 	require.Greater(t, fee2*(wc+TxWeight(first)), fee1*(wc+TxWeight(second)))
+	require.Empty(t, e.chain.Rejected(), "the chain takes the replacement")
+	require.True(t, e.chain.InMempool(second.TxHash()))
 }
 
 // TestChannelCloseRepeatSameTarget: a repeat with the same target and an unchanged wallet rebuilds the
@@ -290,7 +291,7 @@ func TestHTLCResolutionSuccess(t *testing.T) {
 }
 
 // TestHTLCResolutionReplacement: a repeat at a higher target replaces the HTLC transaction: same HTLC
-// inputs and wallet UTXO, more fee, higher feerate; mined instead of the first, it is valid.
+// inputs and wallet UTXO, more fee, higher feerate; the chain takes it in place of the first.
 func TestHTLCResolutionReplacement(t *testing.T) {
 	e := newEnv(t, 253, walletUTXOSat)
 	e.ch.confirmCommitment(t)
@@ -299,11 +300,13 @@ func TestHTLCResolutionReplacement(t *testing.T) {
 	require.NoError(t, e.handler.HandleEvent(htlcEvent(8, 6000, 0, e.ch.success...)))
 	second := e.rec.last(t)[0]
 	require.Equal(t, first.TxIn[1].PreviousOutPoint, second.TxIn[1].PreviousOutPoint)
-	f1, f2 := e.txFee(t, first), e.txFee(t, second)
+	f1, f2 := e.txFee(t, first), e.txFee(t, second, first)
 	require.GreaterOrEqual(t, f2-f1, (IncrementalRelayFeeratePerKw*TxWeight(second)+999)/1000)
 	require.Greater(t, f2*TxWeight(first), f1*TxWeight(second))
-	_, err := e.chain.MineBlockWith(second)
-	require.NoError(t, err)
+	require.Empty(t, e.chain.Rejected(), "accepted as a replacement")
+	require.False(t, e.chain.InMempool(first.TxHash()))
+	e.chain.MineBlocks(1)
+	require.EqualValues(t, 1, e.chain.Confirmations(second.TxHash()))
 }
 
 // TestHTLCResolutionFeeCap: the HTLC transaction's fee stops at MaxFeeSat; a cap below the relay floor
@@ -418,4 +421,91 @@ func TestPointerEvents(t *testing.T) {
 	ev := e.ch.closeEvent(1, 5000, 0)
 	require.NoError(t, e.handler.HandleEvent(&ev))
 	childOf(t, e, e.rec.last(t))
+}
+
+// TestFeeMarketCPFP: on a chain that mines only at 5,000 sat/kw, our commitment at 253 sat/kw sits in
+// the mempool unmined; the handler's child brings the package to the target and the next block mines
+// both. With a minimum relay feerate above the commitment's, the commitment alone is refused and the
+// [commitment, child] package is accepted (1p1c package relay) and mined.
+func TestFeeMarketCPFP(t *testing.T) {
+	const target = 5000
+	e := newEnv(t, 253, walletUTXOSat)
+	e.chain.SetMiningFeeratePerKw(target)
+	require.NoError(t, e.chain.SubmitTransaction(e.ch.tx))
+	e.chain.MineBlocks(1)
+	require.True(t, e.chain.InMempool(e.ch.tx.TxHash()), "253 sat/kw is not mined at 5,000")
+	require.Zero(t, e.chain.Confirmations(e.ch.tx.TxHash()))
+
+	require.NoError(t, e.handler.HandleEvent(e.ch.closeEvent(1, target, 0)))
+	require.Empty(t, e.chain.Rejected())
+	child := childOf(t, e, e.rec.last(t))
+	fee, weight, ok := e.chain.MempoolAncestorPackage(child.TxHash())
+	require.True(t, ok)
+	requireFeerate(t, fee, weight, target, "ancestor package as the chain sees it")
+	e.chain.MineBlocks(1)
+	require.EqualValues(t, 1, e.chain.Confirmations(e.ch.tx.TxHash()))
+	require.EqualValues(t, 1, e.chain.Confirmations(child.TxHash()))
+
+	// Minimum relay feerate above the commitment's: only the package gets in.
+	e2 := newEnv(t, 253, walletUTXOSat)
+	e2.chain.SetMinRelayFeeratePerKw(1000)
+	e2.chain.SetMiningFeeratePerKw(target)
+	require.ErrorIs(t, e2.chain.SubmitTransaction(e2.ch.tx), testchain.ErrFeeTooLow)
+	require.NoError(t, e2.handler.HandleEvent(e2.ch.closeEvent(1, target, 0)))
+	require.Empty(t, e2.chain.Rejected())
+	child = childOf(t, e2, e2.rec.last(t))
+	e2.chain.MineBlocks(1)
+	require.EqualValues(t, 1, e2.chain.Confirmations(e2.ch.tx.TxHash()))
+	require.EqualValues(t, 1, e2.chain.Confirmations(child.TxHash()))
+
+	// A target below the mining feerate leaves the package unmined: the fee is what was asked, no more.
+	e3 := newEnv(t, 253, walletUTXOSat)
+	e3.chain.SetMiningFeeratePerKw(target)
+	require.NoError(t, e3.handler.HandleEvent(e3.ch.closeEvent(1, target-100, 0)))
+	require.Empty(t, e3.chain.Rejected())
+	e3.chain.MineBlocks(1)
+	require.Zero(t, e3.chain.Confirmations(e3.ch.tx.TxHash()))
+	// The repeat at the mining feerate replaces the child and gets both mined.
+	require.NoError(t, e3.handler.HandleEvent(e3.ch.closeEvent(1, target, 0)))
+	require.Empty(t, e3.chain.Rejected())
+	e3.chain.MineBlocks(1)
+	require.EqualValues(t, 1, e3.chain.Confirmations(e3.ch.tx.TxHash()))
+}
+
+// TestHTLCResolutionAfterPartialSpend: when a confirmed transaction spends one HTLC of a claim whose
+// transaction is in the mempool, that transaction is evicted and the monitor repeats the claim with the
+// HTLCs left. The repeat is not held to the replacement rules against the dead transaction (whose fee
+// would exceed the smaller cap): it is built as new, within the cap, and accepted.
+func TestHTLCResolutionAfterPartialSpend(t *testing.T) {
+	e := newEnv(t, 253, walletUTXOSat, walletUTXOSat)
+	e.ch.confirmCommitment(t)
+	for e.chain.Height() < htlcExpiry {
+		e.chain.MineBlocks(1)
+	}
+	require.NoError(t, e.handler.HandleEvent(htlcEvent(5, 20_000, htlcExpiry, e.ch.offered...)))
+	first := e.rec.last(t)[0]
+	firstFee := e.txFee(t, first)
+	require.True(t, e.chain.InMempool(first.TxHash()))
+
+	// Another transaction, made elsewhere, claims the first HTLC and confirms.
+	other, err := NewWallet(e.wallet, nil)
+	require.NoError(t, err)
+	rec := &recorder{}
+	h2, err := NewBumpTransactionEventHandler(rec, other, e.ch.us, nil)
+	require.NoError(t, err)
+	require.NoError(t, h2.HandleEvent(htlcEvent(6, 5000, htlcExpiry, e.ch.offered[0])))
+	_, err = e.chain.MineBlockWith(rec.last(t)[0])
+	require.NoError(t, err)
+	require.False(t, e.chain.InMempool(first.TxHash()), "evicted by the confirmed spend")
+
+	// The claim goes on with the second HTLC, under a cap below the first transaction's fee.
+	ev := htlcEvent(5, 20_000, htlcExpiry, e.ch.offered[1])
+	ev.MaxFeeSat = firstFee * 2 / 3
+	require.NoError(t, e.handler.HandleEvent(ev))
+	tx := e.rec.last(t)[0]
+	require.Len(t, tx.TxOut, 2)
+	require.LessOrEqual(t, e.txFee(t, tx), ev.MaxFeeSat)
+	require.Empty(t, e.chain.Rejected())
+	e.chain.MineBlocks(1)
+	require.EqualValues(t, 1, e.chain.Confirmations(tx.TxHash()))
 }
