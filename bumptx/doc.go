@@ -40,6 +40,7 @@
 // opens no socket; it calls the host's BroadcasterInterface, WalletSource or CoinSelectionSource, and
 // keys.SignerProvider. Every exported type is safe for concurrent use. State (UTXO locks, the last
 // transaction per claim) is kept in memory only: after a restart the first event of a claim is handled
-// as new; its transaction still conflicts with the earlier one through the anchor or HTLC outputs both
-// spend.
+// as new. Its transaction still conflicts with the earlier one, through the anchor or HTLC outputs both
+// spend, but is not held to the replacement rules against it: mempools may refuse it until the
+// monitor's rising target lifts it past the earlier transaction's fee.
 package bumptx

@@ -33,6 +33,10 @@ const minStandardTxSize = 65
 // with NewBumpTransactionEventHandler. It is safe for concurrent use; events of one claim are handled one
 // at a time.
 //
+// Targets: a target below chaininterface.FeeratePerKwFloor (253 sat/kw) is raised to it, since nothing
+// below relays. Fees are computed on weights estimated before signing (see MaxSignatureLen), never
+// below the signed transaction's, so the feerate on the real weight is at least the target.
+//
 // Fee cap: an event's MaxFeeSat (when positive) is the most the handler pays, for the whole package of
 // a BumpChannelClose and for the transaction of a BumpHTLCResolution. When the target feerate would
 // need more, the handler pays up to the cap, at the highest feerate the cap allows, and logs a warning:
@@ -46,9 +50,10 @@ const minStandardTxSize = 65
 // broadcast (in memory; see ReleaseClaim). A repeat that no longer spends one of that transaction's
 // required inputs (an HTLC the monitor dropped from the claim because a confirmed transaction spent it)
 // is handled as new: that confirmed spend evicted the earlier transaction, so there is nothing to
-// replace. Otherwise a repeat first asks coin selection for the higher of the new
-// target and the feerate it asked last time, so that an unchanged target and wallet rebuild the same
-// transaction, which is re-broadcast. A different transaction must replace the earlier one (BIP 125 as
+// replace. Otherwise a repeat first asks coin selection for the higher of the new target and the
+// feerate it asked last time, so that an unchanged target and wallet rebuild the same transaction,
+// which is re-broadcast (the ChannelMonitor repeats a target when its rise would be below the
+// incremental relay feerate). A different transaction must replace the earlier one (BIP 125 as
 // Bitcoin Core applies it): it pays at least the earlier fee plus IncrementalRelayFeeratePerKw times
 // its weight, a feerate of its own higher by IncrementalRelayFeeratePerKw (a margin over Bitcoin Core's
 // rule 6 that absorbs estimation and vsize rounding) and, for a CPFP child, a higher package feerate;
