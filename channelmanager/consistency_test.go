@@ -183,7 +183,7 @@ func runConsistency(t testing.TB, seed int64, data []byte) {
 		rig.step(data[0], binary.BigEndian.Uint16(data[1:3]))
 		data = data[3:]
 	}
-	rig.finish(int(seed % 2))
+	rig.finish(int(uint64(seed) % 2))
 }
 
 // TestConsistencySeeded runs random action scripts (the fuzz target's seeded twin).
