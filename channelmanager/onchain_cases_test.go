@@ -28,6 +28,12 @@ func onchainPair(t *testing.T, anchors bool, valueSat int64, pushMsat uint64) (*
 	nw := newNetwork(t, a, b)
 	nw.connect(0, 1)
 	id := nw.openChannel(0, 1, valueSat, pushMsat)
+	if anchors {
+		for _, n := range []*testNode{a, b} {
+			n.withBumpHandler(1_000_000)
+		}
+		nw.settle()
+	}
 	a.takeEvents()
 	b.takeEvents()
 	return nw, a, b, id

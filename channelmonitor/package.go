@@ -30,6 +30,9 @@ const (
 	// commitmentDeadlineBlocks is the deadline, counted from the force close, by which our commitment
 	// should confirm when no HTLC sets an earlier one: two MaxBlocksForConf windows.
 	commitmentDeadlineBlocks = 2 * MaxBlocksForConf
+	// MaxFeeratePerKw caps the feerate a claim's fee function climbs to, whatever its budget: 250,000
+	// sat/kw (1,000 sat/vB, lnd's sweeper maximum), far above any fee market seen so far.
+	MaxFeeratePerKw = 250_000
 	// minSweepOutputSat is the smallest sweep output we make: the P2WSH dust threshold, which also
 	// covers P2WPKH destinations.
 	minSweepOutputSat = 330
@@ -131,8 +134,9 @@ func feeFunction(est chaininterface.FeeEstimator, created, deadline, height uint
 	end := start
 	if weight > 0 {
 		if b := uint64(budgetSat) * 1000 / uint64(weight); b > uint64(end) {
-			end = uint32(min(b, 1<<31))
+			end = uint32(min(b, MaxFeeratePerKw))
 		}
+		end = max(end, start)
 	}
 	f := end
 	if height < deadline && deadline > created {

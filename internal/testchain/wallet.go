@@ -2,6 +2,7 @@ package testchain
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/btcsuite/btcd/blockchain"
@@ -157,4 +158,58 @@ func (w *Wallet) UnlockInputs(tx *wire.MsgTx) {
 func feeSat(tx *wire.MsgTx, feeratePerKw uint32) int64 {
 	weight := blockchain.GetTransactionWeight(btcutil.NewTx(tx))
 	return (weight*int64(feeratePerKw) + 999) / 1000
+}
+
+// ConfirmedOutput is a confirmed output paying the wallet.
+type ConfirmedOutput struct {
+	OutPoint wire.OutPoint
+	Output   wire.TxOut
+}
+
+// ConfirmedOutputs returns the wallet's confirmed outputs that no confirmed transaction spends,
+// including those a mempool transaction spends (a replacement may spend them again), and, for coinbase
+// outputs, only mature ones; sorted by outpoint.
+func (w *Wallet) ConfirmedOutputs() []ConfirmedOutput {
+	c := w.chain
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := int64(c.tip().height) + 1
+	var out []ConfirmedOutput
+	for op, cn := range c.utxos {
+		if string(cn.out.PkScript) != string(w.pkScript) {
+			continue
+		}
+		if cn.coinbase && !cn.mature && next-int64(cn.height) < int64(c.params.CoinbaseMaturity) {
+			continue
+		}
+		o := cn.out
+		o.PkScript = append([]byte(nil), cn.out.PkScript...)
+		out = append(out, ConfirmedOutput{OutPoint: op, Output: o})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].OutPoint, out[j].OutPoint
+		if a.Hash != b.Hash {
+			return string(a.Hash[:]) < string(b.Hash[:])
+		}
+		return a.Index < b.Index
+	})
+	return out
+}
+
+// SignInputs signs, in place, every input of tx that spends an output paying the wallet (P2WPKH,
+// SIGHASH_ALL); prevOuts gives the output each input spends. Other inputs are left alone.
+func (w *Wallet) SignInputs(tx *wire.MsgTx, prevOuts map[wire.OutPoint]*wire.TxOut) error {
+	hashes := txscript.NewTxSigHashes(tx, txscript.NewMultiPrevOutFetcher(prevOuts))
+	for i, in := range tx.TxIn {
+		prev := prevOuts[in.PreviousOutPoint]
+		if prev == nil || string(prev.PkScript) != string(w.pkScript) {
+			continue
+		}
+		wit, err := txscript.WitnessSignature(tx, hashes, i, prev.Value, w.pkScript, txscript.SigHashAll, w.key, true)
+		if err != nil {
+			return err
+		}
+		in.Witness = wit
+	}
+	return nil
 }
