@@ -133,8 +133,10 @@ func balancesOf[T channelmonitor.Balance](bs []channelmonitor.Balance) (n int, s
 // LatencyGracePeriodBlocks past its expiry Alice's monitor goes on chain on its own, times the HTLC out
 // with her HTLC-timeout transaction, fails the payment once that is AntiReorgDelay deep, and sweeps
 // the second-stage output after to_self_delay: she ends with the whole channel less fees.
-func TestOutgoingHTLCTimesOutOnChain(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+func TestOutgoingHTLCTimesOutOnChain(t *testing.T) { bothChannelTypes(t, testOutgoingHTLCTimesOutOnChain) }
+
+func testOutgoingHTLCTimesOutOnChain(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
 	hp := holdPayment(t, nw, 0, 1, 100_000_000)
 	funding := a.channel(id).FundingTxo
 	nw.disconnect(0, 1)
@@ -203,4 +205,11 @@ func mustMonitor(t *testing.T, n *testNode, op wire.OutPoint) *channelmonitor.Ch
 	m, ok := n.chainMon.GetMonitor(op)
 	require.True(t, ok)
 	return m
+}
+
+// bothChannelTypes runs an on-chain test on a static_remotekey channel and on an anchor channel (whose
+// nodes answer BumpTransaction events with the library's default handler).
+func bothChannelTypes(t *testing.T, f func(t *testing.T, anchors bool)) {
+	t.Run("static_remotekey", func(t *testing.T) { f(t, false) })
+	t.Run("anchors", func(t *testing.T) { f(t, true) })
 }

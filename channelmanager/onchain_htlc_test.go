@@ -25,8 +25,10 @@ func htlcOutput(t *testing.T, tx *wire.MsgTx, valueSat int64) wire.OutPoint {
 // while cut off from Alice, so the fulfill never reaches her; Alice force-closes. Bob's monitor
 // claims the HTLC on Alice's commitment with the preimage, Alice learns the preimage from that spend
 // (PaymentSent), and Bob ends with the HTLC's value.
-func TestClaimedHTLCOnCounterpartyCommitment(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+func TestClaimedHTLCOnCounterpartyCommitment(t *testing.T) { bothChannelTypes(t, testClaimedHTLCOnCounterpartyCommitment) }
+
+func testClaimedHTLCOnCounterpartyCommitment(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
 	hp := holdPayment(t, nw, 0, 1, 100_000_000)
 	funding := a.channel(id).FundingTxo
 	nw.disconnect(0, 1)
@@ -70,8 +72,10 @@ func TestClaimedHTLCOnCounterpartyCommitment(t *testing.T) {
 // and nobody closes: CLTVClaimBuffer blocks before the HTLC's expiry Bob's monitor goes on chain,
 // claims with its HTLC-success transaction, and sweeps the second-stage output after Alice's
 // to_self_delay. Alice learns the preimage from Bob's HTLC-success transaction.
-func TestClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+func TestClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T) { bothChannelTypes(t, testClaimedHTLCGoesOnChainBeforeExpiry) }
+
+func testClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
 	hp := holdPayment(t, nw, 0, 1, 100_000_000)
 	funding := a.channel(id).FundingTxo
 	nw.disconnect(0, 1)
@@ -104,8 +108,10 @@ func TestClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T) {
 // out through her HTLC-timeout transaction after its expiry, Bob's (whose preimage she holds) is
 // claimed at once through her HTLC-success transaction, and both second-stage outputs are swept after
 // to_self_delay. Balances are checked at each step.
-func TestHolderCommitmentHTLCsBothWays(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 300_000_000)
+func TestHolderCommitmentHTLCsBothWays(t *testing.T) { bothChannelTypes(t, testHolderCommitmentHTLCsBothWays) }
+
+func testHolderCommitmentHTLCsBothWays(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 300_000_000)
 	out := holdPayment(t, nw, 0, 1, 100_000_000) // alice → bob, bob never claims
 	in := holdPayment(t, nw, 1, 0, 50_000_000)   // bob → alice, alice claims while cut off
 	funding := a.channel(id).FundingTxo
@@ -152,8 +158,10 @@ func TestHolderCommitmentHTLCsBothWays(t *testing.T) {
 // claims Bob's HTLC (whose preimage she holds) directly with the preimage, and takes hers back directly
 // after its expiry; Bob's own attempt at timing out the HTLC she claimed finds it spent, and he learns
 // the preimage.
-func TestCounterpartyCommitmentHTLCsBothWays(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 300_000_000)
+func TestCounterpartyCommitmentHTLCsBothWays(t *testing.T) { bothChannelTypes(t, testCounterpartyCommitmentHTLCsBothWays) }
+
+func testCounterpartyCommitmentHTLCsBothWays(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 300_000_000)
 	out := holdPayment(t, nw, 0, 1, 100_000_000)
 	in := holdPayment(t, nw, 1, 0, 50_000_000)
 	funding := a.channel(id).FundingTxo
@@ -191,8 +199,10 @@ func TestCounterpartyCommitmentHTLCsBothWays(t *testing.T) {
 
 // TestDustHTLCFailedOnChain: an HTLC below the dust limit has no output; once the commitment is
 // AntiReorgDelay deep its payment fails.
-func TestDustHTLCFailedOnChain(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+func TestDustHTLCFailedOnChain(t *testing.T) { bothChannelTypes(t, testDustHTLCFailedOnChain) }
+
+func testDustHTLCFailedOnChain(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
 	hp := holdPayment(t, nw, 0, 1, 200_000) // 200 sat: trimmed
 	nw.disconnect(0, 1)
 	require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))

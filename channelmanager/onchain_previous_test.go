@@ -35,8 +35,10 @@ func (nw *network) deliverFrom(from int) int {
 // previous, unrevoked commitment: she sweeps her to_remote and fails the HTLC, which is not on it, once
 // it is deep. Bob sees his own previous commitment, not the latest: he sweeps his to_local after the
 // delay.
-func TestPreviousCommitmentConfirms(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 400_000_000)
+func TestPreviousCommitmentConfirms(t *testing.T) { bothChannelTypes(t, testPreviousCommitmentConfirms) }
+
+func testPreviousCommitmentConfirms(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 400_000_000)
 	funding := a.channel(id).FundingTxo
 	prev, err := mustMonitor(t, b, funding).LatestHolderCommitmentTx()
 	require.NoError(t, err)
@@ -67,8 +69,10 @@ func TestPreviousCommitmentConfirms(t *testing.T) {
 // TestOlderHolderCommitmentRecognised: an older commitment of Alice's confirms (a restored backup
 // broadcast it; Bob, offline, never punishes). Her monitor recognises it as hers, not as the
 // counterparty's revoked commitment with the same number, and sweeps her to_local after the delay.
-func TestOlderHolderCommitmentRecognised(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+func TestOlderHolderCommitmentRecognised(t *testing.T) { bothChannelTypes(t, testOlderHolderCommitmentRecognised) }
+
+func testOlderHolderCommitmentRecognised(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
 	funding := a.channel(id).FundingTxo
 	old, err := mustMonitor(t, a, funding).LatestHolderCommitmentTx()
 	require.NoError(t, err)
@@ -84,8 +88,7 @@ func TestOlderHolderCommitmentRecognised(t *testing.T) {
 	evs := map[*testNode][]events.Event{}
 	mineTo(nw, a.chain.Height()+uint32(b.cfg.ChannelHandshakeConfig.OurToSelfDelay)+channelmonitor.AntiReorgDelay+1, evs)
 	noRejections(t, a.chain)
-	toLocal := sumOut(old) // bob had nothing: the only output (no anchors)
-	require.Len(t, old.TxOut, 1)
+	toLocal := sumOut(old) - anchorsSat(old) // bob had nothing: to_local (and alice's anchor)
 	require.Greater(t, a.sweptSat, toLocal-1_000, "alice swept her to_local of the old commitment")
 	require.LessOrEqual(t, a.sweptSat, toLocal)
 	require.Empty(t, a.chainMon.GetClaimableBalances())

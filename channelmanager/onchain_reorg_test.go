@@ -28,8 +28,10 @@ func (nw *network) mineEmpty(t *testing.T, n int) {
 
 // TestReorgOurCommitmentRebroadcast: our commitment confirms, is reorganised out, and the new chain
 // does not carry it: the monitor broadcasts it again every block until it confirms again.
-func TestReorgOurCommitmentRebroadcast(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+func TestReorgOurCommitmentRebroadcast(t *testing.T) { bothChannelTypes(t, testReorgOurCommitmentRebroadcast) }
+
+func testReorgOurCommitmentRebroadcast(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
 	funding := a.channel(id).FundingTxo
 	require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
 	nw.mine(1)
@@ -51,8 +53,10 @@ func TestReorgOurCommitmentRebroadcast(t *testing.T) {
 // TestReorgHTLCTimeout: our HTLC-timeout transaction confirms, is reorganised out three blocks deep
 // and left out of the new chain for a while: the claim comes back and is rebroadcast, and the payment
 // fails exactly once, AntiReorgDelay after the timeout's final confirmation — never before.
-func TestReorgHTLCTimeout(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+func TestReorgHTLCTimeout(t *testing.T) { bothChannelTypes(t, testReorgHTLCTimeout) }
+
+func testReorgHTLCTimeout(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
 	hp := holdPayment(t, nw, 0, 1, 100_000_000)
 	funding := a.channel(id).FundingTxo
 	nw.disconnect(0, 1)
@@ -68,8 +72,15 @@ func TestReorgHTLCTimeout(t *testing.T) {
 	nw.reorgOut(3)
 	require.Nil(t, spendOf(a.chain, out), "the HTLC-timeout is unconfirmed again")
 	before := a.bcast.broadcasts(timeout.TxHash())
+	a.takeEvents()
 	nw.mineEmpty(t, 4)
-	require.GreaterOrEqual(t, a.bcast.broadcasts(timeout.TxHash()), before+4, "the claim is rebroadcast")
+	if anchors {
+		// The host's handler rebuilds it: the monitor asks again every block.
+		_, bumps := bumpEvents(a.takeEvents())
+		require.GreaterOrEqual(t, len(bumps), 4, "the claim is asked for again")
+	} else {
+		require.GreaterOrEqual(t, a.bcast.broadcasts(timeout.TxHash()), before+4, "the claim is rebroadcast")
+	}
 	for _, n := range nw.nodes {
 		evs[n] = append(evs[n], n.takeEvents()...)
 	}
@@ -94,8 +105,10 @@ func TestReorgHTLCTimeout(t *testing.T) {
 // TestReorgJustice: the revoked commitment and Alice's justice transaction confirm, both are
 // reorganised out, and the cheater's HTLC-success makes it into the new chain first: Alice replans from
 // the new facts and still takes everything, with each output handed over once.
-func TestReorgJustice(t *testing.T) {
-	nw, a, b, id := onchainPair(t, false, 1_000_000, 400_000_000)
+func TestReorgJustice(t *testing.T) { bothChannelTypes(t, testReorgJustice) }
+
+func testReorgJustice(t *testing.T, anchors bool) {
+	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 400_000_000)
 	cs := captureCheat(t, nw, a, b, id, 100_000_000)
 	_, err := a.chain.MineBlockWith(cs.commit)
 	require.NoError(t, err)
@@ -103,12 +116,18 @@ func TestReorgJustice(t *testing.T) {
 	nw.mine(2) // justice confirmed
 	require.NotNil(t, spendOf(a.chain, htlcOutput(t, cs.commit, 100_000)), "alice's justice took the HTLC output")
 	nw.reorgOut(3)
-	_, err = a.chain.MineBlockWith(cs.commit, cs.htlcSuccess)
+	if anchors { // the HTLC-success waits a block (1-block CSV on anchor HTLC outputs)
+		_, err = a.chain.MineBlockWith(cs.commit)
+		require.NoError(t, err)
+		_, err = a.chain.MineBlockWith(cs.htlcSuccess)
+	} else {
+		_, err = a.chain.MineBlockWith(cs.commit, cs.htlcSuccess)
+	}
 	require.NoError(t, err)
 	nw.settle()
 	evs := map[*testNode][]events.Event{}
 	mineTo(nw, a.chain.Height()+uint32(a.cfg.ChannelHandshakeConfig.OurToSelfDelay)+channelmonitor.AntiReorgDelay, evs)
-	total := sumOut(cs.commit)
+	total := sumOut(cs.commit) - anchorsSat(cs.commit)
 	require.Greater(t, a.sweptSat, total-8_000)
 	require.LessOrEqual(t, a.sweptSat, total)
 	require.Zero(t, b.sweptSat)

@@ -47,14 +47,16 @@ func captureCheat(t *testing.T, nw *network, a, b *testNode, id lnwire.ChannelID
 // monitor takes the revoked to_local, and takes the HTLC-success output with the revocation key before
 // Bob's to_self_delay passes; her earlier justice transaction, which spent the HTLC output too, is split
 // and replanned. Bob ends with nothing.
-func TestJusticeAgainstSecondStage(t *testing.T) {
+func TestJusticeAgainstSecondStage(t *testing.T) { bothChannelTypes(t, testJusticeAgainstSecondStage) }
+
+func testJusticeAgainstSecondStage(t *testing.T, anchors bool) {
 	for _, later := range []bool{false, true} {
 		name := "same block"
 		if later {
 			name = "later block"
 		}
 		t.Run(name, func(t *testing.T) {
-			nw, a, b, id := onchainPair(t, false, 1_000_000, 400_000_000)
+			nw, a, b, id := onchainPair(t, anchors, 1_000_000, 400_000_000)
 			funding := a.channel(id).FundingTxo
 			cs := captureCheat(t, nw, a, b, id, 100_000_000)
 			evs := map[*testNode][]events.Event{}
@@ -65,6 +67,13 @@ func TestJusticeAgainstSecondStage(t *testing.T) {
 				require.NotEmpty(t, a.chain.Mempool(), "alice's justice transaction is in the mempool")
 				_, err = a.chain.MineBlockWith(cs.htlcSuccess)
 				require.NoError(t, err, "bob's HTLC-success wins the race (mined by a friendly miner)")
+			} else if anchors {
+				// Anchor HTLC outputs carry a 1-block CSV: the earliest the HTLC-success can confirm is
+				// the next block, before any justice transaction of Alice's.
+				_, err := a.chain.MineBlockWith(cs.commit)
+				require.NoError(t, err)
+				_, err = a.chain.MineBlockWith(cs.htlcSuccess)
+				require.NoError(t, err)
 			} else {
 				_, err := a.chain.MineBlockWith(cs.commit, cs.htlcSuccess)
 				require.NoError(t, err)
@@ -77,8 +86,12 @@ func TestJusticeAgainstSecondStage(t *testing.T) {
 			require.Greater(t, sat, int64(390_000))
 
 			mineTo(nw, a.chain.Height()+uint32(a.cfg.ChannelHandshakeConfig.OurToSelfDelay)+channelmonitor.AntiReorgDelay+2, evs)
-			// Every output of the revoked commitment and of the HTLC-success is Alice's.
+			// Every output of the revoked commitment (anchors aside: anyone's after 16 blocks) and of the
+			// HTLC-success is Alice's.
 			for i, o := range cs.commit.TxOut {
+				if o.Value == 330 {
+					continue
+				}
 				sp := spendOf(a.chain, wire.OutPoint{Hash: cs.commit.TxHash(), Index: uint32(i)})
 				require.NotNil(t, sp, "output %d (%d sat) spent", i, o.Value)
 			}
@@ -86,7 +99,7 @@ func TestJusticeAgainstSecondStage(t *testing.T) {
 			require.NotNil(t, second, "the HTLC-success output taken")
 			require.Len(t, second.TxIn[0].Witness, 3)
 			require.Equal(t, []byte{1}, second.TxIn[0].Witness[1], "with the revocation key")
-			total := sumOut(cs.commit)
+			total := sumOut(cs.commit) - anchorsSat(cs.commit)
 			require.Greater(t, a.sweptSat, total-8_000, "alice gets the channel less fees (%d of %d)", a.sweptSat, total)
 			require.Zero(t, b.sweptSat, "bob gets nothing")
 			require.Empty(t, a.chainMon.GetClaimableBalances())
@@ -97,4 +110,15 @@ func TestJusticeAgainstSecondStage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// anchorsSat is what a commitment's anchor outputs hold.
+func anchorsSat(tx *wire.MsgTx) int64 {
+	var s int64
+	for _, o := range tx.TxOut {
+		if o.Value == 330 {
+			s += 330
+		}
+	}
+	return s
 }

@@ -107,11 +107,12 @@ func (m *ChannelMonitor) claimSpent(c *claim, tx *wire.MsgTx, txid chainhash.Has
 	if p := m.ourTx(txid); p != nil {
 		p.ConfHeight, p.ConfTx = height, tx
 	} else if p := m.pkg(c.Package); p != nil {
-		// The counterparty (or our second-stage transaction built by the host) got there first: the
-		// rest of the package goes on without this claim.
-		p.remove(c.OutPoint)
 		if c.SpentByUs {
+			// Our transaction built by the host (anchor HTLC claims): the package is confirmed.
 			p.ConfHeight, p.ConfTx = height, tx
+		} else {
+			// The counterparty got there first: the rest of the package goes on without this claim.
+			p.remove(c.OutPoint)
 		}
 	}
 	switch {
