@@ -81,7 +81,9 @@ func TestAnchorCommitmentBumped(t *testing.T) {
 	}
 }
 
-func txWeightOf(tx *wire.MsgTx) int64 { return int64(tx.SerializeSizeStripped()*3 + tx.SerializeSize()) }
+func txWeightOf(tx *wire.MsgTx) int64 {
+	return int64(tx.SerializeSizeStripped()*3 + tx.SerializeSize())
+}
 
 // anchorOf is the outpoint of node n's anchor on commitment tx (the 330-sat output its funding key
 // can spend).

@@ -133,7 +133,9 @@ func balancesOf[T channelmonitor.Balance](bs []channelmonitor.Balance) (n int, s
 // LatencyGracePeriodBlocks past its expiry Alice's monitor goes on chain on its own, times the HTLC out
 // with her HTLC-timeout transaction, fails the payment once that is AntiReorgDelay deep, and sweeps
 // the second-stage output after to_self_delay: she ends with the whole channel less fees.
-func TestOutgoingHTLCTimesOutOnChain(t *testing.T) { bothChannelTypes(t, testOutgoingHTLCTimesOutOnChain) }
+func TestOutgoingHTLCTimesOutOnChain(t *testing.T) {
+	bothChannelTypes(t, testOutgoingHTLCTimesOutOnChain)
+}
 
 func testOutgoingHTLCTimesOutOnChain(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)

@@ -13,7 +13,9 @@ import (
 // is below theirs) is rebroadcast every block by the monitor, and a force close is still accepted:
 // the monitor then broadcasts our commitment instead. When fees fall, whichever transaction confirms
 // pays each side its due.
-func TestCooperativeCloseRebroadcastAndForceClose(t *testing.T) { bothChannelTypes(t, testCooperativeCloseRebroadcastAndForceClose) }
+func TestCooperativeCloseRebroadcastAndForceClose(t *testing.T) {
+	bothChannelTypes(t, testCooperativeCloseRebroadcastAndForceClose)
+}
 
 func testCooperativeCloseRebroadcastAndForceClose(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 300_000_000)

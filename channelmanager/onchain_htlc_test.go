@@ -25,7 +25,9 @@ func htlcOutput(t *testing.T, tx *wire.MsgTx, valueSat int64) wire.OutPoint {
 // while cut off from Alice, so the fulfill never reaches her; Alice force-closes. Bob's monitor
 // claims the HTLC on Alice's commitment with the preimage, Alice learns the preimage from that spend
 // (PaymentSent), and Bob ends with the HTLC's value.
-func TestClaimedHTLCOnCounterpartyCommitment(t *testing.T) { bothChannelTypes(t, testClaimedHTLCOnCounterpartyCommitment) }
+func TestClaimedHTLCOnCounterpartyCommitment(t *testing.T) {
+	bothChannelTypes(t, testClaimedHTLCOnCounterpartyCommitment)
+}
 
 func testClaimedHTLCOnCounterpartyCommitment(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
@@ -72,7 +74,9 @@ func testClaimedHTLCOnCounterpartyCommitment(t *testing.T, anchors bool) {
 // and nobody closes: CLTVClaimBuffer blocks before the HTLC's expiry Bob's monitor goes on chain,
 // claims with its HTLC-success transaction, and sweeps the second-stage output after Alice's
 // to_self_delay. Alice learns the preimage from Bob's HTLC-success transaction.
-func TestClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T) { bothChannelTypes(t, testClaimedHTLCGoesOnChainBeforeExpiry) }
+func TestClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T) {
+	bothChannelTypes(t, testClaimedHTLCGoesOnChainBeforeExpiry)
+}
 
 func testClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
@@ -108,7 +112,9 @@ func testClaimedHTLCGoesOnChainBeforeExpiry(t *testing.T, anchors bool) {
 // out through her HTLC-timeout transaction after its expiry, Bob's (whose preimage she holds) is
 // claimed at once through her HTLC-success transaction, and both second-stage outputs are swept after
 // to_self_delay. Balances are checked at each step.
-func TestHolderCommitmentHTLCsBothWays(t *testing.T) { bothChannelTypes(t, testHolderCommitmentHTLCsBothWays) }
+func TestHolderCommitmentHTLCsBothWays(t *testing.T) {
+	bothChannelTypes(t, testHolderCommitmentHTLCsBothWays)
+}
 
 func testHolderCommitmentHTLCsBothWays(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 300_000_000)
@@ -158,7 +164,9 @@ func testHolderCommitmentHTLCsBothWays(t *testing.T, anchors bool) {
 // claims Bob's HTLC (whose preimage she holds) directly with the preimage, and takes hers back directly
 // after its expiry; Bob's own attempt at timing out the HTLC she claimed finds it spent, and he learns
 // the preimage.
-func TestCounterpartyCommitmentHTLCsBothWays(t *testing.T) { bothChannelTypes(t, testCounterpartyCommitmentHTLCsBothWays) }
+func TestCounterpartyCommitmentHTLCsBothWays(t *testing.T) {
+	bothChannelTypes(t, testCounterpartyCommitmentHTLCsBothWays)
+}
 
 func testCounterpartyCommitmentHTLCsBothWays(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 300_000_000)

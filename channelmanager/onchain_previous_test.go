@@ -35,7 +35,9 @@ func (nw *network) deliverFrom(from int) int {
 // previous, unrevoked commitment: she sweeps her to_remote and fails the HTLC, which is not on it, once
 // it is deep. Bob sees his own previous commitment, not the latest: he sweeps his to_local after the
 // delay.
-func TestPreviousCommitmentConfirms(t *testing.T) { bothChannelTypes(t, testPreviousCommitmentConfirms) }
+func TestPreviousCommitmentConfirms(t *testing.T) {
+	bothChannelTypes(t, testPreviousCommitmentConfirms)
+}
 
 func testPreviousCommitmentConfirms(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 400_000_000)
@@ -69,7 +71,9 @@ func testPreviousCommitmentConfirms(t *testing.T, anchors bool) {
 // TestOlderHolderCommitmentRecognised: an older commitment of Alice's confirms (a restored backup
 // broadcast it; Bob, offline, never punishes). Her monitor recognises it as hers, not as the
 // counterparty's revoked commitment with the same number, and sweeps her to_local after the delay.
-func TestOlderHolderCommitmentRecognised(t *testing.T) { bothChannelTypes(t, testOlderHolderCommitmentRecognised) }
+func TestOlderHolderCommitmentRecognised(t *testing.T) {
+	bothChannelTypes(t, testOlderHolderCommitmentRecognised)
+}
 
 func testOlderHolderCommitmentRecognised(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)

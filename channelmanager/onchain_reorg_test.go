@@ -28,7 +28,9 @@ func (nw *network) mineEmpty(t *testing.T, n int) {
 
 // TestReorgOurCommitmentRebroadcast: our commitment confirms, is reorganised out, and the new chain
 // does not carry it: the monitor broadcasts it again every block until it confirms again.
-func TestReorgOurCommitmentRebroadcast(t *testing.T) { bothChannelTypes(t, testReorgOurCommitmentRebroadcast) }
+func TestReorgOurCommitmentRebroadcast(t *testing.T) {
+	bothChannelTypes(t, testReorgOurCommitmentRebroadcast)
+}
 
 func testReorgOurCommitmentRebroadcast(t *testing.T, anchors bool) {
 	nw, a, b, id := onchainPair(t, anchors, 1_000_000, 0)
