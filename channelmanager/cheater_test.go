@@ -19,8 +19,8 @@ import (
 // commitment and of Bob's HTLC transactions, less fees, and Bob with nothing.
 func TestCheatingCounterparty(t *testing.T) {
 	seeds := 200
-	if testing.Short() {
-		seeds = 40
+	if testing.Short() || raceEnabled {
+		seeds = 24
 	}
 	for seed := 0; seed < seeds; seed++ {
 		cheatOnce(t, int64(seed), seed%2 == 1)

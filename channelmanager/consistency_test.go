@@ -189,8 +189,8 @@ func runConsistency(t testing.TB, seed int64, data []byte) {
 // TestConsistencySeeded runs random action scripts (the fuzz target's seeded twin).
 func TestConsistencySeeded(t *testing.T) {
 	seeds := 60
-	if testing.Short() {
-		seeds = 10
+	if testing.Short() || raceEnabled {
+		seeds = 8
 	}
 	for seed := int64(0); seed < int64(seeds); seed++ {
 		r := rand.New(rand.NewSource(seed))

@@ -62,8 +62,8 @@ func TestCrashAtEveryPersistencePoint(t *testing.T) {
 	total := crashRun(t, 0) // a run without a crash counts the writes
 	require.Greater(t, total, 50)
 	step := 1
-	if testing.Short() {
-		step = 7
+	if testing.Short() || raceEnabled {
+		step = 13
 	}
 	for k := 1; k <= total; k += step {
 		crashRun(t, k)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package channelmanager
+
+const raceEnabled = false
