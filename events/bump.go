@@ -94,15 +94,19 @@ type BumpChannelClose struct {
 	// PendingHTLCs are the HTLC outputs of the commitment (for the host's information: they are claimed
 	// by later BumpHTLCResolution events).
 	PendingHTLCs []HTLCDescriptor
-	// MaxFeeSat is the most the whole package should pay in fees (the monitor's budget for this claim).
+	// MaxFeeSat is the most the whole package — the commitment's own fee included — should pay in fees
+	// (the monitor's budget for this claim); 0 or less means no cap.
 	MaxFeeSat int64
 }
 
 // BumpHTLCResolution asks the host to confirm, at TargetFeeratePerKw, one transaction spending every
 // HTLC in HTLCDescriptors with its second-stage output, plus wallet inputs for the fee and a change
-// output; nLockTime must be TxLockTime (the HTLC-timeout expiry, 0 for HTLC-success). It repeats every
-// block until the HTLC outputs are spent; repeats with the same ClaimID must replace the earlier
-// transaction.
+// output; nLockTime must be TxLockTime. The counterparty's signatures commit to nLockTime, so one event
+// holds only HTLCs signed with the same one: HTLC-timeouts whose CltvExpiry equals TxLockTime, or
+// HTLC-successes with TxLockTime 0. It repeats every block until the HTLC outputs are spent; repeats
+// with the same ClaimID must replace the earlier transaction. When the counterparty spends one of the
+// HTLC outputs first, later repeats keep the ClaimID and carry the remaining HTLCs only (the earlier
+// transaction is then invalid, so the next one need not replace it).
 type BumpHTLCResolution struct {
 	ChannelID          lnwire.ChannelID
 	CounterpartyNodeID *btcec.PublicKey
@@ -110,7 +114,7 @@ type BumpHTLCResolution struct {
 	TargetFeeratePerKw uint32
 	HTLCDescriptors    []HTLCDescriptor
 	TxLockTime         uint32
-	// MaxFeeSat is the most the transaction should pay in fees.
+	// MaxFeeSat is the most the transaction should pay in fees; 0 or less means no cap.
 	MaxFeeSat int64
 }
 
