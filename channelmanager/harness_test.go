@@ -153,6 +153,7 @@ type testNode struct {
 	// drop them (returning false), as a host that crashed would.
 	persistWrap channelmonitor.Persist
 	beforeSend  func() bool
+	filter      chaininterface.Filter // the ChainMonitor's Filter (nil: none)
 }
 
 // recordingBroadcaster hands transactions to the chain and remembers how often each was broadcast.
@@ -212,7 +213,7 @@ func (n *testNode) start(data []byte) {
 	if n.persistWrap != nil {
 		persist = n.persistWrap
 	}
-	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, nil, n.chain, persist)
+	n.chainMon = channelmonitor.NewChainMonitor(n.filter, n.bcast, nil, n.chain, persist)
 	var err error
 	if data == nil {
 		n.cm, err = New(n.chain, n.chainMon, n.bcast, nil, n.km, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})

@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
@@ -214,4 +216,38 @@ func mustMonitor(t *testing.T, n *testNode, op wire.OutPoint) *channelmonitor.Ch
 func bothChannelTypes(t *testing.T, f func(t *testing.T, anchors bool)) {
 	t.Run("static_remotekey", func(t *testing.T) { f(t, false) })
 	t.Run("anchors", func(t *testing.T) { f(t, true) })
+}
+
+// recordingFilter remembers the outputs a ChainMonitor asks the host to watch.
+type recordingFilter struct{ outputs []wire.OutPoint }
+
+func (f *recordingFilter) RegisterTx(chainhash.Hash, []byte) {}
+func (f *recordingFilter) RegisterOutput(o chaininterface.WatchedOutput) {
+	f.outputs = append(f.outputs, o.OutPoint)
+}
+
+// TestFilterLearnsClaimedOutputs: a host that feeds filtered blocks (Confirm) is told, through its
+// Filter, every output the monitor claims, so that their spends — ours or the counterparty's — reach
+// the monitor: after Alice's commitment confirms, its to_local and HTLC outputs are registered.
+func TestFilterLearnsClaimedOutputs(t *testing.T) {
+	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+	holdPayment(t, nw, 0, 1, 100_000_000)
+	f := &recordingFilter{}
+	a.filter = f
+	snap := a.cm.Write()
+	nw.disconnect(0, 1)
+	a.restart(snap)
+	funding := a.channel(id).FundingTxo
+	require.Contains(t, f.outputs, funding, "the funding output is watched")
+	require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
+	nw.mine(1)
+	commit := spendOf(a.chain, funding)
+	require.NotNil(t, commit)
+	var claimed int
+	for _, op := range f.outputs {
+		if op.Hash == commit.TxHash() {
+			claimed++
+		}
+	}
+	require.Equal(t, 2, claimed, "to_local and the HTLC output: %v", f.outputs)
 }

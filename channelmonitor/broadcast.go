@@ -124,10 +124,12 @@ func (m *ChannelMonitor) holderToLocalSat() int64 {
 func (m *ChannelMonitor) holderHTLCClaim(tx *wire.MsgTx, h HolderHTLC) *claim {
 	k, err := m.holderKeys(m.holder.CommitmentNumber)
 	if err != nil || int(h.OutputIndex) >= len(tx.TxOut) {
+		m.log.Error("cannot describe an HTLC of our commitment", "output", h.OutputIndex, "err", err)
 		return nil
 	}
 	script, err := m.htlcScript(k, h.Offered, h.PaymentHash, h.CltvExpiry)
 	if err != nil {
+		m.log.Error("cannot build an HTLC script of our commitment", "output", h.OutputIndex, "err", err)
 		return nil
 	}
 	kind := claimHolderHTLCSuccess

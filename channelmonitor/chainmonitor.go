@@ -77,9 +77,7 @@ func (cm *ChainMonitor) WatchChannel(fundingTxo wire.OutPoint, mon *ChannelMonit
 		cm.pending[fundingTxo] = append(cm.pending[fundingTxo], 0)
 		cm.mu.Unlock()
 	}
-	if cm.filter != nil {
-		cm.filter.RegisterOutput(chaininterface.WatchedOutput{OutPoint: fundingTxo, ScriptPubKey: nil})
-	}
+	cm.registerOutputs(mon)
 	return status, nil
 }
 
@@ -210,7 +208,20 @@ func (cm *ChainMonitor) LoadMonitor(mon *ChannelMonitor) error {
 	}
 	cm.monitors[mon.params.FundingOutPoint] = mon
 	mon.setLogger(cm.log)
+	cm.registerOutputs(mon)
 	return nil
+}
+
+// registerOutputs tells the host's Filter (if any) what a monitor watches: its funding output and every
+// output it claims that is not resolved yet.
+func (cm *ChainMonitor) registerOutputs(mon *ChannelMonitor) {
+	if cm.filter == nil {
+		return
+	}
+	for _, w := range mon.watchedOutputs() {
+		cm.filter.RegisterOutput(w)
+	}
+	mon.takeToWatch()
 }
 
 // BlockConnected implements chaininterface.Listen: every monitor sees the block, and what they must
@@ -223,9 +234,7 @@ func (cm *ChainMonitor) BlockConnected(block *wire.MsgBlock, height uint32) {
 			cm.bcast.BroadcastTransactions(txs...)
 		}
 		// Chain state changed what the monitor would do after a restart: persist it.
-		if mon.takeDirty() {
-			cm.persister.UpdatePersistedChannel(mon.params.FundingOutPoint, nil, mon)
-		}
+		cm.persistChainState(mon)
 	}
 }
 
@@ -258,9 +267,7 @@ func (cm *ChainMonitor) BestBlockUpdated(header *wire.BlockHeader, height uint32
 		if txs := mon.bestBlockUpdated(height, cm.feeEst); len(txs) > 0 {
 			cm.bcast.BroadcastTransactions(txs...)
 		}
-		if mon.takeDirty() {
-			cm.persister.UpdatePersistedChannel(mon.params.FundingOutPoint, nil, mon)
-		}
+		cm.persistChainState(mon)
 	}
 }
 
@@ -327,4 +334,22 @@ func (cm *ChainMonitor) ArchiveFullyResolvedChannelMonitors() []wire.OutPoint {
 	}
 	sort.Slice(out, func(i, j int) bool { return outPointLess(out[i], out[j]) })
 	return out
+}
+
+// persistChainState writes a monitor whose chain state changed (a nil update: a full snapshot). A
+// failure is logged: the state is rebuilt from the chain after a restart, but the host should know.
+func (cm *ChainMonitor) persistChainState(mon *ChannelMonitor) {
+	if cm.filter != nil {
+		// Confirm-style hosts learn of spends only for outputs they were told to watch: every output
+		// a claim spends, so that its spend (ours or the counterparty's) comes back to us.
+		for _, w := range mon.takeToWatch() {
+			cm.filter.RegisterOutput(w)
+		}
+	}
+	if !mon.takeDirty() {
+		return
+	}
+	if st := cm.persister.UpdatePersistedChannel(mon.params.FundingOutPoint, nil, mon); st == UnrecoverableError {
+		cm.log.Error("cannot persist a monitor's chain state", "funding", mon.params.FundingOutPoint)
+	}
 }

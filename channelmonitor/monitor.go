@@ -73,9 +73,10 @@ type ChannelMonitor struct {
 	htlcOutcomes   map[uint64]uint8 // our offered HTLCs' reported outcomes, by HTLC id
 	staticReported bool             // the cooperative close output was reported
 
-	v1            *v1Chain                      // a version-1 monitor's chain state until the signer is known (reading)
-	revKeys       map[[33]byte]*btcec.PublicKey // revocation keys by counterparty point (revocationKey)
-	chainDirty    bool                          // chain state changed since the last takeDirty
+	v1            *v1Chain                       // a version-1 monitor's chain state until the signer is known (reading)
+	revKeys       map[[33]byte]*btcec.PublicKey  // revocation keys by counterparty point (revocationKey)
+	chainDirty    bool                           // chain state changed since the last takeDirty
+	toWatch       []chaininterface.WatchedOutput // claimed outputs to register with the host's Filter
 	pendingEvents []events.Event
 	monitorEvents []MonitorEvent
 }
@@ -583,4 +584,26 @@ func (m *ChannelMonitor) IsFullyResolved() bool {
 // awaitsPreimage says whether the claim is an HTLC offered to us whose preimage we may never learn.
 func (c *claim) awaitsPreimage() bool {
 	return c.Kind == claimHolderHTLCSuccess || c.Kind == claimCounterpartyHTLCPreimage
+}
+
+// takeToWatch returns and clears the outputs the host's Filter must be told about.
+func (m *ChannelMonitor) takeToWatch() []chaininterface.WatchedOutput {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := m.toWatch
+	m.toWatch = nil
+	return w
+}
+
+// watchedOutputs lists the funding output and every unresolved claim's output.
+func (m *ChannelMonitor) watchedOutputs() []chaininterface.WatchedOutput {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []chaininterface.WatchedOutput{{OutPoint: m.params.FundingOutPoint, ScriptPubKey: bolt3.WitnessScriptHash(m.params.FundingScript)}}
+	for _, c := range m.claims {
+		if !c.Resolved {
+			out = append(out, chaininterface.WatchedOutput{OutPoint: c.OutPoint, ScriptPubKey: claimPkScript(c)})
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
+	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/internal/bolt3"
 )
 
@@ -48,6 +49,15 @@ func (m *ChannelMonitor) addClaim(c *claim) {
 	}
 	m.claims = append(m.claims, c)
 	m.chainDirty = true
+	m.toWatch = append(m.toWatch, chaininterface.WatchedOutput{OutPoint: c.OutPoint, ScriptPubKey: claimPkScript(c)})
+}
+
+// claimPkScript is the output script of a claim's output.
+func claimPkScript(c *claim) []byte {
+	if c.Kind == claimToRemote && len(c.Script) == 22 {
+		return c.Script // static_remotekey P2WPKH
+	}
+	return bolt3.WitnessScriptHash(c.Script)
 }
 
 // csvHeight is the first height at which an output confirmed at height, locked by a relative delay of
