@@ -161,12 +161,17 @@ type recordingBroadcaster struct {
 	chain *testchain.Chain
 	mu    sync.Mutex
 	count map[chainhash.Hash]int
+	txs   map[chainhash.Hash]*wire.MsgTx
 }
 
 func (r *recordingBroadcaster) BroadcastTransactions(txs ...*wire.MsgTx) {
 	r.mu.Lock()
+	if r.txs == nil {
+		r.txs = map[chainhash.Hash]*wire.MsgTx{}
+	}
 	for _, tx := range txs {
 		r.count[tx.TxHash()]++
+		r.txs[tx.TxHash()] = tx
 	}
 	r.mu.Unlock()
 	r.chain.BroadcastTransactions(txs...)
