@@ -31,6 +31,8 @@ type consistencyRig struct {
 	logs   [2]*payLog
 	r      *rand.Rand
 	reorgs int
+	// forceCloser is the side that force-closed mid-script (-1: none yet).
+	forceCloser int
 }
 
 func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
@@ -41,8 +43,12 @@ func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
 	nw := newNetwork(t, a, b)
 	nw.connect(0, 1)
 	rig := &consistencyRig{t: t, nw: nw, nodes: [2]*testNode{a, b}, value: 4_000_000, r: rand.New(rand.NewSource(seed)),
-		logs: [2]*payLog{newPayLog(), newPayLog()}}
+		logs: [2]*payLog{newPayLog(), newPayLog()}, forceCloser: -1}
 	rig.id = nw.openChannel(0, 1, rig.value, 2_000_000_000)
+	for _, n := range rig.nodes {
+		n.withBumpHandler(1_000_000) // anchor channels: the default bump handler over each wallet
+	}
+	nw.settle()
 	for i, n := range rig.nodes {
 		i, n := i, n
 		rig.snaps[i] = n.cm.Write()
@@ -59,7 +65,7 @@ func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
 // step runs one action chosen by op.
 func (rig *consistencyRig) step(op byte, arg uint16) {
 	nw, r := rig.nw, rig.r
-	switch op % 12 {
+	switch op % 13 {
 	case 0, 1: // a payment from node op%2
 		from := int(op % 2)
 		amt := 1_000 + uint64(arg)*2_000
@@ -89,6 +95,11 @@ func (rig *consistencyRig) step(op byte, arg uint16) {
 		if arg%4 == 0 && rig.reorgs < 20 {
 			rig.reorgs++
 			nw.nodes[0].chain.DisconnectTip()
+		}
+	case 12: // a force close by either side, whatever is in flight
+		if arg%16 == 0 {
+			rig.forceCloser = int(arg % 32 / 16)
+			return
 		}
 	}
 	rig.account()
@@ -176,14 +187,54 @@ func (rig *consistencyRig) finish(forceCloser int) {
 	require.LessOrEqual(rig.t, a.sweptSat+b.sweptSat, rig.value)
 }
 
+// forcedMidScript counts the runs that ended in a force close mid-script.
+var forcedMidScript int
+
 // runConsistency plays the actions encoded in data (three bytes each: op, arg).
 func runConsistency(t testing.TB, seed int64, data []byte) {
 	rig := newConsistencyRig(t, seed)
-	for len(data) >= 3 {
+	for len(data) >= 3 && rig.forceCloser < 0 {
 		rig.step(data[0], binary.BigEndian.Uint16(data[1:3]))
 		data = data[3:]
 	}
+	if rig.forceCloser >= 0 {
+		rig.finishOnChain()
+		forcedMidScript++
+		return
+	}
 	rig.finish(int(uint64(seed) % 2))
+}
+
+// finishOnChain: one side force-closed with whatever was in flight. Persistence completes, the chain
+// goes on, and once everything resolved each side holds on chain at least its own balance (HTLCs in
+// flight aside, which go to one side or the other) less fees, and every payment has an outcome.
+func (rig *consistencyRig) finishOnChain() {
+	nw, a, b := rig.nw, rig.nodes[0], rig.nodes[1]
+	for _, n := range rig.nodes {
+		n.persist.setAsync(false)
+		n.persist.completeAll(rig.t, n.chainMon)
+		n.autoClaim = true
+	}
+	nw.disconnect(0, 1)
+	nw.connect(0, 1)
+	nw.settleRandom(rig.r)
+	da, db := a.channel(rig.id), b.channel(rig.id)
+	ownA, ownB := int64(da.BalanceMsat/1000), int64(db.BalanceMsat/1000)
+	closer := rig.nodes[rig.forceCloser]
+	other := rig.nodes[1-rig.forceCloser]
+	_ = closer.cm.ForceCloseBroadcastingLatestTxn(rig.id, other.id)
+	nw.settle()
+	nw.mine(int(a.cfg.ChannelHandshakeConfig.OurToSelfDelay) + 2*channelmonitor.CLTVClaimBuffer + 200)
+	for i, n := range rig.nodes {
+		rig.logs[i].account(n.takeEvents())
+	}
+	require.Empty(rig.t, rig.logs[0].amounts, "alice's payments have an outcome")
+	require.Empty(rig.t, rig.logs[1].amounts, "bob's payments have an outcome")
+	require.Greater(rig.t, a.sweptSat, ownA-15_000, "alice on chain")
+	require.Greater(rig.t, b.sweptSat, ownB-15_000, "bob on chain")
+	require.LessOrEqual(rig.t, a.sweptSat+b.sweptSat, rig.value)
+	require.Empty(rig.t, a.chainMon.GetClaimableBalances())
+	require.Empty(rig.t, b.chainMon.GetClaimableBalances())
 }
 
 // TestConsistencySeeded runs random action scripts (the fuzz target's seeded twin).
@@ -201,6 +252,7 @@ func TestConsistencySeeded(t *testing.T) {
 			t.Fatalf("seed %d", seed)
 		}
 	}
+	t.Logf("%d of %d scripts ended in a force close mid-script", forcedMidScript, seeds)
 }
 
 // FuzzConsistency: go test ./channelmanager -run XXX -fuzz FuzzConsistency.
