@@ -223,3 +223,27 @@ func testDustHTLCFailedOnChain(t *testing.T, anchors bool) {
 	_, pf, failed, _ := outcomes(evs[a], hp.id)
 	require.Equal(t, [2]int{1, 1}, [2]int{pf, failed})
 }
+
+// TestOnchainOutcomeSurvivesRestart: Alice's payment times out on chain and her monitor reports it, but
+// her manager crashes before it is written again: restarted from the older snapshot, it learns the
+// outcome from the monitor and fails the payment once.
+func TestOnchainOutcomeSurvivesRestart(t *testing.T) {
+	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+	hp := holdPayment(t, nw, 0, 1, 100_000_000)
+	nw.disconnect(0, 1)
+	snap := a.cm.Write() // the last snapshot before the outcome
+	require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
+	evs := map[*testNode][]events.Event{}
+	mineTo(nw, hp.expiry+channelmonitor.AntiReorgDelay+2, evs)
+	_, _, failed, _ := outcomes(evs[a], hp.id)
+	require.Equal(t, 1, failed, "the outcome was reported before the crash")
+	// The crash loses the manager's events and everything since snap; the monitors are durable.
+	a.restart(snap)
+	a.handleEvents()
+	_, pf, failed, _ := outcomes(a.takeEvents(), hp.id)
+	require.Equal(t, [2]int{1, 1}, [2]int{pf, failed}, "learned again from the monitor")
+	a.restart(a.cm.Write())
+	a.handleEvents()
+	_, _, failed, _ = outcomes(a.takeEvents(), hp.id)
+	require.Zero(t, failed, "once settled, not again")
+}

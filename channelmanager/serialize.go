@@ -449,5 +449,12 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
 	}
+	// On-chain outcomes the monitors reported may not have reached this snapshot: learn them again
+	// (idempotent for payments already settled).
+	for _, m := range a.Monitors {
+		for _, ev := range m.ResolvedHTLCs() {
+			cm.handleHTLCEvent(ev)
+		}
+	}
 	return cm, nil
 }

@@ -247,8 +247,39 @@ func (m *ChannelMonitor) writeOutcomes(w *ser.Writer) {
 	sortU64(ids)
 	w.U32(uint32(len(ids)))
 	for _, id := range ids {
-		w.U64(id)
-		w.U8(m.htlcOutcomes[id])
+		o := m.htlcOutcomes[id]
+		var e ser.Writer
+		e.U64(id)
+		e.U8(o.Flags)
+		e.Fixed(o.Event.PaymentHash[:])
+		e.U64(o.Event.AmountMsat)
+		e.Var(o.Event.Source)
+		e.Bool(o.Event.Preimage != nil)
+		if o.Event.Preimage != nil {
+			e.Fixed(o.Event.Preimage[:])
+		}
+		w.Var(e.Bytes())
+	}
+}
+
+func (m *ChannelMonitor) readOutcomes(r *ser.Reader) {
+	n := r.Count(4)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		e := ser.NewReader(r.Var())
+		o := &htlcOutcome{}
+		id := e.U64()
+		o.Flags = e.U8()
+		o.Event = HTLCEvent{ChannelID: m.params.ChannelID, FundingTxo: m.params.FundingOutPoint, HTLCID: id,
+			PaymentHash: e.Fixed32(), AmountMsat: e.U64(), Source: e.Var()}
+		if e.Bool() {
+			p := e.Fixed32()
+			o.Event.Preimage = &p
+		}
+		if e.Err() != nil {
+			r.Fail("HTLC outcome %d: %v", i, e.Err())
+			return
+		}
+		m.htlcOutcomes[id] = o
 	}
 }
 
@@ -335,12 +366,7 @@ func readMonitorV2(data []byte) (*ChannelMonitor, error) {
 		m.nextPackageID = r.U64()
 	})
 	read(recBestHeight, func(r *ser.Reader) { m.bestHeight = r.U32() })
-	read(recOutcomes, func(r *ser.Reader) {
-		n := r.Count(9)
-		for i := 0; i < n; i++ {
-			m.htlcOutcomes[r.U64()] = r.U8()
-		}
-	})
+	read(recOutcomes, m.readOutcomes)
 	read(recFunding, func(r *ser.Reader) { m.funding = readFunding(r) })
 	read(recClaims, m.readClaims)
 	read(recPackages, m.readPackages)

@@ -126,35 +126,74 @@ func (m *ChannelMonitor) claimSpent(c *claim, tx *wire.MsgTx, txid chainhash.Has
 	}
 }
 
+// htlcOutcome is what we reported about one of our offered HTLCs (persisted, so that a ChannelManager
+// restarted from an older snapshot can learn it again: ResolvedHTLCs).
+type htlcOutcome struct {
+	Flags uint8 // outcomeFailed, outcomeSucceeded
+	Event HTLCEvent
+}
+
 // learnPreimage records a preimage seen on chain for one of our offered HTLCs and reports the payment's
 // success to the ChannelManager (BOLT 5: "MUST extract the payment preimage").
 func (m *ChannelMonitor) learnPreimage(h *claimHTLC, pre [32]byte) {
 	m.preimages[h.PaymentHash] = pre
-	if m.htlcOutcomes[h.ID]&outcomeSucceeded != 0 {
+	o := m.outcome(h)
+	if o.Flags&outcomeSucceeded != 0 {
 		return
 	}
-	m.htlcOutcomes[h.ID] |= outcomeSucceeded
+	o.Flags |= outcomeSucceeded
 	p := pre
-	m.monitorEvents = append(m.monitorEvents, HTLCEvent{ChannelID: m.params.ChannelID, FundingTxo: m.params.FundingOutPoint,
-		HTLCID: h.ID, PaymentHash: h.PaymentHash, AmountMsat: h.AmountMsat, Source: h.Source, Preimage: &p})
+	o.Event.Preimage = &p
+	m.chainDirty = true
+	m.monitorEvents = append(m.monitorEvents, o.Event)
 	m.log.Info("learned a payment preimage on chain", "htlc", h.ID, "hash", chainhash.Hash(h.PaymentHash))
+}
+
+// outcome returns the outcome record of an HTLC, creating it.
+func (m *ChannelMonitor) outcome(h *claimHTLC) *htlcOutcome {
+	o := m.htlcOutcomes[h.ID]
+	if o == nil {
+		o = &htlcOutcome{Event: HTLCEvent{ChannelID: m.params.ChannelID, FundingTxo: m.params.FundingOutPoint,
+			HTLCID: h.ID, PaymentHash: h.PaymentHash, AmountMsat: h.AmountMsat, Source: h.Source}}
+		m.htlcOutcomes[h.ID] = o
+	}
+	return o
 }
 
 // failHTLC reports one of our offered HTLCs failed for good, unless its outcome was reported already
 // or we know its preimage (then it succeeded).
 func (m *ChannelMonitor) failHTLC(h *claimHTLC, why string) {
-	if m.htlcOutcomes[h.ID] != 0 {
+	if o := m.htlcOutcomes[h.ID]; o != nil && o.Flags != 0 {
 		return
 	}
 	if pre, ok := m.preimages[h.PaymentHash]; ok {
 		m.learnPreimage(h, pre)
 		return
 	}
-	m.htlcOutcomes[h.ID] |= outcomeFailed
+	o := m.outcome(h)
+	o.Flags |= outcomeFailed
 	m.chainDirty = true
-	m.monitorEvents = append(m.monitorEvents, HTLCEvent{ChannelID: m.params.ChannelID, FundingTxo: m.params.FundingOutPoint,
-		HTLCID: h.ID, PaymentHash: h.PaymentHash, AmountMsat: h.AmountMsat, Source: h.Source})
+	m.monitorEvents = append(m.monitorEvents, o.Event)
 	m.log.Info("HTLC failed on chain", "htlc", h.ID, "hash", chainhash.Hash(h.PaymentHash), "why", why)
+}
+
+// ResolvedHTLCs returns the on-chain outcome of every HTLC we offered that this monitor settled: the
+// HTLCEvents it reported, the last word for each (a preimage wins over an earlier failure). A
+// ChannelManager restarted from a snapshot older than the monitor replays them (they are idempotent),
+// so that no payment waits forever for an event it lost.
+func (m *ChannelMonitor) ResolvedHTLCs() []HTLCEvent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]uint64, 0, len(m.htlcOutcomes))
+	for id := range m.htlcOutcomes {
+		ids = append(ids, id)
+	}
+	sortU64(ids)
+	out := make([]HTLCEvent, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, m.htlcOutcomes[id].Event)
+	}
+	return out
 }
 
 // timesOut says whether our spend of the claim takes back an HTLC we offered.
