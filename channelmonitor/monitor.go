@@ -71,7 +71,7 @@ type ChannelMonitor struct {
 	packages       []*claimPackage
 	nextPackageID  uint64
 	htlcOutcomes   map[uint64]*htlcOutcome // our offered HTLCs' reported outcomes, by HTLC id
-	staticReported bool             // the cooperative close output was reported
+	staticReported bool                    // the cooperative close output was reported
 
 	v1            *v1Chain                       // a version-1 monitor's chain state until the signer is known (reading)
 	revKeys       map[[33]byte]*btcec.PublicKey  // revocation keys by counterparty point (revocationKey)
