@@ -87,14 +87,7 @@ func (m *ChannelMonitor) queueCommitmentBump(tx *wire.MsgTx, height uint32, est 
 	ev.MaxFeeSat = value * FeeBudgetPercent / 100
 	ev.PackageTargetFeeratePerKw = feeFunction(est, m.commitBump.Created, deadline, height, ev.MaxFeeSat, weight, m.commitBump.FeeratePerKw)
 	m.commitBump.FeeratePerKw = ev.PackageTargetFeeratePerKw
-	for _, h := range m.holder.HTLCs {
-		if h.OutputIndex < 0 {
-			continue
-		}
-		c := m.holderHTLCClaim(tx, h)
-		if c == nil {
-			continue
-		}
+	for _, c := range m.holderHTLCClaims(tx) {
 		if d, err := m.htlcDescriptor(c); err == nil {
 			ev.PendingHTLCs = append(ev.PendingHTLCs, d)
 		}
@@ -118,6 +111,20 @@ func (m *ChannelMonitor) holderToLocalSat() int64 {
 		return m.holder.Tx.TxOut[i].Value
 	}
 	return 0
+}
+
+// holderHTLCClaims describes the HTLC outputs of our latest commitment tx as claims (not tracked).
+func (m *ChannelMonitor) holderHTLCClaims(tx *wire.MsgTx) []*claim {
+	var out []*claim
+	for _, h := range m.holder.HTLCs {
+		if h.OutputIndex < 0 {
+			continue
+		}
+		if c := m.holderHTLCClaim(tx, h); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // holderHTLCClaim describes an HTLC output of our latest commitment tx as a claim (not tracked).
@@ -189,15 +196,8 @@ func (m *ChannelMonitor) UnsafeGetLatestHolderCommitmentTxn() ([]*wire.MsgTx, er
 		return nil, err
 	}
 	out := []*wire.MsgTx{tx}
-	for _, h := range m.holder.HTLCs {
-		if h.OutputIndex < 0 {
-			continue
-		}
-		c := m.holderHTLCClaim(tx, h)
-		if c == nil {
-			continue
-		}
-		if _, known := m.preimages[h.PaymentHash]; !h.Offered && !known {
+	for _, c := range m.holderHTLCClaims(tx) {
+		if _, known := m.preimages[c.HTLC.PaymentHash]; !c.HTLC.OfferedByUs && !known {
 			continue
 		}
 		htx, err := m.holderHTLCTx(c)

@@ -192,13 +192,21 @@ func (m *ChannelMonitor) applyStep(s UpdateStep) error {
 	return nil
 }
 
+// checkSource bounds an HTLC source (ErrInvalidUpdate).
+func checkSource(src []byte) error {
+	if len(src) > MaxHTLCSourceLen {
+		return fmt.Errorf("%w: HTLC source of %d bytes", ErrInvalidUpdate, len(src))
+	}
+	return nil
+}
+
 func (m *ChannelMonitor) setHolder(h *LatestHolderCommitment) error {
 	if h.Tx == nil {
 		return fmt.Errorf("%w: holder commitment without transaction", ErrInvalidUpdate)
 	}
 	for _, x := range h.HTLCs {
-		if len(x.Source) > MaxHTLCSourceLen {
-			return fmt.Errorf("%w: HTLC source of %d bytes", ErrInvalidUpdate, len(x.Source))
+		if err := checkSource(x.Source); err != nil {
+			return err
 		}
 	}
 	if h.CommitmentNumber > m.holder.CommitmentNumber {
@@ -213,8 +221,8 @@ func (m *ChannelMonitor) addCounterparty(c *LatestCounterpartyCommitment) error 
 		return fmt.Errorf("%w: counterparty commitment without point", ErrInvalidUpdate)
 	}
 	for _, x := range c.HTLCs {
-		if len(x.Source) > MaxHTLCSourceLen {
-			return fmt.Errorf("%w: HTLC source of %d bytes", ErrInvalidUpdate, len(x.Source))
+		if err := checkSource(x.Source); err != nil {
+			return err
 		}
 	}
 	m.counterparty[c.Txid] = c

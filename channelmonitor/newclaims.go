@@ -97,12 +97,8 @@ func (m *ChannelMonitor) holderClaims(hc *LatestHolderCommitment, tx *wire.MsgTx
 		csv = 1
 	}
 	for _, h := range hc.HTLCs {
-		if h.OutputIndex < 0 || int(h.OutputIndex) >= len(tx.TxOut) {
-			continue
-		}
-		script, err := m.htlcScript(k, h.Offered, h.PaymentHash, h.CltvExpiry)
-		if err != nil || !bytes.Equal(tx.TxOut[h.OutputIndex].PkScript, bolt3.WitnessScriptHash(script)) {
-			m.log.Error("our commitment's HTLC output does not match its script", "output", h.OutputIndex, "err", err)
+		script, ok := m.htlcOutput(tx, k, h.OutputIndex, h.Offered, h.PaymentHash, h.CltvExpiry)
+		if !ok {
 			continue
 		}
 		c := &claim{OutPoint: wire.OutPoint{Hash: txid, Index: uint32(h.OutputIndex)}, ValueSat: tx.TxOut[h.OutputIndex].Value,
@@ -118,6 +114,20 @@ func (m *ChannelMonitor) holderClaims(hc *LatestHolderCommitment, tx *wire.MsgTx
 		}
 		m.addClaim(c)
 	}
+}
+
+// htlcOutput returns the witness script of the HTLC output at index idx of commitment tx (whose keys
+// are k), checked against the output; false for a trimmed HTLC (idx -1) or a mismatch (logged).
+func (m *ChannelMonitor) htlcOutput(tx *wire.MsgTx, k *commitKeys, idx int32, offeredByOwner bool, hash [32]byte, cltv uint32) ([]byte, bool) {
+	if idx < 0 || int(idx) >= len(tx.TxOut) {
+		return nil, false
+	}
+	script, err := m.htlcScript(k, offeredByOwner, hash, cltv)
+	if err != nil || !bytes.Equal(tx.TxOut[idx].PkScript, bolt3.WitnessScriptHash(script)) {
+		m.log.Error("a commitment's HTLC output does not match its script", "txid", tx.TxHash(), "output", idx, "err", err)
+		return nil, false
+	}
+	return script, true
 }
 
 // toRemoteClaim claims our to_remote output on a counterparty commitment, if it has one.
@@ -149,12 +159,8 @@ func (m *ChannelMonitor) counterpartyClaims(cp *LatestCounterpartyCommitment, tx
 		csv = 1
 	}
 	for _, h := range cp.HTLCs {
-		if h.OutputIndex < 0 || int(h.OutputIndex) >= len(tx.TxOut) {
-			continue
-		}
-		script, err := m.htlcScript(k, h.Offered, h.PaymentHash, h.CltvExpiry)
-		if err != nil || !bytes.Equal(tx.TxOut[h.OutputIndex].PkScript, bolt3.WitnessScriptHash(script)) {
-			m.log.Error("counterparty commitment's HTLC output does not match its script", "output", h.OutputIndex, "err", err)
+		script, ok := m.htlcOutput(tx, k, h.OutputIndex, h.Offered, h.PaymentHash, h.CltvExpiry)
+		if !ok {
 			continue
 		}
 		c := &claim{OutPoint: wire.OutPoint{Hash: txid, Index: uint32(h.OutputIndex)}, ValueSat: tx.TxOut[h.OutputIndex].Value,
@@ -194,12 +200,8 @@ func (m *ChannelMonitor) revokedClaims(n uint64, cp *LatestCounterpartyCommitmen
 		return
 	}
 	for _, h := range cp.HTLCs {
-		if h.OutputIndex < 0 || int(h.OutputIndex) >= len(tx.TxOut) {
-			continue
-		}
-		script, err := m.htlcScript(k, h.Offered, h.PaymentHash, h.CltvExpiry)
-		if err != nil || !bytes.Equal(tx.TxOut[h.OutputIndex].PkScript, bolt3.WitnessScriptHash(script)) {
-			m.log.Error("revoked commitment's HTLC output does not match its script", "output", h.OutputIndex, "err", err)
+		script, ok := m.htlcOutput(tx, k, h.OutputIndex, h.Offered, h.PaymentHash, h.CltvExpiry)
+		if !ok {
 			continue
 		}
 		m.addClaim(&claim{Kind: claimRevokedHTLC, OutPoint: wire.OutPoint{Hash: txid, Index: uint32(h.OutputIndex)},

@@ -219,12 +219,7 @@ func (m *ChannelMonitor) writeCounterparties(w *ser.Writer) {
 		cps = append(cps, c)
 	}
 	sort.Slice(cps, func(i, j int) bool { return cps[i].CommitmentNumber < cps[j].CommitmentNumber })
-	w.U32(uint32(len(cps)))
-	for _, c := range cps {
-		var e ser.Writer
-		writeCounterparty(&e, c)
-		w.Var(e.Bytes())
-	}
+	writeEach(w, cps, writeCounterparty)
 }
 
 func (m *ChannelMonitor) writePreimages(w *ser.Writer) {
@@ -245,10 +240,8 @@ func (m *ChannelMonitor) writeOutcomes(w *ser.Writer) {
 		ids = append(ids, id)
 	}
 	sortU64(ids)
-	w.U32(uint32(len(ids)))
-	for _, id := range ids {
+	writeEach(w, ids, func(e *ser.Writer, id uint64) {
 		o := m.htlcOutcomes[id]
-		var e ser.Writer
 		e.U64(id)
 		e.U8(o.Flags)
 		e.Fixed(o.Event.PaymentHash[:])
@@ -258,29 +251,23 @@ func (m *ChannelMonitor) writeOutcomes(w *ser.Writer) {
 		if o.Event.Preimage != nil {
 			e.Fixed(o.Event.Preimage[:])
 		}
-		w.Var(e.Bytes())
-	}
+	})
 }
 
 func (m *ChannelMonitor) readOutcomes(r *ser.Reader) {
-	n := r.Count(4)
-	for i := 0; i < n && r.Err() == nil; i++ {
-		e := ser.NewReader(r.Var())
-		o := &htlcOutcome{}
+	readEach(r, "HTLC outcome", func(e *ser.Reader) {
 		id := e.U64()
-		o.Flags = e.U8()
+		o := &htlcOutcome{Flags: e.U8()}
 		o.Event = HTLCEvent{ChannelID: m.params.ChannelID, FundingTxo: m.params.FundingOutPoint, HTLCID: id,
 			PaymentHash: e.Fixed32(), AmountMsat: e.U64(), Source: e.Var()}
 		if e.Bool() {
 			p := e.Fixed32()
 			o.Event.Preimage = &p
 		}
-		if e.Err() != nil {
-			r.Fail("HTLC outcome %d: %v", i, e.Err())
-			return
+		if e.Err() == nil {
+			m.htlcOutcomes[id] = o
 		}
-		m.htlcOutcomes[id] = o
-	}
+	})
 }
 
 // ReadChannelMonitor reads a monitor written by Write (or by lnkit's first format); the channel signer
@@ -377,14 +364,9 @@ func readMonitorV2(data []byte) (*ChannelMonitor, error) {
 }
 
 func (m *ChannelMonitor) readCounterparties(r *ser.Reader) {
-	n := r.Count(4)
-	for i := 0; i < n && r.Err() == nil; i++ {
-		e := ser.NewReader(r.Var())
-		c := readCounterparty(e, 2)
-		if e.Err() != nil {
-			r.Fail("counterparty commitment %d: %v", i, e.Err())
-			return
+	readEach(r, "counterparty commitment", func(e *ser.Reader) {
+		if c := readCounterparty(e, 2); e.Err() == nil {
+			m.counterparty[c.Txid] = c
 		}
-		m.counterparty[c.Txid] = c
-	}
+	})
 }

@@ -75,7 +75,7 @@ func readClaim(r *ser.Reader) *claim {
 	switch {
 	case c.Kind < claimHolderToLocal || c.Kind > claimRevokedSecondStage:
 		r.Fail("unknown claim kind %d", c.Kind)
-	case c.Kind != claimToRemote && c.Kind != claimRevokedToLocal && c.PerCommitmentPoint == nil && c.Kind != claimHolderToLocal:
+	case c.Kind != claimToRemote && c.PerCommitmentPoint == nil:
 		r.Fail("claim %s without per-commitment point", c.Kind)
 	case c.HTLC == nil && (c.Kind == claimHolderHTLCTimeout || c.Kind == claimHolderHTLCSuccess || c.Kind == claimRevokedHTLC ||
 		c.Kind == claimCounterpartyHTLCPreimage || c.Kind == claimCounterpartyHTLCTimeout):
@@ -84,25 +84,35 @@ func readClaim(r *ser.Reader) *claim {
 	return c
 }
 
-func (m *ChannelMonitor) writeClaims(w *ser.Writer) {
-	w.U32(uint32(len(m.claims)))
-	for _, c := range m.claims {
+func (m *ChannelMonitor) writeClaims(w *ser.Writer) { writeEach(w, m.claims, writeClaim) }
+
+func (m *ChannelMonitor) readClaims(r *ser.Reader) {
+	readEach(r, "claim", func(e *ser.Reader) {
+		if c := readClaim(e); e.Err() == nil {
+			m.claims = append(m.claims, c)
+		}
+	})
+}
+
+// writeEach writes a count and each item length-prefixed, so that items can grow fields at their end.
+func writeEach[T any](w *ser.Writer, items []T, write func(*ser.Writer, T)) {
+	w.U32(uint32(len(items)))
+	for _, it := range items {
 		var e ser.Writer
-		writeClaim(&e, c)
+		write(&e, it)
 		w.Var(e.Bytes())
 	}
 }
 
-func (m *ChannelMonitor) readClaims(r *ser.Reader) {
+// readEach reads what writeEach wrote, handing each item's bytes to read; an item's error fails r.
+func readEach(r *ser.Reader, what string, read func(*ser.Reader)) {
 	n := r.Count(4)
 	for i := 0; i < n && r.Err() == nil; i++ {
 		e := ser.NewReader(r.Var())
-		c := readClaim(e)
+		read(e)
 		if e.Err() != nil {
-			r.Fail("claim %d: %v", i, e.Err())
-			return
+			r.Fail("%s %d: %v", what, i, e.Err())
 		}
-		m.claims = append(m.claims, c)
 	}
 }
 
@@ -148,26 +158,14 @@ func readPackage(r *ser.Reader) *claimPackage {
 	return p
 }
 
-func (m *ChannelMonitor) writePackages(w *ser.Writer) {
-	w.U32(uint32(len(m.packages)))
-	for _, p := range m.packages {
-		var e ser.Writer
-		writePackage(&e, p)
-		w.Var(e.Bytes())
-	}
-}
+func (m *ChannelMonitor) writePackages(w *ser.Writer) { writeEach(w, m.packages, writePackage) }
 
 func (m *ChannelMonitor) readPackages(r *ser.Reader) {
-	n := r.Count(4)
-	for i := 0; i < n && r.Err() == nil; i++ {
-		e := ser.NewReader(r.Var())
-		p := readPackage(e)
-		if e.Err() != nil {
-			r.Fail("package %d: %v", i, e.Err())
-			return
+	readEach(r, "package", func(e *ser.Reader) {
+		if p := readPackage(e); e.Err() == nil {
+			m.packages = append(m.packages, p)
 		}
-		m.packages = append(m.packages, p)
-	}
+	})
 }
 
 // Step tags in an encoded update. Values are persisted: never renumber.
