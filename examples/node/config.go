@@ -37,6 +37,13 @@ type Config struct {
 	ManagerTick time.Duration
 	ChainPoll   time.Duration
 	FeeRefresh  time.Duration
+	// ArchiveEvery is how often fully resolved channel monitors are archived (also once at start).
+	ArchiveEvery time.Duration
+
+	// Anchor reserve, in satoshis: openchannel keeps AnchorReserveSat in the wallet per anchor channel
+	// (the new one included), at most AnchorMaxReserveSat, to pay for fee bumping (see onchain.go).
+	AnchorReserveSat    int64
+	AnchorMaxReserveSat int64
 }
 
 // networkParams maps -network to chain parameters.
@@ -98,6 +105,11 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ManagerTick, "tick.manager", 60*time.Second, "interval of ChannelManager.TimerTickOccurred (update_fee, retries)")
 	fs.DurationVar(&cfg.ChainPoll, "tick.chain", 500*time.Millisecond, "how often btcd is polled for new blocks")
 	fs.DurationVar(&cfg.FeeRefresh, "tick.fees", 30*time.Second, "how often fee estimates are refreshed")
+	fs.DurationVar(&cfg.ArchiveEvery, "tick.archive", 10*time.Minute, "how often monitors of fully resolved channels are archived")
+	fs.Int64Var(&cfg.AnchorReserveSat, "anchor.reserve", defaultAnchorReserveSat,
+		"sat kept in the wallet per anchor channel to bump its force close (a CPFP child for a ~1,000 vB commitment at ~10 sat/vB)")
+	fs.Int64Var(&cfg.AnchorMaxReserveSat, "anchor.maxreserve", defaultAnchorMaxReserveSat,
+		"cap on the anchor reserve, sat (channels rarely all close at once)")
 	return fs
 }
 
@@ -141,8 +153,11 @@ func parseConfig(args []string) (*Config, []string, error) {
 			cfg.BtcdRPCCert = filepath.Join(home, ".btcd", "rpc.cert")
 		}
 	}
-	if cfg.PeerTick <= 0 || cfg.ManagerTick <= 0 || cfg.ChainPoll <= 0 || cfg.FeeRefresh <= 0 {
+	if cfg.PeerTick <= 0 || cfg.ManagerTick <= 0 || cfg.ChainPoll <= 0 || cfg.FeeRefresh <= 0 || cfg.ArchiveEvery <= 0 {
 		return nil, nil, errors.New("tick intervals must be positive")
+	}
+	if cfg.AnchorReserveSat < 0 || cfg.AnchorMaxReserveSat < 0 {
+		return nil, nil, errors.New("the anchor reserve must not be negative")
 	}
 	return cfg, fs.Args(), nil
 }

@@ -51,3 +51,20 @@ func TestSeedFileIsPrivateAndStable(t *testing.T) {
 	_, err = loadSeed(dir)
 	require.Error(t, err)
 }
+
+func TestOnChainFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _, err := parseConfig([]string{"-datadir", dir})
+	require.NoError(t, err)
+	require.EqualValues(t, 10_000, cfg.AnchorReserveSat, "lnd's 10,000 sat per anchor channel")
+	require.EqualValues(t, 100_000, cfg.AnchorMaxReserveSat, "lnd's cap")
+	require.Equal(t, 10*time.Minute, cfg.ArchiveEvery)
+	cfg, _, err = parseConfig([]string{"-datadir", dir, "-anchor.reserve", "0", "-tick.archive", "5s"})
+	require.NoError(t, err)
+	require.Zero(t, cfg.AnchorReserveSat)
+	require.Equal(t, 5*time.Second, cfg.ArchiveEvery)
+	_, _, err = parseConfig([]string{"-datadir", dir, "-anchor.maxreserve", "-1"})
+	require.ErrorContains(t, err, "must not be negative")
+	_, _, err = parseConfig([]string{"-datadir", dir, "-tick.archive", "0s"})
+	require.ErrorContains(t, err, "positive")
+}

@@ -41,8 +41,9 @@ const version = "lnkit-node 0.1"
 // Node is the example host around lnkit: it owns the sockets, the timers, the files and the btcd
 // connection, and drives the library's components (which do none of that themselves).
 //
-// Goroutines: one event loop (events, timers, persistence), one chain poller, one fee refresher, the
-// p2p listener, two per connection (lnsocket) and the control API server.
+// Goroutines: one event loop (events, timers, persistence; fee bumping runs there, in the chain
+// monitor's event handler), one chain poller, one fee refresher, one monitor archiver, the p2p
+// listener, two per connection (lnsocket) and the control API server.
 type Node struct {
 	cfg    *Config
 	net    *chaincfg.Params
@@ -58,6 +59,7 @@ type Node struct {
 	pm        *peermanager.PeerManager
 	chain     *btcdchain.Client
 	bcast     chaininterface.BroadcasterInterface // the chain, telling the wallet of our own transactions
+	bumper    *bumper                             // answers the chain monitor's fee-bumping events
 	follower  *btcdchain.Follower
 	listener0 *chainListener // the channel manager's and chain monitor's position on the chain
 	wallet    *wallet.Wallet
@@ -241,6 +243,10 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	n.km = keys.NewKeysManager(seed, uint64(now.Unix()), uint32(now.Nanosecond()))
 	n.keys = &walletKeys{KeysManager: n.km, script: script}
 	n.nodeID = n.km.GetNodeID()
+	n.bumper, err = newBumper(n.wallet, n.bcast, n.keys, log.With("component", "bumptx"), n.hub)
+	if err != nil {
+		return nil, err
+	}
 
 	n.persister, err = channelmonitor.NewFilesystemPersister(filepath.Join(dir, "monitors"))
 	if err != nil {
@@ -412,10 +418,12 @@ func (n *Node) Start() error {
 		n.wg.Add(1)
 		go n.acceptLoop(ln)
 	}
-	n.wg.Add(3)
+	n.archive()
+	n.wg.Add(4)
 	go n.eventLoop()
 	go n.every(n.cfg.ChainPoll, n.pollChain)
 	go n.every(n.cfg.FeeRefresh, n.refreshFees)
+	go n.every(n.cfg.ArchiveEvery, n.archive)
 	n.mu.Lock()
 	peers := make(map[string]string, len(n.peerAddrs))
 	for k, v := range n.peerAddrs {
@@ -556,6 +564,11 @@ func (n *Node) pollChain() {
 		n.checkpoint()
 		n.wake()
 	}
+}
+
+// archive archives the monitors of fully resolved channels (see archiveResolved).
+func (n *Node) archive() {
+	archiveResolved(n.chainMon, n.log, n.hub)
 }
 
 // refreshFees refreshes the fee estimates and offers our unconfirmed transactions again.
@@ -787,6 +800,10 @@ func (n *Node) handleEvent(e events.Event) error {
 			Reason: p.FailureReason})
 	case events.SpendableOutputs:
 		n.sweep(ev)
+	case events.BumpChannelClose:
+		n.bumper.handle(ev)
+	case events.BumpHTLCResolution:
+		n.bumper.handle(ev)
 	case events.OpenChannelRequest:
 		// Only with ManuallyAcceptInboundChannels, which this node does not set.
 	}

@@ -134,12 +134,17 @@ func (s *service) NewAddress(ctx context.Context) (*nodeapi.NewAddressResult, er
 
 func (s *service) WalletBalance(ctx context.Context) (*nodeapi.WalletBalanceResult, error) {
 	conf, unconf := s.n.wallet.Balance()
-	var claimable int64
+	var inChannels int64
 	for _, c := range s.n.cm.ListChannels() {
-		claimable += int64(c.BalanceMsat / 1000)
+		inChannels += int64(c.BalanceMsat / 1000)
 	}
+	onChain := onChainSat(s.n.channelBalances(), s.n.wallet.PaidBySpendOf)
 	return &nodeapi.WalletBalanceResult{ConfirmedSat: int64(conf), UnconfirmedSat: int64(unconf),
-		TotalSat: int64(conf + unconf), ClaimableSat: claimable}, nil
+		TotalSat: int64(conf + unconf), OnchainClaimableSat: onChain, ClaimableSat: inChannels + onChain}, nil
+}
+
+func (s *service) ListBalances(ctx context.Context) (*nodeapi.ListBalancesResult, error) {
+	return apiBalances(s.n.channelBalances()), nil
 }
 
 func (s *service) OpenChannel(ctx context.Context, p nodeapi.OpenChannelParams) (*nodeapi.OpenChannelResult, error) {
@@ -157,8 +162,8 @@ func (s *service) OpenChannel(ctx context.Context, p nodeapi.OpenChannelParams) 
 	if !n.isConnected(pub) {
 		return nil, fmt.Errorf("peer %s is not connected (connect first)", p.NodeID)
 	}
-	if conf, _ := n.wallet.Balance(); int64(conf) < p.AmountSat {
-		return nil, fmt.Errorf("insufficient confirmed wallet funds: have %d sat, need %d sat plus fees", conf, p.AmountSat)
+	if err := n.checkAnchorReserve(p.AmountSat); err != nil {
+		return nil, err
 	}
 	var userID [16]byte
 	_, _ = rand.Read(userID[:])

@@ -38,6 +38,7 @@ func TestCLICommands(t *testing.T) {
 		{[]string{"listpeers"}, MethodListPeers, nil, fakePeers},
 		{[]string{"newaddress"}, MethodNewAddress, nil, fakeAddress},
 		{[]string{"walletbalance"}, MethodWalletBalance, nil, fakeBalance},
+		{[]string{"listbalances"}, MethodListBalances, nil, fakeBalances},
 		{[]string{"openchannel", node, "100000"}, MethodOpenChannel,
 			OpenChannelParams{NodeID: node, AmountSat: 100000}, fakeOpen},
 		{[]string{"openchannel", node, "100000", "5000"}, MethodOpenChannel,
@@ -120,6 +121,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"listpeers", "x"},
 		{"newaddress", "x"},
 		{"walletbalance", "x"},
+		{"listbalances", "x"},
 		{"openchannel"},
 		{"openchannel", node},
 		{"openchannel", node, "abc"},
@@ -174,7 +176,7 @@ func TestCLIHelp(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("help: %d %q", code, errOut)
 	}
-	want := []string{"getinfo", "connect", "listpeers", "newaddress", "walletbalance", "openchannel",
+	want := []string{"getinfo", "connect", "listpeers", "newaddress", "walletbalance", "listbalances", "openchannel",
 		"listchannels", "closechannel", "invoice", "decodeinvoice", "payinvoice", "keysend", "listpayments", "sendpayment",
 		"listinvoices", "stop", "events", "help"}
 	var names []string

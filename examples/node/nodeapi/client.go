@@ -228,6 +228,11 @@ func (c *Client) WalletBalance(ctx context.Context) (*WalletBalanceResult, error
 	return callResult[WalletBalanceResult](ctx, c, MethodWalletBalance, nil)
 }
 
+// ListBalances calls listbalances.
+func (c *Client) ListBalances(ctx context.Context) (*ListBalancesResult, error) {
+	return callResult[ListBalancesResult](ctx, c, MethodListBalances, nil)
+}
+
 // OpenChannel calls openchannel; it waits until the funding transaction is broadcast (or ctx or
 // the server's cap, DefaultCallTimeout, ends).
 func (c *Client) OpenChannel(ctx context.Context, p OpenChannelParams) (*OpenChannelResult, error) {

@@ -48,6 +48,9 @@ func TestClientRoundTrip(t *testing.T) {
 	bal, err := c.WalletBalance(ctx)
 	check(MethodWalletBalance, nil, bal, fakeBalance, err)
 
+	lb, err := c.ListBalances(ctx)
+	check(MethodListBalances, nil, lb, fakeBalances, err)
+
 	op := OpenChannelParams{NodeID: "03" + hex32('c'), AmountSat: 250_000, PushMsat: 10_000, Private: true, FeeratePerKw: 1000}
 	opened, err := c.OpenChannel(ctx, op)
 	check(MethodOpenChannel, op, opened, fakeOpen, err)
@@ -257,6 +260,8 @@ func TestClientEvents(t *testing.T) {
 		{Type: "payment_failed", PaymentID: hex32('7'), Reason: "no route"},
 		{Type: "channel_closed", ChannelID: hex32('2'), Reason: "cooperative"},
 		{Type: "block", Height: 900},
+		{Type: "bump_failed", ChannelID: hex32('2'), Reason: "bumptx: insufficient funds"},
+		{Type: "monitor_archived", FundingOutpoint: hex32('3') + ":1"},
 	}
 	for _, ev := range want {
 		f.publish(ev)

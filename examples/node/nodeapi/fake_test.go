@@ -56,8 +56,18 @@ var (
 		{NodeID: "02" + hex32('d'), Address: "10.0.0.2:9735", Inbound: false, Features: ""},
 	}}
 	fakeAddress = &NewAddressResult{Address: "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"}
-	fakeBalance = &WalletBalanceResult{ConfirmedSat: 100000, UnconfirmedSat: -2, TotalSat: 99998, ClaimableSat: 7}
-	fakeOpen    = &OpenChannelResult{
+	fakeBalance = &WalletBalanceResult{ConfirmedSat: 100000, UnconfirmedSat: -2, TotalSat: 99998, OnchainClaimableSat: 3,
+		ClaimableSat: 7}
+	fakeBalances = &ListBalancesResult{TotalSat: 1_500_000, Channels: []ChannelBalances{{
+		ChannelID: hex32('2'), FundingTxid: hex32('3'), FundingVout: 1, Open: false, TotalSat: 1_500_000,
+		Balances: []ClaimableBalance{
+			{Type: BalanceAwaitingConfirmations, AmountSat: 900_000, ConfirmationHeight: 820},
+			{Type: BalanceContentious, AmountSat: 100_000, TimeoutHeight: 850, PaymentHash: hex32('4')},
+			{Type: BalanceMaybeTimeout, AmountSat: 200_000, ClaimableHeight: 851, PaymentHash: hex32('5')},
+			{Type: BalanceMaybePreimage, AmountSat: 300_000, ExpiryHeight: 852, PaymentHash: hex32('6')},
+		},
+	}}}
+	fakeOpen = &OpenChannelResult{
 		TemporaryChannelID: hex32('1'), ChannelID: hex32('2'), FundingTxid: hex32('3'), FundingVout: 1,
 	}
 	fakeChannels = &ListChannelsResult{Channels: []Channel{{
@@ -145,6 +155,9 @@ func (f *fakeService) NewAddress(ctx context.Context) (*NewAddressResult, error)
 }
 func (f *fakeService) WalletBalance(ctx context.Context) (*WalletBalanceResult, error) {
 	return do(ctx, f, MethodWalletBalance, nil, fakeBalance)
+}
+func (f *fakeService) ListBalances(ctx context.Context) (*ListBalancesResult, error) {
+	return do(ctx, f, MethodListBalances, nil, fakeBalances)
 }
 func (f *fakeService) OpenChannel(ctx context.Context, p OpenChannelParams) (*OpenChannelResult, error) {
 	return do(ctx, f, MethodOpenChannel, p, fakeOpen)

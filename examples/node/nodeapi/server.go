@@ -510,6 +510,7 @@ var methods = map[string]handler{
 	MethodListPeers:     noParams(Service.ListPeers),
 	MethodNewAddress:    noParams(Service.NewAddress),
 	MethodWalletBalance: noParams(Service.WalletBalance),
+	MethodListBalances:  noParams(Service.ListBalances),
 	MethodOpenChannel:   withParams(Service.OpenChannel),
 	MethodListChannels:  noParams(Service.ListChannels),
 	MethodCloseChannel:  withParams(Service.CloseChannel),

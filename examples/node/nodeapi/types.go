@@ -19,6 +19,7 @@ const (
 	MethodListPeers     = "listpeers"
 	MethodNewAddress    = "newaddress"
 	MethodWalletBalance = "walletbalance"
+	MethodListBalances  = "listbalances"
 	MethodOpenChannel   = "openchannel"
 	MethodListChannels  = "listchannels"
 	MethodCloseChannel  = "closechannel"
@@ -41,6 +42,9 @@ type Service interface {
 	ListPeers(ctx context.Context) (*ListPeersResult, error)
 	NewAddress(ctx context.Context) (*NewAddressResult, error)
 	WalletBalance(ctx context.Context) (*WalletBalanceResult, error)
+	// ListBalances lists, per channel, what the channel's monitor says is ours on chain
+	// (lnkit's ChainMonitor.GetClaimableBalances).
+	ListBalances(ctx context.Context) (*ListBalancesResult, error)
 	OpenChannel(ctx context.Context, p OpenChannelParams) (*OpenChannelResult, error)
 	ListChannels(ctx context.Context) (*ListChannelsResult, error)
 	CloseChannel(ctx context.Context, p CloseChannelParams) (*CloseChannelResult, error)
@@ -124,12 +128,68 @@ type NewAddressResult struct {
 	Address string `json:"address"`
 }
 
+// WalletBalanceResult: ConfirmedSat, UnconfirmedSat and TotalSat are the on-chain wallet's coins.
 type WalletBalanceResult struct {
 	ConfirmedSat   int64 `json:"confirmed_sat"`
 	UnconfirmedSat int64 `json:"unconfirmed_sat"`
 	TotalSat       int64 `json:"total_sat"`
-	// ClaimableSat is what channels and sweeps still hold on chain for us (not yet in the wallet).
+	// OnchainClaimableSat is what closing and closed channels still hold for us on chain and the
+	// wallet does not count yet: the sum of their listbalances entries (commitment outputs, HTLCs
+	// being claimed or timed out, justice claims) less the outputs that already pay the wallet.
+	OnchainClaimableSat int64 `json:"onchain_claimable_sat"`
+	// ClaimableSat is what is ours outside the wallet: our balance in the channels still open
+	// (in-flight HTLCs we offered excluded) plus OnchainClaimableSat.
 	ClaimableSat int64 `json:"claimable_sat"`
+}
+
+// Balance types of listbalances, one per kind of lnkit channelmonitor.Balance.
+const (
+	// BalanceOnChannelClose: the channel is open (or its close has not confirmed); what a force close
+	// would give us.
+	BalanceOnChannelClose = "claimable_on_channel_close"
+	// BalanceAwaitingConfirmations: an output of ours, spendable or final at ConfirmationHeight.
+	BalanceAwaitingConfirmations = "claimable_awaiting_confirmations"
+	// BalanceContentious: an HTLC paid to us whose preimage we hold, claimed on chain; the
+	// counterparty may take it back after TimeoutHeight.
+	BalanceContentious = "contentious_claimable"
+	// BalanceMaybeTimeout: an HTLC we offered, ours by timeout at ClaimableHeight unless the
+	// counterparty claims it with the preimage first.
+	BalanceMaybeTimeout = "maybe_timeout_claimable_htlc"
+	// BalanceMaybePreimage: an HTLC paid to us whose preimage we do not hold; ours only if it comes
+	// before ExpiryHeight.
+	BalanceMaybePreimage = "maybe_preimage_claimable_htlc"
+	// BalanceRevokedOutput: an output of a revoked commitment that we are taking (justice).
+	BalanceRevokedOutput = "counterparty_revoked_output_claimable"
+)
+
+// ClaimableBalance is one entry of a channel's on-chain balances. Heights are block heights, set
+// only for the types that carry them; PaymentHash (hex) only for HTLCs.
+type ClaimableBalance struct {
+	Type               string `json:"type"`
+	AmountSat          int64  `json:"amount_sat"`
+	ConfirmationHeight uint32 `json:"confirmation_height,omitempty"`
+	TimeoutHeight      uint32 `json:"timeout_height,omitempty"`
+	ClaimableHeight    uint32 `json:"claimable_height,omitempty"`
+	ExpiryHeight       uint32 `json:"expiry_height,omitempty"`
+	PaymentHash        string `json:"payment_hash,omitempty"`
+}
+
+// ChannelBalances is what one channel's monitor holds for us on chain. Open says the channel is
+// still listed by listchannels (its balance there is the off-chain one).
+type ChannelBalances struct {
+	ChannelID   string             `json:"channel_id"`
+	FundingTxid string             `json:"funding_txid"`
+	FundingVout uint32             `json:"funding_output_index"`
+	Open        bool               `json:"open"`
+	TotalSat    int64              `json:"total_sat"`
+	Balances    []ClaimableBalance `json:"balances"`
+}
+
+// ListBalancesResult lists the channels with a monitor (closed channels until their monitor is
+// archived), in funding outpoint order; TotalSat sums every balance listed.
+type ListBalancesResult struct {
+	Channels []ChannelBalances `json:"channels"`
+	TotalSat int64             `json:"total_sat"`
 }
 
 type OpenChannelParams struct {
@@ -301,7 +361,9 @@ type ListInvoicesResult struct {
 // "data: <JSON of Event>").
 type Event struct {
 	// Type is one of: payment_sent, payment_failed, payment_received, channel_pending, channel_ready,
-	// channel_closed, peer_connected, peer_disconnected, block.
+	// channel_closed, peer_connected, peer_disconnected, block, bump_failed (fee bumping of a
+	// force-closed anchor channel failed; Reason says why; retried at the next block),
+	// monitor_archived (a fully resolved channel's monitor was archived; FundingOutpoint says which).
 	Type        string `json:"type"`
 	PaymentHash string `json:"payment_hash,omitempty"`
 	PaymentID   string `json:"payment_id,omitempty"`
@@ -310,4 +372,6 @@ type Event struct {
 	NodeID      string `json:"node_id,omitempty"`
 	Height      uint32 `json:"height,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+	// FundingOutpoint is "txid:index".
+	FundingOutpoint string `json:"funding_outpoint,omitempty"`
 }

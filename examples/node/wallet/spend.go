@@ -51,34 +51,96 @@ type candidate struct {
 // Errors: ErrInvalidOutputs (no outputs, a nil output, a negative or too large value),
 // ErrInsufficientFunds (errors.Is; the message says how much is missing), ErrClosed, or a save error.
 func (w *Wallet) FundTransaction(outputs []*wire.TxOut, feeratePerKw uint32) (*wire.MsgTx, error) {
-	if len(outputs) == 0 {
-		return nil, fmt.Errorf("%w: no outputs", ErrInvalidOutputs)
+	tx, target, err := newFundingTx(outputs)
+	if err != nil {
+		return nil, err
 	}
-	if feeratePerKw < chaininterface.FeeratePerKwFloor {
-		feeratePerKw = chaininterface.FeeratePerKwFloor
-	}
-	tx := wire.NewMsgTx(2)
-	var target int64
-	for i, out := range outputs {
-		if out == nil || out.Value < 0 || out.Value > btcutil.MaxSatoshi {
-			return nil, fmt.Errorf("%w: output %d", ErrInvalidOutputs, i)
-		}
-		target += out.Value
-		if target > btcutil.MaxSatoshi {
-			return nil, fmt.Errorf("%w: outputs add up to more than 21e6 BTC", ErrInvalidOutputs)
-		}
-		tx.AddTxOut(&wire.TxOut{Value: out.Value, PkScript: append([]byte(nil), out.PkScript...)})
-	}
-
+	feeratePerKw = max(feeratePerKw, chaininterface.FeeratePerKwFloor)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return nil, ErrClosed
 	}
 	tx.LockTime = w.best.Height
+	sel, err := w.selectCoins(tx, target, feeratePerKw)
+	if err != nil {
+		return nil, err
+	}
+	if sel.changeSat > 0 {
+		script, err := w.issue(ChangeChain)
+		if err != nil {
+			return nil, err
+		}
+		tx.AddTxOut(&wire.TxOut{Value: sel.changeSat, PkScript: script})
+	}
+	if err := w.signFunding(tx, sel.chosen); err != nil {
+		return nil, err
+	}
+	for _, cd := range sel.chosen {
+		w.locked[cd.op] = struct{}{}
+	}
+	if err := w.save(); err != nil {
+		for _, cd := range sel.chosen {
+			delete(w.locked, cd.op)
+		}
+		return nil, err
+	}
+	return tx, nil
+}
 
+// SpendableAfter returns, in satoshis, the confirmed spendable balance (mature, unlocked coins) that
+// would be left, change included, after FundTransaction(outputs, feeratePerKw): what a channel
+// opening would leave for fee bumping. It locks and signs nothing. Errors: as FundTransaction.
+func (w *Wallet) SpendableAfter(outputs []*wire.TxOut, feeratePerKw uint32) (int64, error) {
+	tx, target, err := newFundingTx(outputs)
+	if err != nil {
+		return 0, err
+	}
+	feeratePerKw = max(feeratePerKw, chaininterface.FeeratePerKwFloor)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, ErrClosed
+	}
+	sel, err := w.selectCoins(tx, target, feeratePerKw)
+	if err != nil {
+		return 0, err
+	}
+	return sel.availableSat - sel.inSat + sel.changeSat, nil
+}
+
+// newFundingTx checks outputs and returns a version-2 transaction paying copies of them, and their sum.
+func newFundingTx(outputs []*wire.TxOut) (*wire.MsgTx, int64, error) {
+	if len(outputs) == 0 {
+		return nil, 0, fmt.Errorf("%w: no outputs", ErrInvalidOutputs)
+	}
+	tx := wire.NewMsgTx(2)
+	var target int64
+	for i, out := range outputs {
+		if out == nil || out.Value < 0 || out.Value > btcutil.MaxSatoshi {
+			return nil, 0, fmt.Errorf("%w: output %d", ErrInvalidOutputs, i)
+		}
+		target += out.Value
+		if target > btcutil.MaxSatoshi {
+			return nil, 0, fmt.Errorf("%w: outputs add up to more than 21e6 BTC", ErrInvalidOutputs)
+		}
+		tx.AddTxOut(&wire.TxOut{Value: out.Value, PkScript: append([]byte(nil), out.PkScript...)})
+	}
+	return tx, target, nil
+}
+
+// selection is what selectCoins chose.
+type selection struct {
+	chosen       []candidate
+	inSat        int64 // value of chosen
+	changeSat    int64 // 0: no change output
+	availableSat int64 // value of every candidate coin
+}
+
+// spendableCoins returns the confirmed, mature, unspent, unlocked coins, largest first, then by
+// outpoint. The caller holds w.mu.
+func (w *Wallet) spendableCoins() []candidate {
 	var cands []candidate
-	var available int64
 	for op, c := range w.coins {
 		if _, spent := w.spends[op]; spent {
 			continue
@@ -87,7 +149,6 @@ func (w *Wallet) FundTransaction(outputs []*wire.TxOut, feeratePerKw uint32) (*w
 			continue
 		}
 		cands = append(cands, candidate{op, c})
-		available += c.ValueSat
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if cands[i].c.ValueSat != cands[j].c.ValueSat {
@@ -95,73 +156,61 @@ func (w *Wallet) FundTransaction(outputs []*wire.TxOut, feeratePerKw uint32) (*w
 		}
 		return lessOutPoint(cands[i].op, cands[j].op)
 	})
+	return cands
+}
 
+// selectCoins adds inputs (with placeholder witnesses of the largest size) to tx, which pays target
+// sat, until they pay the outputs and the fee at feeratePerKw, with change if it would be at least
+// DustLimitSat. The caller holds w.mu. Errors: ErrInsufficientFunds.
+func (w *Wallet) selectCoins(tx *wire.MsgTx, target int64, feeratePerKw uint32) (*selection, error) {
+	cands := w.spendableCoins()
+	sel := &selection{changeSat: -1}
+	for _, cd := range cands {
+		sel.availableSat += cd.c.ValueSat
+	}
 	// The change script's length is all that matters while sizing: every P2WPKH script is 22 bytes.
 	change := &wire.TxOut{PkScript: make([]byte, 22)}
-	var chosen []candidate
-	var inSat, changeSat, feeNoChange int64
-	changeSat = -1
 	for _, cd := range cands {
-		chosen = append(chosen, cd)
-		inSat += cd.c.ValueSat
+		sel.chosen = append(sel.chosen, cd)
+		sel.inSat += cd.c.ValueSat
 		tx.AddTxIn(&wire.TxIn{
 			PreviousOutPoint: cd.op,
 			Sequence:         wire.MaxTxInSequenceNum - 2,
 			Witness:          wire.TxWitness{make([]byte, p2wpkhSigMaxLen), make([]byte, 33)},
 		})
-		feeNoChange = feeSat(txWeight(tx), feeratePerKw)
+		feeNoChange := feeSat(txWeight(tx), feeratePerKw)
 		tx.AddTxOut(change)
 		feeWithChange := feeSat(txWeight(tx), feeratePerKw)
 		tx.TxOut = tx.TxOut[:len(tx.TxOut)-1]
-		if rest := inSat - target - feeWithChange; rest >= DustLimitSat {
-			changeSat = rest
-			break
+		if rest := sel.inSat - target - feeWithChange; rest >= DustLimitSat {
+			sel.changeSat = rest
+			return sel, nil
 		}
-		if inSat-target-feeNoChange >= 0 {
-			changeSat = 0
-			break
+		if sel.inSat-target-feeNoChange >= 0 {
+			sel.changeSat = 0
+			return sel, nil
 		}
 	}
-	if changeSat < 0 {
-		return nil, fmt.Errorf("%w: need %d sat plus the fee at %d sat/kw, %d sat spendable", ErrInsufficientFunds,
-			target, feeratePerKw, available)
-	}
-	if changeSat > 0 {
-		script, err := w.issue(ChangeChain)
-		if err != nil {
-			return nil, err
-		}
-		change.PkScript = script
-		change.Value = changeSat
-		tx.AddTxOut(change)
-	}
+	return nil, fmt.Errorf("%w: need %d sat plus the fee at %d sat/kw, %d sat spendable", ErrInsufficientFunds,
+		target, feeratePerKw, sel.availableSat)
+}
 
+// signFunding signs every input of tx, which spends chosen in order (BIP 143, SIGHASH_ALL). The caller
+// holds w.mu.
+func (w *Wallet) signFunding(tx *wire.MsgTx, chosen []candidate) error {
 	prev := txscript.NewMultiPrevOutFetcher(nil)
 	for _, cd := range chosen {
 		prev.AddPrevOut(cd.op, &wire.TxOut{Value: cd.c.ValueSat, PkScript: cd.c.PkScript})
 	}
 	hashes := txscript.NewTxSigHashes(tx, prev)
 	for i, cd := range chosen {
-		key, err := w.privKey(cd.c.Path)
+		wit, err := w.signInput(tx, hashes, i, cd.c, &wire.TxOut{Value: cd.c.ValueSat, PkScript: cd.c.PkScript})
 		if err != nil {
-			return nil, err
-		}
-		wit, err := txscript.WitnessSignature(tx, hashes, i, cd.c.ValueSat, cd.c.PkScript, txscript.SigHashAll, key, true)
-		if err != nil {
-			return nil, fmt.Errorf("wallet: signing input %d: %w", i, err)
+			return err
 		}
 		tx.TxIn[i].Witness = wit
 	}
-	for _, cd := range chosen {
-		w.locked[cd.op] = struct{}{}
-	}
-	if err := w.save(); err != nil {
-		for _, cd := range chosen {
-			delete(w.locked, cd.op)
-		}
-		return nil, err
-	}
-	return tx, nil
+	return nil
 }
 
 // UnlockInputs releases the coins that FundTransaction locked for tx, for a transaction that will not be
@@ -198,37 +247,94 @@ func (w *Wallet) AddOwnTransaction(tx *wire.MsgTx) error {
 	if tx == nil {
 		return nil
 	}
+	return w.AddOwnTransactions(tx)
+}
+
+// AddOwnTransactions is AddOwnTransaction for transactions broadcast together, parents before
+// children, with one more rule: a transaction that neither spends nor pays the wallet is recorded too
+// when a later transaction of the batch that is recorded spends one of its outputs (the commitment
+// under a CPFP child). So when a conflicting transaction confirms instead of that parent (the
+// counterparty's commitment), the wallet drops the parent and the child with it, and the child's coins
+// are spendable again. It returns the first error met; the other transactions are still recorded.
+func (w *Wallet) AddOwnTransactions(txs ...*wire.MsgTx) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
 	}
-	changed, err := w.addOwnLocked(tx)
-	if err != nil || !changed {
-		return err
+	parents := w.parentsToRecord(txs)
+	var first error
+	changed := false
+	for _, tx := range txs {
+		if tx == nil {
+			continue
+		}
+		c, err := w.addOwnLocked(tx, parents[tx.TxHash()])
+		changed = changed || c
+		if err != nil && first == nil {
+			first = err
+		}
 	}
-	return w.save()
+	if changed {
+		if err := w.save(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
-// addOwnLocked is AddOwnTransaction without saving; it reports whether anything changed.
-func (w *Wallet) addOwnLocked(tx *wire.MsgTx) (bool, error) {
-	txid := tx.TxHash()
-	if r, ok := w.txs[txid]; ok {
-		if r.Own {
-			return false, nil
+// parentsToRecord returns the transactions of txs that a later transaction of txs, itself to be
+// recorded, spends. The caller holds w.mu.
+func (w *Wallet) parentsToRecord(txs []*wire.MsgTx) map[chainhash.Hash]bool {
+	parents := make(map[chainhash.Hash]bool)
+	for i := len(txs) - 1; i >= 0; i-- {
+		tx := txs[i]
+		if tx == nil || (!parents[tx.TxHash()] && !w.touches(tx)) {
+			continue
 		}
-		r.Own = true
-		return true, nil
+		for _, in := range tx.TxIn {
+			parents[in.PreviousOutPoint.Hash] = true
+		}
 	}
-	if blockchain.IsCoinBaseTx(tx) {
-		return false, nil
+	return parents
+}
+
+// touches reports whether tx is recorded, spends one of our coins or pays one of our scripts. The
+// caller holds w.mu.
+func (w *Wallet) touches(tx *wire.MsgTx) bool {
+	if _, ok := w.txs[tx.TxHash()]; ok {
+		return true
 	}
-	relevant := false
-	var replaced []chainhash.Hash
 	for _, in := range tx.TxIn {
 		if _, ok := w.coins[in.PreviousOutPoint]; ok {
-			relevant = true
+			return true
 		}
+	}
+	for _, out := range tx.TxOut {
+		if _, ok := w.scripts[string(out.PkScript)]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// addOwnLocked is AddOwnTransaction without saving (force: record tx even if it does not touch the
+// wallet); it reports whether anything changed.
+func (w *Wallet) addOwnLocked(tx *wire.MsgTx, force bool) (bool, error) {
+	txid := tx.TxHash()
+	if r, ok := w.txs[txid]; ok {
+		claim := w.takeClaimMark(txid)
+		if r.Own && (r.Claim || !claim) {
+			return false, nil
+		}
+		r.Own, r.Claim = true, r.Claim || claim
+		return true, nil
+	}
+	if blockchain.IsCoinBaseTx(tx) || !(force || w.touches(tx)) {
+		return false, nil
+	}
+	var replaced []chainhash.Hash
+	for _, in := range tx.TxIn {
 		if other, ok := w.spends[in.PreviousOutPoint]; ok {
 			if r := w.txs[other]; r != nil && r.Height > 0 {
 				return false, fmt.Errorf("%w: input %s spent by %s at height %d", ErrConflict,
@@ -237,18 +343,10 @@ func (w *Wallet) addOwnLocked(tx *wire.MsgTx) (bool, error) {
 			replaced = append(replaced, other)
 		}
 	}
-	for _, out := range tx.TxOut {
-		if _, ok := w.scripts[string(out.PkScript)]; ok {
-			relevant = true
-		}
-	}
-	if !relevant {
-		return false, nil
-	}
 	for _, id := range replaced {
 		w.dropTx(id)
 	}
-	w.addTx(&txRecord{Tx: tx.Copy(), Own: true})
+	w.addTx(&txRecord{Tx: tx.Copy(), Own: true, Claim: w.takeClaimMark(txid)})
 	for j, out := range tx.TxOut {
 		p, ok := w.scripts[string(out.PkScript)]
 		if !ok {
@@ -263,6 +361,13 @@ func (w *Wallet) addOwnLocked(tx *wire.MsgTx) (bool, error) {
 	}
 	w.dirty = true
 	return true, nil
+}
+
+// takeClaimMark reports whether the BumpSource signed txid, and forgets it. The caller holds w.mu.
+func (w *Wallet) takeClaimMark(txid chainhash.Hash) bool {
+	_, ok := w.claimTxids[txid]
+	delete(w.claimTxids, txid)
+	return ok
 }
 
 // SweepSpendableOutputs builds, through km.SpendSpendableOutputs, a transaction spending the outputs of
@@ -321,7 +426,7 @@ func (w *Wallet) SweepSpendableOutputs(descs []events.SpendableOutputDescriptor,
 		w.next[ChangeChain] = next
 		return nil, fmt.Errorf("%w: %d outputs leave less than the dust limit after the fee", ErrNothingToSweep, len(todo))
 	}
-	if _, err := w.addOwnLocked(tx); err != nil {
+	if _, err := w.addOwnLocked(tx, false); err != nil {
 		return nil, err
 	}
 	if err := w.save(); err != nil {
@@ -343,12 +448,10 @@ type recordingBroadcaster struct {
 	next chaininterface.BroadcasterInterface
 }
 
-// BroadcastTransactions records each transaction in the wallet (errors, such as a conflict with a
-// confirmed spend, leave the wallet unchanged) and forwards the batch.
+// BroadcastTransactions records the batch in the wallet (AddOwnTransactions; errors, such as a
+// conflict with a confirmed spend, leave that transaction unrecorded) and forwards it.
 func (b *recordingBroadcaster) BroadcastTransactions(txs ...*wire.MsgTx) {
-	for _, tx := range txs {
-		_ = b.w.AddOwnTransaction(tx)
-	}
+	_ = b.w.AddOwnTransactions(txs...)
 	if b.next != nil {
 		b.next.BroadcastTransactions(txs...)
 	}

@@ -56,6 +56,7 @@ type txJSON struct {
 	Height   uint32 `json:"height"` // 0 = unconfirmed
 	Coinbase bool   `json:"coinbase,omitempty"`
 	Own      bool   `json:"own,omitempty"`
+	Claim    bool   `json:"claim,omitempty"` // signed by the BumpSource (a CPFP child or HTLC transaction)
 }
 
 // decodeState parses and checks a state file (everything that does not need the wallet's keys). Errors
@@ -167,7 +168,7 @@ func (w *Wallet) restore(st *state) error {
 	}
 	for _, tj := range st.Txs {
 		tx, _ := parseTx(tj.Tx)
-		w.addTx(&txRecord{Tx: tx, Height: tj.Height, Coinbase: tj.Coinbase, Own: tj.Own})
+		w.addTx(&txRecord{Tx: tx, Height: tj.Height, Coinbase: tj.Coinbase, Own: tj.Own, Claim: tj.Claim})
 	}
 	for _, s := range st.Locked {
 		op, _ := parseOutPoint(s)
@@ -213,7 +214,7 @@ func (w *Wallet) encode() ([]byte, error) {
 			return nil, err
 		}
 		st.Txs = append(st.Txs, txJSON{Tx: hex.EncodeToString(buf.Bytes()), Height: r.Height,
-			Coinbase: r.Coinbase, Own: r.Own})
+			Coinbase: r.Coinbase, Own: r.Own, Claim: r.Claim})
 	}
 	locked := make([]wire.OutPoint, 0, len(w.locked))
 	for op := range w.locked {

@@ -16,6 +16,11 @@
 // transactions become unconfirmed again (their coinbases disappear), and an unconfirmed transaction that a
 // later block double-spends is dropped with its descendants.
 //
+// Fee bumping: BumpSource is the wallet as lnkit's bumptx package sees it (a bumptx.WalletSource), so
+// that the node's anchor channels can get their commitments and HTLC transactions confirmed with
+// CPFP children and fee inputs paid from the wallet, replaced (BIP 125) as the monitor raises its
+// target.
+//
 // State lives in dir/wallet.json, written as a whole (temporary file, fsync, rename). Every call that hands
 // out something (an address, a funded transaction) saves before it returns; block callbacks save when a
 // block touched the wallet and otherwise every SaveEveryBlocks blocks, so after a crash the wallet resumes
@@ -122,6 +127,7 @@ type txRecord struct {
 	Height   uint32 // 0 while unconfirmed
 	Coinbase bool
 	Own      bool // handed to AddOwnTransaction: rebroadcast while unconfirmed
+	Claim    bool // signed by the BumpSource: its coins may be spent again by a replacement
 }
 
 // Wallet is a BIP 84 wallet. Create it with Open.
@@ -143,6 +149,8 @@ type Wallet struct {
 	txs      map[chainhash.Hash]*txRecord
 	spends   map[wire.OutPoint]chainhash.Hash // input -> recorded transaction spending it
 	locked   map[wire.OutPoint]struct{}
+	// claimTxids are transactions the BumpSource signed and the wallet has not recorded yet.
+	claimTxids map[chainhash.Hash]struct{}
 
 	dirty      bool // changes not yet saved
 	sinceSave  int  // blocks processed since the last save
@@ -199,6 +207,7 @@ func Open(dir string, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wa
 		txs:        make(map[chainhash.Hash]*txRecord),
 		spends:     make(map[wire.OutPoint]chainhash.Hash),
 		locked:     make(map[wire.OutPoint]struct{}),
+		claimTxids: make(map[chainhash.Hash]struct{}),
 		coinbaseMa: int32(net.CoinbaseMaturity),
 	}
 	data, err := os.ReadFile(w.path)
@@ -417,6 +426,27 @@ func (w *Wallet) Balance() (confirmed, unconfirmed btcutil.Amount) {
 		}
 	}
 	return confirmed, unconfirmed
+}
+
+// PaidBySpendOf returns the values, in satoshis, of the outputs paying the wallet of the recorded
+// transaction that spends op, confirmed or not, spent since or not; nil if no recorded transaction
+// spends op. For a channel's funding outpoint these are the outputs of a cooperative close (or of a
+// commitment) that pay the wallet directly, which the channel's monitor also lists as claimable
+// until they are final.
+func (w *Wallet) PaidBySpendOf(op wire.OutPoint) []int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r := w.txs[w.spends[op]]
+	if r == nil {
+		return nil
+	}
+	var out []int64
+	for _, o := range r.Tx.TxOut {
+		if _, ok := w.scripts[string(o.PkScript)]; ok {
+			out = append(out, o.Value)
+		}
+	}
+	return out
 }
 
 // UTXO is one unspent coin of the wallet.
