@@ -432,6 +432,8 @@ func (cm *ChannelManager) closeChannelLocked(ps *peerState, c *channel, reason e
 		return
 	}
 	funded := c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept
+	// An unfunded channel is known by its temporary id only; c.id() of a closed channel is its final id.
+	id := c.id()
 	c.state = stateClosed
 	if funded && (broadcast || reason != events.CooperativeClosure) {
 		if c.monitorFailed {
@@ -444,15 +446,15 @@ func (cm *ChannelManager) closeChannelLocked(ps *peerState, c *channel, reason e
 		}
 	}
 	if !funded {
-		delete(ps.channels, c.id())
+		delete(ps.channels, id)
 		if c.fundingTx != nil {
-			cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: c.fundingTx.TxHash()})
+			cm.queueEvent(events.DiscardFunding{ChannelID: id, FundingTxid: c.fundingTx.TxHash()})
 		}
 	}
 	cm.failPendingOutgoing(c)
-	cm.queueEvent(events.ChannelClosed{ChannelID: c.id(), UserChannelID: c.userChannelID, CounterpartyNodeID: c.counterparty,
+	cm.queueEvent(events.ChannelClosed{ChannelID: id, UserChannelID: c.userChannelID, CounterpartyNodeID: c.counterparty,
 		Reason: reason, Message: msg, ChannelCapacitySat: c.valueSat})
-	cm.log.Info("channel closed", "channel", c.id(), "peer", fmt.Sprintf("%x", nodeKey(c.counterparty)), "reason", reason, "msg", msg)
+	cm.log.Info("channel closed", "channel", id, "peer", fmt.Sprintf("%x", nodeKey(c.counterparty)), "reason", reason, "msg", msg)
 }
 
 // failChannel handles a protocol error on a channel: a ChannelError with Close sends `error` and
