@@ -426,6 +426,18 @@ func (c *channel) receiveFundingSigned(m *lnwire.FundingSigned, destination []by
 	return mon, nil
 }
 
+// monitorRefused undoes the funding step after the ChainMonitor refused the channel's first monitor
+// (WatchChannel returned an error: another channel's monitor watches that funding outpoint, as when a
+// peer names someone else's outpoint in funding_created). The channel has no monitor of its own, so no
+// update may ever go to that outpoint, not even the force close of failing it: the channel goes back
+// to its state before the funding signatures and is failed as an unfunded channel.
+func (c *channel) monitorRefused() {
+	c.state = stateAcceptSent
+	if c.outbound {
+		c.state = stateFundingCreatedSent
+	}
+}
+
 // channelReadyMsg returns our `channel_ready`.
 func (c *channel) channelReadyMsg() (*lnwire.ChannelReady, error) {
 	p1, err := c.signer.GetPerCommitmentPoint(1)

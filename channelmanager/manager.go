@@ -926,6 +926,7 @@ func (broadcastMarker) MsgType() lnwire.MessageType { return 0 }
 func (cm *ChannelManager) watchNewChannel(c *channel, mon *channelmonitor.ChannelMonitor) error {
 	status, err := cm.watch.WatchChannel(c.fundingOutPoint, mon)
 	if err != nil {
+		c.monitorRefused()
 		return fmt.Errorf("monitor refused: %w", err)
 	}
 	c.latestMonitorUpdateID = 0
