@@ -120,33 +120,16 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 		for _, c := range ps.channels {
 			// Going on chain for an HTLC's deadline is the monitor's decision (HolderForceClosed), so
 			// that it is made even when the manager is not running.
-			cm.maybeSendChannelReady(c, height)
+			cm.apply(ps, c, c.maybeSendChannelReady(height))
 			// A channel we opened whose funding never confirmed is abandoned after two weeks.
 			if c.state == stateAwaitingChannelReady && c.fundingConfHeight == 0 && !c.outbound && height > c.createdHeight+2016 {
-				cm.closeChannelLocked(ps, c, events.FundingAbandoned, "funding transaction did not confirm in 2016 blocks", false)
+				cm.closeChannelLocked(ps, c, closure{events.FundingAbandoned, "funding transaction did not confirm in 2016 blocks", false})
 			}
 		}
 		ps.mu.Unlock()
 	}
 	cm.failExpiringClaimables(height)
 	cm.needsPersist.Store(true)
-}
-
-// maybeSendChannelReady sends `channel_ready` once the funding transaction is deep enough. The caller
-// holds the peer lock.
-func (cm *ChannelManager) maybeSendChannelReady(c *channel, height uint32) {
-	if !c.fundingDepthReached(height) || c.reestablishPending || !c.peerConnected {
-		return
-	}
-	msg, err := c.channelReadyMsg()
-	if err != nil {
-		return
-	}
-	c.ourChannelReadySent = true
-	cm.queueMsg(c, msg)
-	if c.maybeReady() {
-		cm.channelBecameReady(c)
-	}
 }
 
 // GetRelevantTxids implements chaininterface.Confirm: the confirmed funding transactions.
@@ -191,13 +174,11 @@ func (cm *ChannelManager) TimerTickOccurred() {
 			if uint64(diff)*100 <= uint64(cur)*thr {
 				continue
 			}
-			msg, err := c.sendUpdateFee(want, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
+			eff, err := c.sendUpdateFee(want, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
+			cm.apply(ps, c, eff)
 			if err != nil {
 				cm.log.Warn("cannot update fee", "channel", c.channelID, "feerate", want, "err", err)
-				continue
 			}
-			cm.queueUpdate(c, msg)
-			cm.afterChange(ps, c)
 		}
 		ps.mu.Unlock()
 	}

@@ -130,8 +130,9 @@ type feeUpdate struct {
 }
 
 // channel is one channel's state machine: a value whose methods take one input (a message, a block, an
-// API call) and return what must happen (messages, monitor updates, events) or an error. It sends nothing
-// itself; the ChannelManager holds the peer lock while calling it.
+// API call) and return what must happen (effects: monitor updates, messages, broadcasts, events, HTLCs
+// for the payment layer) and an error. It sends nothing itself; the ChannelManager holds the peer lock
+// while calling it and applies the effects (apply).
 type channel struct {
 	state         channelState
 	outbound      bool // we are the funder (opener)
@@ -195,12 +196,13 @@ type channel struct {
 	// reconnects or talks about the channel (BOLT 2: a node SHOULD retransmit it).
 	errorSent []byte
 
-	// Monitor updates: every output message is held while an update is in progress. monitorFailed: an
-	// update could not be persisted; the channel is failed and sends nothing more (not persisted: the
-	// channel is closed, and a restarted manager reads it as such).
+	// Monitor updates, kept by apply: the channel's output that depends on its state (messages and
+	// broadcasts) is held while an update is in flight. monitorFailed: an update could not be
+	// persisted; the channel is failed and that output never leaves (not persisted: the channel is
+	// closed, and a restarted manager reads it as such).
 	latestMonitorUpdateID uint64
 	inFlightUpdates       []uint64
-	heldMessages          []lnwire.Message
+	heldMessages          []heldOutput
 	monitorFailed         bool
 }
 
@@ -437,6 +439,12 @@ func (c *channel) fold() {
 		keptFee = append(keptFee, u)
 	}
 	c.feeUpdates = keptFee
+}
+
+// funded says whether the funding signatures are exchanged (the channel has a monitor). A closed
+// channel still known was funded: one closed before funding is forgotten.
+func (c *channel) funded() bool {
+	return c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept
 }
 
 // isUsable says whether new HTLCs may be added.

@@ -2,11 +2,15 @@ package channelmanager
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
+	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
 	"github.com/lnkit/lnkit/lnwire"
 )
@@ -40,19 +44,20 @@ func (c *channel) shutdownMsg() *lnwire.Shutdown {
 	return &lnwire.Shutdown{ChannelID: c.channelID, ScriptPubKey: c.localShutdownScript}
 }
 
-// receiveShutdown records the counterparty's `shutdown`. It returns true if we must answer with ours.
-func (c *channel) receiveShutdown(m *lnwire.Shutdown, anySegwit bool) (bool, error) {
+// receiveShutdown records the counterparty's `shutdown`. If we have not sent ours, it is due once our
+// pending updates are committed (flush).
+func (c *channel) receiveShutdown(m *lnwire.Shutdown, anySegwit bool) error {
 	if c.state != stateChannelReady && c.state != stateShutdown && c.state != stateAwaitingChannelReady {
-		return false, c.protoErr("unexpected shutdown in state %s", c.state)
+		return c.protoErr("unexpected shutdown in state %s", c.state)
 	}
 	if !isAcceptableShutdownScript(m.ScriptPubKey, anySegwit) {
-		return false, c.warnErr("shutdown scriptpubkey is not an accepted form")
+		return c.warnErr("shutdown scriptpubkey is not an accepted form")
 	}
 	if len(c.remote.UpfrontShutdownScript) > 0 && !bytes.Equal(c.remote.UpfrontShutdownScript, m.ScriptPubKey) {
-		return false, c.protoErr("shutdown scriptpubkey differs from upfront_shutdown_script")
+		return c.protoErr("shutdown scriptpubkey differs from upfront_shutdown_script")
 	}
 	if c.shutdownRcvd && !bytes.Equal(c.remoteShutdownScript, m.ScriptPubKey) {
-		return false, c.protoErr("shutdown scriptpubkey changed")
+		return c.protoErr("shutdown scriptpubkey changed")
 	}
 	// Their uncommitted updates must be committed before shutdown (BOLT 2: a sender MUST NOT send
 	// shutdown with pending updates); we reject shutdown arriving with their updates not yet signed.
@@ -61,7 +66,20 @@ func (c *channel) receiveShutdown(m *lnwire.Shutdown, anySegwit bool) (bool, err
 	if c.state == stateChannelReady || c.state == stateAwaitingChannelReady {
 		c.state = stateShutdown
 	}
-	return !c.shutdownSent, nil
+	if !c.shutdownSent {
+		c.shutdownReplyPending = true
+	}
+	return nil
+}
+
+// sendShutdown returns our `shutdown`, after the step that gives the monitor our closing script (so it
+// can report the closing output as ours).
+func (c *channel) sendShutdown() effects {
+	c.shutdownReplyPending = false
+	var eff effects
+	eff.update(channelmonitor.ShutdownScript{Script: c.localShutdownScript})
+	eff.send(c.shutdownMsg())
+	return eff
 }
 
 // readyToNegotiateClosing says whether both `shutdown`s are exchanged and no HTLC or update is left on
@@ -142,23 +160,49 @@ type closingFees struct {
 	forceCloseAvoidanceSat uint64
 }
 
-// startClosingNegotiation (funder) returns the first `closing_signed`.
-func (c *channel) startClosingNegotiation(f closingFees) (*lnwire.ClosingSigned, error) {
+// startClosingNegotiation starts `closing_signed` negotiation; the funder proposes first.
+func (c *channel) startClosingNegotiation(f closingFees) (effects, error) {
 	c.state = stateNegotiatingClosing
 	if !c.outbound {
-		return nil, nil
+		return effects{}, nil
 	}
 	minFee, maxFee, fee := c.closingFeeRange(f.feeratePerKw, f.forceCloseAvoidanceSat)
-	return c.signClosing(fee, minFee, maxFee, int64(c.local.DustLimitSat))
+	msg, err := c.signClosing(fee, minFee, maxFee, int64(c.local.DustLimitSat))
+	if err != nil {
+		return effects{}, err
+	}
+	var eff effects
+	eff.send(msg)
+	return eff, nil
 }
 
-// receiveClosingSigned handles the counterparty's `closing_signed` (BOLT 2, "Closing Negotiation").
-// It returns our reply (if any) and, once both sides signed the same fee, the fully signed closing
-// transaction. A fee above our bound (closingFeeRange) is never signed: we counter-propose within our
+// receiveClosingSigned handles the counterparty's `closing_signed` (BOLT 2, "Closing Negotiation"): our
+// reply, if any, and, once both sides signed the same fee, the fully signed closing transaction for the
+// monitor (which rebroadcasts it until it confirms) and the broadcaster, and the channel's cooperative
+// close.
+func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, f closingFees) (effects, error) {
+	var eff effects
+	reply, tx, err := c.answerClosingSigned(m, f)
+	if err != nil {
+		return eff, err
+	}
+	if reply != nil {
+		eff.send(reply)
+	}
+	if tx != nil {
+		eff.update(channelmonitor.ClosingTransaction{Tx: tx})
+		eff.broadcast(tx)
+		eff.closing = &closure{events.CooperativeClosure, "cooperative close", false}
+	}
+	return eff, nil
+}
+
+// answerClosingSigned returns our reply to the counterparty's `closing_signed`, if any, and, once both
+// sides signed the same fee, the fully signed closing transaction. A fee above our bound (closingFeeRange) is never signed: we counter-propose within our
 // range and, when no counter-proposal is left (the fee_ranges do not overlap, or our legacy
 // counter-proposal already reached the bound), answer with a warning; the channel stays open, for a
 // new negotiation after reconnecting or the user's force close.
-func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, f closingFees) (*lnwire.ClosingSigned, *wire.MsgTx, error) {
+func (c *channel) answerClosingSigned(m *lnwire.ClosingSigned, f closingFees) (*lnwire.ClosingSigned, *wire.MsgTx, error) {
 	if c.state == stateShutdown && c.readyToNegotiateClosing() {
 		c.state = stateNegotiatingClosing
 	}
@@ -257,4 +301,114 @@ func (c *channel) completeClosingTx(tx *wire.MsgTx, m *lnwire.ClosingSigned) err
 		c.local.Pubkeys.FundingPubkey, append(ourSig.Serialize(), byte(txscript.SigHashAll)),
 		c.remote.Pubkeys.FundingPubkey, append(theirSig.Serialize(), byte(txscript.SigHashAll)))
 	return nil
+}
+
+// flush returns what the channel's state calls for when its pending changes are to be committed: a
+// commitment_signed covering every update not yet signed (unless a revoke_and_ack is awaited), our
+// shutdown once our updates are committed, and, once nothing is left to close over, the start of the
+// closing negotiation (BOLT 2).
+func (c *channel) flush(f closingFees) (effects, error) {
+	var eff effects
+	if (c.state == stateChannelReady || c.state == stateShutdown) && !c.awaitingRAA && c.hasChangesFor(false) {
+		e, err := c.sendCommitmentSigned()
+		if err != nil {
+			return eff, err
+		}
+		eff.merge(e)
+	}
+	if c.shutdownReplyPending && !c.hasChangesFor(false) {
+		eff.merge(c.sendShutdown())
+	}
+	if c.readyToNegotiateClosing() && c.closingFeeProposedSat < 0 && c.state != stateNegotiatingClosing {
+		e, err := c.startClosingNegotiation(f)
+		eff.merge(e)
+		if err != nil {
+			return eff, err
+		}
+	}
+	return eff, nil
+}
+
+// close ends the channel: for a funded channel, the step that tells the monitor (which broadcasts our
+// latest commitment if cl.broadcast; a cooperative close without it needs none); for one closed before
+// funding, DiscardFunding if we made its funding transaction; the outgoing HTLCs that never reached
+// the counterparty's commitment, for the payment layer to fail; and ChannelClosed.
+func (c *channel) close(cl closure) effects {
+	id, funded := c.id(), c.funded()
+	c.state = stateClosed
+	var eff effects
+	if funded && (cl.broadcast || cl.reason != events.CooperativeClosure) {
+		step := channelmonitor.ChannelForceClosed{ShouldBroadcast: cl.broadcast}
+		eff.updates = append(eff.updates, monitorUpdate{steps: []channelmonitor.UpdateStep{step}, afterFailure: c.monitorFailed})
+	}
+	if !funded && c.fundingTx != nil {
+		eff.event(events.DiscardFunding{ChannelID: id, FundingTxid: c.fundingTx.TxHash()})
+	}
+	for _, h := range c.htlcs {
+		if !h.Incoming && h.AddRemote == notYet && !h.Processed {
+			h.Processed = true
+			eff.unsent = append(eff.unsent, h)
+		}
+	}
+	eff.event(events.ChannelClosed{ChannelID: id, UserChannelID: c.userChannelID, CounterpartyNodeID: c.counterparty,
+		Reason: cl.reason, Message: cl.msg, ChannelCapacitySat: c.valueSat})
+	return eff
+}
+
+// failWithError fails the channel with an `error` carrying text (BOLT 1), which leaves at once and is
+// kept to send again when the peer reconnects or writes about the channel, and then closes it as cl says.
+func (c *channel) failWithError(text string, cl closure) effects {
+	c.errorSent = []byte(text)
+	var eff effects
+	eff.sendNow(&lnwire.Error{ChannelID: c.id(), Data: c.errorSent})
+	eff.closing = &cl
+	return eff
+}
+
+// errorAgain sends again the `error` the channel was failed with, if any.
+func (c *channel) errorAgain() effects {
+	var eff effects
+	if c.errorSent != nil {
+		eff.sendNow(&lnwire.Error{ChannelID: c.id(), Data: c.errorSent})
+	}
+	return eff
+}
+
+// fail handles an error on the channel: a ChannelError without Close is answered with a `warning`;
+// errDataLoss (we are behind) with an `error` and a close that never broadcasts our revoked state; any
+// other error with an `error` and a force close.
+func (c *channel) fail(err error) effects {
+	var ce *ChannelError
+	if !errors.As(err, &ce) {
+		ce = &ChannelError{ChannelID: c.id(), Msg: err.Error(), Close: true}
+	}
+	var dl *errDataLoss
+	switch {
+	case errors.As(err, &dl):
+		return c.failWithError(ce.Msg, closure{events.ProcessingError, ce.Msg, false})
+	case !ce.Close:
+		var eff effects
+		eff.sendNow(&lnwire.Warning{ChannelID: c.id(), Data: []byte(ce.Msg)})
+		return eff
+	}
+	return c.failWithError(ce.Msg, closure{events.ProcessingError, ce.Msg, true})
+}
+
+// forceClose closes the channel at the user's request: an `error` to the peer, and the monitor
+// broadcasts our latest commitment. A channel closed cooperatively whose closing transaction has not
+// confirmed may still be force-closed (our commitment then competes with the closing transaction); any
+// other closed channel returns ErrChannelUnavailable (after losing state, our commitment may be revoked).
+func (c *channel) forceClose() (effects, error) {
+	const text = "force-closed by the user"
+	if c.state != stateClosed {
+		return c.failWithError(text, closure{events.HolderForceClosed, text, true}), nil
+	}
+	// closingFeeProposedSat is set only by a closing negotiation, which is reset on disconnection: a
+	// closed channel that has it ended in an agreed closing transaction.
+	if c.closingFeeProposedSat < 0 {
+		return effects{}, fmt.Errorf("%w: channel already closed", ErrChannelUnavailable)
+	}
+	var eff effects
+	eff.update(channelmonitor.ChannelForceClosed{ShouldBroadcast: true})
+	return eff, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -57,14 +58,15 @@ func channelTypeFrom(ct lnwire.ChannelType) (bolt3.ChannelType, bool) {
 	return 0, false
 }
 
-// newOutboundChannel creates a channel we open and returns it with its `open_channel` (BOLT 2,
+// newOutboundChannel creates a channel we open and returns it with its `open_channel` to send (BOLT 2,
 // "The open_channel Message", sender requirements).
 func newOutboundChannel(counterparty *btcec.PublicKey, valueSat int64, pushMsat uint64, userChannelID [16]byte,
 	ct bolt3.ChannelType, signer keys.ChannelSigner, cfg *config.UserConfig, feeratePerKw uint32,
-	chain chainhash.Hash, tempID lnwire.ChannelID, height uint32, shutdownScript []byte) (*channel, *lnwire.OpenChannel, error) {
+	chain chainhash.Hash, tempID lnwire.ChannelID, height uint32, shutdownScript []byte) (*channel, effects, error) {
+	var eff effects
 	point0, err := signer.GetPerCommitmentPoint(0)
 	if err != nil {
-		return nil, nil, err
+		return nil, eff, err
 	}
 	c := &channel{
 		state: stateOpenSent, outbound: true, temporaryID: tempID, counterparty: counterparty,
@@ -75,15 +77,15 @@ func newOutboundChannel(counterparty *btcec.PublicKey, valueSat int64, pushMsat 
 		localShutdownScript: shutdownScript,
 	}
 	c.local = ourSideParams(&cfg.ChannelHandshakeConfig, valueSat, signer.Pubkeys(), nil)
-	msg := &lnwire.OpenChannel{
+	eff.send(&lnwire.OpenChannel{
 		ChainHash: chain, TemporaryChannelID: tempID, FundingSatoshis: btcutil.Amount(valueSat), PushMsat: pushMsat,
 		DustLimitSatoshis: btcutil.Amount(c.local.DustLimitSat), MaxHTLCValueInFlightMsat: c.local.MaxHTLCValueInFlightMsat,
 		ChannelReserveSatoshis: btcutil.Amount(c.local.ChannelReserveSat), HTLCMinimumMsat: c.local.HTLCMinimumMsat,
 		FeeratePerKw: feeratePerKw, ToSelfDelay: c.local.ToSelfDelay, MaxAcceptedHTLCs: c.local.MaxAcceptedHTLCs,
 		ChannelKeys: wireKeys(c.local.Pubkeys, point0), ChannelFlags: 0,
 		UpfrontShutdownScript: []byte{}, ChannelType: channelTypeFor(ct).FeatureVector(),
-	}
-	return c, msg, nil
+	})
+	return c, eff, nil
 }
 
 // wireKeys puts our basepoints into the form `open_channel`/`accept_channel` carry.
@@ -210,10 +212,10 @@ func newInboundChannel(counterparty *btcec.PublicKey, m *lnwire.OpenChannel, the
 }
 
 // accept sets our parameters on an inbound channel and returns the `accept_channel`.
-func (c *channel) accept(signer keys.ChannelSigner, cfg *config.UserConfig, userChannelID [16]byte, shutdownScript []byte) (*lnwire.AcceptChannel, error) {
+func (c *channel) accept(signer keys.ChannelSigner, cfg *config.UserConfig, userChannelID [16]byte, shutdownScript []byte) (effects, error) {
 	point0, err := signer.GetPerCommitmentPoint(0)
 	if err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	c.signer, c.keysID, c.userChannelID = signer, signer.ChannelKeysID(), userChannelID
 	c.local = ourSideParams(&cfg.ChannelHandshakeConfig, c.valueSat, signer.Pubkeys(), nil)
@@ -224,23 +226,25 @@ func (c *channel) accept(signer keys.ChannelSigner, cfg *config.UserConfig, user
 		c.local.ChannelReserveSat = c.remote.DustLimitSat
 	}
 	if c.remote.ChannelReserveSat < c.local.DustLimitSat && c.remote.ChannelReserveSat != 0 {
-		return nil, c.protoErr("channel_reserve_satoshis %d below our dust limit %d", c.remote.ChannelReserveSat, c.local.DustLimitSat)
+		return effects{}, c.protoErr("channel_reserve_satoshis %d below our dust limit %d", c.remote.ChannelReserveSat, c.local.DustLimitSat)
 	}
 	c.state = stateAcceptSent
-	return &lnwire.AcceptChannel{
+	var eff effects
+	eff.send(&lnwire.AcceptChannel{
 		TemporaryChannelID: c.temporaryID, DustLimitSatoshis: btcutil.Amount(c.local.DustLimitSat),
 		MaxHTLCValueInFlightMsat: c.local.MaxHTLCValueInFlightMsat, ChannelReserveSatoshis: btcutil.Amount(c.local.ChannelReserveSat),
 		HTLCMinimumMsat: c.local.HTLCMinimumMsat, MinimumDepth: c.minimumDepth, ToSelfDelay: c.local.ToSelfDelay,
 		MaxAcceptedHTLCs: c.local.MaxAcceptedHTLCs, ChannelKeys: wireKeys(c.local.Pubkeys, point0),
 		UpfrontShutdownScript: []byte{}, ChannelType: channelTypeFor(c.channelType).FeatureVector(),
-	}, nil
+	})
+	return eff, nil
 }
 
-// receiveAcceptChannel checks `accept_channel` (BOLT 2, receiver requirements) and returns the funding
-// output script the host must pay.
-func (c *channel) receiveAcceptChannel(m *lnwire.AcceptChannel, lim *config.ChannelHandshakeLimits) ([]byte, error) {
+// receiveAcceptChannel checks `accept_channel` (BOLT 2, receiver requirements) and asks the host for the
+// funding transaction (FundingGenerationReady, with the output script it must pay).
+func (c *channel) receiveAcceptChannel(m *lnwire.AcceptChannel, lim *config.ChannelHandshakeLimits) (effects, error) {
 	if c.state != stateOpenSent {
-		return nil, c.protoErr("unexpected accept_channel in state %s", c.state)
+		return effects{}, c.protoErr("unexpected accept_channel in state %s", c.state)
 	}
 	c.remote = sideParams{
 		DustLimitSat: uint64(m.DustLimitSatoshis), MaxHTLCValueInFlightMsat: m.MaxHTLCValueInFlightMsat,
@@ -250,23 +254,23 @@ func (c *channel) receiveAcceptChannel(m *lnwire.AcceptChannel, lim *config.Chan
 		UpfrontShutdownScript: m.UpfrontShutdownScript,
 	}
 	if err := c.checkCounterpartyParams(lim, &c.remote); err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	switch {
 	case m.MinimumDepth > lim.MaxMinimumDepth:
-		return nil, c.protoErr("minimum_depth %d exceeds our limit %d", m.MinimumDepth, lim.MaxMinimumDepth)
+		return effects{}, c.protoErr("minimum_depth %d exceeds our limit %d", m.MinimumDepth, lim.MaxMinimumDepth)
 	case c.remote.ChannelReserveSat < c.local.DustLimitSat && c.remote.ChannelReserveSat != 0:
-		return nil, c.protoErr("channel_reserve_satoshis %d below our dust_limit_satoshis %d", c.remote.ChannelReserveSat, c.local.DustLimitSat)
+		return effects{}, c.protoErr("channel_reserve_satoshis %d below our dust_limit_satoshis %d", c.remote.ChannelReserveSat, c.local.DustLimitSat)
 	case c.local.ChannelReserveSat < c.remote.DustLimitSat:
-		return nil, c.protoErr("their dust_limit_satoshis %d exceeds our channel_reserve_satoshis %d", c.remote.DustLimitSat, c.local.ChannelReserveSat)
+		return effects{}, c.protoErr("their dust_limit_satoshis %d exceeds our channel_reserve_satoshis %d", c.remote.DustLimitSat, c.local.ChannelReserveSat)
 	case m.FirstPerCommitmentPoint == nil:
-		return nil, c.protoErr("missing first_per_commitment_point")
+		return effects{}, c.protoErr("missing first_per_commitment_point")
 	}
 	if m.ChannelType != nil {
 		wct, err := lnwire.ChannelTypeFromFeatures(m.ChannelType)
 		ct, ok := channelTypeFrom(wct)
 		if err != nil || !ok || ct != c.channelType {
-			return nil, c.protoErr("accept_channel channel_type differs from ours")
+			return effects{}, c.protoErr("accept_channel channel_type differs from ours")
 		}
 	}
 	c.minimumDepth = m.MinimumDepth
@@ -276,11 +280,14 @@ func (c *channel) receiveAcceptChannel(m *lnwire.AcceptChannel, lim *config.Chan
 	c.remoteCurPoint = m.FirstPerCommitmentPoint
 	ws, pk, err := bolt3.FundingScript(c.local.Pubkeys.FundingPubkey, c.remote.Pubkeys.FundingPubkey)
 	if err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	c.fundingScript, c.fundingPkScript = ws, pk
 	c.state = stateAwaitingFundingTx
-	return pk, nil
+	var eff effects
+	eff.event(events.FundingGenerationReady{TemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty,
+		ChannelValueSat: c.valueSat, OutputScript: pk, UserChannelID: c.userChannelID})
+	return eff, nil
 }
 
 // setFunding records the funding outpoint and derives the channel id and the obscuring factor.
@@ -311,45 +318,47 @@ func (c *channel) initialCommitments() (local, remote *builtCommitment, err erro
 }
 
 // fundingTransactionGenerated takes the host's funding transaction, signs the counterparty's first
-// commitment and returns `funding_created` (BOLT 2).
-func (c *channel) fundingTransactionGenerated(tx *wire.MsgTx) (*lnwire.FundingCreated, error) {
+// commitment and returns `funding_created` (BOLT 2). The channel's id becomes final.
+func (c *channel) fundingTransactionGenerated(tx *wire.MsgTx) (effects, error) {
 	if c.state != stateAwaitingFundingTx {
-		return nil, fmt.Errorf("%w: channel is in state %s", ErrAPIMisuse, c.state)
+		return effects{}, fmt.Errorf("%w: channel is in state %s", ErrAPIMisuse, c.state)
 	}
 	idx := -1
 	for i, out := range tx.TxOut {
 		if out.Value == c.valueSat && bytes.Equal(out.PkScript, c.fundingPkScript) {
 			if idx >= 0 {
-				return nil, fmt.Errorf("%w: funding transaction pays the funding script twice", ErrInvalidFundingTx)
+				return effects{}, fmt.Errorf("%w: funding transaction pays the funding script twice", ErrInvalidFundingTx)
 			}
 			idx = i
 		}
 	}
 	if idx < 0 {
-		return nil, fmt.Errorf("%w: no output of %d sat to the funding script", ErrInvalidFundingTx, c.valueSat)
+		return effects{}, fmt.Errorf("%w: no output of %d sat to the funding script", ErrInvalidFundingTx, c.valueSat)
 	}
 	for _, in := range tx.TxIn {
 		if len(in.Witness) == 0 {
-			return nil, fmt.Errorf("%w: every input must be segwit-signed (the txid must not be malleable)", ErrInvalidFundingTx)
+			return effects{}, fmt.Errorf("%w: every input must be segwit-signed (the txid must not be malleable)", ErrInvalidFundingTx)
 		}
 	}
 	c.setFunding(wire.OutPoint{Hash: tx.TxHash(), Index: uint32(idx)})
 	_, remote, err := c.initialCommitments()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidFundingTx, err)
+		return effects{}, fmt.Errorf("%w: %v", ErrInvalidFundingTx, err)
 	}
 	sig, err := c.signer.SignFundingInput(remote.tx.Tx, 0, c.fundingScript, c.valueSat)
 	if err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	s, err := lnwire.NewSigFromECDSA(sig)
 	if err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	c.fundingTx = tx
 	c.state = stateFundingCreatedSent
-	return &lnwire.FundingCreated{TemporaryChannelID: c.temporaryID, FundingTxID: c.fundingOutPoint.Hash,
-		FundingOutputIndex: uint16(idx), Signature: s}, nil
+	eff := effects{newID: true}
+	eff.send(&lnwire.FundingCreated{TemporaryChannelID: c.temporaryID, FundingTxID: c.fundingOutPoint.Hash,
+		FundingOutputIndex: uint16(idx), Signature: s})
+	return eff, nil
 }
 
 // initialMonitor builds the monitor of a newly funded channel from both commitment 0s.
@@ -371,59 +380,96 @@ func (c *channel) initialMonitor(local, remote *builtCommitment, theirSig lnwire
 }
 
 // receiveFundingCreated (fundee) checks the funder's signature on our first commitment, signs theirs and
-// returns `funding_signed` plus the new monitor, which must be persisted before the message leaves.
-func (c *channel) receiveFundingCreated(m *lnwire.FundingCreated, destination []byte) (*lnwire.FundingSigned, *channelmonitor.ChannelMonitor, error) {
+// returns the new monitor, `funding_signed` (which leaves once the monitor is persisted) and
+// ChannelPending. The channel's id becomes final.
+func (c *channel) receiveFundingCreated(m *lnwire.FundingCreated, destination []byte) (effects, error) {
 	if c.state != stateAcceptSent {
-		return nil, nil, c.protoErr("unexpected funding_created in state %s", c.state)
+		return effects{}, c.protoErr("unexpected funding_created in state %s", c.state)
 	}
 	ws, pk, err := bolt3.FundingScript(c.local.Pubkeys.FundingPubkey, c.remote.Pubkeys.FundingPubkey)
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	c.fundingScript, c.fundingPkScript = ws, pk
 	c.setFunding(wire.OutPoint{Hash: m.FundingTxID, Index: uint32(m.FundingOutputIndex)})
 	local, remote, err := c.initialCommitments()
 	if err != nil {
-		return nil, nil, c.protoErr("cannot build the first commitment: %v", err)
+		return effects{}, c.protoErr("cannot build the first commitment: %v", err)
 	}
 	if !verifySig(local.tx.Tx, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
-		return nil, nil, c.protoErr("funding_created signature is invalid")
+		return effects{}, c.protoErr("funding_created signature is invalid")
 	}
 	sig, err := c.signer.SignFundingInput(remote.tx.Tx, 0, c.fundingScript, c.valueSat)
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	s, err := lnwire.NewSigFromECDSA(sig)
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	mon, err := c.initialMonitor(local, remote, m.Signature, destination)
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	c.state = stateAwaitingChannelReady
-	return &lnwire.FundingSigned{ChannelID: c.channelID, Signature: s}, mon, nil
+	eff := effects{monitor: mon, newID: true}
+	eff.send(&lnwire.FundingSigned{ChannelID: c.channelID, Signature: s})
+	eff.event(c.pendingEvent())
+	return eff, nil
 }
 
 // receiveFundingSigned (funder) checks the fundee's signature on our first commitment and returns the
-// monitor to persist before the funding transaction is broadcast.
-func (c *channel) receiveFundingSigned(m *lnwire.FundingSigned, destination []byte) (*channelmonitor.ChannelMonitor, error) {
+// new monitor, the funding transaction to broadcast once the monitor is persisted, and ChannelPending.
+func (c *channel) receiveFundingSigned(m *lnwire.FundingSigned, destination []byte) (effects, error) {
 	if c.state != stateFundingCreatedSent {
-		return nil, c.protoErr("unexpected funding_signed in state %s", c.state)
+		return effects{}, c.protoErr("unexpected funding_signed in state %s", c.state)
 	}
 	local, remote, err := c.initialCommitments()
 	if err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	if !verifySig(local.tx.Tx, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
-		return nil, c.protoErr("funding_signed signature is invalid")
+		return effects{}, c.protoErr("funding_signed signature is invalid")
 	}
 	mon, err := c.initialMonitor(local, remote, m.Signature, destination)
 	if err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	c.state = stateAwaitingChannelReady
-	return mon, nil
+	eff := effects{monitor: mon}
+	eff.broadcast(c.fundingTx)
+	eff.event(c.pendingEvent())
+	return eff, nil
+}
+
+// pendingEvent is ChannelPending, for a channel whose funding is signed.
+func (c *channel) pendingEvent() events.ChannelPending {
+	return events.ChannelPending{ChannelID: c.channelID, UserChannelID: c.userChannelID,
+		FormerTemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty, FundingTxo: c.fundingOutPoint}
+}
+
+// forgottenBeforeFunding reports a channel forgotten because its peer disconnected before the funding
+// signatures were exchanged: ChannelClosed, and DiscardFunding for a funding transaction we made.
+func (c *channel) forgottenBeforeFunding() effects {
+	var eff effects
+	eff.event(events.ChannelClosed{ChannelID: c.id(), UserChannelID: c.userChannelID, CounterpartyNodeID: c.counterparty,
+		Reason: events.DisconnectedPeer, ChannelCapacitySat: c.valueSat})
+	if c.fundingTx != nil {
+		eff.event(events.DiscardFunding{ChannelID: c.id(), FundingTxid: c.fundingTx.TxHash()})
+	}
+	return eff
+}
+
+// monitorRefused undoes the funding step after the ChainMonitor refused the channel's first monitor
+// (WatchChannel returned an error: another channel's monitor watches that funding outpoint, as when a
+// peer names someone else's outpoint in funding_created). The channel has no monitor of its own, so no
+// update may ever go to that outpoint, not even the force close of failing it: the channel goes back
+// to its state before the funding signatures and is failed as an unfunded channel.
+func (c *channel) monitorRefused() {
+	c.state = stateAcceptSent
+	if c.outbound {
+		c.state = stateFundingCreatedSent
+	}
 }
 
 // channelReadyMsg returns our `channel_ready`.
@@ -435,41 +481,60 @@ func (c *channel) channelReadyMsg() (*lnwire.ChannelReady, error) {
 	return &lnwire.ChannelReady{ChannelID: c.channelID, SecondPerCommitmentPoint: p1}, nil
 }
 
-// receiveChannelReady records the counterparty's `channel_ready`; it returns true when the channel just
-// became usable.
-func (c *channel) receiveChannelReady(m *lnwire.ChannelReady) (bool, error) {
+// receiveChannelReady records the counterparty's `channel_ready`; ChannelReady follows when the channel
+// just became usable.
+func (c *channel) receiveChannelReady(m *lnwire.ChannelReady) (effects, error) {
 	if m.SecondPerCommitmentPoint == nil {
-		return false, c.protoErr("channel_ready without second_per_commitment_point")
+		return effects{}, c.protoErr("channel_ready without second_per_commitment_point")
 	}
 	switch {
 	case c.state == stateChannelReady || c.state == stateShutdown:
 		// A retransmission after reconnecting: the point must not change.
 		if c.remoteNextPoint != nil && c.remoteCommitNum == 0 && !c.remoteNextPoint.IsEqual(m.SecondPerCommitmentPoint) {
-			return false, c.protoErr("channel_ready retransmitted with another point")
+			return effects{}, c.protoErr("channel_ready retransmitted with another point")
 		}
-		return false, nil
+		return effects{}, nil
 	case c.state != stateAwaitingChannelReady:
-		return false, c.protoErr("unexpected channel_ready in state %s", c.state)
+		return effects{}, c.protoErr("unexpected channel_ready in state %s", c.state)
 	}
 	c.theirChannelReadyRcvd = true
 	c.remoteNextPoint = m.SecondPerCommitmentPoint
 	return c.maybeReady(), nil
 }
 
-// maybeReady moves to stateChannelReady once both `channel_ready`s are exchanged.
-func (c *channel) maybeReady() bool {
+// maybeReady moves to stateChannelReady once both `channel_ready`s are exchanged, with ChannelReady.
+func (c *channel) maybeReady() effects {
+	var eff effects
 	if c.state == stateAwaitingChannelReady && c.ourChannelReadySent && c.theirChannelReadyRcvd {
 		c.state = stateChannelReady
-		return true
+		eff.event(events.ChannelReady{ChannelID: c.channelID, UserChannelID: c.userChannelID,
+			CounterpartyNodeID: c.counterparty, ChannelType: channelTypeFor(c.channelType)})
 	}
-	return false
+	return eff
 }
 
-// fundingConfirmed records the funding transaction's block; it returns our `channel_ready` when the
-// confirmation depth is reached.
+// fundingDepthReached says whether our `channel_ready` is due: the funding transaction is minimumDepth
+// deep at height and we have not sent it yet.
 func (c *channel) fundingDepthReached(height uint32) bool {
 	if c.fundingConfHeight == 0 || c.ourChannelReadySent || c.state != stateAwaitingChannelReady {
 		return false
 	}
 	return height+1-c.fundingConfHeight >= c.minimumDepth
+}
+
+// maybeSendChannelReady returns our `channel_ready` once the funding transaction is deep enough at
+// height and the peer is re-established, with ChannelReady if the channel becomes usable.
+func (c *channel) maybeSendChannelReady(height uint32) effects {
+	if !c.fundingDepthReached(height) || c.reestablishPending || !c.peerConnected {
+		return effects{}
+	}
+	msg, err := c.channelReadyMsg()
+	if err != nil {
+		return effects{}
+	}
+	c.ourChannelReadySent = true
+	var eff effects
+	eff.send(msg)
+	eff.merge(c.maybeReady())
+	return eff
 }

@@ -66,15 +66,36 @@ func (c *channel) reestablishMsg() (*lnwire.ChannelReestablish, error) {
 	return m, nil
 }
 
+// peerReconnected returns what the channel sends when its peer connects: our `channel_reestablish` for
+// a funded channel, which then waits for the peer's (BOLT 2, "Message Retransmission"), or the `error`
+// a closed channel was failed with. Both leave at once (msgNow): channel_reestablish only reports our
+// commitment numbers, and what the peer's answer makes us retransmit is held as usual.
+func (c *channel) peerReconnected() (effects, error) {
+	switch {
+	case c.state == stateClosed:
+		return c.errorAgain(), nil
+	case !c.funded():
+		return effects{}, nil
+	}
+	m, err := c.reestablishMsg()
+	if err != nil {
+		return effects{}, err
+	}
+	c.reestablishPending = true
+	var eff effects
+	eff.sendNow(m)
+	return eff, nil
+}
+
 // errDataLoss is returned when the counterparty proves it has a newer state than ours: we must not
 // broadcast our (revoked) commitment and wait for theirs to confirm.
 type errDataLoss struct{ ChannelError }
 
 // receiveReestablish checks the counterparty's `channel_reestablish` and returns the messages to
 // retransmit, in their original order (BOLT 2, "Message Retransmission").
-func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) ([]lnwire.Message, error) {
+func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) (effects, error) {
 	if !c.reestablishPending {
-		return nil, c.warnErr("unexpected channel_reestablish")
+		return effects{}, c.warnErr("unexpected channel_reestablish")
 	}
 	// Their view of our chain: next_revocation_number is the commitment of ours whose revocation they
 	// expect next; it must be localCommitNum, or localCommitNum-1 if our last revoke_and_ack was lost.
@@ -83,16 +104,16 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) ([]lnwire.Mes
 	if m.NextRevocationNumber > 0 {
 		secret, err := c.signer.ReleaseCommitmentSecret(m.NextRevocationNumber - 1)
 		if err != nil || secret != m.YourLastPerCommitmentSecret {
-			return nil, c.protoErr("channel_reestablish your_last_per_commitment_secret is wrong")
+			return effects{}, c.protoErr("channel_reestablish your_last_per_commitment_secret is wrong")
 		}
 	} else if m.YourLastPerCommitmentSecret != ([32]byte{}) {
-		return nil, c.protoErr("channel_reestablish your_last_per_commitment_secret set before any revocation")
+		return effects{}, c.protoErr("channel_reestablish your_last_per_commitment_secret set before any revocation")
 	}
 	// Their next_commitment_number above anything we signed also means we lost data: broadcasting our
 	// commitment could publish a revoked state.
 	if m.NextRevocationNumber > c.localCommitNum || m.NextCommitmentNumber > c.remoteCommitNum+2 {
 		// They proved they know a state newer than ours: we lost data. Never broadcast our commitment now.
-		return nil, &errDataLoss{ChannelError{ChannelID: c.channelID, Close: true,
+		return effects{}, &errDataLoss{ChannelError{ChannelID: c.channelID, Close: true,
 			Msg: "counterparty has a newer channel state than ours (we lost data); waiting for their commitment on chain"}}
 	}
 	var resendRAA, resendCommit bool
@@ -100,11 +121,11 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) ([]lnwire.Mes
 	case c.localCommitNum:
 	case c.localCommitNum - 1:
 		if c.localCommitNum == 0 {
-			return nil, c.protoErr("channel_reestablish next_revocation_number %d invalid", m.NextRevocationNumber)
+			return effects{}, c.protoErr("channel_reestablish next_revocation_number %d invalid", m.NextRevocationNumber)
 		}
 		resendRAA = true
 	default:
-		return nil, c.protoErr("channel_reestablish next_revocation_number %d, ours is %d", m.NextRevocationNumber, c.localCommitNum)
+		return effects{}, c.protoErr("channel_reestablish next_revocation_number %d, ours is %d", m.NextRevocationNumber, c.localCommitNum)
 	}
 	switch {
 	case m.NextCommitmentNumber == c.remoteCommitNum+1 && c.awaitingRAA:
@@ -112,7 +133,7 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) ([]lnwire.Mes
 	case m.NextCommitmentNumber == c.remoteCommitNum+1:
 	case m.NextCommitmentNumber == c.remoteCommitNum+2 && c.awaitingRAA:
 	default:
-		return nil, c.protoErr("channel_reestablish next_commitment_number %d, expected %d", m.NextCommitmentNumber, c.remoteCommitNum+1)
+		return effects{}, c.protoErr("channel_reestablish next_commitment_number %d, expected %d", m.NextCommitmentNumber, c.remoteCommitNum+1)
 	}
 	c.reestablishPending = false
 	c.peerConnected = true
@@ -128,7 +149,7 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) ([]lnwire.Mes
 	if resendRAA {
 		r, err := c.revokeMsg()
 		if err != nil {
-			return nil, err
+			return effects{}, err
 		}
 		raa = r
 	}
@@ -150,7 +171,11 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) ([]lnwire.Mes
 	if c.shutdownSent {
 		out = append(out, &lnwire.Shutdown{ChannelID: c.channelID, ScriptPubKey: c.localShutdownScript})
 	}
-	return out, nil
+	var eff effects
+	for _, msg := range out {
+		eff.send(msg)
+	}
+	return eff, nil
 }
 
 // localUpdatesIn regenerates, in their original order, the update messages we sent whose remote-chain

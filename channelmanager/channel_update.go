@@ -183,21 +183,23 @@ func (c *channel) checkAffordable(v commitView, localChain bool, ourSpend, their
 	return true, ""
 }
 
-// sendAddHTLC adds an outgoing HTLC and returns the `update_add_htlc` to send (BOLT 2, "Adding an HTLC",
-// sender requirements). It returns errNotReady, errInsufficientFund or an error naming the limit,
-// errDustExposure if the HTLC would push the dust exposure of either commitment over maxDustMsat.
-func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, onion *[1366]byte, maxDustMsat uint64) (*htlc, *lnwire.UpdateAddHTLC, error) {
+// sendAddHTLC adds an outgoing HTLC for the payment ref names and returns the `update_add_htlc` to send
+// (BOLT 2, "Adding an HTLC", sender requirements). It returns errNotReady, errInsufficientFund or an
+// error naming the limit, errDustExposure if the HTLC would push the dust exposure of either commitment
+// over maxDustMsat.
+func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, onion *[1366]byte, ref paymentRef, maxDustMsat uint64) (effects, error) {
 	if !c.isUsable() {
-		return nil, nil, errNotReady
+		return effects{}, errNotReady
 	}
 	if amountMsat == 0 || amountMsat < c.remote.HTLCMinimumMsat {
-		return nil, nil, errHTLCBelowMinimum
+		return effects{}, errHTLCBelowMinimum
 	}
 	if cltv >= maxCLTVExpiry {
-		return nil, nil, errCLTVTooFar
+		return effects{}, errCLTVTooFar
 	}
 	h := &htlc{ID: c.nextLocalHTLCID, AmountMsat: amountMsat, PaymentHash: hash, CltvExpiry: cltv, Onion: *onion,
-		AddLocal: notYet, AddRemote: notYet, RemoveLocal: notYet, RemoveRemote: notYet}
+		AddLocal: notYet, AddRemote: notYet, RemoveLocal: notYet, RemoveRemote: notYet,
+		PaymentID: ref.paymentID, SharedSecrets: ref.sharedSecrets}
 	c.htlcs = append(c.htlcs, h)
 	undo := func() { c.htlcs = c.htlcs[:len(c.htlcs)-1] }
 	// The remote commitment is where the counterparty's limits apply.
@@ -212,30 +214,39 @@ func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, oni
 	}
 	if count > int(c.remote.MaxAcceptedHTLCs) {
 		undo()
-		return nil, nil, errTooManyHTLCs
+		return effects{}, errTooManyHTLCs
 	}
 	if inFlight > c.remote.MaxHTLCValueInFlightMsat {
 		undo()
-		return nil, nil, errMaxInFlight
+		return effects{}, errMaxInFlight
 	}
 	if ok, _ := c.checkAffordable(v, false, true, false, v.feeratePerKw, c.outbound); !ok {
 		undo()
-		return nil, nil, errInsufficientFund
+		return effects{}, errInsufficientFund
 	}
 	lv := c.projectedView(true)
 	lv.htlcs = append(lv.htlcs, h) // it will be in our commitment once they acknowledge it
 	lv.ourMsat -= amountMsat
 	if ok, _ := c.checkAffordable(lv, true, true, false, lv.feeratePerKw, false); !ok {
 		undo()
-		return nil, nil, errInsufficientFund
+		return effects{}, errInsufficientFund
 	}
 	if !c.dustAddAllowed(h, v, false, maxDustMsat, nil) || !c.dustAddAllowed(h, lv, true, maxDustMsat, nil) {
 		undo()
-		return nil, nil, errDustExposure
+		return effects{}, errDustExposure
 	}
 	c.nextLocalHTLCID++
 	h.AddSeq = c.nextSeq()
-	return h, c.addMsg(h), nil
+	var eff effects
+	eff.sendUpdate(c.addMsg(h))
+	return eff, nil
+}
+
+// paymentRef is what the payment layer keeps with an HTLC it offers: its payment, and the onion's
+// per-hop shared secrets, to decrypt a returned error.
+type paymentRef struct {
+	paymentID     [32]byte
+	sharedSecrets [][32]byte
 }
 
 func (c *channel) addMsg(h *htlc) *lnwire.UpdateAddHTLC {
@@ -293,37 +304,50 @@ func (c *channel) committedBoth(h *htlc) bool {
 	return h.AddLocal != notYet && h.AddLocal <= c.localCommitNum && h.AddRemote != notYet && h.AddRemote <= c.remoteCommitNum
 }
 
-// sendFulfillHTLC removes an incoming HTLC with its preimage (BOLT 2, "Removing an HTLC").
-func (c *channel) sendFulfillHTLC(id uint64, preimage [32]byte) (*lnwire.UpdateFulfillHTLC, error) {
+// sendFulfillHTLC claims an incoming HTLC with its preimage. The preimage goes to the monitor first,
+// even on a closed channel (the monitor then claims the HTLC on chain) and even when the HTLC cannot be
+// fulfilled off chain (errUnknownHTLC, errBadPreimage); on an open channel `update_fulfill_htlc`
+// follows (BOLT 2, "Removing an HTLC").
+func (c *channel) sendFulfillHTLC(id uint64, preimage [32]byte) (effects, error) {
+	var eff effects
+	eff.update(channelmonitor.PaymentPreimage{Preimage: preimage})
+	if c.state == stateClosed {
+		return eff, nil
+	}
 	h := c.findHTLC(true, id)
 	if h == nil || h.Remove != removeNone || !c.committedBoth(h) {
-		return nil, errUnknownHTLC
+		return eff, errUnknownHTLC
 	}
 	if sha256.Sum256(preimage[:]) != h.PaymentHash {
-		return nil, errBadPreimage
+		return eff, errBadPreimage
 	}
 	h.Remove, h.Preimage, h.RemoveSeq = removeFulfill, preimage, c.nextSeq()
-	return &lnwire.UpdateFulfillHTLC{ChannelID: c.channelID, ID: h.ID, PaymentPreimage: preimage}, nil
+	eff.sendUpdate(&lnwire.UpdateFulfillHTLC{ChannelID: c.channelID, ID: h.ID, PaymentPreimage: preimage})
+	return eff, nil
 }
 
 // sendFailHTLC fails an incoming HTLC back with an encrypted failure onion.
-func (c *channel) sendFailHTLC(id uint64, reason []byte) (lnwire.Message, error) {
+func (c *channel) sendFailHTLC(id uint64, reason []byte) (effects, error) {
 	h := c.findHTLC(true, id)
 	if h == nil || h.Remove != removeNone || !c.committedBoth(h) {
-		return nil, errUnknownHTLC
+		return effects{}, errUnknownHTLC
 	}
 	h.Remove, h.FailReason, h.RemoveSeq = removeFail, reason, c.nextSeq()
-	return c.removeMsg(h), nil
+	var eff effects
+	eff.sendUpdate(c.removeMsg(h))
+	return eff, nil
 }
 
 // sendFailMalformedHTLC fails an incoming HTLC whose onion we could not parse.
-func (c *channel) sendFailMalformedHTLC(id uint64, code uint16, sha [32]byte) (lnwire.Message, error) {
+func (c *channel) sendFailMalformedHTLC(id uint64, code uint16, sha [32]byte) (effects, error) {
 	h := c.findHTLC(true, id)
 	if h == nil || h.Remove != removeNone || !c.committedBoth(h) {
-		return nil, errUnknownHTLC
+		return effects{}, errUnknownHTLC
 	}
 	h.Remove, h.FailCode, h.FailSHA, h.RemoveSeq = removeFailMalformed, code, sha, c.nextSeq()
-	return c.removeMsg(h), nil
+	var eff effects
+	eff.sendUpdate(c.removeMsg(h))
+	return eff, nil
 }
 
 func (c *channel) removeMsg(h *htlc) lnwire.Message {
@@ -353,17 +377,18 @@ func (c *channel) outgoingForRemoval(id uint64) (*htlc, error) {
 	return h, nil
 }
 
-// receiveFulfillHTLC records the counterparty's `update_fulfill_htlc`; the preimage is ours from now on.
-func (c *channel) receiveFulfillHTLC(m *lnwire.UpdateFulfillHTLC) (*htlc, error) {
+// receiveFulfillHTLC records the counterparty's `update_fulfill_htlc`; the preimage is ours from now on,
+// and the payment layer learns it at once.
+func (c *channel) receiveFulfillHTLC(m *lnwire.UpdateFulfillHTLC) (effects, error) {
 	h, err := c.outgoingForRemoval(m.ID)
 	if err != nil {
-		return nil, err
+		return effects{}, err
 	}
 	if sha256.Sum256(m.PaymentPreimage[:]) != h.PaymentHash {
-		return nil, c.protoErr("update_fulfill_htlc preimage does not match payment hash of HTLC %d", m.ID)
+		return effects{}, c.protoErr("update_fulfill_htlc preimage does not match payment hash of HTLC %d", m.ID)
 	}
 	h.Remove, h.Preimage = removeFulfill, m.PaymentPreimage
-	return h, nil
+	return effects{fulfilled: []*htlc{h}}, nil
 }
 
 // receiveFailHTLC records the counterparty's `update_fail_htlc`.
@@ -391,25 +416,27 @@ func (c *channel) receiveFailMalformedHTLC(m *lnwire.UpdateFailMalformedHTLC) er
 
 // sendUpdateFee proposes a new commitment feerate; only the funder may (BOLT 2, "Updating Fees"). A
 // feerate that would push our dust exposure over maxDustMsat is not proposed (errDustExposure).
-func (c *channel) sendUpdateFee(feerate uint32, maxDustMsat uint64) (*lnwire.UpdateFee, error) {
+func (c *channel) sendUpdateFee(feerate uint32, maxDustMsat uint64) (effects, error) {
 	if !c.outbound {
-		return nil, errNotFunder
+		return effects{}, errNotFunder
 	}
 	if !c.isUsable() && c.state != stateShutdown {
-		return nil, errNotReady
+		return effects{}, errNotReady
 	}
 	if !c.feerateDustAllowed(feerate, maxDustMsat) {
-		return nil, errDustExposure
+		return effects{}, errDustExposure
 	}
 	u := &feeUpdate{FeeratePerKw: feerate, InLocal: notYet, InRemote: notYet}
 	c.feeUpdates = append(c.feeUpdates, u)
 	v := c.projectedView(false)
 	if ok, _ := c.checkAffordable(v, false, false, false, feerate, false); !ok {
 		c.feeUpdates = c.feeUpdates[:len(c.feeUpdates)-1]
-		return nil, errInsufficientFund
+		return effects{}, errInsufficientFund
 	}
 	u.Seq = c.nextSeq()
-	return &lnwire.UpdateFee{ChannelID: c.channelID, FeeratePerKw: feerate}, nil
+	var eff effects
+	eff.sendUpdate(&lnwire.UpdateFee{ChannelID: c.channelID, FeeratePerKw: feerate})
+	return eff, nil
 }
 
 // receiveUpdateFee records the funder's `update_fee` after checking it. A feerate that would push our
@@ -449,54 +476,57 @@ func (c *channel) secondStageTx(bc *builtCommitment, out bolt3.HTLCOutput) (*wir
 	return bolt3.BuildHTLCSuccessTx(bc.txid, out, bc.view.feeratePerKw, delay, bc.keys.RevocationKey, bc.keys.LocalDelayedKey, c.channelType)
 }
 
-// sendCommitmentSigned signs the counterparty's next commitment and returns the message and the monitor
-// step that must be persisted before it leaves (BOLT 2, "Committing Updates So Far").
-func (c *channel) sendCommitmentSigned() (*lnwire.CommitmentSigned, *channelmonitor.LatestCounterpartyCommitment, error) {
+// sendCommitmentSigned signs the counterparty's next commitment and returns the monitor step that records
+// it and the message, which leaves once the step is persisted (BOLT 2, "Committing Updates So Far").
+func (c *channel) sendCommitmentSigned() (effects, error) {
 	if c.awaitingRAA {
-		return nil, nil, errAwaitingRAA
+		return effects{}, errAwaitingRAA
 	}
 	if !c.hasChangesFor(false) {
-		return nil, nil, errNothingToCommit
+		return effects{}, errNothingToCommit
 	}
 	n := c.remoteCommitNum + 1
 	v := c.projectedView(false)
 	bc, err := c.buildCommitment(false, n, c.remoteNextPoint, v)
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	sig, err := c.signer.SignFundingInput(bc.tx.Tx, 0, c.fundingScript, c.valueSat)
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	msg := &lnwire.CommitmentSigned{ChannelID: c.channelID}
 	if msg.Signature, err = lnwire.NewSigFromECDSA(sig); err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	hashType := bolt3.HTLCSigHashType(c.channelType)
 	msg.HTLCSignatures = make([]lnwire.Sig, len(bc.tx.HTLCOutputs))
 	for i, out := range bc.tx.HTLCOutputs {
 		tx, err := c.secondStageTx(bc, out)
 		if err != nil {
-			return nil, nil, err
+			return effects{}, err
 		}
 		s, err := c.signer.SignCounterpartyHTLCTx(tx, 0, out.WitnessScript, out.AmountSat, c.remoteNextPoint, hashType)
 		if err != nil {
-			return nil, nil, err
+			return effects{}, err
 		}
 		if msg.HTLCSignatures[i], err = lnwire.NewSigFromECDSA(s); err != nil {
-			return nil, nil, err
+			return effects{}, err
 		}
 	}
 	c.assign(false, n)
 	c.awaitingRAA = true
 	c.lastCommitSigned = msg
 	c.lastCommitSeq = c.nextSeq()
-	step := &channelmonitor.LatestCounterpartyCommitment{
+	step := channelmonitor.LatestCounterpartyCommitment{
 		CommitmentNumber: n, Txid: bc.txid, PerCommitmentPoint: c.remoteNextPoint,
 		FeeratePerKw: v.feeratePerKw, ToBroadcasterSat: bc.tx.ToLocalSat, ToCountersignatorySat: bc.tx.ToRemoteSat,
 	}
 	step.HTLCs = counterpartyHTLCs(bc)
-	return msg, step, nil
+	var eff effects
+	eff.update(step)
+	eff.send(msg)
+	return eff, nil
 }
 
 // counterpartyHTLCs lists a counterparty commitment's HTLCs for its monitor, trimmed ones with index -1.
@@ -548,39 +578,39 @@ func verifySig(tx *wire.MsgTx, witnessScript []byte, valueSat int64, sig lnwire.
 	return s.Verify(digest, pub)
 }
 
-// receiveCommitmentSigned checks the counterparty's signatures on our next commitment and returns our
-// `revoke_and_ack` and the monitor step to persist before sending it.
-func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (*lnwire.RevokeAndAck, *channelmonitor.LatestHolderCommitment, error) {
+// receiveCommitmentSigned checks the counterparty's signatures on our next commitment and returns the
+// monitor step that records it and our `revoke_and_ack`, which leaves once the step is persisted.
+func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (effects, error) {
 	if c.state != stateChannelReady && c.state != stateShutdown {
-		return nil, nil, c.protoErr("commitment_signed before the channel is ready")
+		return effects{}, c.protoErr("commitment_signed before the channel is ready")
 	}
 	n := c.localCommitNum + 1
 	p, err := c.signer.GetPerCommitmentPoint(n)
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	v := c.projectedView(true)
 	bc, err := c.buildCommitment(true, n, p, v)
 	if err != nil {
-		return nil, nil, c.protoErr("cannot build commitment %d: %v", n, err)
+		return effects{}, c.protoErr("cannot build commitment %d: %v", n, err)
 	}
 	if !verifySig(bc.tx.Tx, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
-		return nil, nil, c.protoErr("invalid commitment signature for commitment %d", n)
+		return effects{}, c.protoErr("invalid commitment signature for commitment %d", n)
 	}
 	if len(m.HTLCSignatures) != len(bc.tx.HTLCOutputs) {
-		return nil, nil, c.protoErr("commitment_signed has %d HTLC signatures, expected %d", len(m.HTLCSignatures), len(bc.tx.HTLCOutputs))
+		return effects{}, c.protoErr("commitment_signed has %d HTLC signatures, expected %d", len(m.HTLCSignatures), len(bc.tx.HTLCOutputs))
 	}
 	hashType := bolt3.HTLCSigHashType(c.channelType)
-	step := &channelmonitor.LatestHolderCommitment{CommitmentNumber: n, Tx: bc.tx.Tx, CounterpartySig: m.Signature,
+	step := channelmonitor.LatestHolderCommitment{CommitmentNumber: n, Tx: bc.tx.Tx, CounterpartySig: m.Signature,
 		FeeratePerKw: v.feeratePerKw}
 	sigs := make(map[uint64]int, len(bc.tx.HTLCOutputs)) // htlcKey → index in HTLCOutputs and HTLCSignatures
 	for i, out := range bc.tx.HTLCOutputs {
 		tx, err := c.secondStageTx(bc, out)
 		if err != nil {
-			return nil, nil, err
+			return effects{}, err
 		}
 		if !verifySig(tx, out.WitnessScript, out.AmountSat, m.HTLCSignatures[i], bc.keys.RemoteHTLCKey, hashType) {
-			return nil, nil, c.protoErr("invalid HTLC signature %d for commitment %d", i, n)
+			return effects{}, c.protoErr("invalid HTLC signature %d for commitment %d", i, n)
 		}
 		sigs[out.HTLC.ID] = i
 	}
@@ -589,11 +619,14 @@ func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (*lnwire.R
 	c.localCommitNum = n
 	raa, err := c.revokeMsg()
 	if err != nil {
-		return nil, nil, err
+		return effects{}, err
 	}
 	c.lastRAASeq = c.nextSeq()
 	c.fold()
-	return raa, step, nil
+	var eff effects
+	eff.update(step)
+	eff.send(raa)
+	return eff, nil
 }
 
 // revokeMsg builds the `revoke_and_ack` for our commitment localCommitNum-1.
@@ -609,28 +642,22 @@ func (c *channel) revokeMsg() (*lnwire.RevokeAndAck, error) {
 	return &lnwire.RevokeAndAck{ChannelID: c.channelID, PerCommitmentSecret: secret, NextPerCommitmentPoint: next}, nil
 }
 
-// revokeResult is what a counterparty's revocation settled.
-type revokeResult struct {
-	step *channelmonitor.CommitmentSecret
-	// newlyCommitted are incoming HTLCs now irrevocably committed: to be claimed, failed or forwarded.
-	newlyCommitted []*htlc
-	// resolved are outgoing HTLCs whose removal is now irrevocably committed.
-	resolved []*htlc
-}
-
-// receiveRevokeAndAck checks the counterparty's revocation of its previous commitment.
-func (c *channel) receiveRevokeAndAck(m *lnwire.RevokeAndAck) (*revokeResult, error) {
+// receiveRevokeAndAck checks the counterparty's revocation of its previous commitment and returns the
+// monitor step with its secret (a revoked commitment can now be punished) and, for the payment layer,
+// the incoming HTLCs now irrevocably committed and the outgoing ones whose removal now is.
+func (c *channel) receiveRevokeAndAck(m *lnwire.RevokeAndAck) (effects, error) {
 	if !c.awaitingRAA {
-		return nil, c.protoErr("unexpected revoke_and_ack")
+		return effects{}, c.protoErr("unexpected revoke_and_ack")
 	}
 	_, point := btcec.PrivKeyFromBytes(m.PerCommitmentSecret[:])
 	if !point.IsEqual(c.remoteCurPoint) {
-		return nil, c.protoErr("revoke_and_ack secret does not match per_commitment_point of commitment %d", c.remoteCommitNum)
+		return effects{}, c.protoErr("revoke_and_ack secret does not match per_commitment_point of commitment %d", c.remoteCommitNum)
 	}
 	if err := c.remoteSecrets.ProvideSecret(secretIndex(c.remoteCommitNum), m.PerCommitmentSecret); err != nil {
-		return nil, c.protoErr("revoke_and_ack secret inconsistent with earlier secrets: %v", err)
+		return effects{}, c.protoErr("revoke_and_ack secret inconsistent with earlier secrets: %v", err)
 	}
-	res := &revokeResult{step: &channelmonitor.CommitmentSecret{CommitmentNumber: c.remoteCommitNum, Secret: m.PerCommitmentSecret}}
+	var eff effects
+	eff.update(channelmonitor.CommitmentSecret{CommitmentNumber: c.remoteCommitNum, Secret: m.PerCommitmentSecret})
 	c.remoteCommitNum++
 	c.remoteCurPoint = c.remoteNextPoint
 	c.remoteNextPoint = m.NextPerCommitmentPoint
@@ -642,14 +669,14 @@ func (c *channel) receiveRevokeAndAck(m *lnwire.RevokeAndAck) (*revokeResult, er
 		}
 		if h.Incoming && c.committedBoth(h) {
 			h.Processed = true
-			res.newlyCommitted = append(res.newlyCommitted, h)
+			eff.committed = append(eff.committed, h)
 		}
 		if !h.Incoming && h.Remove != removeNone && h.RemoveLocal != notYet && h.RemoveLocal <= c.localCommitNum &&
 			h.RemoveRemote != notYet && h.RemoveRemote <= c.remoteCommitNum {
 			h.Processed = true
-			res.resolved = append(res.resolved, h)
+			eff.resolved = append(eff.resolved, h)
 		}
 	}
 	c.fold()
-	return res, nil
+	return eff, nil
 }

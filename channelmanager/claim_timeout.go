@@ -82,8 +82,7 @@ func (cm *ChannelManager) failParts(parts []claimPart, failure func(claimPart) s
 			continue
 		}
 		if h := c.findHTLC(true, part.HTLCID); h != nil && c.state != stateClosed && h.Remove == removeNone {
-			cm.failIncoming(c, h, failure(part))
-			cm.afterChange(ps, c)
+			cm.failIncoming(ps, c, h, failure(part))
 		}
 		ps.mu.Unlock()
 	}

@@ -5,7 +5,8 @@
 // (TimerTickOccurred) and API calls, and pulls Events (ProcessPendingEvents).
 //
 // Every channel state change that a message depends on is handed to the channel's monitor (through the
-// Watch interface) before the message is released (promise 3 of ARCH.md).
+// Watch interface) before the message is released (promise 3 of ARCH.md). Channels return what must
+// happen as effects; apply (apply.go) is the one place that carries them out in that order.
 package channelmanager
 
 import (
@@ -84,6 +85,10 @@ type ChannelManager struct {
 	outbound  map[events.PaymentID]*outboundPayment
 
 	needsPersist atomic.Bool
+
+	// hook, set by tests only (nil in production), sees what apply does with channel output, in order,
+	// under the channel's peer lock.
+	hook func(applyTrace)
 }
 
 // peerState is one counterparty and its channels.
@@ -151,121 +156,21 @@ func (cm *ChannelManager) height() uint32 {
 	return cm.bestBlock.Height
 }
 
-// queueMsg queues a message for the peer, or holds it behind the channel's in-flight monitor updates. It
-// drops it if the channel's monitor could not be persisted (monitorUpdateFailed).
-func (cm *ChannelManager) queueMsg(c *channel, msg lnwire.Message) {
-	if c != nil && c.monitorFailed {
-		cm.log.Debug("message dropped: the channel's monitor could not be persisted", "channel", c.channelID, "type", msg.MsgType())
-		return
-	}
-	if c != nil && len(c.inFlightUpdates) > 0 {
-		c.heldMessages = append(c.heldMessages, msg)
-		return
-	}
-	var node *btcec.PublicKey
-	if c != nil {
-		node = c.counterparty
-	}
-	cm.queueMsgTo(node, msg, false)
-}
-
-// queueUpdate queues an update message (update_*), unless the channel is not re-established with the
-// peer: then the update stays recorded in the channel and channel_reestablish sends it, in order.
-func (cm *ChannelManager) queueUpdate(c *channel, msg lnwire.Message) {
-	if !c.peerConnected || c.reestablishPending {
-		return
-	}
-	cm.queueMsg(c, msg)
-}
-
+// queueMsgTo queues a message for the PeerManager at once. Channel output goes through apply, which
+// calls it once the message may leave; the manager calls it directly only for messages about no
+// channel of ours (a refused open_channel, an unknown channel id, a rejected channel request).
 func (cm *ChannelManager) queueMsgTo(node *btcec.PublicKey, msg lnwire.Message, disconnect bool) {
 	cm.queueMu.Lock()
 	cm.pendingMsgs = append(cm.pendingMsgs, events.MessageSendEvent{NodeID: node, Msg: msg, DisconnectPeer: disconnect})
 	cm.queueMu.Unlock()
 }
 
+// queueEvent queues an event for the host: the channel events of apply, and the payment layer's.
 func (cm *ChannelManager) queueEvent(e events.Event) {
 	cm.queueMu.Lock()
 	cm.pendingEvents = append(cm.pendingEvents, e)
 	cm.queueMu.Unlock()
 	cm.needsPersist.Store(true)
-}
-
-// updateMonitor hands one update to the channel's monitor. While an update is in progress, the channel's
-// outgoing messages are held. If the update cannot be persisted (UnrecoverableError), the channel is
-// failed at once: see monitorUpdateFailed.
-func (cm *ChannelManager) updateMonitor(c *channel, steps ...channelmonitor.UpdateStep) {
-	c.latestMonitorUpdateID++
-	upd := &channelmonitor.ChannelMonitorUpdate{UpdateID: c.latestMonitorUpdateID, ChannelID: c.channelID, Steps: steps}
-	switch cm.watch.UpdateChannel(c.fundingOutPoint, upd) {
-	case channelmonitor.InProgress:
-		c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
-	case channelmonitor.UnrecoverableError:
-		cm.monitorUpdateFailed(c, upd.UpdateID)
-	}
-	cm.needsPersist.Store(true)
-}
-
-// monitorUpdateFailed fails a channel whose monitor update could not be persisted: no message that
-// depends on it, or on an update still in flight, ever leaves (queueMsg drops the channel's messages
-// from now on); the peer gets an `error`; ChannelClosed (HolderForceClosed) names the update; and the
-// monitor is told to broadcast our latest commitment (a ChannelForceClosed step). The ChainMonitor
-// applies an update to the in-memory monitor before persisting it, so the broadcast commitment is the
-// newest one even though persistence failed. The caller holds the peer lock.
-func (cm *ChannelManager) monitorUpdateFailed(c *channel, updateID uint64) {
-	cm.log.Error("monitor update could not be persisted; failing the channel", "channel", c.channelID, "update", updateID)
-	if c.monitorFailed || c.state == stateClosed {
-		return
-	}
-	c.monitorFailed = true
-	for _, m := range c.heldMessages {
-		if b, ok := m.(broadcastMarker); ok {
-			cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: b.tx.TxHash()})
-		}
-	}
-	c.heldMessages = nil
-	const text = "internal error: channel state could not be persisted"
-	cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(text)}, false)
-	c.errorSent = []byte(text)
-	msg := fmt.Sprintf("monitor update %d could not be persisted (UnrecoverableError); broadcasting our latest commitment", updateID)
-	cm.closeChannelLocked(cm.peer(c.counterparty, false), c, events.HolderForceClosed, msg, true)
-}
-
-// monitorUpdated releases held messages once every update up to updateID is persisted.
-func (cm *ChannelManager) monitorUpdated(c *channel, updateID uint64) {
-	kept := c.inFlightUpdates[:0]
-	for _, id := range c.inFlightUpdates {
-		if id > updateID {
-			kept = append(kept, id)
-		}
-	}
-	c.inFlightUpdates = kept
-	if len(kept) == 0 && len(c.heldMessages) > 0 {
-		held := c.heldMessages
-		c.heldMessages = nil
-		for _, m := range held {
-			if b, ok := m.(broadcastMarker); ok {
-				cm.bcast.BroadcastTransactions(b.tx)
-				continue
-			}
-			cm.queueMsg(c, m)
-		}
-	}
-}
-
-// dropHeldMessages forgets the messages held behind in-flight monitor updates when the peer disconnects:
-// channel_reestablish regenerates what the peer still needs, and what it retransmits is held in turn
-// while the updates are in flight (queueMsg). The in-flight update ids stay, and so does a held funding
-// broadcast, which must still happen once the monitor is persisted.
-func (c *channel) dropHeldMessages() {
-	kept := c.heldMessages[:0]
-	for _, m := range c.heldMessages {
-		if _, ok := m.(broadcastMarker); ok {
-			kept = append(kept, m)
-		}
-	}
-	clear(c.heldMessages[len(kept):])
-	c.heldMessages = kept
 }
 
 // ProvidedInitFeatures returns the features we offer in `init` (BOLT 9).
@@ -302,20 +207,11 @@ func (cm *ChannelManager) PeerConnected(node *btcec.PublicKey, init *lnwire.Init
 	ps.connected = true
 	ps.theirFeatures = init.Features
 	for _, c := range ps.channels {
-		if c.state == stateClosed && c.errorSent != nil {
-			cm.queueMsgTo(node, &lnwire.Error{ChannelID: c.id(), Data: c.errorSent}, false)
-			continue
-		}
-		if c.state < stateAwaitingChannelReady || c.state == stateAwaitingManualAccept || c.state == stateClosed {
-			continue
-		}
-		m, err := c.reestablishMsg()
+		eff, err := c.peerReconnected()
 		if err != nil {
 			cm.log.Error("cannot build channel_reestablish", "channel", c.channelID, "err", err)
-			continue
 		}
-		c.reestablishPending = true
-		cm.queueMsgTo(node, m, false)
+		cm.apply(ps, c, eff)
 	}
 	return nil
 }
@@ -333,13 +229,9 @@ func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
 	defer ps.mu.Unlock()
 	ps.connected = false
 	for id, c := range ps.channels {
-		if c.state < stateAwaitingChannelReady || c.state == stateAwaitingManualAccept {
+		if !c.funded() {
 			delete(ps.channels, id)
-			cm.queueEvent(events.ChannelClosed{ChannelID: c.id(), UserChannelID: c.userChannelID, CounterpartyNodeID: node,
-				Reason: events.DisconnectedPeer, ChannelCapacitySat: c.valueSat})
-			if c.fundingTx != nil {
-				cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: c.fundingTx.TxHash()})
-			}
+			cm.apply(ps, c, c.forgottenBeforeFunding())
 			continue
 		}
 		c.peerDisconnected()
@@ -425,59 +317,30 @@ func (cm *ChannelManager) channelFor(node *btcec.PublicKey, id lnwire.ChannelID)
 	return ps, c, nil // ps.mu held
 }
 
-// closeChannelLocked marks a channel closed and reports it. broadcast asks the monitor to broadcast our
-// latest commitment (a force close). The caller holds ps.mu.
-func (cm *ChannelManager) closeChannelLocked(ps *peerState, c *channel, reason events.ClosureReason, msg string, broadcast bool) {
+// closeChannelLocked ends a channel (c.close) and applies what that calls for; a channel closed before
+// it was funded is forgotten. Nothing happens to a channel already closed. The caller holds ps.mu.
+func (cm *ChannelManager) closeChannelLocked(ps *peerState, c *channel, cl closure) {
 	if c.state == stateClosed {
 		return
 	}
-	funded := c.state >= stateAwaitingChannelReady && c.state != stateAwaitingManualAccept
-	c.state = stateClosed
-	if funded && (broadcast || reason != events.CooperativeClosure) {
-		if c.monitorFailed {
-			// The monitor may have refused the last update, so the next id could be refused too: a
-			// closed-channel update is applied whatever the monitor's position.
-			cm.watch.UpdateChannel(c.fundingOutPoint, &channelmonitor.ChannelMonitorUpdate{UpdateID: channelmonitor.ClosedChannelUpdateID,
-				ChannelID: c.channelID, Steps: []channelmonitor.UpdateStep{channelmonitor.ChannelForceClosed{ShouldBroadcast: broadcast}}})
-		} else {
-			cm.updateMonitor(c, channelmonitor.ChannelForceClosed{ShouldBroadcast: broadcast})
-		}
-	}
+	// An unfunded channel is known by its temporary id only; c.id() of a closed channel is its final id.
+	id, funded := c.id(), c.funded()
+	eff := c.close(cl)
 	if !funded {
-		delete(ps.channels, c.id())
-		if c.fundingTx != nil {
-			cm.queueEvent(events.DiscardFunding{ChannelID: c.id(), FundingTxid: c.fundingTx.TxHash()})
-		}
+		delete(ps.channels, id)
 	}
-	cm.failPendingOutgoing(c)
-	cm.queueEvent(events.ChannelClosed{ChannelID: c.id(), UserChannelID: c.userChannelID, CounterpartyNodeID: c.counterparty,
-		Reason: reason, Message: msg, ChannelCapacitySat: c.valueSat})
-	cm.log.Info("channel closed", "channel", c.id(), "peer", fmt.Sprintf("%x", nodeKey(c.counterparty)), "reason", reason, "msg", msg)
+	cm.apply(ps, c, eff)
+	cm.log.Info("channel closed", "channel", id, "peer", fmt.Sprintf("%x", nodeKey(c.counterparty)), "reason", cl.reason, "msg", cl.msg)
 }
 
-// failChannel handles a protocol error on a channel: a ChannelError with Close sends `error` and
-// force-closes; without Close it sends a `warning`.
+// failChannel handles an error on a channel (c.fail): a ChannelError without Close sends a `warning`;
+// any other error sends `error` and force-closes. The caller holds ps.mu.
 func (cm *ChannelManager) failChannel(ps *peerState, c *channel, err error) {
-	var ce *ChannelError
-	if !errors.As(err, &ce) {
-		ce = &ChannelError{ChannelID: c.id(), Msg: err.Error(), Close: true}
+	eff := c.fail(err)
+	if eff.closing == nil {
+		cm.log.Warn("sent warning", "channel", c.id(), "err", err)
 	}
-	var dl *errDataLoss
-	if errors.As(err, &dl) {
-		// We are behind: tell the peer so it force-closes; never broadcast our revoked state.
-		cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
-		c.errorSent = []byte(ce.Msg)
-		cm.closeChannelLocked(ps, c, events.ProcessingError, ce.Msg, false)
-		return
-	}
-	if !ce.Close {
-		cm.queueMsgTo(c.counterparty, &lnwire.Warning{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
-		cm.log.Warn("sent warning", "channel", c.id(), "msg", ce.Msg)
-		return
-	}
-	cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte(ce.Msg)}, false)
-	c.errorSent = []byte(ce.Msg)
-	cm.closeChannelLocked(ps, c, events.ProcessingError, ce.Msg, true)
+	cm.apply(ps, c, eff)
 }
 
 // CreateChannel opens a channel of channelValueSat to a connected peer, pushing pushMsat to them, and
@@ -526,7 +389,7 @@ func (cm *ChannelManager) CreateChannel(theirNodeID *btcec.PublicKey, channelVal
 	if err != nil {
 		return lnwire.ChannelID{}, err
 	}
-	c, msg, err := newOutboundChannel(theirNodeID, channelValueSat, pushMsat, userChannelID, ct, signer, &cfg, feerate,
+	c, eff, err := newOutboundChannel(theirNodeID, channelValueSat, pushMsat, userChannelID, ct, signer, &cfg, feerate,
 		*cm.net.GenesisHash, tempID, cm.height(), shutdown)
 	if err != nil {
 		return lnwire.ChannelID{}, err
@@ -538,7 +401,7 @@ func (cm *ChannelManager) CreateChannel(theirNodeID *btcec.PublicKey, channelVal
 	}
 	c.peerConnected = true
 	ps.channels[tempID] = c
-	cm.queueMsgTo(theirNodeID, msg, false)
+	cm.apply(ps, c, eff)
 	cm.log.Info("opening channel", "temp", tempID, "value_sat", channelValueSat, "type", ct)
 	return tempID, nil
 }
@@ -579,14 +442,14 @@ func (cm *ChannelManager) acceptLocked(ps *peerState, c *channel, userChannelID 
 	if err != nil {
 		return err
 	}
-	msg, err := c.accept(signer, &cm.cfg, userChannelID, shutdown)
+	eff, err := c.accept(signer, &cm.cfg, userChannelID, shutdown)
+	cm.apply(ps, c, eff)
 	if err != nil {
 		delete(ps.channels, c.temporaryID)
 		cm.failChannel(ps, c, err)
 		return err
 	}
 	c.peerConnected = true
-	cm.queueMsg(c, msg)
 	return nil
 }
 
@@ -600,16 +463,9 @@ func (cm *ChannelManager) FundingTransactionGenerated(temporaryChannelID lnwire.
 		return err
 	}
 	defer ps.mu.Unlock()
-	msg, err := c.fundingTransactionGenerated(fundingTx)
-	if err != nil {
-		return err
-	}
-	// Re-key the channel under its final id, keeping the temporary id for funding_signed's lookup.
-	delete(ps.channels, temporaryChannelID)
-	ps.channels[c.channelID] = c
-	cm.queueMsg(c, msg)
-	cm.needsPersist.Store(true)
-	return nil
+	eff, err := c.fundingTransactionGenerated(fundingTx)
+	cm.apply(ps, c, eff)
+	return err
 }
 
 // HandleChannelMessage processes one message from a peer (BOLT 2 messages, `error`, `warning`). Protocol
@@ -645,9 +501,7 @@ func (cm *ChannelManager) HandleChannelMessage(node *btcec.PublicKey, msg lnwire
 		return
 	}
 	if c.state == stateClosed {
-		if c.errorSent != nil {
-			cm.queueMsgTo(node, &lnwire.Error{ChannelID: c.id(), Data: c.errorSent}, false)
-		}
+		cm.apply(ps, c, c.errorAgain())
 		return
 	}
 	if err := cm.handleChannelMsg(ps, c, msg); err != nil {
@@ -717,7 +571,7 @@ func (cm *ChannelManager) handleError(ps *peerState, id lnwire.ChannelID, text s
 			continue
 		}
 		// BOLT 1: on `error`, fail the channel: broadcast our latest commitment.
-		cm.closeChannelLocked(ps, c, events.CounterpartyForceClosed, sanitize([]byte(text)), true)
+		cm.closeChannelLocked(ps, c, closure{events.CounterpartyForceClosed, sanitize([]byte(text)), true})
 	}
 }
 
@@ -777,182 +631,82 @@ func (cm *ChannelManager) handleOpenChannel(ps *peerState, m *lnwire.OpenChannel
 	_ = cm.acceptLocked(ps, c, uid)
 }
 
-// handleChannelMsg dispatches a message to the channel's state machine and carries out the results.
+// handleChannelMsg hands a message to the channel's state machine and applies what it returns; the
+// error, if any, is the caller's to handle (failChannel).
 func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire.Message) error {
+	eff, err := cm.transition(ps, c, msg)
+	cm.apply(ps, c, eff)
+	return err
+}
+
+// transition calls the channel's method for msg with what it needs from the manager (keys, fee
+// estimates, limits) and returns its effects.
+func (cm *ChannelManager) transition(ps *peerState, c *channel, msg lnwire.Message) (effects, error) {
 	if c.reestablishPending {
 		if m, ok := msg.(*lnwire.ChannelReestablish); ok {
-			return cm.handleReestablish(ps, c, m)
+			eff, err := c.receiveReestablish(m)
+			if err == nil {
+				// If funding is deep enough but our channel_ready was never sent, send it now.
+				eff.merge(c.maybeSendChannelReady(cm.height()))
+			}
+			return eff, err
 		}
 		// Before channel_reestablish only these may arrive; anything else is a protocol error
 		// (BOLT 2: a node MUST NOT send other channel messages before channel_reestablish).
-		return c.warnErr("%s before channel_reestablish", msg.MsgType())
+		return effects{}, c.warnErr("%s before channel_reestablish", msg.MsgType())
 	}
 	switch m := msg.(type) {
 	case *lnwire.AcceptChannel:
-		script, err := c.receiveAcceptChannel(m, &cm.cfg.ChannelHandshakeLimits)
-		if err != nil {
-			return err
-		}
-		cm.queueEvent(events.FundingGenerationReady{TemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty,
-			ChannelValueSat: c.valueSat, OutputScript: script, UserChannelID: c.userChannelID})
+		return c.receiveAcceptChannel(m, &cm.cfg.ChannelHandshakeLimits)
 	case *lnwire.FundingCreated:
 		dest, err := cm.keys.GetDestinationScript(c.keysID)
 		if err != nil {
-			return err
+			return effects{}, err
 		}
-		reply, mon, err := c.receiveFundingCreated(m, dest)
-		if err != nil {
-			return err
-		}
-		if err := cm.watchNewChannel(c, mon); err != nil {
-			return err
-		}
-		delete(ps.channels, c.temporaryID)
-		ps.channels[c.channelID] = c
-		cm.queueMsg(c, reply)
-		cm.queueEvent(events.ChannelPending{ChannelID: c.channelID, UserChannelID: c.userChannelID,
-			FormerTemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty, FundingTxo: c.fundingOutPoint})
+		return c.receiveFundingCreated(m, dest)
 	case *lnwire.FundingSigned:
 		dest, err := cm.keys.GetDestinationScript(c.keysID)
 		if err != nil {
-			return err
+			return effects{}, err
 		}
-		mon, err := c.receiveFundingSigned(m, dest)
-		if err != nil {
-			return err
-		}
-		if err := cm.watchNewChannel(c, mon); err != nil {
-			return err
-		}
-		// Broadcast only once the monitor is persisted; with InProgress the broadcast waits too.
-		if len(c.inFlightUpdates) == 0 {
-			cm.bcast.BroadcastTransactions(c.fundingTx)
-		} else {
-			c.heldMessages = append(c.heldMessages, broadcastMarker{c.fundingTx})
-		}
-		cm.queueEvent(events.ChannelPending{ChannelID: c.channelID, UserChannelID: c.userChannelID,
-			FormerTemporaryChannelID: c.temporaryID, CounterpartyNodeID: c.counterparty, FundingTxo: c.fundingOutPoint})
+		return c.receiveFundingSigned(m, dest)
 	case *lnwire.ChannelReady:
-		became, err := c.receiveChannelReady(m)
-		if err != nil {
-			return err
-		}
-		if became {
-			cm.channelBecameReady(c)
-		}
+		return c.receiveChannelReady(m)
 	case *lnwire.UpdateAddHTLC:
-		return c.receiveAddHTLC(m)
+		return effects{}, c.receiveAddHTLC(m)
 	case *lnwire.UpdateFulfillHTLC:
-		h, err := c.receiveFulfillHTLC(m)
-		if err != nil {
-			return err
-		}
-		cm.outgoingFulfilled(c, h)
+		return c.receiveFulfillHTLC(m)
 	case *lnwire.UpdateFailHTLC:
-		return c.receiveFailHTLC(m)
+		return effects{}, c.receiveFailHTLC(m)
 	case *lnwire.UpdateFailMalformedHTLC:
-		return c.receiveFailMalformedHTLC(m)
+		return effects{}, c.receiveFailMalformedHTLC(m)
 	case *lnwire.UpdateFee:
 		lo, hi := cm.feerateBounds(c.channelType.HasAnchors())
 		if c.channelType.HasAnchors() {
 			lo = chaininterface.FeeratePerKwFloor
 		}
-		return c.receiveUpdateFee(m, lo, hi, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
+		return effects{}, c.receiveUpdateFee(m, lo, hi, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 	case *lnwire.CommitmentSigned:
-		raa, step, err := c.receiveCommitmentSigned(m)
-		if err != nil {
-			return err
-		}
-		cm.updateMonitor(c, *step)
-		cm.queueMsg(c, raa)
+		return c.receiveCommitmentSigned(m)
 	case *lnwire.RevokeAndAck:
-		res, err := c.receiveRevokeAndAck(m)
-		if err != nil {
-			return err
-		}
-		cm.updateMonitor(c, *res.step)
-		for _, h := range res.newlyCommitted {
-			cm.incomingCommitted(ps, c, h)
-		}
-		for _, h := range res.resolved {
-			cm.outgoingResolved(c, h)
-		}
+		return c.receiveRevokeAndAck(m)
 	case *lnwire.Shutdown:
 		anySegwit := ps.theirFeatures != nil && (ps.theirFeatures.IsSet(lnwire.ShutdownAnySegwitOptional) || ps.theirFeatures.IsSet(lnwire.ShutdownAnySegwitRequired))
-		reply, err := c.receiveShutdown(m, anySegwit)
-		if err != nil {
-			return err
-		}
-		if reply {
-			// Our pending updates are committed first (afterChange), then our shutdown.
-			c.shutdownReplyPending = true
-		}
+		return effects{}, c.receiveShutdown(m, anySegwit)
 	case *lnwire.ClosingSigned:
-		reply, tx, err := c.receiveClosingSigned(m, cm.closingFees())
-		if err != nil {
-			return err
-		}
-		if reply != nil {
-			cm.queueMsg(c, reply)
-		}
-		if tx != nil {
-			// The monitor keeps rebroadcasting it until it confirms.
-			cm.updateMonitor(c, channelmonitor.ClosingTransaction{Tx: tx})
-			cm.bcast.BroadcastTransactions(tx)
-			cm.closeChannelLocked(ps, c, events.CooperativeClosure, "cooperative close", false)
-		}
+		return c.receiveClosingSigned(m, cm.closingFees())
 	case *lnwire.ChannelReestablish:
-		return c.warnErr("unexpected channel_reestablish")
+		return effects{}, c.warnErr("unexpected channel_reestablish")
 	case *lnwire.OpenChannel:
-		return c.protoErr("open_channel for an existing channel")
+		return effects{}, c.protoErr("open_channel for an existing channel")
 	}
-	return nil
+	return effects{}, nil
 }
 
 // closingFees gives the closing negotiation our feerate estimate and configured fee margin.
 func (cm *ChannelManager) closingFees() closingFees {
 	return closingFees{feeratePerKw: chaininterface.ClampFeerate(cm.feeEst, chaininterface.ChannelCloseMinimum),
 		forceCloseAvoidanceSat: cm.cfg.ChannelConfig.ForceCloseAvoidanceMaxFeeSat}
-}
-
-// broadcastMarker is a pseudo-message held behind monitor updates: a transaction to broadcast once
-// the updates before it are persisted.
-type broadcastMarker struct{ tx *wire.MsgTx }
-
-func (broadcastMarker) MsgType() lnwire.MessageType { return 0 }
-
-func (cm *ChannelManager) watchNewChannel(c *channel, mon *channelmonitor.ChannelMonitor) error {
-	status, err := cm.watch.WatchChannel(c.fundingOutPoint, mon)
-	if err != nil {
-		return fmt.Errorf("monitor refused: %w", err)
-	}
-	c.latestMonitorUpdateID = 0
-	switch status {
-	case channelmonitor.InProgress:
-		c.inFlightUpdates = append(c.inFlightUpdates, 0)
-	case channelmonitor.UnrecoverableError:
-		return errors.New("monitor could not be persisted")
-	}
-	return nil
-}
-
-func (cm *ChannelManager) channelBecameReady(c *channel) {
-	cm.queueEvent(events.ChannelReady{ChannelID: c.channelID, UserChannelID: c.userChannelID,
-		CounterpartyNodeID: c.counterparty, ChannelType: channelTypeFor(c.channelType)})
-	cm.log.Info("channel ready", "channel", c.channelID, "scid", c.shortChannelID)
-}
-
-func (cm *ChannelManager) handleReestablish(ps *peerState, c *channel, m *lnwire.ChannelReestablish) error {
-	msgs, err := c.receiveReestablish(m)
-	if err != nil {
-		return err
-	}
-	for _, out := range msgs {
-		cm.queueMsg(c, out)
-	}
-	// If funding is deep enough but our channel_ready was never sent, send it now.
-	cm.maybeSendChannelReady(c, cm.height())
-	return nil
 }
 
 // afterChange notes that a channel's state changed. What the change calls for (a commitment_signed for
@@ -982,39 +736,16 @@ func (cm *ChannelManager) flushDirty() {
 	}
 }
 
-// flushChannel sends what a channel's state calls for. The caller holds ps.mu.
+// flushChannel applies what a channel's state calls for (c.flush). The caller holds ps.mu.
 func (cm *ChannelManager) flushChannel(ps *peerState, c *channel) {
 	if c.state == stateClosed || !ps.connected || c.reestablishPending {
 		return
 	}
-	if (c.state == stateChannelReady || c.state == stateShutdown) && !c.awaitingRAA && c.hasChangesFor(false) {
-		msg, step, err := c.sendCommitmentSigned()
-		if err != nil {
-			cm.log.Error("cannot sign commitment", "channel", c.channelID, "err", err)
-			cm.failChannel(ps, c, err)
-			return
-		}
-		cm.updateMonitor(c, *step)
-		cm.queueMsg(c, msg)
-		if c.state == stateClosed {
-			return
-		}
-	}
-	if c.shutdownReplyPending && !c.hasChangesFor(false) {
-		c.shutdownReplyPending = false
-		// The monitor learns our closing script first, so it can report the closing output as ours.
-		cm.updateMonitor(c, channelmonitor.ShutdownScript{Script: c.localShutdownScript})
-		cm.queueMsg(c, c.shutdownMsg())
-	}
-	if c.readyToNegotiateClosing() && c.closingFeeProposedSat < 0 && c.state != stateNegotiatingClosing {
-		msg, err := c.startClosingNegotiation(cm.closingFees())
-		if err != nil {
-			cm.failChannel(ps, c, err)
-			return
-		}
-		if msg != nil {
-			cm.queueMsg(c, msg)
-		}
+	eff, err := c.flush(cm.closingFees())
+	cm.apply(ps, c, eff)
+	if err != nil && c.state != stateClosed {
+		cm.log.Error("cannot commit the channel's pending changes", "channel", c.channelID, "err", err)
+		cm.failChannel(ps, c, err)
 	}
 }
 
@@ -1028,10 +759,9 @@ func (cm *ChannelManager) CloseChannel(channelID lnwire.ChannelID, counterparty 
 	}
 	defer ps.mu.Unlock()
 	switch {
-	case c.state < stateAwaitingChannelReady || c.state == stateAwaitingManualAccept:
+	case !c.funded():
 		// Not funded yet: just forget it.
-		cm.queueMsgTo(counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte("channel abandoned")}, false)
-		cm.closeChannelLocked(ps, c, events.FundingAbandoned, "closed before funding", false)
+		cm.apply(ps, c, c.failWithError("channel abandoned", closure{events.FundingAbandoned, "closed before funding", false}))
 		return nil
 	case c.state == stateClosed || c.shutdownSent:
 		return fmt.Errorf("%w: channel is already closing", ErrChannelUnavailable)
@@ -1055,18 +785,11 @@ func (cm *ChannelManager) ForceCloseBroadcastingLatestTxn(channelID lnwire.Chann
 		return err
 	}
 	defer ps.mu.Unlock()
-	if c.state == stateClosed {
-		// closingFeeProposedSat is set only by a closing negotiation, which is reset on disconnection:
-		// a closed channel that has it ended in an agreed closing transaction.
-		if c.closingFeeProposedSat < 0 {
-			return fmt.Errorf("%w: channel already closed", ErrChannelUnavailable)
-		}
-		cm.updateMonitor(c, channelmonitor.ChannelForceClosed{ShouldBroadcast: true})
+	coop := c.state == stateClosed
+	eff, err := c.forceClose()
+	cm.apply(ps, c, eff)
+	if err == nil && coop {
 		cm.log.Warn("force-closing a channel whose cooperative close has not confirmed", "channel", c.channelID)
-		return nil
 	}
-	cm.queueMsgTo(counterparty, &lnwire.Error{ChannelID: c.id(), Data: []byte("force-closed by the user")}, false)
-	c.errorSent = []byte("force-closed by the user")
-	cm.closeChannelLocked(ps, c, events.HolderForceClosed, "force-closed by the user", true)
-	return nil
+	return err
 }

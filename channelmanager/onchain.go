@@ -3,7 +3,6 @@ package channelmanager
 import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/lnwire"
 )
 
 // HTLC sources: the opaque reference the ChannelManager gives the monitor with each HTLC we offer
@@ -79,17 +78,15 @@ func (cm *ChannelManager) processMonitorEvents() {
 		case channelmonitor.MonitorUpdateCompleted:
 			cm.monitorUpdated(c, e.UpdateID)
 		case channelmonitor.CommitmentTxConfirmed:
-			cm.closeChannelLocked(ps, c, events.CommitmentTxConfirmed, "commitment transaction confirmed", false)
+			cm.closeChannelLocked(ps, c, closure{events.CommitmentTxConfirmed, "commitment transaction confirmed", false})
 			delete(ps.channels, c.channelID)
 		case channelmonitor.CooperativeCloseConfirmed:
-			cm.closeChannelLocked(ps, c, events.CooperativeClosure, "closing transaction confirmed", false)
+			cm.closeChannelLocked(ps, c, closure{events.CooperativeClosure, "closing transaction confirmed", false})
 			delete(ps.channels, c.channelID)
 		case channelmonitor.HolderForceClosed:
 			if c.state != stateClosed {
-				cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.channelID, Data: []byte(e.Reason)}, false)
-				c.errorSent = []byte(e.Reason)
+				cm.apply(ps, c, c.failWithError(e.Reason, closure{events.HolderForceClosed, e.Reason, true}))
 			}
-			cm.closeChannelLocked(ps, c, events.HolderForceClosed, e.Reason, true)
 		}
 		ps.mu.Unlock()
 	}

@@ -93,121 +93,99 @@ func (cm *ChannelManager) GetPaymentPreimage(paymentHash, paymentSecret [32]byte
 	return p.Preimage, nil
 }
 
-// failIncoming fails an incoming HTLC back with failure, encrypted for the payer.
-func (cm *ChannelManager) failIncoming(c *channel, h *htlc, failure sphinx.FailureMessage) {
+// failIncoming fails an incoming HTLC back with failure, encrypted for the payer. The caller holds ps.mu.
+func (cm *ChannelManager) failIncoming(ps *peerState, c *channel, h *htlc, failure sphinx.FailureMessage) {
 	reason := sphinx.CreateErrorPacket(h.SharedSecret, failure)
-	msg, err := c.sendFailHTLC(h.ID, reason)
+	eff, err := c.sendFailHTLC(h.ID, reason)
+	cm.apply(ps, c, eff)
 	if err != nil {
 		cm.log.Error("cannot fail HTLC", "channel", c.channelID, "htlc", h.ID, "err", err)
-		return
 	}
-	cm.queueUpdate(c, msg)
 }
 
 // incomingCommitted handles an incoming HTLC once it is irrevocably committed: it peels the onion and,
-// as the final node, checks it against the expected payment (BOLT 4, "Payload for the Last Node").
-// The caller holds ps.mu.
+// as the final node, checks it against the expected payment (BOLT 4, "Payload for the Last Node"),
+// failing it back if it does not fit. The caller holds ps.mu.
 func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) {
 	pkt := sphinx.OnionPacket(h.Onion)
 	proc, err := sphinx.ProcessOnionPacket(&pkt, h.PaymentHash[:], cm.keys.ECDH)
 	if err != nil {
-		if code, sha, ok := sphinx.BadOnionFailure(err, &pkt); ok {
-			msg, ferr := c.sendFailMalformedHTLC(h.ID, uint16(code), sha)
-			if ferr == nil {
-				cm.queueUpdate(c, msg)
-			}
-			return
-		}
-		var pe *sphinx.PayloadError
-		if errors.As(err, &pe) && proc != nil {
-			h.SharedSecret = proc.SharedSecret
-			cm.failIncoming(c, h, pe.Failure())
-			return
-		}
-		sha := sha256.Sum256(h.Onion[:])
-		if msg, ferr := c.sendFailMalformedHTLC(h.ID, uint16(sphinx.InvalidOnionHMAC), sha); ferr == nil {
-			cm.queueUpdate(c, msg)
-		}
+		cm.failUnreadableOnion(ps, c, h, &pkt, proc, err)
 		return
 	}
 	h.SharedSecret = proc.SharedSecret
+	if failure, refused := cm.refuseIncoming(c, h, proc); refused {
+		cm.failIncoming(ps, c, h, failure)
+	}
+}
+
+// failUnreadableOnion fails back an incoming HTLC whose onion could not be processed: with
+// update_fail_malformed_htlc if the onion itself is bad (BOLT 4), else with the payload's failure.
+func (cm *ChannelManager) failUnreadableOnion(ps *peerState, c *channel, h *htlc, pkt *sphinx.OnionPacket, proc *sphinx.ProcessedPacket, err error) {
+	code, sha, bad := sphinx.BadOnionFailure(err, pkt)
+	var pe *sphinx.PayloadError
+	switch {
+	case bad:
+	case errors.As(err, &pe) && proc != nil:
+		h.SharedSecret = proc.SharedSecret
+		cm.failIncoming(ps, c, h, pe.Failure())
+		return
+	default:
+		code, sha = sphinx.InvalidOnionHMAC, sha256.Sum256(h.Onion[:])
+	}
+	eff, _ := c.sendFailMalformedHTLC(h.ID, uint16(code), sha)
+	cm.apply(ps, c, eff)
+}
+
+// refuseIncoming checks a peeled incoming HTLC as the final node and returns the failure to send back,
+// or adds the HTLC to its payment (PaymentClaimable once the parts reach the total) and returns false.
+func (cm *ChannelManager) refuseIncoming(c *channel, h *htlc, proc *sphinx.ProcessedPacket) (sphinx.FailureMessage, bool) {
 	if !c.incomingDustAllowed(h, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat) {
 		cm.log.Warn("incoming HTLC would exceed our dust exposure limit; failing it back", "channel", c.channelID, "htlc", h.ID)
-		cm.failIncoming(c, h, sphinx.NewTemporaryChannelFailure(nil))
-		return
+		return sphinx.NewTemporaryChannelFailure(nil), true
 	}
 	height := cm.height()
 	if !proc.IsFinal {
 		// Forwarding arrives with the router; until then we are only ever the final node.
-		cm.failIncoming(c, h, sphinx.NewFailure(sphinx.UnknownNextPeer))
-		return
+		return sphinx.NewFailure(sphinx.UnknownNextPeer), true
 	}
 	payload, err := sphinx.DecodeHopPayload(proc.Payload, true)
 	if err != nil {
 		var pe *sphinx.PayloadError
 		if errors.As(err, &pe) {
-			cm.failIncoming(c, h, pe.Failure())
-		} else {
-			cm.failIncoming(c, h, sphinx.NewInvalidOnionPayload(0, 0))
+			return pe.Failure(), true
 		}
-		return
+		return sphinx.NewInvalidOnionPayload(0, 0), true
 	}
-	unknown := sphinx.NewIncorrectOrUnknownPaymentDetails(h.AmountMsat, height)
 	switch {
 	case payload.AmtToForwardMsat > h.AmountMsat:
-		cm.failIncoming(c, h, sphinx.NewFinalIncorrectHTLCAmount(h.AmountMsat))
-		return
+		return sphinx.NewFinalIncorrectHTLCAmount(h.AmountMsat), true
 	case payload.OutgoingCLTVValue > h.CltvExpiry:
-		cm.failIncoming(c, h, sphinx.NewFinalIncorrectCLTVExpiry(h.CltvExpiry))
-		return
+		return sphinx.NewFinalIncorrectCLTVExpiry(h.CltvExpiry), true
 	}
-	var purpose events.PaymentPurpose
+	if cm.addClaimablePart(c, h, payload, height) {
+		return sphinx.FailureMessage{}, false
+	}
+	return sphinx.NewIncorrectOrUnknownPaymentDetails(h.AmountMsat, height), true
+}
+
+// addClaimablePart adds an incoming HTLC to the payment it pays, if it fits one we expect (an inbound
+// payment with its secret, amount and expiry, or keysend) with enough blocks left before its expiry,
+// and announces the payment (PaymentClaimable) once its parts reach the total. It returns false if the
+// HTLC fits no payment.
+func (cm *ChannelManager) addClaimablePart(c *channel, h *htlc, payload *sphinx.HopPayload, height uint32) bool {
 	cm.payMu.Lock()
 	defer cm.payMu.Unlock()
-	inb := cm.inbound[h.PaymentHash]
-	minDelta := uint32(DefaultMinFinalCLTVExpiryDelta)
-	switch {
-	case inb != nil:
-		if payload.PaymentData == nil || payload.PaymentData.PaymentSecret != inb.Secret {
-			cm.failIncoming(c, h, unknown)
-			return
-		}
-		total := payload.TotalMsat()
-		if inb.AmountMsat != 0 && (total < inb.AmountMsat || total > 2*inb.AmountMsat) {
-			cm.failIncoming(c, h, unknown)
-			return
-		}
-		cm.mu.Lock()
-		expired := inb.ExpiresAt < uint64(cm.highestBlockTime)
-		cm.mu.Unlock()
-		if expired {
-			cm.failIncoming(c, h, unknown)
-			return
-		}
-		pre := inb.Preimage
-		purpose = events.PaymentPurpose{PaymentPreimage: &pre, PaymentSecret: inb.Secret}
-		minDelta = uint32(inb.MinFinalCLTVExpiryDelta)
-	case payload.KeysendPreimage != nil && sha256.Sum256(payload.KeysendPreimage[:]) == h.PaymentHash:
-		pre := *payload.KeysendPreimage
-		purpose = events.PaymentPurpose{PaymentPreimage: &pre}
-		if payload.PaymentData != nil {
-			purpose.PaymentSecret = payload.PaymentData.PaymentSecret
-		}
-	default:
-		cm.failIncoming(c, h, unknown)
-		return
-	}
-	if h.CltvExpiry < height+minDelta {
-		cm.failIncoming(c, h, unknown)
-		return
+	purpose, minDelta, ok := cm.paymentPurpose(h, payload)
+	if !ok || h.CltvExpiry < height+minDelta {
+		return false
 	}
 	cp := cm.claimable[h.PaymentHash]
 	if cp == nil {
 		cp = &claimablePayment{Hash: h.PaymentHash, TotalMsat: payload.TotalMsat(), Purpose: purpose}
 		cm.claimable[h.PaymentHash] = cp
 	} else if cp.TotalMsat != payload.TotalMsat() || cp.Announced {
-		cm.failIncoming(c, h, unknown)
-		return
+		return false
 	}
 	cp.Parts = append(cp.Parts, claimPart{ChannelID: c.channelID, Counterparty: c.counterparty, HTLCID: h.ID, FundingTxo: c.fundingOutPoint,
 		AmountMsat: h.AmountMsat, CltvExpiry: h.CltvExpiry})
@@ -216,6 +194,40 @@ func (cm *ChannelManager) incomingCommitted(ps *peerState, c *channel, h *htlc) 
 		cm.queueEvent(events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: h.PaymentHash, AmountMsat: sum,
 			Purpose: cp.Purpose, ViaChannelID: c.channelID, ClaimDeadline: cp.claimDeadline()})
 	}
+	return true
+}
+
+// paymentPurpose finds what an incoming HTLC pays: an inbound payment we created (its secret must
+// match, the total must be within [amount, 2*amount] and the payment not expired) or a keysend whose
+// preimage matches. It returns the purpose and the minimum final CLTV delta. The caller holds payMu.
+func (cm *ChannelManager) paymentPurpose(h *htlc, payload *sphinx.HopPayload) (events.PaymentPurpose, uint32, bool) {
+	inb := cm.inbound[h.PaymentHash]
+	switch {
+	case inb != nil:
+		if payload.PaymentData == nil || payload.PaymentData.PaymentSecret != inb.Secret {
+			return events.PaymentPurpose{}, 0, false
+		}
+		total := payload.TotalMsat()
+		if inb.AmountMsat != 0 && (total < inb.AmountMsat || total > 2*inb.AmountMsat) {
+			return events.PaymentPurpose{}, 0, false
+		}
+		cm.mu.Lock()
+		expired := inb.ExpiresAt < uint64(cm.highestBlockTime)
+		cm.mu.Unlock()
+		if expired {
+			return events.PaymentPurpose{}, 0, false
+		}
+		pre := inb.Preimage
+		return events.PaymentPurpose{PaymentPreimage: &pre, PaymentSecret: inb.Secret}, uint32(inb.MinFinalCLTVExpiryDelta), true
+	case payload.KeysendPreimage != nil && sha256.Sum256(payload.KeysendPreimage[:]) == h.PaymentHash:
+		pre := *payload.KeysendPreimage
+		purpose := events.PaymentPurpose{PaymentPreimage: &pre}
+		if payload.PaymentData != nil {
+			purpose.PaymentSecret = payload.PaymentData.PaymentSecret
+		}
+		return purpose, uint32(DefaultMinFinalCLTVExpiryDelta), true
+	}
+	return events.PaymentPurpose{}, 0, false
 }
 
 // takeClaimable removes and returns the claimable payment with the given hash.
@@ -264,18 +276,15 @@ func (cm *ChannelManager) claimPart(part claimPart, preimage [32]byte) bool {
 		return cm.claimOnClosedChannel(part, preimage, err)
 	}
 	defer ps.mu.Unlock()
-	cm.updateMonitor(c, channelmonitor.PaymentPreimage{Preimage: preimage})
-	if c.state == stateClosed {
+	eff, err := c.sendFulfillHTLC(part.HTLCID, preimage)
+	cm.apply(ps, c, eff)
+	switch {
+	case c.state == stateClosed:
 		cm.log.Info("claim: channel closed; the monitor claims on chain", "channel", part.ChannelID, "htlc", part.HTLCID)
-		return true
-	}
-	msg, err := c.sendFulfillHTLC(part.HTLCID, preimage)
-	if err != nil {
+	case err != nil:
 		cm.log.Error("claim: cannot fulfill", "channel", part.ChannelID, "htlc", part.HTLCID, "err", err)
 		return false
 	}
-	cm.queueUpdate(c, msg)
-	cm.afterChange(ps, c)
 	return true
 }
 
@@ -423,19 +432,16 @@ func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, k
 		return lastErr
 	}
 	onion := [1366]byte(*pkt)
-	h, msg, err := best.sendAddHTLC(amount, hash, cltv, &onion, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
+	eff, err := best.sendAddHTLC(amount, hash, cltv, &onion, paymentRef{paymentID: id, sharedSecrets: secrets}, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
+	cm.apply(ps, best, eff)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrChannelUnavailable, err)
 	}
-	h.PaymentID = id
-	h.SharedSecrets = secrets
-	cm.queueUpdate(best, msg)
-	cm.afterChange(ps, best)
 	return nil
 }
 
 // outgoingFulfilled reports a payment's success as soon as the preimage arrives.
-func (cm *ChannelManager) outgoingFulfilled(c *channel, h *htlc) {
+func (cm *ChannelManager) outgoingFulfilled(h *htlc) {
 	cm.payMu.Lock()
 	defer cm.payMu.Unlock()
 	op := cm.outbound[h.PaymentID]
@@ -447,7 +453,7 @@ func (cm *ChannelManager) outgoingFulfilled(c *channel, h *htlc) {
 }
 
 // outgoingResolved reports a failed outgoing HTLC once its removal is irrevocable.
-func (cm *ChannelManager) outgoingResolved(c *channel, h *htlc) {
+func (cm *ChannelManager) outgoingResolved(h *htlc) {
 	if h.Remove == removeFulfill {
 		return
 	}
@@ -476,16 +482,6 @@ func (cm *ChannelManager) failOutbound(ev events.PaymentPathFailed, final bool) 
 		reason = events.RecipientRejected
 	}
 	cm.queueEvent(events.PaymentFailed{PaymentID: ev.PaymentID, PaymentHash: ev.PaymentHash, Reason: reason})
-}
-
-// failPendingOutgoing fails outgoing HTLCs of a closing channel that never reached the counterparty.
-func (cm *ChannelManager) failPendingOutgoing(c *channel) {
-	for _, h := range c.htlcs {
-		if !h.Incoming && h.AddRemote == notYet && !h.Processed {
-			h.Processed = true
-			cm.failOutbound(events.PaymentPathFailed{PaymentID: h.PaymentID, PaymentHash: h.PaymentHash, ErringHop: -1}, false)
-		}
-	}
 }
 
 // outboundCapacityMsat is what we could send now: our balance in the next remote commitment less our
