@@ -32,9 +32,18 @@ type lnkitNode struct {
 }
 
 // defaultNodeTuning are the node's timer flags for the suite: the channel manager ticks (update_fee,
-// retries) every 2 s instead of 60 s, fees are re-read every second and btcd is polled every 200 ms.
-// LNKIT_INTEROP_NODE_FLAGS replaces them (space-separated).
-const defaultNodeTuning = "-loglevel=debug -tick.manager=2s -tick.fees=1s -tick.chain=200ms"
+// retries) every 2 s instead of 60 s, fees are re-read every second, btcd is polled every 200 ms and
+// resolved monitors are archived every 3 s instead of 10 min. LNKIT_INTEROP_NODE_FLAGS replaces them
+// (space-separated).
+const defaultNodeTuning = "-loglevel=debug -tick.manager=2s -tick.fees=1s -tick.chain=200ms -tick.archive=3s"
+
+// nodeTuning is the node's timer flags in use.
+func nodeTuning() string {
+	if v, ok := os.LookupEnv("LNKIT_INTEROP_NODE_FLAGS"); ok {
+		return v
+	}
+	return defaultNodeTuning
+}
 
 func (n *lnkitNode) args() []string {
 	a := []string{
@@ -43,11 +52,7 @@ func (n *lnkitNode) args() []string {
 		"-btcd.rpccert", n.net.btcd.certPath,
 		"-listen", n.p2pAddr, "-rpclisten", n.rpcAddr, "-feeurl", n.net.fees.url(),
 	}
-	tuning := defaultNodeTuning
-	if v, ok := os.LookupEnv("LNKIT_INTEROP_NODE_FLAGS"); ok {
-		tuning = v
-	}
-	return append(a, strings.Fields(tuning)...)
+	return append(a, strings.Fields(nodeTuning())...)
 }
 
 func (n *lnkitNode) logPath() string { return filepath.Join(n.dir, "node.log") }

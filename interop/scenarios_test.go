@@ -28,6 +28,8 @@ import (
 var suite struct {
 	chanA string // funding txid of the channel lnkit opened to alice (scenario 2)
 	chanB string // funding txid of the private channel alice opened to lnkit (scenario 2)
+	// resolved are the funding txids of the channels the on-chain scenarios closed and settled.
+	resolved []string
 }
 
 // codeIncorrectOrUnknownPaymentDetails is BOLT 4's incorrect_or_unknown_payment_details (PERM|15).
@@ -68,8 +70,14 @@ func ensureFunded(t *testing.T, lk *lnkitNode) {
 // openLnkitChannel has lnkit open an anchors channel to alice and returns the funding txid (broadcast).
 func openLnkitChannel(t *testing.T, lk *lnkitNode, amtSat int64, pushMsat uint64) string {
 	t.Helper()
+	return openLnkitChannelTo(t, lk, nw.alice, amtSat, pushMsat)
+}
+
+// openLnkitChannelTo has lnkit open an anchors channel to l and returns the funding txid (broadcast).
+func openLnkitChannelTo(t *testing.T, lk *lnkitNode, l *lnd, amtSat int64, pushMsat uint64) string {
+	t.Helper()
 	r, err := lk.Client().OpenChannel(ctx(t, 2*time.Minute), nodeapi.OpenChannelParams{
-		NodeID: nw.alice.id(), AmountSat: amtSat, PushMsat: pushMsat})
+		NodeID: l.id(), AmountSat: amtSat, PushMsat: pushMsat})
 	r = mustCall(t, "openchannel", r, err)
 	require.NotEmpty(t, r.FundingTxid, "openchannel returned no funding txid: %+v", *r)
 	return r.FundingTxid
@@ -78,6 +86,12 @@ func openLnkitChannel(t *testing.T, lk *lnkitNode, amtSat int64, pushMsat uint64
 // confirmChannels waits for the funding transactions in the mempool, then mines 1 block and, if that is
 // not enough, 5 more, and waits until every channel is usable on both sides.
 func confirmChannels(t *testing.T, lk *lnkitNode, txids ...string) {
+	t.Helper()
+	confirmChannelsWith(t, lk, nw.alice, txids...)
+}
+
+// confirmChannelsWith is confirmChannels for channels with l.
+func confirmChannelsWith(t *testing.T, lk *lnkitNode, l *lnd, txids ...string) {
 	t.Helper()
 	waitFor(t, 30*time.Second, func() (bool, string) {
 		for _, id := range txids {
@@ -89,10 +103,10 @@ func confirmChannels(t *testing.T, lk *lnkitNode, txids ...string) {
 	})
 	usable := func() (bool, string) {
 		for _, id := range txids {
-			lc, kc := nw.alice.channel(t, id), lk.channel(t, id)
+			lc, kc := l.channel(t, id), lk.channel(t, id)
 			switch {
 			case lc == nil || !lc.Active:
-				return false, fmt.Sprintf("alice: channel %s not active (%+v)", id, lc)
+				return false, fmt.Sprintf("%s: channel %s not active (%+v)", l.name, id, lc)
 			case kc == nil || !kc.IsUsable:
 				return false, fmt.Sprintf("lnkit: channel %s not usable (%+v)", id, kc)
 			}
@@ -107,8 +121,8 @@ func confirmChannels(t *testing.T, lk *lnkitNode, txids ...string) {
 	waitFor(t, 30*time.Second, usable)
 	// lnd's router takes a moment to see the new channels' outbound balance.
 	for _, id := range txids {
-		if c := nw.alice.channel(t, id); c.Initiator {
-			nw.alice.waitRoute(t, lk.ID(), 1, fmt.Sprintf("--outgoing_chan_id=%d", c.Scid))
+		if c := l.channel(t, id); c.Initiator {
+			l.waitRoute(t, lk.ID(), 1, fmt.Sprintf("--outgoing_chan_id=%d", c.Scid))
 		}
 	}
 }
@@ -149,15 +163,21 @@ func openScenarioChannels(t *testing.T, lk *lnkitNode) {
 // feerate, and that no HTLC is pending.
 func checkChannel(t *testing.T, lk *lnkitNode, fundingTxid string) {
 	t.Helper()
+	checkChannelWith(t, lk, nw.alice, fundingTxid)
+}
+
+// checkChannelWith is checkChannel for a channel with l.
+func checkChannelWith(t *testing.T, lk *lnkitNode, l *lnd, fundingTxid string) {
+	t.Helper()
 	var lc *lndChannel
 	var kc *nodeapi.Channel
 	waitFor(t, 30*time.Second, func() (bool, string) {
-		lc, kc = nw.alice.channel(t, fundingTxid), lk.channel(t, fundingTxid)
+		lc, kc = l.channel(t, fundingTxid), lk.channel(t, fundingTxid)
 		if lc == nil || kc == nil {
-			return false, fmt.Sprintf("channel %s missing: alice %v lnkit %v", fundingTxid, lc != nil, kc != nil)
+			return false, fmt.Sprintf("channel %s missing: %s %v lnkit %v", fundingTxid, l.name, lc != nil, kc != nil)
 		}
-		return len(lc.PendingHTLCs) == 0 && kc.PendingHTLCs == 0, fmt.Sprintf("pending HTLCs: alice %d lnkit %d",
-			len(lc.PendingHTLCs), kc.PendingHTLCs)
+		return len(lc.PendingHTLCs) == 0 && kc.PendingHTLCs == 0, fmt.Sprintf("pending HTLCs: %s %d lnkit %d",
+			l.name, len(lc.PendingHTLCs), kc.PendingHTLCs)
 	})
 	require.Equal(t, lc.ChanID, kc.ChannelID, "channel_id (lncli prints it as chan_id)")
 	require.EqualValues(t, lc.Capacity, kc.CapacitySat, "capacity")
@@ -841,6 +861,7 @@ func Test07Close(t *testing.T) {
 	// Force closes: the broadcaster's commitment has to_local (delayed), to_remote and two anchors; the
 	// funder pays the commitment fee at the channel's feerate and the anchors.
 	var sweepOps []wire.OutPoint
+	var lkOnChain int64
 	for _, name := range []string{"C", "D"} {
 		ch := chans[name]
 		tx := spends[ch.op].tx
@@ -861,9 +882,16 @@ func Test07Close(t *testing.T) {
 		remainder := ch.capacity - ch.lkSat() - ch.lndSat()
 		require.Equal(t, ch.commitFee()+remainder, ch.capacity-sum(tx), "%s: commitment fee at %d sat/kw", name, ch.feerate)
 		sweepOps = append(sweepOps, wire.OutPoint{Hash: tx.TxHash(), Index: uint32(i)})
+		lkOnChain += lkValue
 		t.Logf("force close %s: outputs %v, lnkit's is #%d (%d sat)", name, values(tx), i, lkValue)
 	}
 	steps.done("closing transactions checked")
+	// The force-closed channels' money does not vanish from lnkit's balances: walletbalance counts its
+	// outputs on both commitments (the cooperative closes pay the wallet directly and count there).
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		w := lk.balance(t)
+		return w.OnchainClaimableSat == lkOnChain, fmt.Sprintf("lnkit onchain_claimable_sat %d, want %d", w.OnchainClaimableSat, lkOnChain)
+	})
 
 	// Mine until lnkit has swept both outputs (D's to_remote after 1 block, C's to_local after the CSV
 	// delay) and its wallet holds the coop outputs and the sweeps.
@@ -925,11 +953,17 @@ func Test07Close(t *testing.T) {
 			require.False(t, kc.IsUsable, "lnkit still lists %s as usable: %+v", ch.name, *kc)
 		}
 	}
+	// The monitors list a swept output until the sweep is 6 blocks deep (lnkit's AntiReorgDelay).
+	nw.mine(t, 6)
 	waitFor(t, 30*time.Second, func() (bool, string) {
 		w := lk.balance(t)
-		return w.ClaimableSat == 0, fmt.Sprintf("lnkit still counts %d sat claimable after every close was swept (%d channels listed)",
-			w.ClaimableSat, len(lk.channels(t)))
+		return w.ClaimableSat == 0 && w.OnchainClaimableSat == 0, fmt.Sprintf("lnkit still counts %d sat claimable "+
+			"(%d on chain) after every close was swept (%d channels listed)", w.ClaimableSat, w.OnchainClaimableSat,
+			len(lk.channels(t)))
 	})
+	for _, ch := range chans {
+		suite.resolved = append(suite.resolved, ch.fundingTxid)
+	}
 }
 
 func countValue(tx *wire.MsgTx, v int64) int {

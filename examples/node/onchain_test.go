@@ -197,24 +197,46 @@ func TestAPIBalances(t *testing.T) {
 	require.NotNil(t, apiBalances(nil).Channels, "an empty list, not null")
 }
 
-type fakeArchiver []wire.OutPoint
+// fakeArchiver watches monitors; ArchiveFullyResolvedChannelMonitors archives the first n of them, then
+// panics if panicAfter (as lnkit's does on a monitor with an unresolved to_local).
+type fakeArchiver struct {
+	ops        []wire.OutPoint
+	n          int
+	panicAfter bool
+}
 
-func (f fakeArchiver) ArchiveFullyResolvedChannelMonitors() []wire.OutPoint { return f }
+func (f *fakeArchiver) ArchiveFullyResolvedChannelMonitors() []wire.OutPoint {
+	done := append([]wire.OutPoint(nil), f.ops[:f.n]...)
+	f.ops = f.ops[f.n:]
+	if f.panicAfter {
+		panic("runtime error: invalid memory address or nil pointer dereference")
+	}
+	return done
+}
+
+func (f *fakeArchiver) watched() []wire.OutPoint { return f.ops }
 
 func TestArchiveResolved(t *testing.T) {
 	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
 	hub := newEventHub()
 	evs, cancel := hub.subscribe()
 	defer cancel()
-	ops := fakeArchiver{{Hash: chainhash.Hash{2}, Index: 1}, {Hash: chainhash.Hash{1}, Index: 0}}
-	got := archiveResolved(ops, slog.New(slog.NewTextHandler(&logs, nil)), hub)
-	require.Len(t, got, 2)
+	a, b, c := wire.OutPoint{Hash: chainhash.Hash{2}, Index: 1}, wire.OutPoint{Hash: chainhash.Hash{1}}, wire.OutPoint{Hash: chainhash.Hash{3}}
+	got := archiveResolved(&fakeArchiver{ops: []wire.OutPoint{a, b, c}, n: 2}, log, hub)
+	require.Equal(t, []wire.OutPoint{b, a}, got, "sorted")
 	for _, op := range got {
 		require.Contains(t, logs.String(), "funding="+op.String())
-		e := <-evs
-		require.Equal(t, nodeapi.Event{Type: "monitor_archived", FundingOutpoint: op.String()}, e)
+		require.Equal(t, nodeapi.Event{Type: "monitor_archived", FundingOutpoint: op.String()}, <-evs)
 	}
 	logs.Reset()
-	require.Empty(t, archiveResolved(fakeArchiver(nil), slog.New(slog.NewTextHandler(&logs, nil)), hub))
+	require.Empty(t, archiveResolved(&fakeArchiver{ops: []wire.OutPoint{c}}, log, hub))
 	require.Empty(t, logs.String(), "nothing to say when nothing was archived")
+
+	// A panic is logged; what was archived before it is still reported.
+	got = archiveResolved(&fakeArchiver{ops: []wire.OutPoint{a, b, c}, n: 1, panicAfter: true}, log, hub)
+	require.Equal(t, []wire.OutPoint{a}, got)
+	require.Contains(t, logs.String(), "level=ERROR msg=\"archiving resolved monitors failed; retrying at the next tick\"")
+	require.Contains(t, logs.String(), "nil pointer dereference")
+	require.Contains(t, logs.String(), "funding="+a.String())
 }

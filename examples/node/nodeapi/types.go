@@ -133,9 +133,12 @@ type WalletBalanceResult struct {
 	ConfirmedSat   int64 `json:"confirmed_sat"`
 	UnconfirmedSat int64 `json:"unconfirmed_sat"`
 	TotalSat       int64 `json:"total_sat"`
-	// OnchainClaimableSat is what closing and closed channels still hold for us on chain and the
-	// wallet does not count yet: the sum of their listbalances entries (commitment outputs, HTLCs
-	// being claimed or timed out, justice claims) less the outputs that already pay the wallet.
+	// OnchainClaimableSat is what closing and closed channels (those listchannels no longer lists)
+	// hold for us on chain: the sum of their listbalances entries (commitment outputs, HTLCs being
+	// claimed or timed out, justice claims), less the outputs of a cooperative close, which pay the
+	// wallet directly and are counted there. An output that the channel's monitor has already swept
+	// into the wallet stays listed until the sweep is 6 blocks deep (lnkit's AntiReorgDelay), and
+	// until then is counted both here and in the wallet's balance.
 	OnchainClaimableSat int64 `json:"onchain_claimable_sat"`
 	// ClaimableSat is what is ours outside the wallet: our balance in the channels still open
 	// (in-flight HTLCs we offered excluded) plus OnchainClaimableSat.
