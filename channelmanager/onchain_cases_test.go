@@ -251,3 +251,28 @@ func TestFilterLearnsClaimedOutputs(t *testing.T) {
 	}
 	require.Equal(t, 2, claimed, "to_local and the HTLC output: %v", f.outputs)
 }
+
+// TestFullyResolvedWhileToLocalLocked: while our to_local waits for its delay the monitor is not fully
+// resolved (it used to dereference the missing HTLC of that claim and panic; found by the lnd interop
+// suite when the node archived monitors).
+func TestFullyResolvedWhileToLocalLocked(t *testing.T) {
+	nw, a, b, id := onchainPair(t, false, 1_000_000, 0)
+	funding := a.channel(id).FundingTxo
+	require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
+	mineTo(nw, a.chain.Height()+channelmonitor.AntiReorgDelay+1, map[*testNode][]events.Event{})
+	require.False(t, mustMonitor(t, a, funding).IsFullyResolved())
+	require.Empty(t, a.chainMon.ArchiveFullyResolvedChannelMonitors())
+}
+
+// TestBalanceCountsClaimedHTLCs: while the channel is open, an HTLC offered to us whose preimage we
+// handed over (ClaimFunds), and which the counterparty has not removed yet, counts in
+// ClaimableOnChannelClose.
+func TestBalanceCountsClaimedHTLCs(t *testing.T) {
+	nw, _, b, _ := onchainPair(t, false, 1_000_000, 300_000_000)
+	hp := holdPayment(t, nw, 0, 1, 100_000_000)
+	nw.disconnect(0, 1)
+	_, before := balancesOf[channelmonitor.ClaimableOnChannelClose](b.chainMon.GetClaimableBalances())
+	require.NoError(t, b.cm.ClaimFunds(hp.preimage))
+	_, after := balancesOf[channelmonitor.ClaimableOnChannelClose](b.chainMon.GetClaimableBalances())
+	require.Equal(t, before+100_000, after)
+}

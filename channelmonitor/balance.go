@@ -15,8 +15,9 @@ type Balance interface {
 	isBalance()
 }
 
-// ClaimableOnChannelClose: the channel is open; AmountSat is our output on our latest commitment
-// transaction: what a force close would give us, before the fees to sweep it.
+// ClaimableOnChannelClose: the channel is open; AmountSat is what a force close would give us, before
+// the fees to claim it: our output on our latest commitment transaction, plus the HTLCs on it offered to
+// us whose preimage we hold (claimed, the counterparty has not yet removed them).
 type ClaimableOnChannelClose struct {
 	ChannelID lnwire.ChannelID
 	AmountSat int64
@@ -96,7 +97,7 @@ func (m *ChannelMonitor) GetClaimableBalances() []Balance {
 	defer m.mu.Unlock()
 	id := m.params.ChannelID
 	if m.funding == nil {
-		return []Balance{ClaimableOnChannelClose{ChannelID: id, AmountSat: m.holderToLocalSat()}}
+		return []Balance{ClaimableOnChannelClose{ChannelID: id, AmountSat: m.holderToLocalSat() + m.claimedHTLCsSat()}}
 	}
 	final := m.funding.Height + AntiReorgDelay - 1
 	if m.funding.Kind == spendCooperative {
@@ -148,4 +149,16 @@ func (m *ChannelMonitor) claimBalance(c *claim) Balance {
 		return nil // expired without a preimage: the counterparty's
 	}
 	return MaybePreimageClaimableHTLC{ChannelID: id, AmountSat: c.ValueSat, ExpiryHeight: c.HTLC.CltvExpiry, PaymentHash: c.HTLC.PaymentHash}
+}
+
+// claimedHTLCsSat sums the HTLC outputs of our latest commitment that were offered to us and whose
+// preimage we hold.
+func (m *ChannelMonitor) claimedHTLCsSat() int64 {
+	var sat int64
+	for _, h := range m.holder.HTLCs {
+		if _, known := m.preimages[h.PaymentHash]; !h.Offered && known && h.OutputIndex >= 0 {
+			sat += int64(h.AmountMsat / 1000)
+		}
+	}
+	return sat
 }

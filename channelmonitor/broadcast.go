@@ -71,7 +71,9 @@ func (m *ChannelMonitor) queueCommitmentBump(tx *wire.MsgTx, height uint32, est 
 	if m.commitBump.Created == 0 {
 		m.commitBump.Created = height
 	}
-	deadline := m.commitBump.Created + commitmentDeadlineBlocks
+	// With no HTLC at stake nothing is lost by waiting: the commitment has a week (lnd's no-deadline
+	// target, 1008 blocks) and the fee function climbs gently; an HTLC sets a real deadline below.
+	deadline := m.commitBump.Created + noDeadlineBlocks
 	weight := txWeight(tx) + 4*(41+43) + 1 + 73 + int64(len(anchorScript)) + 109 + 4*(41+31)
 	for _, h := range m.holder.HTLCs {
 		if h.OutputIndex < 0 {

@@ -580,13 +580,23 @@ func (m *ChannelMonitor) IsFullyResolved() bool {
 			continue
 		}
 		if !c.Resolved {
-			if _, known := m.preimages[c.HTLC.PaymentHash]; c.awaitsPreimage() && !known && m.bestHeight > c.HTLC.CltvExpiry+AntiReorgDelay {
+			if m.abandonedHTLC(c) {
 				continue // an HTLC offered to us that we never could claim and the counterparty never took
 			}
 			return false
 		}
 	}
 	return len(m.packages) == 0
+}
+
+// abandonedHTLC says whether c is an HTLC offered to us, whose preimage we do not hold, that expired
+// AntiReorgDelay blocks ago: it is the counterparty's to take, and nothing is left for us to watch.
+func (m *ChannelMonitor) abandonedHTLC(c *claim) bool {
+	if !c.awaitsPreimage() {
+		return false
+	}
+	_, known := m.preimages[c.HTLC.PaymentHash]
+	return !known && m.bestHeight > c.HTLC.CltvExpiry+AntiReorgDelay
 }
 
 // awaitsPreimage says whether the claim is an HTLC offered to us whose preimage we may never learn.

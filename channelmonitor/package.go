@@ -27,9 +27,10 @@ const (
 	// incrementalRelayFeeratePerKw is what a replacement must add to the feerate it replaces: Bitcoin
 	// Core's incremental relay fee, 1 sat/vB = 250 sat/kw, rounded up as FeeratePerKwFloor is.
 	incrementalRelayFeeratePerKw = 253
-	// commitmentDeadlineBlocks is the deadline, counted from the force close, by which our commitment
-	// should confirm when no HTLC sets an earlier one: two MaxBlocksForConf windows.
-	commitmentDeadlineBlocks = 2 * MaxBlocksForConf
+	// noDeadlineBlocks is the deadline, counted from the force close, by which our commitment should
+	// confirm when no HTLC sets an earlier one: 1008 blocks (a week; lnd's no-deadline confirmation
+	// target), so that a commitment with nothing at stake is not bumped steeply.
+	noDeadlineBlocks = 1008
 	// MaxFeeratePerKw caps the feerate a claim's fee function climbs to, whatever its budget: 250,000
 	// sat/kw (1,000 sat/vB, lnd's sweeper maximum), far above any fee market seen so far.
 	MaxFeeratePerKw = 250_000

@@ -568,7 +568,7 @@ func (n *Node) pollChain() {
 
 // archive archives the monitors of fully resolved channels (see archiveResolved).
 func (n *Node) archive() {
-	archiveResolved(chainArchiver{n.chainMon}, n.log, n.hub)
+	archiveResolved(n.chainMon, n.log, n.hub)
 }
 
 // refreshFees refreshes the fee estimates and offers our unconfirmed transactions again.

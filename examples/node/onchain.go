@@ -242,66 +242,20 @@ func apiBalance(b channelmonitor.Balance) nodeapi.ClaimableBalance {
 	return out
 }
 
-// archiver is what archiveResolved needs of the chain monitor (chainArchiver adapts it).
+// archiver is what archiveResolved needs of the chain monitor.
 type archiver interface {
 	ArchiveFullyResolvedChannelMonitors() []wire.OutPoint
-	// watched returns the funding outpoints of the monitors watched.
-	watched() []wire.OutPoint
-}
-
-// chainArchiver is the ChainMonitor as an archiver.
-type chainArchiver struct{ *channelmonitor.ChainMonitor }
-
-func (c chainArchiver) watched() []wire.OutPoint {
-	var ops []wire.OutPoint
-	for _, m := range c.ListMonitors() {
-		ops = append(ops, m.FundingTxo())
-	}
-	return ops
 }
 
 // archiveResolved stops watching the monitors of channels that are closed and fully resolved
 // (ChainMonitor.ArchiveFullyResolvedChannelMonitors; the FilesystemPersister moves them to
-// monitors/archive/) and logs and announces each. A panic in the library's call is logged, not
-// passed on (lnkit's ChannelMonitor.IsFullyResolved dereferences a nil HTLC while a closed channel's
-// to_local or other non-HTLC output is unresolved, e.g. during its to_self_delay): the monitors
-// archived before it are still reported, and the next tick tries again.
+// monitors/archive/) and logs and announces each.
 func archiveResolved(a archiver, log *slog.Logger, hub *eventHub) []wire.OutPoint {
-	before := a.watched()
-	ops, err := tryArchive(a)
-	if err != nil {
-		log.Error("archiving resolved monitors failed; retrying at the next tick", "err", err)
-		ops = gone(before, a.watched())
-	}
+	ops := a.ArchiveFullyResolvedChannelMonitors()
 	sort.Slice(ops, func(i, j int) bool { return ops[i].String() < ops[j].String() })
 	for _, op := range ops {
 		log.Info("archived the monitor of a fully resolved channel", "funding", op.String())
 		hub.publish(nodeapi.Event{Type: "monitor_archived", FundingOutpoint: op.String()})
 	}
 	return ops
-}
-
-// tryArchive calls a.ArchiveFullyResolvedChannelMonitors and turns a panic into an error.
-func tryArchive(a archiver) (ops []wire.OutPoint, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in ArchiveFullyResolvedChannelMonitors: %v", r)
-		}
-	}()
-	return a.ArchiveFullyResolvedChannelMonitors(), nil
-}
-
-// gone returns the outpoints of before that are not in after.
-func gone(before, after []wire.OutPoint) []wire.OutPoint {
-	still := make(map[wire.OutPoint]bool, len(after))
-	for _, op := range after {
-		still[op] = true
-	}
-	var out []wire.OutPoint
-	for _, op := range before {
-		if !still[op] {
-			out = append(out, op)
-		}
-	}
-	return out
 }
