@@ -393,8 +393,8 @@ func waitSpentBy(t *testing.T, fromHeight int, op wire.OutPoint, max int) spend 
 // lowFeeFloorPerKw is the test miner's floor in Test12: 10 sat/vbyte, four times the commitment's.
 const lowFeeFloorPerKw = 2500
 
-// Test12LowFeeCommitmentCPFP: lnkit force-closes a channel whose commitment pays 625 sat/kw, and
-// blocks come from a miner (mineAtFeerate, see miner_test.go for why not btcd's own) that takes only
+// Test12LowFeeCommitmentCPFP: lnkit force-closes a channel whose commitment pays 625 sat/kw, fees
+// rise to 2,500 sat/kw (the fee source says so), and blocks come from a miner (mineAtFeerate, see miner_test.go for why not btcd's own) that takes only
 // packages paying 2,500 sat/kw. btcd relays the commitment (it pays its 1 sat/vB floor), the miner
 // leaves it out, and it confirms only once lnkit's anchor CPFP child, funded by lnkit's wallet, lifts
 // the package above the floor. This proves what lnkit does (the child, its fee, its replacement
@@ -418,6 +418,11 @@ func Test12LowFeeCommitmentCPFP(t *testing.T) {
 
 	h0 := nw.btcd.height(t) + 1
 	lk.forceClose(t, fund)
+	// The market moved after the close: the fee source now says what the miner takes, so lnkit's
+	// target for the commitment (no HTLC at stake: the urgent estimate, climbing gently over a week)
+	// starts there. Raised only now, so that lnkit, the funder, does not update_fee the commitment up.
+	nw.fees.set(4 * lowFeeFloorPerKw)
+	t.Cleanup(func() { nw.fees.set(initialFeeSatPerKvB) })
 	commit := mempoolOrChainSpend(t, outpoint(t, lc.ChannelPoint), h0)
 	blk := nw.mineAtFeerate(t, lowFeeFloorPerKw)
 	require.False(t, blockHas(blk, commit.TxHash()), "the miner leaves a commitment at %d sat/kw out", lc.FeePerKw)
