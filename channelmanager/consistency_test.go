@@ -33,6 +33,8 @@ type consistencyRig struct {
 	reorgs int
 	// forceCloser is the side that force-closed mid-script (-1: none yet).
 	forceCloser int
+	// p3 checks promise 3 on each node's manager (see TestPromise3ThroughApply) until it restarts.
+	p3 [2]*promise3
 }
 
 func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
@@ -45,8 +47,9 @@ func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
 	rig := &consistencyRig{t: t, nw: nw, nodes: [2]*testNode{a, b}, value: 4_000_000, r: rand.New(rand.NewSource(seed)),
 		logs: [2]*payLog{newPayLog(), newPayLog()}, forceCloser: -1}
 	rig.id = nw.openChannel(0, 1, rig.value, 2_000_000_000)
-	for _, n := range rig.nodes {
+	for i, n := range rig.nodes {
 		n.withBumpHandler(1_000_000) // anchor channels: the default bump handler over each wallet
+		rig.p3[i] = watchPromise3(n)
 	}
 	nw.settle()
 	for i, n := range rig.nodes {
@@ -113,6 +116,8 @@ func (rig *consistencyRig) restart(i int) {
 	n.persist.inFlight = map[wire.OutPoint][]uint64{}
 	n.persist.mu.Unlock()
 	n.restart(rig.snaps[i])
+	rig.checkPromise3(i)
+	rig.p3[i] = nil // a new manager: its durable history is not in the tracker
 	forgetUnsentPayments(n, rig.logs[i])
 	rig.nw.connect(0, 1)
 }
@@ -134,7 +139,33 @@ func (rig *consistencyRig) completeSome(i int) {
 	}
 	n.persist.mu.Unlock()
 	if upTo != 0 {
+		if p := rig.p3[i]; p != nil {
+			p.done[op] = max(p.doneUpTo(op), int64(upTo))
+		}
 		require.NoError(rig.t, n.chainMon.ChannelMonitorUpdated(op, upTo))
+	}
+}
+
+// completeAll reports every in-flight update of node i persisted.
+func (rig *consistencyRig) completeAll(i int) {
+	n := rig.nodes[i]
+	if p := rig.p3[i]; p != nil {
+		n.persist.mu.Lock()
+		for op, ids := range n.persist.inFlight {
+			for _, id := range ids {
+				p.done[op] = max(p.doneUpTo(op), int64(id))
+			}
+		}
+		n.persist.mu.Unlock()
+	}
+	n.persist.completeAll(rig.t, n.chainMon)
+}
+
+// checkPromise3 fails on any message or broadcast of node i that left before what it depends on was
+// persisted.
+func (rig *consistencyRig) checkPromise3(i int) {
+	if p := rig.p3[i]; p != nil {
+		require.Empty(rig.t, p.violations, "%s: promise 3", rig.nodes[i].name)
 	}
 }
 
@@ -152,23 +183,27 @@ func (rig *consistencyRig) account() {
 }
 
 // finish completes all persistence, reconnects and settles, then checks the invariants: every payment
-// resolved, both sides agree, balances sum to the channel's value; then one side force-closes and,
-// once everything confirmed, each side holds on chain at least its balance less fees.
+// resolved, both sides agree, balances sum to the channel's value, and no message or broadcast left
+// before the monitor state it depends on was persisted (promise 3, checked through apply's hook until
+// a node restarts); then one side force-closes and, once everything confirmed, each side holds on chain
+// at least its balance less fees.
 func (rig *consistencyRig) finish(forceCloser int) {
 	nw := rig.nw
-	for _, n := range rig.nodes {
+	for i, n := range rig.nodes {
 		n.persist.setAsync(false)
-		n.persist.completeAll(rig.t, n.chainMon)
+		rig.completeAll(i)
 	}
 	nw.disconnect(0, 1)
 	nw.connect(0, 1)
-	for i := 0; i < 50; i++ {
+	for k := 0; k < 50; k++ {
 		nw.settleRandom(rig.r)
-		for _, n := range rig.nodes {
-			n.persist.completeAll(rig.t, n.chainMon)
+		for i := range rig.nodes {
+			rig.completeAll(i)
 		}
 	}
 	rig.account()
+	rig.checkPromise3(0)
+	rig.checkPromise3(1)
 	a, b := rig.nodes[0], rig.nodes[1]
 	require.Empty(rig.t, rig.logs[0].amounts, "alice's payments resolved")
 	require.Empty(rig.t, rig.logs[1].amounts, "bob's payments resolved")
@@ -210,9 +245,9 @@ func runConsistency(t testing.TB, seed int64, data []byte) {
 // flight aside, which go to one side or the other) less fees, and every payment has an outcome.
 func (rig *consistencyRig) finishOnChain() {
 	nw, a, b := rig.nw, rig.nodes[0], rig.nodes[1]
-	for _, n := range rig.nodes {
+	for i, n := range rig.nodes {
 		n.persist.setAsync(false)
-		n.persist.completeAll(rig.t, n.chainMon)
+		rig.completeAll(i)
 		n.autoClaim = true
 	}
 	nw.disconnect(0, 1)
@@ -235,6 +270,8 @@ func (rig *consistencyRig) finishOnChain() {
 	require.LessOrEqual(rig.t, a.sweptSat+b.sweptSat, rig.value)
 	require.Empty(rig.t, a.chainMon.GetClaimableBalances())
 	require.Empty(rig.t, b.chainMon.GetClaimableBalances())
+	rig.checkPromise3(0)
+	rig.checkPromise3(1)
 }
 
 // TestConsistencySeeded runs random action scripts (the fuzz target's seeded twin).

@@ -26,8 +26,9 @@ import (
 //     before it is not persisted, as the test knows from the statuses and its own completions;
 //   - the manager's own view agrees: nothing leaves while it counts an update in flight, and it never
 //     counts as complete an update the test did not complete;
-//   - each message has the state it depends on persisted: the k-th revoke_and_ack our k-th holder
-//     commitment, the k-th commitment_signed the counterparty's k-th commitment, update_fulfill_htlc its
+//   - each message has the state it depends on persisted: a revoke_and_ack our current holder commitment
+//     (the one it makes the previous revocable), a commitment_signed the counterparty commitment it signs
+//     (also when retransmitted after reconnecting), update_fulfill_htlc its
 //     preimage, shutdown our closing script, funding_signed and the funding broadcast the new monitor,
 //     the closing broadcast the closing transaction.
 func TestPromise3ThroughApply(t *testing.T) {
@@ -155,8 +156,6 @@ type promise3 struct {
 	handed   map[*channel][]applyTrace
 	done     map[wire.OutPoint]int64 // highest update id the test reported persisted, -1 for none
 	inFlight map[*channel]map[uint64]bool
-	raas     map[*channel]uint64
-	sigs     map[*channel]uint64
 
 	violations                           []string
 	inProgress, heldAndSent              int
@@ -166,7 +165,7 @@ type promise3 struct {
 // watchPromise3 sets a node's hook to a new promise3.
 func watchPromise3(n *testNode) *promise3 {
 	p := &promise3{handed: map[*channel][]applyTrace{}, done: map[wire.OutPoint]int64{},
-		inFlight: map[*channel]map[uint64]bool{}, raas: map[*channel]uint64{}, sigs: map[*channel]uint64{}}
+		inFlight: map[*channel]map[uint64]bool{}}
 	n.cm.hook = p.observe
 	return p
 }
@@ -264,15 +263,16 @@ func (p *promise3) sent(c *channel, msg lnwire.Message) {
 	var ok bool
 	switch m := msg.(type) {
 	case *lnwire.RevokeAndAck:
-		p.raas[c]++
-		k := p.raas[c]
-		ok = p.hasPersisted(c, func(s channelmonitor.UpdateStep) bool {
+		// It revokes our commitment localCommitNum-1: commitment localCommitNum must be persisted (a
+		// retransmission after reconnecting depends on the same).
+		k := c.localCommitNum
+		ok = k == 0 || p.hasPersisted(c, func(s channelmonitor.UpdateStep) bool {
 			h, is := s.(channelmonitor.LatestHolderCommitment)
 			return is && h.CommitmentNumber >= k
 		})
 	case *lnwire.CommitmentSigned:
-		p.sigs[c]++
-		k := p.sigs[c]
+		// It signs the counterparty's commitment remoteCommitNum+1, which must be persisted first.
+		k := c.remoteCommitNum + 1
 		ok = p.hasPersisted(c, func(s channelmonitor.UpdateStep) bool {
 			cp, is := s.(channelmonitor.LatestCounterpartyCommitment)
 			return is && cp.CommitmentNumber >= k
