@@ -603,7 +603,7 @@ func benchParallelNode(self, peer *testNode, in, out *benchMailbox, window, quot
 			seq++
 			var pid events.PaymentID
 			copy(pid[:], sha256Bytes(append(hash[:], byte(seq), byte(seq>>8), byte(seq>>16))))
-			route := &router.Route{Hops: []router.RouteHop{{PubKey: peer.id, FeeMsat: benchPaymentMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6}}}
+			route := router.SinglePath(router.RouteHop{PubKey: peer.id, FeeMsat: benchPaymentMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6})
 			if err := self.cm.SendPaymentWithRoute(route, hash, &secret, pid); err != nil {
 				return fmt.Errorf("%s: payment %d: %w", self.name, started, err)
 			}

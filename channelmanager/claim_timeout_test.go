@@ -14,7 +14,7 @@ import (
 // payPart sends one part of a multi-part payment of totalMsat from a to b: amountMsat over their
 // direct channel, with the payment secret of b's invoice.
 func (nw *network) payPart(a, b int, hash, secret [32]byte, amountMsat, totalMsat uint64, id events.PaymentID) error {
-	route := &router.Route{Hops: []router.RouteHop{{PubKey: nw.nodes[b].id, FeeMsat: amountMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6}}}
+	route := router.SinglePath(router.RouteHop{PubKey: nw.nodes[b].id, FeeMsat: amountMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6})
 	return nw.nodes[a].cm.sendPayment(route, hash, &secret, nil, id, totalMsat)
 }
 

@@ -172,7 +172,7 @@ const AntiReorgDelayForTest = channelmonitor.AntiReorgDelay
 func TestFailedPayments(t *testing.T) {
 	nw, a, b := twoNodes(t)
 	id := nw.openChannel(0, 1, 1_000_000, 0)
-	route := &router.Route{Hops: []router.RouteHop{{PubKey: b.id, FeeMsat: 10_000_000, CLTVExpiryDelta: 40}}}
+	route := router.SinglePath(router.RouteHop{PubKey: b.id, FeeMsat: 10_000_000, CLTVExpiryDelta: 40})
 
 	var unknownHash [32]byte
 	unknownHash[0] = 7

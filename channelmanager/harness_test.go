@@ -538,7 +538,7 @@ func (nw *network) pay(a, b int, amountMsat uint64) (events.PaymentID, [32]byte,
 	require.NoError(nw.t, err)
 	var id events.PaymentID
 	copy(id[:], sha256Bytes(append(hash[:], byte(a))))
-	route := &router.Route{Hops: []router.RouteHop{{PubKey: B.id, FeeMsat: amountMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6}}}
+	route := router.SinglePath(router.RouteHop{PubKey: B.id, FeeMsat: amountMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6})
 	return id, hash, A.cm.SendPaymentWithRoute(route, hash, &secret, id)
 }
 

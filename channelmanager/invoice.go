@@ -159,6 +159,6 @@ func (cm *ChannelManager) DirectRoute(dest *btcec.PublicKey, amountMsat uint64, 
 	if best.OutboundCapacityMsat < amountMsat {
 		return nil, fmt.Errorf("%w: the channel with the payee can send at most %d msat now", ErrNoRoute, best.OutboundCapacityMsat)
 	}
-	return &router.Route{Hops: []router.RouteHop{{PubKey: dest, ShortChannelID: best.ShortChannelID, FeeMsat: amountMsat,
-		CLTVExpiryDelta: finalCLTVDelta}}}, nil
+	return router.SinglePath(router.RouteHop{PubKey: dest, ShortChannelID: best.ShortChannelID, FeeMsat: amountMsat,
+		CLTVExpiryDelta: finalCLTVDelta}), nil
 }

@@ -319,9 +319,10 @@ func (cm *ChannelManager) FailHTLCBackwards(paymentHash [32]byte) error {
 	return nil
 }
 
-// SendPaymentWithRoute sends a payment along route, whose first hop must be a peer with a usable channel
-// (BOLT 4 onion, BOLT 2 `update_add_htlc`). paymentSecret is the invoice's payment secret (nil for
-// none). The outcome arrives as PaymentSent, or PaymentPathFailed then PaymentFailed. Errors:
+// SendPaymentWithRoute sends a payment along route, a single path whose first hop must be a peer with a
+// usable channel (BOLT 4 onion, BOLT 2 `update_add_htlc`); routes of several paths (multi-path
+// payments) are refused with ErrInvalidRoute for now. paymentSecret is the invoice's payment secret
+// (nil for none). The outcome arrives as PaymentSent, or PaymentPathFailed then PaymentFailed. Errors:
 // ErrDuplicatePayment, ErrInvalidRoute, ErrChannelUnavailable (no usable channel, or the channel's
 // limits refuse the amount, ChannelConfig.MaxDustHTLCExposureMsat included: the wrapped error says
 // which).
@@ -342,14 +343,18 @@ func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret
 	if err := route.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidRoute, err)
 	}
+	if len(route.Paths) != 1 {
+		return fmt.Errorf("%w: %d paths; sending over several paths is not supported yet", ErrInvalidRoute, len(route.Paths))
+	}
+	path := &route.Paths[0]
 	cm.payMu.Lock()
 	if _, dup := cm.outbound[id]; dup {
 		cm.payMu.Unlock()
 		return ErrDuplicatePayment
 	}
-	cm.outbound[id] = &outboundPayment{ID: id, Hash: hash, AmountMsat: route.Hops[len(route.Hops)-1].FeeMsat, FeeMsat: route.TotalFeesMsat()}
+	cm.outbound[id] = &outboundPayment{ID: id, Hash: hash, AmountMsat: path.Hops[len(path.Hops)-1].FeeMsat, FeeMsat: path.TotalFeesMsat()}
 	cm.payMu.Unlock()
-	err := cm.sendHTLC(route, hash, secret, keysend, id, totalMsat)
+	err := cm.sendHTLC(path, hash, secret, keysend, id, totalMsat)
 	if err != nil {
 		cm.payMu.Lock()
 		delete(cm.outbound, id)
@@ -360,7 +365,7 @@ func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret
 
 // buildOnion builds the onion for route at the current height; it returns the packet, the per-hop
 // shared secrets, and the first HTLC's amount and cltv_expiry. totalMsat as in sendPayment.
-func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret, keysend *[32]byte, height uint32, totalMsat uint64) (*sphinx.OnionPacket, [][32]byte, uint64, uint32, error) {
+func (cm *ChannelManager) buildOnion(route *router.Path, hash [32]byte, secret, keysend *[32]byte, height uint32, totalMsat uint64) (*sphinx.OnionPacket, [][32]byte, uint64, uint32, error) {
 	n := len(route.Hops)
 	hops := make([]sphinx.Hop, n)
 	var amount uint64
@@ -401,7 +406,7 @@ func (cm *ChannelManager) buildOnion(route *router.Route, hash [32]byte, secret,
 	return pkt, secrets, amount, cltv, nil
 }
 
-func (cm *ChannelManager) sendHTLC(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
+func (cm *ChannelManager) sendHTLC(route *router.Path, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
 	first := route.Hops[0]
 	ps := cm.peer(first.PubKey, false)
 	if ps == nil {

@@ -323,7 +323,7 @@ func payTo(t testing.TB, from, to *testNode, amountMsat uint64, n int) ([32]byte
 	require.NoError(t, err)
 	var id events.PaymentID
 	copy(id[:], sha256Bytes(append(hash[:], byte(n), byte(n>>8), byte(n>>16))))
-	route := &router.Route{Hops: []router.RouteHop{{PubKey: to.id, FeeMsat: amountMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6}}}
+	route := router.SinglePath(router.RouteHop{PubKey: to.id, FeeMsat: amountMsat, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6})
 	return hash, from.cm.SendPaymentWithRoute(route, hash, &secret, id)
 }
 
@@ -737,7 +737,7 @@ func TestPeerManagerConcurrentHosts(t *testing.T) {
 				tl.mu.Lock()
 				tl.amounts[hash] = amt
 				tl.mu.Unlock()
-				route := &router.Route{Hops: []router.RouteHop{{PubKey: to.id, FeeMsat: amt, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6}}}
+				route := router.SinglePath(router.RouteHop{PubKey: to.id, FeeMsat: amt, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6})
 				if err := from.cm.SendPaymentWithRoute(route, hash, &secret, pid); err != nil {
 					tl.fail(err)
 					return

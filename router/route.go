@@ -1,6 +1,6 @@
-// Package router holds the route types that ChannelManager pays along. Path finding over the network
-// graph comes in a later release; today a caller builds a Route by hand (for example one hop over a
-// direct channel).
+// Package router finds routes over the Lightning Network and holds the route types the ChannelManager
+// pays along: a Route is one or more Paths (several for a multi-path payment), a Path a list of
+// RouteHops from our peer to the recipient.
 package router
 
 import (
@@ -25,10 +25,19 @@ type RouteHop struct {
 	CLTVExpiryDelta uint32
 }
 
-// Route is one path from us to the recipient. Hops[0] is our direct peer.
-type Route struct {
+// Path is one path from us to the recipient. Hops[0] is our direct peer.
+type Path struct {
 	Hops []RouteHop
 }
+
+// Route is how a payment travels: one Path, or several that together deliver the amount (a multi-path
+// payment, BOLT 4 `payment_data.total_msat`).
+type Route struct {
+	Paths []Path
+}
+
+// SinglePath returns a Route of one path through hops.
+func SinglePath(hops ...RouteHop) *Route { return &Route{Paths: []Path{{Hops: hops}}} }
 
 // ErrEmptyRoute is returned for a route without hops; ErrRouteTooLong for more than 20 hops (BOLT 4: the
 // onion holds at most 20 legacy-sized hop payloads).
@@ -37,8 +46,53 @@ var (
 	ErrRouteTooLong = errors.New("router: route has more than 20 hops")
 )
 
-// Validate checks the route's shape.
+// ErrNoPaths is returned for a route without paths.
+var ErrNoPaths = errors.New("router: route has no paths")
+
+// Validate checks every path's shape. Errors: ErrNoPaths, and those of Path.Validate.
 func (r *Route) Validate() error {
+	if len(r.Paths) == 0 {
+		return ErrNoPaths
+	}
+	for i := range r.Paths {
+		if err := r.Paths[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TotalAmountMsat is what the route's first HTLCs carry together: every path's amount and fees.
+func (r *Route) TotalAmountMsat() uint64 {
+	var t uint64
+	for i := range r.Paths {
+		t += r.Paths[i].TotalAmountMsat()
+	}
+	return t
+}
+
+// TotalFeesMsat is the routing fees of every path.
+func (r *Route) TotalFeesMsat() uint64 {
+	var t uint64
+	for i := range r.Paths {
+		t += r.Paths[i].TotalFeesMsat()
+	}
+	return t
+}
+
+// FinalValueMsat is what the recipient receives over all paths.
+func (r *Route) FinalValueMsat() uint64 {
+	var t uint64
+	for i := range r.Paths {
+		if n := len(r.Paths[i].Hops); n > 0 {
+			t += r.Paths[i].Hops[n-1].FeeMsat
+		}
+	}
+	return t
+}
+
+// Validate checks the path's shape. Errors: ErrEmptyRoute, ErrRouteTooLong.
+func (r *Path) Validate() error {
 	switch {
 	case len(r.Hops) == 0:
 		return ErrEmptyRoute
@@ -53,8 +107,8 @@ func (r *Route) Validate() error {
 	return nil
 }
 
-// TotalAmountMsat is what the first HTLC carries: the delivered amount plus every fee.
-func (r *Route) TotalAmountMsat() uint64 {
+// TotalAmountMsat is what the path's first HTLC carries: the delivered amount plus every fee.
+func (r *Path) TotalAmountMsat() uint64 {
 	var t uint64
 	for _, h := range r.Hops {
 		t += h.FeeMsat
@@ -63,7 +117,7 @@ func (r *Route) TotalAmountMsat() uint64 {
 }
 
 // TotalFeesMsat is the sum of the routing fees (every hop but the last).
-func (r *Route) TotalFeesMsat() uint64 {
+func (r *Path) TotalFeesMsat() uint64 {
 	if len(r.Hops) == 0 {
 		return 0
 	}
@@ -71,7 +125,7 @@ func (r *Route) TotalFeesMsat() uint64 {
 }
 
 // TotalCLTVDelta is the sum of the hops' CLTV deltas.
-func (r *Route) TotalCLTVDelta() uint32 {
+func (r *Path) TotalCLTVDelta() uint32 {
 	var t uint32
 	for _, h := range r.Hops {
 		t += h.CLTVExpiryDelta

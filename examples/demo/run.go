@@ -526,8 +526,8 @@ func (d *demo) payMany(from, to *node, count int, budgetMsat uint64, st *payStat
 		}
 		p.hash = hash
 		d.book.add(p)
-		route := &router.Route{Hops: []router.RouteHop{{PubKey: to.id, FeeMsat: amt,
-			CLTVExpiryDelta: channelmanager.DefaultMinFinalCLTVExpiryDelta + 6}}}
+		route := router.SinglePath(router.RouteHop{PubKey: to.id, FeeMsat: amt,
+			CLTVExpiryDelta: channelmanager.DefaultMinFinalCLTVExpiryDelta + 6})
 		// A send refused because the channel is momentarily unusable (the peer is reconnecting) was never
 		// sent, so it is safe to try again with the same payment id once the channel is back.
 		err = from.cm.SendPaymentWithRoute(route, hash, &secret, p.id)
