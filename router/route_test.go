@@ -65,3 +65,10 @@ func TestMultiPathTotals(t *testing.T) {
 		t.Errorf("totals %d %d %d", r.FinalValueMsat(), r.TotalFeesMsat(), r.TotalAmountMsat())
 	}
 }
+
+func TestDirectionOf(t *testing.T) {
+	a, b := [33]byte{2, 1}, [33]byte{2, 2}
+	if DirectionOf(a, b) != 0 || DirectionOf(b, a) != 1 {
+		t.Error("node_1 is the lesser key")
+	}
+}
