@@ -94,7 +94,51 @@ type CustomMessageHandler interface {
 type MessageHandler struct {
 	Chan   ChannelMessageHandler
 	Custom CustomMessageHandler
+	// Route takes the BOLT 7 gossip messages (router.P2PGossipSync); nil ignores them.
+	Route RoutingMessageHandler
 }
+
+// RoutingMessageHandler receives the gossip messages (BOLT 7 types 256-265) of connected peers and
+// supplies the gossip to send them (LDK's RoutingMessageHandler; router.P2PGossipSync implements it).
+// It must not call into the PeerManager.
+type RoutingMessageHandler interface {
+	// HandleRoutingMessage is called with every gossip message a connected peer sends, in order. A
+	// *GossipError says what to do about a bad one (ignore it, warn, or disconnect, per BOLT 7); any
+	// other error is answered with a warning.
+	HandleRoutingMessage(theirNodeID *btcec.PublicKey, msg lnwire.Message) error
+	// PeerConnected is called once the peer's `init` is accepted, before its messages; the handler
+	// may queue its first queries or gossip_timestamp_filter. An error disconnects the peer.
+	PeerConnected(theirNodeID *btcec.PublicKey, init *lnwire.Init, inbound bool) error
+	// PeerDisconnected is called once a peer for which PeerConnected returned nil has gone.
+	PeerDisconnected(theirNodeID *btcec.PublicKey)
+	// ProvidedInitFeatures returns the features this handler wants advertised (gossip_queries).
+	ProvidedInitFeatures(theirNodeID *btcec.PublicKey) *lnwire.FeatureVector
+	// PendingMessages returns, and forgets, the gossip waiting for one peer, at most budgetBytes of
+	// it (encoded sizes): ProcessEvents passes what the peer's outbound buffer can take before it
+	// pauses, so that a slow peer holds the gossip in the handler, which bounds it.
+	PendingMessages(theirNodeID *btcec.PublicKey, budgetBytes int) []lnwire.Message
+}
+
+// GossipAction is what the PeerManager does about a gossip message the handler refused.
+type GossipAction int
+
+const (
+	// GossipIgnore: nothing (a duplicate, a stale update: common and harmless).
+	GossipIgnore GossipAction = iota
+	// GossipWarn: send the peer a `warning` and keep the connection.
+	GossipWarn
+	// GossipDisconnect: send a `warning` and disconnect (BOLT 7's "MAY fail the connection").
+	GossipDisconnect
+)
+
+// GossipError is a RoutingMessageHandler's refusal of a message, with what to do about it.
+type GossipError struct {
+	Action GossipAction
+	Err    error
+}
+
+func (e *GossipError) Error() string { return e.Err.Error() }
+func (e *GossipError) Unwrap() error { return e.Err }
 
 // NodeSigner gives access to the node key. keys.KeysManager satisfies it.
 type NodeSigner interface {
@@ -238,6 +282,8 @@ var (
 	ErrInvalidCustomMessage = errors.New("peermanager: invalid custom message")
 	// ErrReplaced: the connection was replaced by a newer one to the same node (only logged).
 	ErrReplaced = errors.New("peermanager: replaced by a newer connection to the same node")
+	// ErrBadGossip: the routing handler asked to disconnect over a gossip message (wraps its error).
+	ErrBadGossip = errors.New("peermanager: bad gossip")
 	// ErrPeerClosed: the connection was closed while this call was in progress.
 	ErrPeerClosed = errors.New("peermanager: connection closed")
 )

@@ -1,6 +1,7 @@
 package peermanager
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -13,6 +14,7 @@ const (
 	deliverConnected deliveryKind = iota
 	deliverChannelMsg
 	deliverCustomMsg
+	deliverRoutingMsg
 	deliverDisconnected
 )
 
@@ -92,6 +94,12 @@ func (pm *PeerManager) deliver(d delivery) error {
 		if err := pm.chanHandler.PeerConnected(nodeID, init, inbound); err != nil {
 			return fmt.Errorf("%w: %w", ErrPeerRejected, err)
 		}
+		if pm.routeHandler != nil {
+			if err := pm.routeHandler.PeerConnected(nodeID, init, inbound); err != nil {
+				pm.chanHandler.PeerDisconnected(nodeID)
+				return fmt.Errorf("%w: %w", ErrPeerRejected, err)
+			}
+		}
 		p.mu.Lock()
 		p.handlerConnected = true
 		p.mu.Unlock()
@@ -125,13 +133,50 @@ func (pm *PeerManager) deliver(d delivery) error {
 		p.mu.Unlock()
 		return fmt.Errorf("%w: %d: %w", ErrUnknownEvenMessage, uint16(m.Type), err)
 
+	case deliverRoutingMsg:
+		if !connected {
+			return nil
+		}
+		return pm.routingError(p, d.msg, pm.routeHandler.HandleRoutingMessage(nodeID, d.msg))
+
 	case deliverDisconnected:
 		if connected {
 			p.mu.Lock()
 			p.handlerConnected = false
 			p.mu.Unlock()
 			pm.chanHandler.PeerDisconnected(nodeID)
+			if pm.routeHandler != nil {
+				pm.routeHandler.PeerDisconnected(nodeID)
+			}
 		}
+	}
+	return nil
+}
+
+// routingError carries out what the routing handler asked about a message it refused: nothing, a
+// `warning`, or a warning and a disconnection (the returned error). Called without locks.
+func (pm *PeerManager) routingError(p *peer, msg lnwire.Message, err error) error {
+	if err == nil {
+		return nil
+	}
+	action := GossipWarn
+	var ge *GossipError
+	if errors.As(err, &ge) {
+		action = ge.Action
+	}
+	if action == GossipIgnore {
+		pm.log.Debug("gossip message ignored", pm.peerAttr(p), slog.Any("type", msg.MsgType()), slog.Any("err", err))
+		return nil
+	}
+	p.mu.Lock()
+	if !p.closed {
+		pm.queueWarning(p, err.Error())
+		p.flush(pm.cfg.OutboundBufferPauseBytes)
+	}
+	p.mu.Unlock()
+	pm.log.Warn("gossip message refused", pm.peerAttr(p), slog.Any("type", msg.MsgType()), slog.Any("err", err))
+	if action == GossipDisconnect {
+		return fmt.Errorf("%w: %w", ErrBadGossip, err)
 	}
 	return nil
 }

@@ -342,6 +342,7 @@ type node struct {
 	pm     *PeerManager
 	chanH  *fakeChan
 	custom *fakeCustom
+	route  *fakeRoute // nil unless nodeOpts.route
 }
 
 func (n *node) id() *btcec.PublicKey { return n.priv.PubKey() }
@@ -354,6 +355,7 @@ type nodeOpts struct {
 	noCustom   bool
 	noChan     bool
 	proxy      bool
+	route      bool // install a fakeRoute as MessageHandler.Route
 	logger     *slog.Logger
 }
 
@@ -369,6 +371,10 @@ func newNode(t testing.TB, seed byte, o nodeOpts) *node {
 	}
 	if o.noChan {
 		h.Chan = nil
+	}
+	if o.route {
+		n.route = newFakeRoute()
+		h.Route = n.route
 	}
 	n.pm = New(h, testSigner{n.priv}, newTestEntropy(int64(seed)), o.cfg, o.logger)
 	return n

@@ -35,7 +35,8 @@ var (
 // an old one to the same node.
 type PeerManager struct {
 	chanHandler   ChannelMessageHandler
-	customHandler CustomMessageHandler // nil: no custom handler
+	customHandler CustomMessageHandler  // nil: no custom handler
+	routeHandler  RoutingMessageHandler // nil: gossip ignored
 	signer        NodeSigner
 	entropy       EntropySource
 	cfg           Config
@@ -69,6 +70,7 @@ func New(handler MessageHandler, nodeSigner NodeSigner, entropy EntropySource, c
 	pm := &PeerManager{
 		chanHandler:   handler.Chan,
 		customHandler: handler.Custom,
+		routeHandler:  handler.Route,
 		signer:        nodeSigner,
 		entropy:       entropy,
 		cfg:           cfg.withDefaults(),
@@ -323,6 +325,9 @@ func (pm *PeerManager) handshakeComplete(p *peer) (*lnwire.FeatureVector, error)
 
 func (pm *PeerManager) providedFeatures(nodeID *btcec.PublicKey) *lnwire.FeatureVector {
 	f := pm.chanHandler.ProvidedInitFeatures(nodeID)
+	if pm.routeHandler != nil {
+		f = f.Union(pm.routeHandler.ProvidedInitFeatures(nodeID))
+	}
 	if pm.customHandler != nil {
 		return f.Union(pm.customHandler.ProvidedInitFeatures(nodeID))
 	}
@@ -366,6 +371,14 @@ func (pm *PeerManager) handleMessage(p *peer, plaintext []byte) error {
 		return fmt.Errorf("%w: %w", ErrInvalidMessage, decErr)
 	}
 
+	if isGossip(msg.MsgType()) {
+		if pm.routeHandler == nil {
+			pm.log.Debug("ignoring gossip message", pm.peerAttr(p), slog.Any("type", msg.MsgType()))
+			return nil
+		}
+		pm.enqueue(p.key, delivery{p: p, kind: deliverRoutingMsg, msg: msg})
+		return nil
+	}
 	switch m := msg.(type) {
 	case *lnwire.Init:
 		return ErrDuplicateInit
@@ -389,10 +402,6 @@ func (pm *PeerManager) handleMessage(p *peer, plaintext []byte) error {
 		p.pongWaitTicks = 0
 		return nil
 	case *lnwire.UnknownMessage:
-		if isGossip(m.Type) {
-			pm.log.Debug("ignoring gossip message", pm.peerAttr(p), slog.Any("type", m.Type))
-			return nil
-		}
 		if pm.customHandler == nil {
 			if m.Type.IsOdd() {
 				return nil
@@ -649,9 +658,40 @@ func (pm *PeerManager) processEventsOnce() {
 	}
 	pm.mu.RUnlock()
 	for _, p := range peers {
+		pm.pullGossip(p)
 		p.mu.Lock()
 		p.flush(pm.cfg.OutboundBufferPauseBytes)
 		p.mu.Unlock()
+	}
+}
+
+// pullGossip moves the routing handler's gossip for p onto its connection, as much as its outbound
+// buffer takes before it pauses.
+func (pm *PeerManager) pullGossip(p *peer) {
+	if pm.routeHandler == nil {
+		return
+	}
+	p.mu.Lock()
+	ready := !p.closed && p.state == stateConnected && p.handlerConnected
+	budget := pm.cfg.OutboundBufferPauseBytes - p.queuedBytes()
+	nodeID := p.nodeID
+	p.mu.Unlock()
+	if !ready || budget <= 0 {
+		return
+	}
+	msgs := pm.routeHandler.PendingMessages(nodeID, budget)
+	if len(msgs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range msgs {
+		if p.closed {
+			return
+		}
+		if err := p.queueMessage(m); err != nil {
+			pm.log.Error("dropping gossip message that does not encode", pm.peerAttr(p), slog.Any("err", err))
+		}
 	}
 }
 
