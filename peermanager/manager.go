@@ -348,8 +348,10 @@ func (pm *PeerManager) processData(p *peer, data []byte) error {
 	return nil
 }
 
-// isGossip reports whether t is a BOLT 7 gossip message type (256-265), ignored for now.
-func isGossip(t lnwire.MessageType) bool { return t >= 256 && t <= 265 }
+// isGossip reports whether t is a BOLT 7 message for the routing handler: types 256-265 except
+// announcement_signatures (259), which is exchanged with a channel's peer and goes to the channel
+// handler (as in LDK).
+func isGossip(t lnwire.MessageType) bool { return t >= 256 && t <= 265 && t != 259 }
 
 // handleMessage applies BOLT 1 to one decrypted message. Called with p.mu held.
 func (pm *PeerManager) handleMessage(p *peer, plaintext []byte) error {

@@ -126,6 +126,9 @@ func TestRoutingHandlerGetsGossip(t *testing.T) {
 	var sent []lnwire.MessageType
 	var pts [][]byte
 	for typ := lnwire.MessageType(256); typ <= 265; typ++ {
+		if typ == 259 {
+			continue // announcement_signatures goes to the channel handler
+		}
 		sent = append(sent, typ)
 		pts = append(pts, encodeGossip(t, gossipMsg(typ, 0, 40)))
 	}
