@@ -8,7 +8,7 @@ import (
 // MessageType is the 2-byte type that starts every Lightning message (BOLT 1, "Lightning Message Format").
 type MessageType uint16
 
-// The message types this package decodes (BOLT 1 and BOLT 2).
+// The message types this package decodes (BOLT 1, BOLT 2 and BOLT 7).
 const (
 	MsgWarning                 MessageType = 1
 	MsgInit                    MessageType = 16
@@ -30,6 +30,15 @@ const (
 	MsgUpdateFee               MessageType = 134
 	MsgUpdateFailMalformedHTLC MessageType = 135
 	MsgChannelReestablish      MessageType = 136
+	MsgChannelAnnouncement     MessageType = 256
+	MsgNodeAnnouncement        MessageType = 257
+	MsgChannelUpdate           MessageType = 258
+	MsgAnnouncementSignatures  MessageType = 259
+	MsgQueryShortChannelIDs    MessageType = 261
+	MsgReplyShortChannelIDsEnd MessageType = 262
+	MsgQueryChannelRange       MessageType = 263
+	MsgReplyChannelRange       MessageType = 264
+	MsgGossipTimestampFilter   MessageType = 265
 )
 
 var messageNames = map[MessageType]string{
@@ -53,6 +62,15 @@ var messageNames = map[MessageType]string{
 	MsgUpdateFee:               "update_fee",
 	MsgUpdateFailMalformedHTLC: "update_fail_malformed_htlc",
 	MsgChannelReestablish:      "channel_reestablish",
+	MsgChannelAnnouncement:     "channel_announcement",
+	MsgNodeAnnouncement:        "node_announcement",
+	MsgChannelUpdate:           "channel_update",
+	MsgAnnouncementSignatures:  "announcement_signatures",
+	MsgQueryShortChannelIDs:    "query_short_channel_ids",
+	MsgReplyShortChannelIDsEnd: "reply_short_channel_ids_end",
+	MsgQueryChannelRange:       "query_channel_range",
+	MsgReplyChannelRange:       "reply_channel_range",
+	MsgGossipTimestampFilter:   "gossip_timestamp_filter",
 }
 
 // String returns the spec name of the type (e.g. "update_add_htlc"), or "unknown(N)".
@@ -70,8 +88,8 @@ func (t MessageType) IsOdd() bool { return t%2 == 1 }
 // IsKnown reports whether this package decodes messages of type t into a concrete struct.
 func (t MessageType) IsKnown() bool { return newMessage(t) != nil }
 
-// Message is any Lightning message. Every message type of BOLT 1 and BOLT 2 has a concrete struct type in
-// this package that implements Message; messages of unknown types decode to *UnknownMessage.
+// Message is any Lightning message. Every message type of BOLT 1, BOLT 2 and BOLT 7 has a concrete struct
+// type in this package that implements Message; messages of unknown types decode to *UnknownMessage.
 // Encode a message with EncodeMessage and decode one with DecodeMessage.
 //
 // Messages are plain data: do not modify one while another goroutine reads it.
@@ -153,6 +171,24 @@ func newMessage(t MessageType) PayloadCodec {
 		return &UpdateFailMalformedHTLC{}
 	case MsgChannelReestablish:
 		return &ChannelReestablish{}
+	case MsgChannelAnnouncement:
+		return &ChannelAnnouncement{}
+	case MsgNodeAnnouncement:
+		return &NodeAnnouncement{}
+	case MsgChannelUpdate:
+		return &ChannelUpdate{}
+	case MsgAnnouncementSignatures:
+		return &AnnouncementSignatures{}
+	case MsgQueryShortChannelIDs:
+		return &QueryShortChannelIDs{}
+	case MsgReplyShortChannelIDsEnd:
+		return &ReplyShortChannelIDsEnd{}
+	case MsgQueryChannelRange:
+		return &QueryChannelRange{}
+	case MsgReplyChannelRange:
+		return &ReplyChannelRange{}
+	case MsgGossipTimestampFilter:
+		return &GossipTimestampFilter{}
 	default:
 		return nil
 	}
@@ -161,7 +197,7 @@ func newMessage(t MessageType) PayloadCodec {
 // EncodeMessage returns type (2 bytes, big-endian) || payload. It returns ErrUnsupportedMessage if m
 // does not implement PayloadCodec, ErrMessageTooLarge if the result exceeds MaxMessageSize bytes, and the
 // message's own encoding errors (ErrMissingPoint, ErrFieldTooLong, ErrInvalidExtraTLVs,
-// ErrNegativeAmount).
+// ErrNegativeAmount, ErrInvalidAddress, ErrZlibNotWritten, ErrUnknownEncoding).
 func EncodeMessage(m Message) ([]byte, error) {
 	pc, ok := m.(PayloadCodec)
 	if !ok || m == nil {
@@ -184,7 +220,10 @@ func EncodeMessage(m Message) ([]byte, error) {
 // ErrAmountOverflow, ErrInvalidTLVValue (a known TLV record is malformed), ErrUnknownEvenType (the
 // extension holds an unknown even record) or a TLV framing sentinel (ErrNonCanonicalBigSize,
 // ErrTLVNotIncreasing, ErrTLVLengthTooLarge). Bytes after the fixed fields are the message's BOLT 1
-// `extension` and must form a valid TLV stream. Inputs over MaxMessageSize bytes give ErrMessageTooLarge.
+// `extension` and must form a valid TLV stream, except in channel_announcement and channel_update, which
+// keep them raw (see ChannelUpdate.ExtraData). The BOLT 7 messages add ErrInvalidAddress, ErrInvalidBool
+// and the encoded-array errors (ErrInvalidEncodedArray, ErrUnknownEncoding, ErrInflatedTooLarge). Inputs
+// over MaxMessageSize bytes give ErrMessageTooLarge.
 func DecodeMessage(b []byte) (Message, error) {
 	if len(b) > MaxMessageSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMessageTooLarge, len(b))
