@@ -94,7 +94,6 @@ type graphData struct {
 	chanFunding map[uint32]wire.OutPoint
 	spent       map[uint32]spend
 	removed     map[uint64]uint32 // pruned or spent scid → Unix seconds of removal
-	version     uint64            // bumped by every change that alters the search's arrays' shape
 }
 
 const maxSlots = math.MaxInt32
@@ -130,7 +129,6 @@ func (d *graphData) nodeSlot(key [33]byte) (uint32, error) {
 	}
 	d.nodeKeys[n], d.nodeFlags[n] = key, nodeLive
 	d.nodeIdx[key] = n
-	d.version++
 	return n, nil
 }
 
@@ -138,7 +136,6 @@ func (d *graphData) freeNode(n uint32) {
 	delete(d.nodeIdx, d.nodeKeys[n])
 	d.nodeKeys[n], d.nodeIn[n], d.nodeFlags[n], d.nodeAnns[n] = [33]byte{}, nil, 0, nodeAnn{}
 	d.nodeFree = append(d.nodeFree, n)
-	d.version++
 }
 
 // chanSlot takes a free channel slot.
@@ -178,7 +175,6 @@ func (d *graphData) insertChannel(a *ChannelAnnouncementInfo, capSat uint64) (ui
 	// Edge 2c (node_1 → node_2) enters node_2; edge 2c+1 enters node_1.
 	d.nodeIn[n2] = append(d.nodeIn[n2], inEdge{scid: a.SCID, src: n1, e: 2 * c})
 	d.nodeIn[n1] = append(d.nodeIn[n1], inEdge{scid: a.SCID, src: n2, e: 2*c + 1})
-	d.version++
 	return c, nil
 }
 
@@ -213,7 +209,6 @@ func (d *graphData) removeChannel(c uint32) {
 	*ch = chanInfo{}
 	d.pol[2*c], d.pol[2*c+1] = policy{}, policy{}
 	d.chanFree = append(d.chanFree, c)
-	d.version++
 }
 
 // unlink removes channel c's entry from node n's adjacency.

@@ -23,7 +23,7 @@ func richGraph(t testing.TB) *NetworkGraph {
 	g := rg.g
 	for i, id := range rg.nodes {
 		info := NodeAnnouncementInfo{Timestamp: uint32(1000 + i), RGBColor: [3]byte{byte(i), 2, 3},
-			Features: lnwire.NewFeatureVector(lnwire.VarOnionOptinRequired, lnwire.FeatureBit(200+2*i)),
+			Features:  lnwire.NewFeatureVector(lnwire.VarOnionOptinRequired, lnwire.FeatureBit(200+2*i)),
 			Addresses: bytes.Repeat([]byte{byte(i)}, i)}
 		copy(info.Alias[:], fmt.Sprintf("node %d", i))
 		if i%3 != 0 && g.NodeKnown(id) {
