@@ -19,7 +19,7 @@ func (c testCapacities) ChannelCapacityMsat(scid uint64) (uint64, bool) {
 	return v, ok
 }
 
-func testKey(i byte) *btcec.PublicKey {
+func scorerKey(i byte) *btcec.PublicKey {
 	var b [32]byte
 	b[31] = i
 	_, pub := btcec.PrivKeyFromBytes(b[:])
@@ -53,7 +53,7 @@ func testPath(hops ...testHop) *Path {
 func zeroFee() ProbabilisticScoringFeeParameters { return ProbabilisticScoringFeeParameters{} }
 
 var (
-	keyPayer, keyA, keyB, keyC = testKey(1), testKey(2), testKey(3), testKey(4)
+	keyPayer, keyA, keyB, keyC = scorerKey(1), scorerKey(2), scorerKey(3), scorerKey(4)
 )
 
 // The scenario of the update tests: payer -1- A -2- B -3- C, 103,000 msat sent, A charges 1,000 and B
