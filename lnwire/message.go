@@ -214,6 +214,14 @@ func EncodeMessage(m Message) ([]byte, error) {
 	return b, nil
 }
 
+// PeekMessageType returns the type of an encoded message (its first two bytes); false if b is shorter.
+func PeekMessageType(b []byte) (MessageType, bool) {
+	if len(b) < 2 {
+		return 0, false
+	}
+	return MessageType(binary.BigEndian.Uint16(b)), true
+}
+
 // DecodeMessage decodes a whole message (type || payload), copying b first so the result does not alias
 // the caller's buffer. A type this package does not know gives *UnknownMessage and a nil error. A known
 // type gives its struct, or an error wrapping ErrShortRead (fields missing), ErrInvalidPoint,

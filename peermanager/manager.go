@@ -368,16 +368,16 @@ func (pm *PeerManager) handleMessage(p *peer, plaintext []byte) error {
 		}
 		return pm.handleInit(p, init)
 	}
+	if typ, ok := lnwire.PeekMessageType(plaintext); ok && isGossip(typ) && pm.routeHandler == nil {
+		// Without a routing handler, gossip is not ours to judge, well-formed or not.
+		pm.log.Debug("ignoring gossip message", pm.peerAttr(p), slog.Any("type", typ))
+		return nil
+	}
 	if decErr != nil {
 		pm.queueWarning(p, "invalid message")
 		return fmt.Errorf("%w: %w", ErrInvalidMessage, decErr)
 	}
-
 	if isGossip(msg.MsgType()) {
-		if pm.routeHandler == nil {
-			pm.log.Debug("ignoring gossip message", pm.peerAttr(p), slog.Any("type", msg.MsgType()))
-			return nil
-		}
 		pm.enqueue(p.key, delivery{p: p, kind: deliverRoutingMsg, msg: msg})
 		return nil
 	}

@@ -162,7 +162,12 @@ func TestCustomMessages(t *testing.T) {
 
 	// An odd type the handler refuses is ignored; gossip is ignored, even type 256.
 	require.NoError(t, a.pm.SendCustomMessage(b.id(), &lnwire.UnknownMessage{Type: 32803, Payload: []byte{1}}))
-	require.NoError(t, a.pm.SendCustomMessage(b.id(), &lnwire.UnknownMessage{Type: 256, Payload: []byte{1}}))
+	require.ErrorIs(t, a.pm.SendCustomMessage(b.id(), &lnwire.UnknownMessage{Type: 256, Payload: []byte{1}}), ErrInvalidCustomMessage)
+	for _, pa := range a.pm.peers { // a malformed channel_announcement, queued below the API
+		pa.mu.Lock()
+		pa.queuePlaintext([]byte{0x01, 0x00, 1})
+		pa.mu.Unlock()
+	}
 	l.run()
 	require.Len(t, b.custom.received(), 2)
 	require.Equal(t, 3, proxy.handledCount()) // 32803 reached the handler; 256 did not

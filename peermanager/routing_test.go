@@ -1,7 +1,6 @@
 package peermanager
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -14,7 +13,7 @@ import (
 )
 
 // fakeRoute is a RoutingMessageHandler that records what it is given, refuses messages whose first
-// payload byte names a GossipAction (see gossipMsg), and hands out queued gossip within the budget.
+// gossip_timestamp_filter names a GossipAction (see verdict), and hands out queued gossip within the budget.
 type fakeRoute struct {
 	mu          sync.Mutex
 	connects    []nodeKey
@@ -27,12 +26,26 @@ type fakeRoute struct {
 
 func newFakeRoute() *fakeRoute { return &fakeRoute{pending: map[nodeKey][]lnwire.Message{}} }
 
-// gossipMsg is a gossip_timestamp_filter-sized message of type t (256-265) whose first byte says how
-// fakeRoute answers it: 0 accepted, 1+GossipAction refused with that action, 0xff a plain error.
-func gossipMsg(t lnwire.MessageType, verdict byte, size int) *lnwire.UnknownMessage {
-	p := make([]byte, size)
-	p[0] = verdict
-	return &lnwire.UnknownMessage{Type: t, Payload: p}
+// verdict is a gossip_timestamp_filter whose first_timestamp says how fakeRoute answers it: 0
+// accepted, 1+GossipAction refused with that action, 0xff a plain error.
+func verdict(v uint32) *lnwire.GossipTimestampFilter {
+	return &lnwire.GossipTimestampFilter{FirstTimestamp: v}
+}
+
+// gossipSamples returns a well-formed message of every type the routing handler gets.
+func gossipSamples() []lnwire.Message {
+	pub := privFromSeed(9).PubKey()
+	ids := []lnwire.ShortChannelID{lnwire.NewShortChannelIDFromUint64(1 << 40)}
+	return []lnwire.Message{
+		&lnwire.ChannelAnnouncement{NodeID1: pub, NodeID2: pub, BitcoinKey1: pub, BitcoinKey2: pub},
+		&lnwire.NodeAnnouncement{NodeID: pub},
+		&lnwire.ChannelUpdate{},
+		&lnwire.QueryShortChannelIDs{ShortChannelIDs: ids},
+		&lnwire.ReplyShortChannelIDsEnd{},
+		&lnwire.QueryChannelRange{NumberOfBlocks: 1},
+		&lnwire.ReplyChannelRange{ShortChannelIDs: ids},
+		&lnwire.GossipTimestampFilter{},
+	}
 }
 
 var errGossipRefused = errors.New("refused by the fake routing handler")
@@ -41,14 +54,14 @@ func (f *fakeRoute) HandleRoutingMessage(from *btcec.PublicKey, msg lnwire.Messa
 	f.mu.Lock()
 	f.got = append(f.got, msg.MsgType())
 	f.mu.Unlock()
-	u, ok := msg.(*lnwire.UnknownMessage)
-	if !ok || len(u.Payload) == 0 || u.Payload[0] == 0 {
+	v, ok := msg.(*lnwire.GossipTimestampFilter)
+	if !ok || v.FirstTimestamp == 0 {
 		return nil
 	}
-	if u.Payload[0] == 0xff {
+	if v.FirstTimestamp == 0xff {
 		return errGossipRefused
 	}
-	return &GossipError{Action: GossipAction(u.Payload[0] - 1), Err: fmt.Errorf("%w: type %d", errGossipRefused, u.Type)}
+	return &GossipError{Action: GossipAction(v.FirstTimestamp - 1), Err: fmt.Errorf("%w: %d", errGossipRefused, v.FirstTimestamp)}
 }
 
 func (f *fakeRoute) PeerConnected(id *btcec.PublicKey, _ *lnwire.Init, _ bool) error {
@@ -122,26 +135,27 @@ func TestRoutingHandlerGetsGossip(t *testing.T) {
 	require.True(t, a.chanH.isConnected(r.priv.PubKey()))
 	require.Equal(t, []nodeKey{keyOf(r.priv.PubKey())}, a.route.connects)
 
-	// Every gossip type reaches the routing handler in order, not the channel or custom handler.
+	// Every gossip type reaches the routing handler in order, not the channel or custom handler
+	// (announcement_signatures, exchanged with the channel's peer, goes to the channel handler).
 	var sent []lnwire.MessageType
 	var pts [][]byte
-	for typ := lnwire.MessageType(256); typ <= 265; typ++ {
-		if typ == 259 {
-			continue // announcement_signatures goes to the channel handler
-		}
-		sent = append(sent, typ)
-		pts = append(pts, encodeGossip(t, gossipMsg(typ, 0, 40)))
+	for _, m := range gossipSamples() {
+		sent = append(sent, m.MsgType())
+		pts = append(pts, encodeGossip(t, m))
 	}
 	require.NoError(t, r.sendRaw(pts...))
 	require.Equal(t, sent, a.route.types())
 	require.Empty(t, a.chanH.messages())
 	require.Empty(t, a.custom.received())
+	require.NoError(t, r.send(&lnwire.AnnouncementSignatures{}))
+	require.Len(t, a.chanH.messages(), 1)
+	require.Equal(t, sent, a.route.types())
 
 	// Ignore: nothing is sent back. Warn (GossipError or any other error): a warning, still connected.
-	require.NoError(t, r.send(gossipMsg(258, 1+byte(GossipIgnore), 40)))
+	require.NoError(t, r.send(verdict(1 + uint32(GossipIgnore))))
 	require.Empty(t, r.read())
-	require.NoError(t, r.send(gossipMsg(258, 1+byte(GossipWarn), 40)))
-	require.NoError(t, r.send(gossipMsg(257, 0xff, 40)))
+	require.NoError(t, r.send(verdict(1 + uint32(GossipWarn))))
+	require.NoError(t, r.send(verdict(0xff)))
 	out := r.read()
 	require.Len(t, out, 2)
 	for _, m := range out {
@@ -152,7 +166,7 @@ func TestRoutingHandlerGetsGossip(t *testing.T) {
 	require.False(t, r.desc.isDisconnected())
 
 	// Disconnect: a warning, then the connection is failed; both handlers hear of it.
-	err := r.send(gossipMsg(256, 1+byte(GossipDisconnect), 40))
+	err := r.send(verdict(1 + uint32(GossipDisconnect)))
 	require.ErrorIs(t, err, ErrBadGossip)
 	require.ErrorIs(t, err, errGossipRefused)
 	out = r.read()
@@ -160,6 +174,16 @@ func TestRoutingHandlerGetsGossip(t *testing.T) {
 	require.IsType(t, &lnwire.Warning{}, out[0])
 	require.False(t, a.chanH.isConnected(r.priv.PubKey()))
 	require.Equal(t, []nodeKey{keyOf(r.priv.PubKey())}, a.route.disconnects)
+}
+
+// TestRoutingHandlerMalformedGossip: with a routing handler, gossip that does not decode is invalid
+// (the handler gets typed messages only).
+func TestRoutingHandlerMalformedGossip(t *testing.T) {
+	a := newNode(t, 1, nodeOpts{route: true})
+	r, _ := rawConnect(t, a, 7)
+	require.NoError(t, r.send(&lnwire.Init{}))
+	require.ErrorIs(t, r.sendRaw([]byte{0x01, 0x00, 1}), ErrInvalidMessage)
+	require.Empty(t, a.route.types())
 }
 
 func TestRoutingHandlerRejectsPeer(t *testing.T) {
@@ -188,9 +212,7 @@ func TestGossipPulledWithinBudget(t *testing.T) {
 	const n, size = 100, 1000
 	var msgs []lnwire.Message
 	for i := 0; i < n; i++ {
-		m := gossipMsg(258, 0, size)
-		binary.BigEndian.PutUint32(m.Payload[1:], uint32(i))
-		msgs = append(msgs, m)
+		msgs = append(msgs, &lnwire.ChannelUpdate{Timestamp: uint32(i), ExtraData: make([]byte, size-2-136)})
 	}
 	a.route.queue(b.id(), msgs...)
 
@@ -228,7 +250,7 @@ func TestNoRoutingHandler(t *testing.T) {
 	r, init := rawConnect(t, a, 7)
 	require.False(t, init.Features.IsSet(lnwire.GossipQueriesOptional))
 	require.NoError(t, r.send(&lnwire.Init{}))
-	require.NoError(t, r.send(gossipMsg(256, 1+byte(GossipDisconnect), 40)))
+	require.NoError(t, r.send(verdict(1 + uint32(GossipDisconnect))))
 	require.Empty(t, r.read())
 	require.True(t, a.chanH.isConnected(r.priv.PubKey()))
 }

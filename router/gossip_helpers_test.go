@@ -21,7 +21,7 @@ const testNow = 1_760_000_000 * time.Second
 
 var testNet = &chaincfg.RegressionNetParams
 
-func testKey(rng *rand.Rand) *btcec.PrivateKey {
+func gossipKey(rng *rand.Rand) *btcec.PrivateKey {
 	var b [32]byte
 	rng.Read(b[:])
 	priv, _ := btcec.PrivKeyFromBytes(b[:])
@@ -42,7 +42,7 @@ type gossipChannel struct {
 }
 
 func newGossipChannel(rng *rand.Rand, scid uint64, a, b *btcec.PrivateKey) *gossipChannel {
-	c := &gossipChannel{scid: scid, node: [2]*btcec.PrivateKey{a, b}, bitcoinKey: [2]*btcec.PrivateKey{testKey(rng), testKey(rng)}}
+	c := &gossipChannel{scid: scid, node: [2]*btcec.PrivateKey{a, b}, bitcoinKey: [2]*btcec.PrivateKey{gossipKey(rng), gossipKey(rng)}}
 	if bytes.Compare(a.PubKey().SerializeCompressed(), b.PubKey().SerializeCompressed()) > 0 {
 		c.node[0], c.node[1] = b, a
 	}
@@ -96,7 +96,7 @@ func newGossipWorld(t testing.TB, seed int64, nNodes, nChannels int) *gossipWorl
 	rng := rand.New(rand.NewSource(seed))
 	w := &gossipWorld{}
 	for i := 0; i < nNodes; i++ {
-		w.nodes = append(w.nodes, testKey(rng))
+		w.nodes = append(w.nodes, gossipKey(rng))
 	}
 	used := map[uint64]bool{}
 	hasChannel := map[int]bool{}
@@ -106,7 +106,7 @@ func newGossipWorld(t testing.TB, seed int64, nNodes, nChannels int) *gossipWorl
 			continue
 		}
 		scid := lnwire.ShortChannelID{BlockHeight: uint32(100_000 + rng.Intn(100_000)), TxIndex: uint32(rng.Intn(4)),
-			TxPosition: uint16(rng.Intn(2))}.ToUint64()
+			OutputIndex: uint16(rng.Intn(2))}.ToUint64()
 		if used[scid] {
 			continue
 		}
