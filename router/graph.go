@@ -22,8 +22,7 @@ var (
 	// ErrStaleUpdate: the channel_update or node_announcement is not newer than the one we hold (BOLT 7:
 	// a timestamp not greater than the last one received is ignored).
 	ErrStaleUpdate = errors.New("router: update not newer than the one known")
-	// ErrInvalidChannel: the announcement's node ids are equal or not in ascending order (BOLT 7), or the
-	// short_channel_id's parts are out of range.
+	// ErrInvalidChannel: the announcement's node ids are equal or not in ascending order (BOLT 7).
 	ErrInvalidChannel = errors.New("router: invalid channel announcement")
 	// ErrInvalidPolicy: the policy's htlc_maximum_msat is above the channel's capacity or below its
 	// htlc_minimum_msat.
