@@ -279,10 +279,13 @@ func (d *graphData) checkUpdate(scid uint64, dir uint8, ts uint32) (uint32, erro
 	if !ok {
 		return 0, fmt.Errorf("%w: %s", ErrUnknownChannel, lnwire.NewShortChannelIDFromUint64(scid))
 	}
-	e := 2*c + uint32(dir&1)
+	if dir > 1 {
+		return 0, fmt.Errorf("%w: direction %d", ErrInvalidPolicy, dir)
+	}
+	e := 2*c + uint32(dir)
 	if d.pol[e].flags&polUpdate != 0 && ts <= d.polTS[e] {
 		return 0, fmt.Errorf("%w: channel_update %s/%d at %d, have %d", ErrStaleUpdate,
-			lnwire.NewShortChannelIDFromUint64(scid), dir&1, ts, d.polTS[e])
+			lnwire.NewShortChannelIDFromUint64(scid), dir, ts, d.polTS[e])
 	}
 	return e, nil
 }

@@ -85,8 +85,8 @@ func checkFunding(u UTXOLookup, a *ChannelAnnouncementInfo) (FundingOutput, erro
 // UpdateChannelPolicy applies a channel_update to one direction (0: from node_id_1) of a channel
 // (call it after the signature is verified; IsChannelUpdateNewer is the check before).
 //
-// Errors: ErrUnknownChannel, ErrStaleUpdate, ErrInvalidPolicy (htlc_maximum_msat above the known
-// capacity, or below htlc_minimum_msat).
+// Errors: ErrUnknownChannel, ErrStaleUpdate, ErrInvalidPolicy (direction > 1, htlc_maximum_msat above
+// the known capacity or below htlc_minimum_msat).
 func (g *NetworkGraph) UpdateChannelPolicy(scid uint64, direction uint8, p ChannelPolicy) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

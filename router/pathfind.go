@@ -41,6 +41,9 @@ func (g *NetworkGraph) FindRoute(payer [33]byte, params *RouteParameters, firstH
 // Errors: ErrRouteToSelf, ErrInvalidRouteParams, ErrNoFirstHops, ErrPayeeFeatures, ErrPayeeNotFound,
 // ErrNoRoute, ErrInsufficientLiquidity, ErrFeeLimit.
 func (v *ReadOnlyNetworkGraph) FindRoute(payer [33]byte, params *RouteParameters, firstHops []FirstHop, scorer ScoreLookUp) (*Route, error) {
+	if params == nil {
+		return nil, fmt.Errorf("%w: no parameters", ErrInvalidRouteParams)
+	}
 	if err := params.validate(payer, firstHops); err != nil {
 		return nil, err
 	}
