@@ -22,11 +22,10 @@ var (
 	// ErrStaleUpdate: the channel_update or node_announcement is not newer than the one we hold (BOLT 7:
 	// a timestamp not greater than the last one received is ignored).
 	ErrStaleUpdate = errors.New("router: update not newer than the one known")
-	// ErrInvalidChannel: the announcement's node ids are equal or not in ascending order (BOLT 7), or the
-	// short_channel_id's parts are out of range.
+	// ErrInvalidChannel: the announcement's node ids are equal or not in ascending order (BOLT 7).
 	ErrInvalidChannel = errors.New("router: invalid channel announcement")
 	// ErrInvalidPolicy: the policy's htlc_maximum_msat is above the channel's capacity or below its
-	// htlc_minimum_msat.
+	// htlc_minimum_msat, or the direction is neither 0 nor 1.
 	ErrInvalidPolicy = errors.New("router: invalid channel policy")
 	// ErrRecentlyRemoved: the channel was pruned or closed less than a week ago (as LDK: stale or spent
 	// channels are not taken back at once from peers that still relay them).
@@ -169,7 +168,7 @@ func (g *NetworkGraph) ChannelKnown(scid uint64) bool {
 
 // IsChannelUpdateNewer is the check before verifying a channel_update's signature: nil if an update
 // of the direction (0: from node_id_1) with this timestamp would be applied. Errors: ErrUnknownChannel,
-// ErrStaleUpdate (a timestamp not greater than the one held, BOLT 7).
+// ErrStaleUpdate (a timestamp not greater than the one held, BOLT 7), ErrInvalidPolicy (direction > 1).
 func (g *NetworkGraph) IsChannelUpdateNewer(scid uint64, direction uint8, timestamp uint32) error {
 	g.mu.RLock()
 	defer g.mu.RUnlock()

@@ -37,15 +37,29 @@ const (
 	chanSpent                     // its funding output is spent (forgotten after SpentChannelForgetDepth)
 )
 
-// policy is one direction of a channel (32 bytes), in the flat array indexed by directed edge.
+// policy is one direction of a channel (32 bytes, half a cache line), in the flat array indexed by
+// directed edge: everything a route search reads of an edge, the channel's capacity included.
 type policy struct {
 	htlcMin uint64
 	htlcMax uint64
 	feeBase uint32
 	feePPM  uint32
-	ts      uint32
+	capSat  uint32 // the channel's capacity in sat (0 unknown); capBig: at least that, see chanInfo
 	cltv    uint16
 	flags   uint8
+}
+
+// capBig marks a capacity of 2^32-1 sat or more (42.9 BTC), read from chanInfo instead.
+const capBig = 1<<32 - 1
+
+func cap32(s uint64) uint32 { return uint32(min(s, capBig)) }
+
+// capacitySat is the channel capacity of edge e's channel, 0 if unknown.
+func (d *graphData) capacitySat(e uint32) uint64 {
+	if c := d.pol[e].capSat; c != capBig {
+		return uint64(c)
+	}
+	return d.chans[e>>1].capSat
 }
 
 const (
@@ -87,6 +101,7 @@ type graphData struct {
 	chanIdx  map[uint64]uint32
 	chans    []chanInfo
 	pol      []policy // 2 per channel slot
+	polTS    []uint32 // timestamp of each direction's channel_update (gossip only: kept out of pol)
 	chanFeat map[uint32][]byte
 	chanFree []uint32
 
@@ -150,6 +165,7 @@ func (d *graphData) chanSlot() (uint32, error) {
 	}
 	d.chans = append(d.chans, chanInfo{})
 	d.pol = append(d.pol, policy{}, policy{})
+	d.polTS = append(d.polTS, 0, 0)
 	return uint32(len(d.chans) - 1), nil
 }
 
@@ -169,7 +185,8 @@ func (d *graphData) insertChannel(a *ChannelAnnouncementInfo, capSat uint64) (ui
 	}
 	d.chans[c] = chanInfo{scid: a.SCID, capSat: capSat, node: [2]uint32{n1, n2},
 		announcedAt: unixSeconds(a.AnnouncedAt), flags: chanLive}
-	d.pol[2*c], d.pol[2*c+1] = policy{}, policy{}
+	d.pol[2*c], d.pol[2*c+1] = policy{capSat: cap32(capSat)}, policy{capSat: cap32(capSat)}
+	d.polTS[2*c], d.polTS[2*c+1] = 0, 0
 	d.chanIdx[a.SCID] = c
 	d.setChanFeatures(c, a.Features.Encode())
 	// Edge 2c (node_1 → node_2) enters node_2; edge 2c+1 enters node_1.
@@ -208,6 +225,7 @@ func (d *graphData) removeChannel(c uint32) {
 	}
 	*ch = chanInfo{}
 	d.pol[2*c], d.pol[2*c+1] = policy{}, policy{}
+	d.polTS[2*c], d.polTS[2*c+1] = 0, 0
 	d.chanFree = append(d.chanFree, c)
 }
 
@@ -230,7 +248,8 @@ func (d *graphData) setPolicy(e uint32, p *ChannelPolicy) {
 		fl |= polDisabled
 	}
 	d.pol[e] = policy{htlcMin: p.HTLCMinimumMsat, htlcMax: p.HTLCMaximumMsat, feeBase: p.FeeBaseMsat,
-		feePPM: p.FeeProportionalMillionths, ts: p.Timestamp, cltv: p.CLTVExpiryDelta, flags: fl}
+		feePPM: p.FeeProportionalMillionths, capSat: d.pol[e].capSat, cltv: p.CLTVExpiryDelta, flags: fl}
+	d.polTS[e] = p.Timestamp
 	d.refreshUsable(e >> 1)
 }
 
@@ -260,10 +279,13 @@ func (d *graphData) checkUpdate(scid uint64, dir uint8, ts uint32) (uint32, erro
 	if !ok {
 		return 0, fmt.Errorf("%w: %s", ErrUnknownChannel, lnwire.NewShortChannelIDFromUint64(scid))
 	}
-	e := 2*c + uint32(dir&1)
-	if p := &d.pol[e]; p.flags&polUpdate != 0 && ts <= p.ts {
+	if dir > 1 {
+		return 0, fmt.Errorf("%w: direction %d", ErrInvalidPolicy, dir)
+	}
+	e := 2*c + uint32(dir)
+	if d.pol[e].flags&polUpdate != 0 && ts <= d.polTS[e] {
 		return 0, fmt.Errorf("%w: channel_update %s/%d at %d, have %d", ErrStaleUpdate,
-			lnwire.NewShortChannelIDFromUint64(scid), dir&1, ts, p.ts)
+			lnwire.NewShortChannelIDFromUint64(scid), dir, ts, d.polTS[e])
 	}
 	return e, nil
 }

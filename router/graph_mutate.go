@@ -27,14 +27,11 @@ var (
 // value becomes the capacity; its outpoint is remembered so that a block spending it closes the
 // channel (see BlockConnected).
 //
-// Errors: ErrInvalidChannel (node ids equal or not ascending, scid parts out of range),
+// Errors: ErrInvalidChannel (node ids equal or not ascending),
 // ErrDuplicateChannel, ErrRecentlyRemoved, ErrFundingNotFound, ErrFundingScriptMismatch, ErrGraphFull.
 func (g *NetworkGraph) AddChannel(a ChannelAnnouncementInfo) error {
 	if bytes.Compare(a.NodeID1[:], a.NodeID2[:]) >= 0 {
 		return fmt.Errorf("%w: node_id_1 %x is not below node_id_2 %x", ErrInvalidChannel, a.NodeID1, a.NodeID2)
-	}
-	if a.SCID>>40 > 0xffffff {
-		return fmt.Errorf("%w: short_channel_id %d", ErrInvalidChannel, a.SCID)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -88,8 +85,8 @@ func checkFunding(u UTXOLookup, a *ChannelAnnouncementInfo) (FundingOutput, erro
 // UpdateChannelPolicy applies a channel_update to one direction (0: from node_id_1) of a channel
 // (call it after the signature is verified; IsChannelUpdateNewer is the check before).
 //
-// Errors: ErrUnknownChannel, ErrStaleUpdate, ErrInvalidPolicy (htlc_maximum_msat above the known
-// capacity, or below htlc_minimum_msat).
+// Errors: ErrUnknownChannel, ErrStaleUpdate, ErrInvalidPolicy (direction > 1, htlc_maximum_msat above
+// the known capacity or below htlc_minimum_msat).
 func (g *NetworkGraph) UpdateChannelPolicy(scid uint64, direction uint8, p ChannelPolicy) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()

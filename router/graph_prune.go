@@ -49,8 +49,8 @@ func (g *NetworkGraph) RemoveStaleChannelsAndTracking(now time.Duration) int {
 // left without a policy in either direction.
 func (d *graphData) pruneDirections(c, cutoff uint32) bool {
 	for e := 2 * c; e <= 2*c+1; e++ {
-		if p := &d.pol[e]; p.flags&polUpdate != 0 && p.ts < cutoff {
-			*p = policy{}
+		if p := &d.pol[e]; p.flags&polUpdate != 0 && d.polTS[e] < cutoff {
+			*p, d.polTS[e] = policy{capSat: p.capSat}, 0
 		}
 	}
 	d.refreshUsable(c)

@@ -118,14 +118,14 @@ func (d *graphData) writeChannels(w *snapWriter, order []uint32) {
 		}
 		for e := 2 * c; e <= 2*c+1; e++ {
 			if p := &d.pol[e]; p.flags&polUpdate != 0 {
-				writePolicy(w, p)
+				writePolicy(w, p, d.polTS[e])
 			}
 		}
 	}
 }
 
-func writePolicy(w *snapWriter, p *policy) {
-	w.u32(p.ts)
+func writePolicy(w *snapWriter, p *policy, ts uint32) {
+	w.u32(ts)
 	w.u8(flagIf(p.flags&polDisabled != 0, 1))
 	w.uv(uint64(p.cltv))
 	w.uv(uint64(p.feeBase))

@@ -2,6 +2,7 @@ package router
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +172,24 @@ func TestGraphPrune(t *testing.T) {
 	g.RemoveStaleChannelsAndTracking(now + 21*day + 2*time.Second)
 	if err := g.AddChannel(ann(2, b, c, 1000)); err != nil {
 		t.Fatalf("a week after pruning: %v", err)
+	}
+}
+
+// TestGraphBadInput: inputs a peer or host could get wrong give errors, not panics.
+func TestGraphBadInput(t *testing.T) {
+	g := NewNetworkGraph(nil)
+	a, b := testKey(13, 0), testKey(13, 1)
+	addTestChannel(t, g, 5, a, b, 1000, nil, nil)
+	if err := g.UpdateChannelPolicy(5, 2, ChannelPolicy{Timestamp: 1}); !errors.Is(err, ErrInvalidPolicy) {
+		t.Fatalf("direction 2: %v", err)
+	}
+	if err := g.AddChannel(ChannelAnnouncementInfo{SCID: 6, NodeID1: a, NodeID2: a}); !errors.Is(err, ErrInvalidChannel) {
+		t.Fatalf("channel to itself: %v", err)
+	}
+	if _, err := g.FindRoute(a, nil, nil, nil); !errors.Is(err, ErrInvalidRouteParams) {
+		t.Fatalf("nil parameters: %v", err)
+	}
+	if _, err := LoadDescribeGraph(strings.NewReader(`{"edges":[{"channel_id":"x"}]}`)); err == nil {
+		t.Fatal("bad describegraph accepted")
 	}
 }

@@ -105,7 +105,7 @@ func (d *graphData) channelInfo(c uint32) ChannelInfo {
 	for dir := range 2 {
 		p := &d.pol[2*c+uint32(dir)]
 		if p.flags&polUpdate != 0 {
-			ci.Directions[dir] = &ChannelPolicy{Timestamp: p.ts, Disabled: p.flags&polDisabled != 0,
+			ci.Directions[dir] = &ChannelPolicy{Timestamp: d.polTS[2*c+uint32(dir)], Disabled: p.flags&polDisabled != 0,
 				CLTVExpiryDelta: p.cltv, HTLCMinimumMsat: p.htlcMin, HTLCMaximumMsat: p.htlcMax,
 				FeeBaseMsat: p.feeBase, FeeProportionalMillionths: p.feePPM}
 		}

@@ -28,6 +28,8 @@ func (g *NetworkGraph) FindRoute(payer [33]byte, params *RouteParameters, firstH
 // whose features require an unknown bit, no loop, within the path length, CLTV and fee limits; its
 // cost is the fees plus the scorer's penalties (scorer may be nil: no penalties).
 //
+// The scorer is called with the graph's read lock held: it must not call the graph's mutating methods.
+//
 // firstHops nil: our channels are taken from the graph. Non-nil: they are the only first hops (and an
 // empty list is ErrNoFirstHops).
 //
@@ -39,6 +41,9 @@ func (g *NetworkGraph) FindRoute(payer [33]byte, params *RouteParameters, firstH
 // Errors: ErrRouteToSelf, ErrInvalidRouteParams, ErrNoFirstHops, ErrPayeeFeatures, ErrPayeeNotFound,
 // ErrNoRoute, ErrInsufficientLiquidity, ErrFeeLimit.
 func (v *ReadOnlyNetworkGraph) FindRoute(payer [33]byte, params *RouteParameters, firstHops []FirstHop, scorer ScoreLookUp) (*Route, error) {
+	if params == nil {
+		return nil, fmt.Errorf("%w: no parameters", ErrInvalidRouteParams)
+	}
 	if err := params.validate(payer, firstHops); err != nil {
 		return nil, err
 	}
@@ -88,7 +93,7 @@ func (sr *search) setup(payer [33]byte, params *RouteParameters, firstHops []Fir
 	}
 	sr.maxLen = params.MaxPathLength
 	sr.maxCLTV = params.MaxTotalCLTVExpiryDelta - params.FinalCLTVExpiryDelta
-	sr.maxFee = params.MaxTotalRoutingFeeMsat
+	sr.maxFee = min(params.MaxTotalRoutingFeeMsat, MaxValueMsat)
 	return sr.payeeFeatures(params)
 }
 

@@ -42,6 +42,7 @@ type searchScratch struct {
 	heap     nodeHeap
 	gen      uint32
 	used     []uint64 // per edge: liquidity taken by the payment's paths found so far
+	usedBits []uint64 // bit e set iff used[e] != 0: a 12 KB filter in front of the 800 KB array
 	usedList []uint32 // edges with used != 0
 	virtIn   [][]uint32
 	hasVirt  []bool
@@ -74,6 +75,11 @@ func (s *searchScratch) prepare(n, m int) {
 		s.used = make([]uint64, m, m+m/8+16)
 	}
 	s.used = s.used[:m]
+	if w := (m + 63) / 64; cap(s.usedBits) < w+64 {
+		s.usedBits = make([]uint64, w, w+64+w/8)
+	} else {
+		s.usedBits = s.usedBits[:w]
+	}
 	if s.virtIdx == nil {
 		s.virtIdx = make(map[[33]byte]uint32)
 	}
@@ -100,6 +106,9 @@ func (s *searchScratch) addVirtEdge(v virtEdge) {
 	id := uint32(len(s.edges))
 	s.edges = append(s.edges, v)
 	s.used = append(s.used, 0)
+	if e := len(s.used) - 1; e/64 >= len(s.usedBits) {
+		s.usedBits = append(s.usedBits, 0)
+	}
 	if !s.hasVirt[v.dst] {
 		s.hasVirt[v.dst] = true
 		s.virtList = append(s.virtList, v.dst)
@@ -114,6 +123,7 @@ func (s *searchScratch) useLiquidity(e uint32, amt uint64) {
 	}
 	if s.used[e] == 0 {
 		s.usedList = append(s.usedList, e)
+		s.usedBits[e/64] |= 1 << (e % 64)
 	}
 	s.used[e] = addSat(s.used[e], amt)
 }
@@ -125,6 +135,7 @@ func (s *searchScratch) exhaust(e uint32) { s.useLiquidity(e, math.MaxUint64) }
 func (s *searchScratch) release(graphNodes int) {
 	for _, e := range s.usedList {
 		s.used[e] = 0
+		s.usedBits[e/64] = 0
 	}
 	for _, n := range s.virtList {
 		s.hasVirt[n], s.virtIn[n] = false, s.virtIn[n][:0]

@@ -84,7 +84,11 @@ func (sr *search) relaxGraph(v uint32, sv *searchNode) {
 		if su := &s.nodes[in.src]; su.gen == s.gen && su.done || in.src == sr.payer && sr.firstGiven {
 			continue
 		}
-		lim, effCap := edgeLimit(d.chans[in.e>>1].capSat, p.htlcMax, sr.sat)
+		capSat := uint64(p.capSat)
+		if capSat == capBig {
+			capSat = d.chans[in.e>>1].capSat
+		}
+		lim, effCap := edgeLimit(capSat, p.htlcMax, sr.sat)
 		ev = edgeView{scid: in.scid, htlcMin: p.htlcMin, lim: lim, effCap: effCap, e: in.e,
 			feeBase: p.feeBase, feePPM: p.feePPM, cltv: uint32(p.cltv), dir: uint8(in.e & 1)}
 		if sr.anyUsed && !sr.takeUsed(&ev) {
@@ -113,6 +117,9 @@ func (sr *search) relaxVirt(v uint32, sv *searchNode) {
 
 // takeUsed subtracts the edge's used liquidity from its limit; false if nothing is left.
 func (sr *search) takeUsed(ev *edgeView) bool {
+	if sr.s.usedBits[ev.e/64]&(1<<(ev.e%64)) == 0 {
+		return true
+	}
 	ev.used = sr.s.used[ev.e]
 	if ev.used >= ev.lim {
 		sr.s.stats.liquidity++
@@ -195,7 +202,7 @@ func (sr *search) edge(e uint32) edgeView {
 			feeBase: ve.feeBase, feePPM: ve.feePPM, cltv: ve.cltv, dir: ve.dir}
 	}
 	p := &sr.d.pol[e]
-	lim, effCap := edgeLimit(sr.d.chans[e>>1].capSat, p.htlcMax, sr.sat)
+	lim, effCap := edgeLimit(sr.d.capacitySat(e), p.htlcMax, sr.sat)
 	return edgeView{scid: sr.d.chans[e>>1].scid, htlcMin: p.htlcMin, lim: lim, effCap: effCap, e: e,
 		feeBase: p.feeBase, feePPM: p.feePPM, cltv: uint32(p.cltv), dir: uint8(e & 1)}
 }

@@ -251,3 +251,21 @@ func TestFeeFor(t *testing.T) {
 		}
 	}
 }
+
+// TestFindRouteLargeChannel: a capacity of 2^32 sat or more (kept outside the search's policy array)
+// bounds amounts like any other.
+func TestFindRouteLargeChannel(t *testing.T) {
+	g := NewNetworkGraph(nil)
+	a, b := testKey(12, 0), testKey(12, 1)
+	capSat := uint64(50 * 100_000_000) // 50 BTC
+	addTestChannel(t, g, 1<<40, a, b, capSat, pol(0, 0, 40, capSat*1000), nil)
+	if c, _ := g.ChannelCapacityMsat(1 << 40); c != capSat*1000 {
+		t.Fatalf("capacity %d", c)
+	}
+	params := NewRouteParameters(b, 45*100_000_000_000, 18) // 45 BTC: above a quarter, below the capacity
+	mustRoute(t, g, a, &params, nil, nil)
+	params.FinalValueMsat = capSat*1000 + 1
+	if _, err := g.FindRoute(a, &params, nil, nil); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("above the capacity: %v", err)
+	}
+}
