@@ -47,8 +47,8 @@ func (g *NetworkGraph) newestTimestamp() uint32 {
 	defer g.mu.RUnlock()
 	var ts uint32
 	for i := range g.d.pol {
-		if p := &g.d.pol[i]; p.flags&polUpdate != 0 {
-			ts = max(ts, p.ts)
+		if g.d.pol[i].flags&polUpdate != 0 {
+			ts = max(ts, g.d.polTS[i])
 		}
 	}
 	for n := range g.d.nodeAnns {
