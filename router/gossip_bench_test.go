@@ -7,9 +7,9 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"errors"
+	"math/rand"
 	"os"
 	"path/filepath"
-	"math/rand"
 	"strconv"
 	"testing"
 	"time"
@@ -217,4 +217,3 @@ func BenchmarkGossipIngest(b *testing.B) {
 	b.ReportMetric(float64(perSig.Nanoseconds()), "verify-ns")
 	b.ReportMetric(100*float64(sigs)*float64(perSig)/float64(ingest), "%-of-bound")
 }
-

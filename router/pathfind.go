@@ -1,6 +1,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -37,6 +38,8 @@ func (g *NetworkGraph) FindRoute(payer [33]byte, params *RouteParameters, firstH
 // the amount, paths are collected, each hop carrying at least 1/MaxPathCount of the amount and, while
 // any is found, at most capacity/2^MaxChannelSaturationPowerOfHalf, with the liquidity used by earlier
 // paths taken into account, until three times the amount is covered; the cheapest per msat are kept.
+// If the paths kept cost more than MaxTotalRoutingFeeMsat, one path carrying the whole amount is
+// searched for before giving up.
 //
 // Errors: ErrRouteToSelf, ErrInvalidRouteParams, ErrNoFirstHops, ErrPayeeFeatures, ErrPayeeNotFound,
 // ErrNoRoute, ErrInsufficientLiquidity, ErrFeeLimit.
@@ -62,9 +65,26 @@ func (v *ReadOnlyNetworkGraph) FindRoute(payer [33]byte, params *RouteParameters
 	}
 	paths, err := sr.collect(params, mpp)
 	if err != nil {
+		if mpp && errors.Is(err, ErrFeeLimit) {
+			return v.singlePathFallback(payer, params, firstHops, scorer, err)
+		}
 		return nil, err
 	}
 	return sr.route(paths, params)
+}
+
+// singlePathFallback searches for one path carrying the whole amount after a multi-path collection
+// failed on the fee limit: the collection favours low penalties over low fees and can gather paths
+// whose fees add up past the limit while a single cheaper path exists. mppErr is returned if none does.
+func (v *ReadOnlyNetworkGraph) singlePathFallback(payer [33]byte, params *RouteParameters, firstHops []FirstHop,
+	scorer ScoreLookUp, mppErr error) (*Route, error) {
+	single := *params
+	single.MaxPathCount = 1
+	r, err := v.FindRoute(payer, &single, firstHops, scorer)
+	if err != nil {
+		return nil, mppErr
+	}
+	return r, nil
 }
 
 // setup sizes the scratch, places payer and payee, and adds the first hops and route hints.

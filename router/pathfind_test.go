@@ -269,3 +269,28 @@ func TestFindRouteLargeChannel(t *testing.T) {
 		t.Fatalf("above the capacity: %v", err)
 	}
 }
+
+// TestFindRouteMPPFeeLimitFallback: a multi-path collection can gather paths whose fees add up past the
+// limit (here one cheap channel, saturated at a quarter of its capacity, and many dear ones) while one
+// path can carry the whole amount within it: that path is returned.
+func TestFindRouteMPPFeeLimitFallback(t *testing.T) {
+	g := NewNetworkGraph(nil)
+	p, q, a := testKey(4, 0), testKey(4, 1), testKey(4, 2)
+	const cheapSat, dearSat = 10_000_000, 4_000_000
+	addTestChannel(t, g, 1<<40, p, a, cheapSat, pol(0, 0, 40, cheapSat*1000), pol(0, 0, 40, cheapSat*1000))
+	addTestChannel(t, g, 2<<40, a, q, cheapSat, pol(1000, 1000, 40, cheapSat*1000), pol(0, 0, 40, cheapSat*1000))
+	for i := range 14 {
+		b := testKey(4, 3+i)
+		addTestChannel(t, g, uint64(3+2*i)<<40, p, b, dearSat, pol(0, 0, 40, dearSat*1000), pol(0, 0, 40, dearSat*1000))
+		addTestChannel(t, g, uint64(4+2*i)<<40, b, q, dearSat, pol(0, 30_000, 40, dearSat*1000), pol(0, 0, 40, dearSat*1000))
+	}
+	params := NewRouteParameters(q, 5_000_000_000, 40)
+	params.PayeeFeatures = mppFeatures
+	r := mustRoute(t, g, p, &params, nil, aprioriScorer{})
+	if len(r.Paths) != 1 || r.Paths[0].Hops[0].ShortChannelID.ToUint64() != 1<<40 {
+		t.Fatalf("want the single cheap path, got %d paths", len(r.Paths))
+	}
+	if fee, want := r.TotalFeesMsat(), feeFor(5_000_000_000, 1000, 1000); fee != want {
+		t.Fatalf("fees %d msat, want %d", fee, want)
+	}
+}
