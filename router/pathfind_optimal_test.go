@@ -148,7 +148,7 @@ func routeEdges(t *testing.T, rg *randGraph, payer int, r *Route) []refEdge {
 
 // TestFindRouteOptimal compares FindRoute's single-path cost with an exhaustive search of all simple
 // paths (up to 7 hops) on 400 seeded random graphs of 8 nodes and 24 channels, amounts from 1,000 sat
-// to 5M sat. With no scorer the cost (fees) must equal the optimum: a cheaper state at a node is also a
+// to 5M sat, with no scorer, simple scorers and the ProbabilisticScorer. With no scorer the cost (fees) must equal the optimum: a cheaper state at a node is also a
 // smaller amount, so it dominates. With a scorer (the a-priori penalty, or a fixed per-hop penalty)
 // the search keeps one state per node, and a cheaper state carrying a larger amount could hide a path
 // cheaper overall: the stated tolerance is within 1% of the optimum in at least 98% of the graphs and
@@ -158,7 +158,9 @@ func TestFindRouteOptimal(t *testing.T) {
 	for _, sc := range []struct {
 		name   string
 		scorer ScoreLookUp
-	}{{"no scorer", nil}, {"a-priori scorer", aprioriScorer{}}, {"per-hop penalty", hopPenalty(20_000)}} {
+	}{{"no scorer", nil}, {"a-priori scorer", aprioriScorer{}}, {"per-hop penalty", hopPenalty(20_000)},
+		{"ProbabilisticScorer", NewProbabilisticScorer(DefaultProbabilisticScoringDecayParameters(),
+			DefaultProbabilisticScoringFeeParameters(), nil)}} {
 		t.Run(sc.name, func(t *testing.T) { checkOptimal(t, sc.scorer) })
 	}
 }
