@@ -42,8 +42,9 @@ const (
 	// RemovedTrackingAge: how long a pruned or spent channel stays refused (ErrRecentlyRemoved).
 	RemovedTrackingAge = 7 * 24 * time.Hour
 	// SpentChannelForgetDepth: blocks after the funding spend at which a spent channel is forgotten
-	// (BOLT 7, bolts#1270: "SHOULD forget a channel after a 72-block delay", so that a splice's new
-	// announcement can arrive first). A spent channel is not used for routes meanwhile.
+	// (BOLT 7: "SHOULD forget a channel after a 12-block delay", so that a splice's new announcement
+	// can arrive first; we wait 72, the delay bolts#1270 proposes, as splices' announcements wait for
+	// six confirmations and can be slow to propagate). A spent channel is not used for routes meanwhile.
 	SpentChannelForgetDepth = 72
 )
 
