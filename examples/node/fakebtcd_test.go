@@ -167,7 +167,6 @@ func (f *fakeBtcd) txOut(txid string, vout uint32) any {
 		return nil
 	}
 	return map[string]any{"bestblock": f.main[len(f.main)-1].String(), "confirmations": 1,
-		"value": btcutil.Amount(found.Value).ToBTC(),
+		"value":        btcutil.Amount(found.Value).ToBTC(),
 		"scriptPubKey": map[string]any{"hex": hex.EncodeToString(found.PkScript), "type": "witness_v0_scripthash"}}
 }
-
