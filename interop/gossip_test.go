@@ -87,28 +87,45 @@ func Test15Gossip(t *testing.T) {
 		return a != nil && d != nil && a.Active && d.Active, "alice–dave channel not active"
 	})
 	ch := alice.channel(t, fundingTxid)
-	alice.must(t, nil, "updatechanpolicy", "--chan_point="+ch.ChannelPoint,
-		"--base_fee_msat="+strconv.Itoa(gossipBaseFeeMsat), "--fee_rate_ppm="+strconv.Itoa(gossipFeeRatePPM),
-		"--time_lock_delta="+strconv.Itoa(gossipTimeLock), "--min_htlc_msat="+strconv.Itoa(gossipMinHTLCMsat),
-		"--max_htlc_msat="+strconv.Itoa(gossipMaxHTLCMsat))
-	steps.done("alice–dave public channel confirmed, alice's policy set")
+	chanID := "--chan_id=" + strconv.FormatInt(int64(ch.Scid), 10)
+	policyArgs := []string{"updatechanpolicy", "--chan_point=" + ch.ChannelPoint,
+		"--base_fee_msat=" + strconv.Itoa(gossipBaseFeeMsat), "--fee_rate_ppm=" + strconv.Itoa(gossipFeeRatePPM),
+		"--time_lock_delta=" + strconv.Itoa(gossipTimeLock), "--min_htlc_msat=" + strconv.Itoa(gossipMinHTLCMsat),
+		"--max_htlc_msat=" + strconv.Itoa(gossipMaxHTLCMsat)}
+	steps.done("alice–dave public channel confirmed")
 
-	// lnd's view, once both directions are announced and alice's carries her new policy.
-	var edge lndEdge
+	// alice's policy is set once lnd has announced the channel (it is in describegraph, which lists
+	// public channels only): an update made before goes to dave alone, as for a private channel.
 	waitFor(t, 60*time.Second, func() (bool, string) {
-		if err := alice.cliJSON(&edge, "getchaninfo", "--chan_id="+strconv.FormatInt(int64(ch.Scid), 10)); err != nil {
+		var g struct {
+			Edges []lndEdge `json:"edges"`
+		}
+		if err := alice.cliJSON(&g, "describegraph"); err != nil {
+			return false, err.Error()
+		}
+		for _, e := range g.Edges {
+			if e.ChannelID == ch.Scid {
+				return e.Node1Policy != nil && e.Node2Policy != nil, fmt.Sprintf("lnd's edge %+v", e)
+			}
+		}
+		return false, fmt.Sprintf("alice has not announced %s yet", ch.ScidStr)
+	})
+	steps.done("lnd announced the channel")
+	alice.must(t, nil, policyArgs...)
+	var edge lndEdge
+	waitFor(t, 30*time.Second, func() (bool, string) {
+		if err := alice.cliJSON(&edge, "getchaninfo", chanID); err != nil {
 			return false, err.Error()
 		}
 		p := policyOf(&edge, alice.id())
-		return p != nil && policyOf(&edge, dave.id()) != nil && int(p.FeeBaseMsat) == gossipBaseFeeMsat,
-			fmt.Sprintf("lnd's channel %+v", edge)
+		return p != nil && int(p.FeeBaseMsat) == gossipBaseFeeMsat, fmt.Sprintf("alice's policy %+v", p)
 	})
-	steps.done("lnd announced the channel")
+	steps.done("alice updated her policy")
 
 	var got *nodeapi.GraphChannel
 	waitFor(t, 90*time.Second, func() (bool, string) {
 		// lnd's edge again: dave may have updated his side meanwhile.
-		if err := alice.cliJSON(&edge, "getchaninfo", "--chan_id="+strconv.FormatInt(int64(ch.Scid), 10)); err != nil {
+		if err := alice.cliJSON(&edge, "getchaninfo", chanID); err != nil {
 			return false, err.Error()
 		}
 		g, err := lk.Client().DescribeGraph(ctx(t, 10*time.Second))
