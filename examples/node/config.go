@@ -39,6 +39,15 @@ type Config struct {
 	FeeRefresh  time.Duration
 	// ArchiveEvery is how often fully resolved channel monitors are archived (also once at start).
 	ArchiveEvery time.Duration
+	// GossipTick is how often the gossip sync is given the time; GraphSave how often the network
+	// graph and the scorer are written to disk.
+	GossipTick time.Duration
+	GraphSave  time.Duration
+
+	// Gossip: take part in BOLT 7 gossip (the graph is loaded and saved either way). GossipVerifyFunding:
+	// check each channel_announcement's funding output on btcd (script, capacity, outpoint).
+	Gossip              bool
+	GossipVerifyFunding bool
 
 	// Anchor reserve, in satoshis: openchannel keeps AnchorReserveSat in the wallet per anchor channel
 	// (the new one included), at most AnchorMaxReserveSat, to pay for fee bumping (see onchain.go).
@@ -106,6 +115,11 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.ChainPoll, "tick.chain", 500*time.Millisecond, "how often btcd is polled for new blocks")
 	fs.DurationVar(&cfg.FeeRefresh, "tick.fees", 30*time.Second, "how often fee estimates are refreshed")
 	fs.DurationVar(&cfg.ArchiveEvery, "tick.archive", 10*time.Minute, "how often monitors of fully resolved channels are archived")
+	fs.DurationVar(&cfg.GossipTick, "tick.gossip", 5*time.Second, "interval of P2PGossipSync.TimerTick (gossip flushes, sync timeouts, pruning)")
+	fs.DurationVar(&cfg.GraphSave, "tick.graph", 5*time.Minute, "how often the network graph and the scorer are saved (also at stop)")
+	fs.BoolVar(&cfg.Gossip, "gossip", true, "take part in gossip (BOLT 7) to learn the network graph; -gossip=false to turn it off")
+	fs.BoolVar(&cfg.GossipVerifyFunding, "gossip.verifyfunding", true,
+		"check each announced channel's funding output on btcd (getblock, gettxout): capacity, and closes seen on chain")
 	fs.Int64Var(&cfg.AnchorReserveSat, "anchor.reserve", defaultAnchorReserveSat,
 		"sat kept in the wallet per anchor channel to bump its force close (a CPFP child for a ~1,000 vB commitment at ~10 sat/vB)")
 	fs.Int64Var(&cfg.AnchorMaxReserveSat, "anchor.maxreserve", defaultAnchorMaxReserveSat,
@@ -153,7 +167,8 @@ func parseConfig(args []string) (*Config, []string, error) {
 			cfg.BtcdRPCCert = filepath.Join(home, ".btcd", "rpc.cert")
 		}
 	}
-	if cfg.PeerTick <= 0 || cfg.ManagerTick <= 0 || cfg.ChainPoll <= 0 || cfg.FeeRefresh <= 0 || cfg.ArchiveEvery <= 0 {
+	if cfg.PeerTick <= 0 || cfg.ManagerTick <= 0 || cfg.ChainPoll <= 0 || cfg.FeeRefresh <= 0 || cfg.ArchiveEvery <= 0 ||
+		cfg.GossipTick <= 0 || cfg.GraphSave <= 0 {
 		return nil, nil, errors.New("tick intervals must be positive")
 	}
 	if cfg.AnchorReserveSat < 0 || cfg.AnchorMaxReserveSat < 0 {

@@ -34,6 +34,7 @@ import (
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/peermanager"
+	"github.com/lnkit/lnkit/router"
 )
 
 const version = "lnkit-node 0.1"
@@ -65,6 +66,7 @@ type Node struct {
 	wallet    *wallet.Wallet
 	store     *store
 	hub       *eventHub
+	routing   *routing // the network graph, gossip and scorer
 
 	persistMu sync.Mutex // serialises writes of the channel manager and the chain tip
 
@@ -287,7 +289,12 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	if err := n.saveTip(tip); err != nil {
 		return nil, err
 	}
-	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm}, n.km, n.km,
+	var utxo router.UTXOLookup
+	if cfg.GossipVerifyFunding {
+		utxo = n.chain.NewUTXOLookup()
+	}
+	n.routing = openRouting(dir, params, utxo, cfg.Gossip, log)
+	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm, Route: n.routing.handler()}, n.km, n.km,
 		peermanager.Config{ChainHashes: []chainhash.Hash{*params.GenesisHash}}, log.With("component", "peermanager"))
 	n.listener0 = &chainListener{n: n}
 	n.follower = n.chain.NewFollower(tip, n.listener0)
@@ -302,8 +309,9 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	return n, nil
 }
 
-// chainListener hands each block to the chain monitor and the channel manager (both must see every
-// block); the chain loop then checkpoints the manager and the tip. The wallet follows the chain as a listener of its own,
+// chainListener hands each block to the chain monitor, the channel manager (both must see every
+// block) and the network graph (funding spends close channels); the chain loop then checkpoints the
+// manager and the tip. The wallet follows the chain as a listener of its own,
 // from its own saved position.
 type chainListener struct{ n *Node }
 
@@ -311,6 +319,7 @@ func (l *chainListener) BlockConnected(block *wire.MsgBlock, height uint32) {
 	n := l.n
 	n.chainMon.BlockConnected(block, height)
 	n.cm.BlockConnected(block, height)
+	n.routing.graph.BlockConnected(block, height)
 	n.afterBlock(btcdchain.BlockRef{Hash: block.BlockHash(), Height: height})
 }
 
@@ -318,6 +327,7 @@ func (l *chainListener) BlockDisconnected(header *wire.BlockHeader, height uint3
 	n := l.n
 	n.cm.BlockDisconnected(header, height)
 	n.chainMon.BlockDisconnected(header, height)
+	n.routing.graph.BlockDisconnected(header, height)
 	n.afterBlock(btcdchain.BlockRef{Hash: header.PrevBlock, Height: height - 1})
 }
 
@@ -335,6 +345,10 @@ func (n *Node) checkpoint() {
 	}
 	if err := n.persistManager(true); err != nil {
 		n.log.Error("persisting channel manager", "err", err)
+		return
+	}
+	if err := n.routing.saveIfSpendsChanged(); err != nil {
+		n.log.Error("saving the network graph", "err", err)
 		return
 	}
 	if err := n.saveTip(tip); err != nil {
@@ -409,6 +423,7 @@ func (n *Node) Start() error {
 		n.checkpoint()
 	}
 	n.setSynced(true)
+	n.routing.tick(time.Now()) // the gossip sync needs the time before the first peer connects
 	if n.cfg.Listen != "off" {
 		ln, err := net.Listen("tcp", n.cfg.Listen)
 		if err != nil {
@@ -419,11 +434,12 @@ func (n *Node) Start() error {
 		go n.acceptLoop(ln)
 	}
 	n.archive()
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go n.eventLoop()
 	go n.every(n.cfg.ChainPoll, n.pollChain)
 	go n.every(n.cfg.FeeRefresh, n.refreshFees)
 	go n.every(n.cfg.ArchiveEvery, n.archive)
+	go n.every(n.cfg.GraphSave, n.saveRouting)
 	n.mu.Lock()
 	peers := make(map[string]string, len(n.peerAddrs))
 	for k, v := range n.peerAddrs {
@@ -473,6 +489,7 @@ func (n *Node) Stop() {
 	if err := n.persistManager(true); err != nil {
 		n.log.Error("persisting channel manager", "err", err)
 	}
+	n.saveRouting()
 	_ = n.persister.Close()
 	n.store.close()
 	if err := n.wallet.Close(); err != nil {
@@ -501,9 +518,11 @@ func (n *Node) eventLoop() {
 	fast := time.NewTicker(100 * time.Millisecond)
 	peerTick := time.NewTicker(n.cfg.PeerTick)
 	mgrTick := time.NewTicker(n.cfg.ManagerTick)
+	gossipTick := time.NewTicker(n.cfg.GossipTick)
 	defer fast.Stop()
 	defer peerTick.Stop()
 	defer mgrTick.Stop()
+	defer gossipTick.Stop()
 	for {
 		select {
 		case <-n.stopCh:
@@ -514,6 +533,8 @@ func (n *Node) eventLoop() {
 			n.pm.TimerTickOccurred()
 		case <-mgrTick.C:
 			n.cm.TimerTickOccurred()
+		case now := <-gossipTick.C:
+			n.routing.tick(now)
 		}
 		n.processEvents()
 	}
@@ -563,6 +584,13 @@ func (n *Node) pollChain() {
 	if changed {
 		n.checkpoint()
 		n.wake()
+	}
+}
+
+// saveRouting writes the network graph and scorer snapshots.
+func (n *Node) saveRouting() {
+	if err := n.routing.save(time.Now()); err != nil {
+		n.log.Error("saving the network graph and scorer", "err", err)
 	}
 }
 

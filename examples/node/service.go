@@ -45,7 +45,8 @@ func (s *service) GetInfo(ctx context.Context) (*nodeapi.GetInfoResult, error) {
 	}
 	return &nodeapi.GetInfoResult{NodeID: nodeIDHex(n.nodeID), Network: n.net.Name, BlockHeight: tip.Height,
 		BlockHash: tip.Hash.String(), SyncedToChain: synced, NumPeers: len(n.pm.GetPeerNodeIDs()),
-		NumChannels: len(chans), NumUsableChannels: usable, ListenAddrs: listen, Version: version}, nil
+		NumChannels: len(chans), NumUsableChannels: usable, ListenAddrs: listen, Version: version,
+		Gossip: n.routing.gossipInfo()}, nil
 }
 
 func (s *service) Connect(ctx context.Context, p nodeapi.ConnectParams) (*nodeapi.ConnectResult, error) {

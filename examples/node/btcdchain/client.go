@@ -10,6 +10,8 @@
 //   - block delivery: a Follower polls btcd's best block and hands every block, in chain order, to
 //     listeners with chaininterface.Listen's shape (a channel manager, a chain monitor, a wallet),
 //     disconnecting blocks back to the fork point first after a reorganisation.
+//   - router.UTXOLookup: UTXOLookup (Client.NewUTXOLookup) finds the funding output a
+//     channel_announcement names (getblockhash, getblock, gettxout) for the network graph.
 //
 // Every network call takes a context; RPCs still in flight when it ends are abandoned (rpcclient has no
 // cancellation), and their answers are dropped.

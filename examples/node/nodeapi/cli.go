@@ -23,14 +23,25 @@ type Command struct {
 type cliCommand struct {
 	Command
 	minArgs, maxArgs int
-	flags            []string // allowed flags, without the leading dashes
+	// flags are the allowed flags, without the leading dashes; a name ending in "=" takes a value
+	// ("--name=value" or "--name value").
+	flags []string
 	// build turns positional arguments and flags into a method and its params; an error is a usage
 	// error.
-	build func(args []string, flags map[string]bool) (method string, params any, err error)
+	build func(args []string, flags cliFlags) (method string, params any, err error)
 }
 
-func simple(method string) func([]string, map[string]bool) (string, any, error) {
-	return func([]string, map[string]bool) (string, any, error) { return method, nil, nil }
+// cliFlags are the flags given: name → value ("" for a flag without a value).
+type cliFlags map[string]string
+
+// on reports whether the flag was given.
+func (f cliFlags) on(name string) bool {
+	_, ok := f[name]
+	return ok
+}
+
+func simple(method string) func([]string, cliFlags) (string, any, error) {
+	return func([]string, cliFlags) (string, any, error) { return method, nil, nil }
 }
 
 var cliCommands = []cliCommand{
@@ -67,6 +78,14 @@ var cliCommands = []cliCommand{
 		minArgs: 3, maxArgs: 5, flags: []string{"no-wait"}, build: buildSendPayment},
 	{Command: Command{"listinvoices", "", "list invoices and keysend receipts"},
 		build: simple(MethodListInvoices)},
+	{Command: Command{"describegraph", "", "print the network graph gossip built: nodes and channels with both policies"},
+		build: simple(MethodDescribeGraph)},
+	{Command: Command{"getnodeinfo", "<node_id>", "show a node of the graph with its channels and total capacity"},
+		minArgs: 1, maxArgs: 1, build: buildGetNodeInfo},
+	{Command: Command{"queryroutes",
+		"<node_id> <amount_sat> [--final_cltv_delta=N] [--fee_limit_sat=N] [--max_paths=N]",
+		"find a route paying node_id over the graph, without paying"},
+		minArgs: 2, maxArgs: 2, flags: []string{"final_cltv_delta=", "fee_limit_sat=", "max_paths="}, build: buildQueryRoutes},
 	{Command: Command{"stop", "", "shut the node down"},
 		build: simple(MethodStop)},
 	{Command: Command{"events", "", "print the node's events, one JSON object a line, until interrupted"},
@@ -242,9 +261,9 @@ func runEvents(ctx context.Context, client *Client, stdout, stderr io.Writer) in
 }
 
 // splitArgs separates positional arguments from flags ("--name" or "-name", anywhere; "--" ends
-// flags). help is set by -h/--help.
-func splitArgs(args, allowed []string) (pos []string, flags map[string]bool, help bool, err error) {
-	flags = map[string]bool{}
+// flags; a flag taking a value as "--name=value" or "--name value"). help is set by -h/--help.
+func splitArgs(args, allowed []string) (pos []string, flags cliFlags, help bool, err error) {
+	flags = cliFlags{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -255,25 +274,41 @@ func splitArgs(args, allowed []string) (pos []string, flags map[string]bool, hel
 			pos = append(pos, a)
 			continue
 		}
-		name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
 		if name == "h" || name == "help" {
 			return nil, nil, true, nil
 		}
-		ok := false
-		for _, f := range allowed {
-			if f == name {
-				ok = true
-			}
-		}
-		if !ok {
+		takesValue, ok := lookupFlag(allowed, name)
+		switch {
+		case !ok:
 			return nil, nil, false, fmt.Errorf("unknown flag %q", a)
-		}
-		if flags[name] {
+		case flags.on(name):
 			return nil, nil, false, fmt.Errorf("flag %q given twice", a)
+		case !takesValue && hasValue:
+			return nil, nil, false, fmt.Errorf("flag %q takes no value", a)
+		case takesValue && !hasValue:
+			if i+1 >= len(args) {
+				return nil, nil, false, fmt.Errorf("flag %q needs a value", a)
+			}
+			i++
+			value = args[i]
 		}
-		flags[name] = true
+		flags[name] = value
 	}
 	return pos, flags, false, nil
+}
+
+// lookupFlag finds name among the allowed flags and says whether it takes a value.
+func lookupFlag(allowed []string, name string) (takesValue, ok bool) {
+	for _, f := range allowed {
+		if f == name {
+			return false, true
+		}
+		if f == name+"=" {
+			return true, true
+		}
+	}
+	return false, false
 }
 
 // parseUint parses a whole decimal number of at most max, naming it in errors.
@@ -285,7 +320,7 @@ func parseUint(name, s string, max uint64) (uint64, error) {
 	return v, nil
 }
 
-func buildConnect(args []string, _ map[string]bool) (string, any, error) {
+func buildConnect(args []string, _ cliFlags) (string, any, error) {
 	p := ConnectParams{NodeID: args[0]}
 	if len(args) == 2 {
 		p.Address = args[1]
@@ -302,12 +337,12 @@ func buildConnect(args []string, _ map[string]bool) (string, any, error) {
 	return MethodConnect, p, nil
 }
 
-func buildOpenChannel(args []string, flags map[string]bool) (string, any, error) {
+func buildOpenChannel(args []string, flags cliFlags) (string, any, error) {
 	amt, err := parseUint("amount_sat", args[1], math.MaxInt64)
 	if err != nil {
 		return "", nil, err
 	}
-	p := OpenChannelParams{NodeID: args[0], AmountSat: int64(amt), Private: flags["private"]}
+	p := OpenChannelParams{NodeID: args[0], AmountSat: int64(amt), Private: flags.on("private")}
 	if len(args) > 2 {
 		if p.PushMsat, err = parseUint("push_msat", args[2], math.MaxUint64); err != nil {
 			return "", nil, err
@@ -316,11 +351,11 @@ func buildOpenChannel(args []string, flags map[string]bool) (string, any, error)
 	return MethodOpenChannel, p, nil
 }
 
-func buildCloseChannel(args []string, flags map[string]bool) (string, any, error) {
-	return MethodCloseChannel, CloseChannelParams{ChannelID: args[0], Force: flags["force"]}, nil
+func buildCloseChannel(args []string, flags cliFlags) (string, any, error) {
+	return MethodCloseChannel, CloseChannelParams{ChannelID: args[0], Force: flags.on("force")}, nil
 }
 
-func buildInvoice(args []string, _ map[string]bool) (string, any, error) {
+func buildInvoice(args []string, _ cliFlags) (string, any, error) {
 	var p InvoiceParams
 	if args[0] != "any" {
 		var err error
@@ -341,12 +376,12 @@ func buildInvoice(args []string, _ map[string]bool) (string, any, error) {
 	return MethodInvoice, p, nil
 }
 
-func buildDecodeInvoice(args []string, _ map[string]bool) (string, any, error) {
+func buildDecodeInvoice(args []string, _ cliFlags) (string, any, error) {
 	return MethodDecodeInvoice, DecodeInvoiceParams{Bolt11: args[0]}, nil
 }
 
-func buildPayInvoice(args []string, flags map[string]bool) (string, any, error) {
-	p := PayInvoiceParams{Bolt11: args[0], NoWait: flags["no-wait"]}
+func buildPayInvoice(args []string, flags cliFlags) (string, any, error) {
+	p := PayInvoiceParams{Bolt11: args[0], NoWait: flags.on("no-wait")}
 	if len(args) > 1 {
 		var err error
 		if p.AmountMsat, err = parseUint("amount_msat", args[1], math.MaxUint64); err != nil {
@@ -356,12 +391,12 @@ func buildPayInvoice(args []string, flags map[string]bool) (string, any, error) 
 	return MethodPayInvoice, p, nil
 }
 
-func buildSendPayment(args []string, flags map[string]bool) (string, any, error) {
+func buildSendPayment(args []string, flags cliFlags) (string, any, error) {
 	amt, err := parseUint("amount_msat", args[1], math.MaxUint64)
 	if err != nil {
 		return "", nil, err
 	}
-	p := SendPaymentParams{NodeID: args[0], AmountMsat: amt, PaymentHash: args[2], NoWait: flags["no-wait"]}
+	p := SendPaymentParams{NodeID: args[0], AmountMsat: amt, PaymentHash: args[2], NoWait: flags.on("no-wait")}
 	if len(args) > 3 {
 		p.PaymentSecret = args[3]
 	}
@@ -375,10 +410,10 @@ func buildSendPayment(args []string, flags map[string]bool) (string, any, error)
 	return MethodSendPayment, p, nil
 }
 
-func buildKeysend(args []string, flags map[string]bool) (string, any, error) {
+func buildKeysend(args []string, flags cliFlags) (string, any, error) {
 	amt, err := parseUint("amount_msat", args[1], math.MaxUint64)
 	if err != nil {
 		return "", nil, err
 	}
-	return MethodKeysend, KeysendParams{NodeID: args[0], AmountMsat: amt, NoWait: flags["no-wait"]}, nil
+	return MethodKeysend, KeysendParams{NodeID: args[0], AmountMsat: amt, NoWait: flags.on("no-wait")}, nil
 }

@@ -71,6 +71,12 @@ func TestCLICommands(t *testing.T) {
 			KeysendParams{NodeID: node, AmountMsat: 1000, NoWait: true}, fakePayment},
 		{[]string{"listpayments"}, MethodListPayments, nil, fakePayments},
 		{[]string{"listinvoices"}, MethodListInvoices, nil, fakeInvoices},
+		{[]string{"describegraph"}, MethodDescribeGraph, nil, fakeGraph},
+		{[]string{"getnodeinfo", node}, MethodGetNodeInfo, GetNodeInfoParams{NodeID: node}, fakeNodeInfo},
+		{[]string{"queryroutes", node, "5000"}, MethodQueryRoutes, QueryRoutesParams{NodeID: node, AmountSat: 5000}, fakeRoutes},
+		{[]string{"queryroutes", "--final_cltv_delta=18", node, "5000", "--fee_limit_sat", "0", "-max_paths=3"},
+			MethodQueryRoutes, QueryRoutesParams{NodeID: node, AmountSat: 5000, FinalCLTVDelta: 18, FeeLimitSat: new(uint64),
+				MaxPaths: 3}, fakeRoutes},
 		{[]string{"stop"}, MethodStop, nil, struct{}{}},
 	}
 	for _, tc := range cases {
@@ -154,6 +160,19 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"keysend", node, "1", "2"},
 		{"listpayments", "x"},
 		{"listinvoices", "x"},
+		{"describegraph", "x"},
+		{"getnodeinfo"},
+		{"getnodeinfo", node, node},
+		{"queryroutes", node},
+		{"queryroutes", node, "1.5"},
+		{"queryroutes", node, "1", "2"},
+		{"queryroutes", node, "1", "--final_cltv_delta"},
+		{"queryroutes", node, "1", "--final_cltv_delta=-1"},
+		{"queryroutes", node, "1", "--final_cltv_delta=4294967296"},
+		{"queryroutes", node, "1", "--fee_limit_sat=x"},
+		{"queryroutes", node, "1", "--max_paths=2", "--max_paths=3"},
+		{"queryroutes", node, "1", "--no-wait"},
+		{"keysend", node, "1", "--no-wait=yes"},
 		{"stop", "now"},
 		{"events", "x"},
 		{"help", "nosuchcommand"},
@@ -178,7 +197,7 @@ func TestCLIHelp(t *testing.T) {
 	}
 	want := []string{"getinfo", "connect", "listpeers", "newaddress", "walletbalance", "listbalances", "openchannel",
 		"listchannels", "closechannel", "invoice", "decodeinvoice", "payinvoice", "keysend", "listpayments", "sendpayment",
-		"listinvoices", "stop", "events", "help"}
+		"listinvoices", "describegraph", "getnodeinfo", "queryroutes", "stop", "events", "help"}
 	var names []string
 	for _, c := range Commands() {
 		names = append(names, c.Name)

@@ -285,6 +285,21 @@ func (c *Client) ListInvoices(ctx context.Context) (*ListInvoicesResult, error) 
 	return callResult[ListInvoicesResult](ctx, c, MethodListInvoices, nil)
 }
 
+// DescribeGraph calls describegraph.
+func (c *Client) DescribeGraph(ctx context.Context) (*DescribeGraphResult, error) {
+	return callResult[DescribeGraphResult](ctx, c, MethodDescribeGraph, nil)
+}
+
+// GetNodeInfo calls getnodeinfo.
+func (c *Client) GetNodeInfo(ctx context.Context, p GetNodeInfoParams) (*GetNodeInfoResult, error) {
+	return callResult[GetNodeInfoResult](ctx, c, MethodGetNodeInfo, p)
+}
+
+// QueryRoutes calls queryroutes.
+func (c *Client) QueryRoutes(ctx context.Context, p QueryRoutesParams) (*QueryRoutesResult, error) {
+	return callResult[QueryRoutesResult](ctx, c, MethodQueryRoutes, p)
+}
+
 // Stop calls stop: the node shuts down after replying.
 func (c *Client) Stop(ctx context.Context) error {
 	return c.Call(ctx, MethodStop, nil, nil)

@@ -87,6 +87,18 @@ func TestClientRoundTrip(t *testing.T) {
 	invs, err := c.ListInvoices(ctx)
 	check(MethodListInvoices, nil, invs, fakeInvoices, err)
 
+	graph, err := c.DescribeGraph(ctx)
+	check(MethodDescribeGraph, nil, graph, fakeGraph, err)
+
+	np := GetNodeInfoParams{NodeID: "02" + hex32('a')}
+	ni, err := c.GetNodeInfo(ctx, np)
+	check(MethodGetNodeInfo, np, ni, fakeNodeInfo, err)
+
+	limit := uint64(7)
+	qp := QueryRoutesParams{NodeID: "03" + hex32('c'), AmountSat: 5000, FinalCLTVDelta: 40, FeeLimitSat: &limit, MaxPaths: 2}
+	routes, err := c.QueryRoutes(ctx, qp)
+	check(MethodQueryRoutes, qp, routes, fakeRoutes, err)
+
 	err = c.Stop(ctx)
 	check(MethodStop, nil, true, f.stopped.Load(), err)
 

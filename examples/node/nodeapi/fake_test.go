@@ -50,6 +50,8 @@ var (
 		NumUsableChannels: 1,
 		ListenAddrs:       []string{"127.0.0.1:9735", "[::1]:9735"},
 		Version:           "lnkit-test",
+		Gossip: GossipInfo{Enabled: true, Synced: true, NumNodes: 2, NumChannels: 1, ChannelAnnouncements: 4,
+			ChannelUpdates: 5, NodeAnnouncements: 6},
 	}
 	fakePeers = &ListPeersResult{Peers: []Peer{
 		{NodeID: "03" + hex32('c'), Address: "127.0.0.1:40000", Inbound: true, Features: "0a8a"},
@@ -189,6 +191,15 @@ func (f *fakeService) ListPayments(ctx context.Context) (*ListPaymentsResult, er
 }
 func (f *fakeService) ListInvoices(ctx context.Context) (*ListInvoicesResult, error) {
 	return do(ctx, f, MethodListInvoices, nil, fakeInvoices)
+}
+func (f *fakeService) DescribeGraph(ctx context.Context) (*DescribeGraphResult, error) {
+	return do(ctx, f, MethodDescribeGraph, nil, fakeGraph)
+}
+func (f *fakeService) GetNodeInfo(ctx context.Context, p GetNodeInfoParams) (*GetNodeInfoResult, error) {
+	return do(ctx, f, MethodGetNodeInfo, p, fakeNodeInfo)
+}
+func (f *fakeService) QueryRoutes(ctx context.Context, p QueryRoutesParams) (*QueryRoutesResult, error) {
+	return do(ctx, f, MethodQueryRoutes, p, fakeRoutes)
 }
 func (f *fakeService) Stop(ctx context.Context) error {
 	_, err := do(ctx, f, MethodStop, nil, &struct{}{})

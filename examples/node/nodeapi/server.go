@@ -521,6 +521,9 @@ var methods = map[string]handler{
 	MethodSendPayment:   withParams(Service.SendPayment),
 	MethodListPayments:  noParams(Service.ListPayments),
 	MethodListInvoices:  noParams(Service.ListInvoices),
+	MethodDescribeGraph: noParams(Service.DescribeGraph),
+	MethodGetNodeInfo:   withParams(Service.GetNodeInfo),
+	MethodQueryRoutes:   withParams(Service.QueryRoutes),
 	MethodStop: noParams(func(svc Service, ctx context.Context) (struct{}, error) {
 		return struct{}{}, svc.Stop(ctx)
 	}),

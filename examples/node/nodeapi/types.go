@@ -30,6 +30,9 @@ const (
 	MethodSendPayment   = "sendpayment"
 	MethodListPayments  = "listpayments"
 	MethodListInvoices  = "listinvoices"
+	MethodDescribeGraph = "describegraph"
+	MethodGetNodeInfo   = "getnodeinfo"
+	MethodQueryRoutes   = "queryroutes"
 	MethodStop          = "stop"
 )
 
@@ -57,6 +60,13 @@ type Service interface {
 	SendPayment(ctx context.Context, p SendPaymentParams) (*Payment, error)
 	ListPayments(ctx context.Context) (*ListPaymentsResult, error)
 	ListInvoices(ctx context.Context) (*ListInvoicesResult, error)
+	// DescribeGraph returns the network graph gossip built (lncli describegraph).
+	DescribeGraph(ctx context.Context) (*DescribeGraphResult, error)
+	// GetNodeInfo returns a node of the graph with its channels; an unknown node is an error.
+	GetNodeInfo(ctx context.Context, p GetNodeInfoParams) (*GetNodeInfoResult, error)
+	// QueryRoutes finds a route from this node without paying (lncli queryroutes); no route is an
+	// error saying why.
+	QueryRoutes(ctx context.Context, p QueryRoutesParams) (*QueryRoutesResult, error)
 	// Stop asks the node to shut down cleanly (after the reply is sent).
 	Stop(ctx context.Context) error
 	// SubscribeEvents returns a channel of node events and a cancel function that closes it. Events are
@@ -100,6 +110,8 @@ type GetInfoResult struct {
 	NumUsableChannels int      `json:"num_usable_channels"`
 	ListenAddrs       []string `json:"listen_addrs"`
 	Version           string   `json:"version"`
+	// Gossip is the network graph's state.
+	Gossip GossipInfo `json:"gossip"`
 }
 
 // ConnectParams: Address is "host:port"; NodeID may instead be given as "<node_id>@host:port" in

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg"
+
+	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/peermanager"
+	"github.com/lnkit/lnkit/router"
+)
+
+// Snapshot files of the routing state, in the network's directory.
+const (
+	graphFile  = "graph"
+	scorerFile = "scorer"
+)
+
+// routing is the node's view of the network: the NetworkGraph, fed by gossip (the P2PGossipSync is
+// the PeerManager's routing message handler) and by the chain (chainListener hands it every block, so
+// a funding spend closes the channel), and the ProbabilisticScorer that queryroutes consults.
+//
+// Both are caches: they are snapshotted to <dir>/graph and <dir>/scorer every -tick.graph, at Stop,
+// and the graph also at a chain checkpoint that changed its funding spends (so that a close seen in a
+// block is not lost to a crash once the block is checkpointed). A snapshot that cannot be read is
+// moved aside (<file>.corrupt) and the node starts with an empty graph or scorer.
+type routing struct {
+	graph  *router.NetworkGraph
+	scorer *router.ProbabilisticScorer
+	gossip *router.P2PGossipSync // nil without -gossip
+	dir    string
+	log    *slog.Logger
+
+	saveMu     sync.Mutex
+	spentSaved [sha256.Size]byte // digest of the graph's funding spends in the last graph snapshot
+}
+
+// openRouting loads the graph and scorer snapshots of dir (or starts empty) and, with gossip, makes
+// the gossip sync over the graph. utxo may be nil (announcements are then not checked on chain).
+func openRouting(dir string, net *chaincfg.Params, utxo router.UTXOLookup, gossip bool, log *slog.Logger) *routing {
+	r := &routing{dir: dir, log: log}
+	r.graph = loadGraph(filepath.Join(dir, graphFile), utxo, log)
+	r.scorer = loadScorer(filepath.Join(dir, scorerFile), r.graph, log)
+	r.spentSaved = spentDigest(r.graph)
+	if gossip {
+		r.gossip = router.NewP2PGossipSync(r.graph, net, router.GossipConfig{}, log.With("component", "gossip"))
+	}
+	log.Info("network graph loaded", "nodes", r.graph.NumNodes(), "channels", r.graph.NumChannels(),
+		"scored_channels", r.scorer.Len(), "gossip", gossip)
+	return r
+}
+
+// loadGraph reads a graph snapshot; a missing one gives an empty graph, an unreadable one is moved
+// aside and gives an empty graph.
+func loadGraph(path string, utxo router.UTXOLookup, log *slog.Logger) *router.NetworkGraph {
+	data, err := readSnapshot(path, log)
+	if err != nil || data == nil {
+		return router.NewNetworkGraph(utxo)
+	}
+	g, err := router.ReadNetworkGraph(data, utxo)
+	if err != nil {
+		quarantine(path, err, log)
+		return router.NewNetworkGraph(utxo)
+	}
+	return g
+}
+
+// loadScorer reads a scorer snapshot as loadGraph does, with LDK's default parameters.
+func loadScorer(path string, graph *router.NetworkGraph, log *slog.Logger) *router.ProbabilisticScorer {
+	decay := router.DefaultProbabilisticScoringDecayParameters()
+	fee := router.DefaultProbabilisticScoringFeeParameters()
+	data, err := readSnapshot(path, log)
+	if err != nil || data == nil {
+		return router.NewProbabilisticScorer(decay, fee, graph)
+	}
+	s, err := router.ReadProbabilisticScorer(data, decay, fee, graph)
+	if err != nil {
+		quarantine(path, err, log)
+		return router.NewProbabilisticScorer(decay, fee, graph)
+	}
+	return s
+}
+
+// readSnapshot returns the file's bytes, nil if it does not exist; another error is logged.
+func readSnapshot(path string, log *slog.Logger) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		log.Warn("cannot read snapshot; starting empty", "file", path, "err", err)
+		return nil, err
+	}
+	return data, nil
+}
+
+// quarantine logs a snapshot that could not be decoded and moves it to <path>.corrupt.
+func quarantine(path string, err error, log *slog.Logger) {
+	log.Warn("corrupt snapshot moved aside; starting empty", "file", path, "err", err)
+	if rerr := os.Rename(path, path+".corrupt"); rerr != nil {
+		log.Warn("moving corrupt snapshot", "file", path, "err", rerr)
+	}
+}
+
+// handler is the PeerManager's routing message handler: the gossip sync, or nil without gossip.
+func (r *routing) handler() peermanager.RoutingMessageHandler {
+	if r.gossip == nil {
+		return nil
+	}
+	return r.gossip
+}
+
+// tick passes the host's time to the gossip sync (flushes, sync timeouts, pruning).
+func (r *routing) tick(now time.Time) {
+	if r.gossip != nil {
+		r.gossip.TimerTick(time.Duration(now.UnixNano()))
+	}
+}
+
+// save decays the scorer to now and writes both snapshots.
+func (r *routing) save(now time.Time) error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	r.scorer.TimePassed(time.Duration(now.UnixNano()))
+	return errors.Join(r.saveGraphLocked(), writeFileAtomic(filepath.Join(r.dir, scorerFile), r.scorer.Write(), 0o600))
+}
+
+// saveIfSpendsChanged writes the graph snapshot if the funding spends it tracks changed since the last
+// one: called before a chain checkpoint, so that the checkpointed blocks' closes are on disk.
+func (r *routing) saveIfSpendsChanged() error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	if spentDigest(r.graph) == r.spentSaved {
+		return nil
+	}
+	return r.saveGraphLocked()
+}
+
+func (r *routing) saveGraphLocked() error {
+	digest := spentDigest(r.graph)
+	if err := writeFileAtomic(filepath.Join(r.dir, graphFile), r.graph.Write(), 0o600); err != nil {
+		return err
+	}
+	r.spentSaved = digest
+	return nil
+}
+
+// spentDigest hashes the funding spends the graph tracks, in a fixed order.
+func spentDigest(g *router.NetworkGraph) [sha256.Size]byte {
+	spends := g.GetRelevantTxids()
+	slices.SortFunc(spends, func(a, b chaininterface.RelevantTx) int {
+		if c := bytes.Compare(a.Txid[:], b.Txid[:]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.BlockHash[:], b.BlockHash[:])
+	})
+	h := sha256.New()
+	for _, s := range spends {
+		h.Write(s.Txid[:])
+		h.Write(s.BlockHash[:])
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
