@@ -13,13 +13,7 @@ import (
 func (g *NetworkGraph) checkNewChannel(scid uint64) error {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
-	if _, ok := g.d.chanIdx[scid]; ok {
-		return fmt.Errorf("%w: %s", ErrDuplicateChannel, lnwire.NewShortChannelIDFromUint64(scid))
-	}
-	if _, ok := g.d.removed[scid]; ok {
-		return fmt.Errorf("%w: %s", ErrRecentlyRemoved, lnwire.NewShortChannelIDFromUint64(scid))
-	}
-	return nil
+	return g.d.checkNewChannel(scid)
 }
 
 // updateSigner is the check before verifying a channel_update: the node whose key must have signed

@@ -111,8 +111,10 @@ type FundingOutput struct {
 
 // UTXOLookup is the host's optional access to the chain (LDK's UtxoLookup): the funding output named by
 // a short_channel_id (block height, transaction index, output index), if it exists and is unspent;
-// else an error (wrapped into ErrFundingNotFound). It is called with the graph's write lock held, so
-// it must answer from local data without blocking for long, and must not call back into the graph.
+// else an error (wrapped into ErrFundingNotFound). It is called without the graph's locks held (route
+// searches and other gossip go on while it answers), from the goroutine that delivers the
+// announcement, so a slow answer delays only that peer's messages; it must not call back into the
+// graph's mutating methods for the same channel.
 type UTXOLookup interface {
 	FundingOutput(scid uint64) (FundingOutput, error)
 }

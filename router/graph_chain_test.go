@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -149,5 +150,55 @@ func TestGraphLearnFunding(t *testing.T) {
 	g.BestBlockUpdated(hdr, 810_501+SpentChannelForgetDepth)
 	if g.ChannelKnown(scid) {
 		t.Fatal("not forgotten")
+	}
+}
+
+// blockingUTXO answers FundingOutput only when released, to show that a slow host lookup holds no lock.
+type blockingUTXO struct {
+	entered, release chan struct{}
+	out              FundingOutput
+}
+
+func (b *blockingUTXO) FundingOutput(uint64) (FundingOutput, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	return b.out, nil
+}
+
+// TestGraphUTXOLookupHoldsNoLock: while the host's UTXOLookup is answering, readers and route searches
+// proceed and other channels are added; a duplicate announcement that won meanwhile is refused after.
+func TestGraphUTXOLookupHoldsNoLock(t *testing.T) {
+	u := &blockingUTXO{entered: make(chan struct{}), release: make(chan struct{}), out: FundingOutput{ValueSat: 1000}}
+	g := NewNetworkGraph(u)
+	a, b := testKey(21, 0), testKey(21, 1)
+	info := ChannelAnnouncementInfo{SCID: 7, NodeID1: a, NodeID2: b}
+	if bytes.Compare(a[:], b[:]) > 0 {
+		info.NodeID1, info.NodeID2 = b, a
+	}
+	done := make(chan error, 2)
+	go func() { done <- g.AddChannel(info) }()
+	<-u.entered
+	v := g.ReadOnly() // a read lock: would block forever if AddChannel held the write lock
+	if v.NumChannels() != 0 {
+		t.Fatalf("%d channels before the lookup answered", v.NumChannels())
+	}
+	v.Release()
+	go func() { done <- g.AddChannel(info) }() // the same channel again: also waits in the lookup
+	<-u.entered
+	close(u.release)
+	errs := []error{<-done, <-done}
+	ok, dup := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrDuplicateChannel):
+			dup++
+		default:
+			t.Fatalf("unexpected: %v", err)
+		}
+	}
+	if ok != 1 || dup != 1 || g.NumChannels() != 1 {
+		t.Fatalf("added %d, duplicates %d, channels %d", ok, dup, g.NumChannels())
 	}
 }

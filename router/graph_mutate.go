@@ -33,23 +33,25 @@ func (g *NetworkGraph) AddChannel(a ChannelAnnouncementInfo) error {
 	if bytes.Compare(a.NodeID1[:], a.NodeID2[:]) >= 0 {
 		return fmt.Errorf("%w: node_id_1 %x is not below node_id_2 %x", ErrInvalidChannel, a.NodeID1, a.NodeID2)
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	d := &g.d
-	if _, ok := d.chanIdx[a.SCID]; ok {
-		return fmt.Errorf("%w: %s", ErrDuplicateChannel, lnwire.NewShortChannelIDFromUint64(a.SCID))
-	}
-	if _, ok := d.removed[a.SCID]; ok {
-		return fmt.Errorf("%w: %s", ErrRecentlyRemoved, lnwire.NewShortChannelIDFromUint64(a.SCID))
-	}
 	capSat := a.CapacitySat
 	var fo *FundingOutput
 	if g.utxo != nil {
+		// The host's lookup may be slow (an RPC): it runs without the lock, after the cheap checks,
+		// which are repeated under the lock since another announcement may have won meanwhile.
+		if err := g.checkNewChannel(a.SCID); err != nil {
+			return err
+		}
 		out, err := checkFunding(g.utxo, &a)
 		if err != nil {
 			return err
 		}
 		fo, capSat = &out, out.ValueSat
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	d := &g.d
+	if err := d.checkNewChannel(a.SCID); err != nil {
+		return err
 	}
 	c, err := d.insertChannel(&a, capSat)
 	if err != nil {
@@ -57,6 +59,18 @@ func (g *NetworkGraph) AddChannel(a ChannelAnnouncementInfo) error {
 	}
 	if fo != nil && fo.OutPoint.Hash != ([32]byte{}) {
 		d.setFunding(c, fo.OutPoint)
+	}
+	return nil
+}
+
+// checkNewChannel: nil if a channel with this short_channel_id may be added (neither known nor
+// recently removed).
+func (d *graphData) checkNewChannel(scid uint64) error {
+	if _, ok := d.chanIdx[scid]; ok {
+		return fmt.Errorf("%w: %s", ErrDuplicateChannel, lnwire.NewShortChannelIDFromUint64(scid))
+	}
+	if _, ok := d.removed[scid]; ok {
+		return fmt.Errorf("%w: %s", ErrRecentlyRemoved, lnwire.NewShortChannelIDFromUint64(scid))
 	}
 	return nil
 }

@@ -51,8 +51,9 @@ type utxoSource interface {
 // UTXOLookup answers the network graph's router.UTXOLookup from btcd: the funding output a
 // channel_announcement's short_channel_id names (getblockhash, getblock with verbosity 1, gettxout), so
 // the graph checks the funding script, takes the channel's capacity from the chain and learns the
-// funding outpoint (whose spend then removes the channel). The graph calls it with its write lock held,
-// so each call is bounded by Timeout; txid lists of recent blocks are cached.
+// funding outpoint (whose spend then removes the channel). The graph calls it without its locks held
+// (route searches go on meanwhile) from the goroutine reading the announcing peer, so a slow answer
+// delays that peer's messages; each call is bounded by Timeout; txid lists of recent blocks are cached.
 //
 // Cost: on a loopback btcd a few milliseconds per new channel; a mainnet block's txid list is some
 // 300 KB of JSON, so a first sync of the whole graph (tens of thousands of blocks) takes minutes.
