@@ -221,13 +221,15 @@ func (cm *ChannelManager) settle(ps *peerState, c *channel, eff effects) {
 		cm.incomingCommitted(ps, c, h)
 	}
 	for _, h := range eff.fulfilled {
-		cm.outgoingFulfilled(h)
+		cm.htlcFulfilled(h.Source, h.PaymentHash, h.Preimage)
 	}
 	for _, h := range eff.resolved {
-		cm.outgoingResolved(h)
+		if h.Remove != removeFulfill {
+			cm.htlcFailed(h.Source, h.PaymentHash, htlcFailure{reason: h.FailReason, malformedCode: h.FailCode, malformed: h.Remove == removeFailMalformed})
+		}
 	}
 	for _, h := range eff.unsent {
-		cm.failOutbound(events.PaymentPathFailed{PaymentID: h.PaymentID, PaymentHash: h.PaymentHash, ErringHop: -1}, false)
+		cm.htlcFailed(h.Source, h.PaymentHash, htlcFailure{})
 	}
 }
 

@@ -114,9 +114,9 @@ type htlc struct {
 	AddSeq     uint64 // order in which we sent the add (outgoing) — for retransmission
 	RemoveSeq  uint64 // order in which we sent the removal (incoming) — for retransmission
 	Processed  bool   // incoming: the payment logic saw it; outgoing: its outcome was reported
-	PaymentID  [32]byte
-	// Outgoing: the onion's per-hop shared secrets, to decrypt a returned error.
-	SharedSecrets [][32]byte
+	// Outgoing: where it comes from (our payment's path, or the incoming HTLC it forwards); the
+	// channel never looks inside.
+	Source htlcSource
 	// Incoming: the shared secret with the payer, to encrypt a failure.
 	SharedSecret [32]byte
 }

@@ -183,11 +183,11 @@ func (c *channel) checkAffordable(v commitView, localChain bool, ourSpend, their
 	return true, ""
 }
 
-// sendAddHTLC adds an outgoing HTLC for the payment ref names and returns the `update_add_htlc` to send
+// sendAddHTLC adds an outgoing HTLC coming from src and returns the `update_add_htlc` to send
 // (BOLT 2, "Adding an HTLC", sender requirements). It returns errNotReady, errInsufficientFund or an
 // error naming the limit, errDustExposure if the HTLC would push the dust exposure of either commitment
 // over maxDustMsat.
-func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, onion *[1366]byte, ref paymentRef, maxDustMsat uint64) (effects, error) {
+func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, onion *[1366]byte, src htlcSource, maxDustMsat uint64) (effects, error) {
 	if !c.isUsable() {
 		return effects{}, errNotReady
 	}
@@ -199,7 +199,7 @@ func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, oni
 	}
 	h := &htlc{ID: c.nextLocalHTLCID, AmountMsat: amountMsat, PaymentHash: hash, CltvExpiry: cltv, Onion: *onion,
 		AddLocal: notYet, AddRemote: notYet, RemoveLocal: notYet, RemoveRemote: notYet,
-		PaymentID: ref.paymentID, SharedSecrets: ref.sharedSecrets}
+		Source: src}
 	c.htlcs = append(c.htlcs, h)
 	undo := func() { c.htlcs = c.htlcs[:len(c.htlcs)-1] }
 	// The remote commitment is where the counterparty's limits apply.
@@ -240,13 +240,6 @@ func (c *channel) sendAddHTLC(amountMsat uint64, hash [32]byte, cltv uint32, oni
 	var eff effects
 	eff.sendUpdate(c.addMsg(h))
 	return eff, nil
-}
-
-// paymentRef is what the payment layer keeps with an HTLC it offers: its payment, and the onion's
-// per-hop shared secrets, to decrypt a returned error.
-type paymentRef struct {
-	paymentID     [32]byte
-	sharedSecrets [][32]byte
 }
 
 func (c *channel) addMsg(h *htlc) *lnwire.UpdateAddHTLC {

@@ -85,12 +85,12 @@ func TestClaimFundsNothingClaimable(t *testing.T) {
 	nw.settle()
 	nw.mine(1)
 	b.takeEvents()
-	b.cm.payMu.Lock()
-	for _, p := range b.cm.claimable[pc.PaymentHash].Parts {
+	b.cm.inbound.mu.Lock()
+	for _, p := range b.cm.inbound.claimable[pc.PaymentHash].Parts {
 		p.FundingTxo.Index += 7 // a monitor the ChainMonitor does not have
-		b.cm.claimable[pc.PaymentHash].Parts[0] = p
+		b.cm.inbound.claimable[pc.PaymentHash].Parts[0] = p
 	}
-	b.cm.payMu.Unlock()
+	b.cm.inbound.mu.Unlock()
 	err := b.cm.ClaimFunds(*pc.Purpose.PaymentPreimage)
 	require.ErrorIs(t, err, ErrPaymentNotClaimed)
 	b.handleEvents()

@@ -39,18 +39,18 @@ func (cp *claimablePayment) claimDeadline() uint32 {
 // mpp_timeout, those that waited MPPTimeoutTicks ticks. Called by TimerTickOccurred, without locks.
 func (cm *ChannelManager) timeoutIncompleteMPP() {
 	var expired []claimPart
-	cm.payMu.Lock()
-	for hash, cp := range cm.claimable {
+	cm.inbound.mu.Lock()
+	for hash, cp := range cm.inbound.claimable {
 		if cp.Announced {
 			continue
 		}
 		if cp.Ticks++; cp.Ticks >= MPPTimeoutTicks {
 			cm.log.Info("multi-part payment incomplete; failing its parts back", "hash", hash, "parts", len(cp.Parts))
 			expired = append(expired, cp.Parts...)
-			delete(cm.claimable, hash)
+			delete(cm.inbound.claimable, hash)
 		}
 	}
-	cm.payMu.Unlock()
+	cm.inbound.mu.Unlock()
 	cm.failParts(expired, func(claimPart) sphinx.FailureMessage { return sphinx.NewFailure(sphinx.MPPTimeout) })
 }
 
@@ -59,15 +59,15 @@ func (cm *ChannelManager) timeoutIncompleteMPP() {
 // (the invoice stays valid: the payer may retry). Called by BestBlockUpdated, without locks.
 func (cm *ChannelManager) failExpiringClaimables(height uint32) {
 	var expired []claimPart
-	cm.payMu.Lock()
-	for hash, cp := range cm.claimable {
+	cm.inbound.mu.Lock()
+	for hash, cp := range cm.inbound.claimable {
 		if height >= cp.claimDeadline() {
 			cm.log.Warn("payment not claimed before its deadline; failing it back", "hash", hash, "deadline", cp.claimDeadline())
 			expired = append(expired, cp.Parts...)
-			delete(cm.claimable, hash)
+			delete(cm.inbound.claimable, hash)
 		}
 	}
-	cm.payMu.Unlock()
+	cm.inbound.mu.Unlock()
 	cm.failParts(expired, func(p claimPart) sphinx.FailureMessage {
 		return sphinx.NewIncorrectOrUnknownPaymentDetails(p.AmountMsat, height)
 	})

@@ -143,12 +143,12 @@ func crashRun(t *testing.T, k int) int {
 // forgetUnsentPayments drops from the log the payments the restarted node does not know: they were
 // started after its last durable write, so none of their messages left and nothing was paid.
 func forgetUnsentPayments(n *testNode, log *payLog) {
-	n.cm.payMu.Lock()
+	n.cm.outbound.mu.Lock()
 	known := map[[32]byte]bool{}
-	for _, op := range n.cm.outbound {
+	for _, op := range n.cm.outbound.byID {
 		known[op.Hash] = true
 	}
-	n.cm.payMu.Unlock()
+	n.cm.outbound.mu.Unlock()
 	for hash := range log.amounts {
 		if !known[hash] {
 			delete(log.amounts, hash)

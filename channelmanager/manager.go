@@ -79,10 +79,8 @@ type ChannelManager struct {
 	pendingEvents []events.Event
 	dirty         map[*channel]*peerState // channels whose state changed since the last flush
 
-	payMu     sync.Mutex
-	inbound   map[[32]byte]*inboundPayment   // by payment hash
-	claimable map[[32]byte]*claimablePayment // by payment hash
-	outbound  map[events.PaymentID]*outboundPayment
+	inbound  inboundPayments  // payments we receive, under their own lock
+	outbound outboundPayments // payments we send, under their own lock
 
 	needsPersist atomic.Bool
 
@@ -115,8 +113,7 @@ func New(feeEst chaininterface.FeeEstimator, watch Watch, bcast chaininterface.B
 	return &ChannelManager{
 		feeEst: feeEst, watch: watch, bcast: bcast, log: logger, keys: km, cfg: cfg, net: params.Net,
 		ourNode: km.GetNodeID(), peers: map[[33]byte]*peerState{}, bestBlock: params.BestBlock,
-		inbound: map[[32]byte]*inboundPayment{}, claimable: map[[32]byte]*claimablePayment{},
-		outbound: map[events.PaymentID]*outboundPayment{},
+		inbound: newInboundPayments(), outbound: newOutboundPayments(),
 	}, nil
 }
 

@@ -5,30 +5,13 @@ import (
 	"github.com/lnkit/lnkit/events"
 )
 
-// HTLC sources: the opaque reference the ChannelManager gives the monitor with each HTLC we offer
-// (LDK's HTLCSource), handed back in the HTLCEvent that reports its on-chain outcome. A source is a
-// kind byte and its data; the kinds are persisted in monitors, so their values never change.
-const (
-	// sourceOutboundPayment: one of our payments; data is its 32-byte PaymentID.
-	sourceOutboundPayment byte = 1
-)
-
-// htlcSourceOf returns the source of an HTLC we offered, nil for one offered to us.
+// htlcSourceOf returns what the monitor keeps as the source of an HTLC we offered (nil for one offered
+// to us): it comes back in the HTLCEvent that reports the HTLC's on-chain outcome.
 func htlcSourceOf(h *htlc) []byte {
-	if h.Incoming {
+	if h.Incoming || h.Source == nil {
 		return nil
 	}
-	return append([]byte{sourceOutboundPayment}, h.PaymentID[:]...)
-}
-
-// outboundPaymentOf decodes a source naming one of our payments.
-func outboundPaymentOf(src []byte) (events.PaymentID, bool) {
-	var id events.PaymentID
-	if len(src) != 1+len(id) || src[0] != sourceOutboundPayment {
-		return id, false
-	}
-	copy(id[:], src[1:])
-	return id, true
+	return h.Source.monitorSource()
 }
 
 // handleHTLCEvent settles one of our payments from its HTLC's on-chain outcome: PaymentSent when the
@@ -36,23 +19,23 @@ func outboundPaymentOf(src []byte) (events.PaymentID, bool) {
 // (or was absent from the commitment that confirmed). A payment already settled is left alone, so the
 // events are idempotent.
 func (cm *ChannelManager) handleHTLCEvent(ev channelmonitor.HTLCEvent) {
-	id, ok := outboundPaymentOf(ev.Source)
-	if !ok {
-		cm.log.Warn("HTLC event with an unknown source", "channel", ev.ChannelID, "htlc", ev.HTLCID)
+	src, err := decodeSource(ev.Source)
+	if err != nil || src == nil {
+		cm.log.Warn("HTLC event with an unknown source", "channel", ev.ChannelID, "htlc", ev.HTLCID, "err", err)
 		return
 	}
 	if ev.Preimage != nil {
-		cm.paymentSucceeded(id, ev.PaymentHash, *ev.Preimage)
+		cm.htlcFulfilled(src, ev.PaymentHash, *ev.Preimage)
 		return
 	}
-	cm.failOutbound(events.PaymentPathFailed{PaymentID: id, PaymentHash: ev.PaymentHash, ErringHop: -1}, false)
+	cm.htlcFailed(src, ev.PaymentHash, htlcFailure{})
 }
 
 // paymentSucceeded reports a payment's success once its preimage is known.
 func (cm *ChannelManager) paymentSucceeded(id events.PaymentID, hash, preimage [32]byte) {
-	cm.payMu.Lock()
-	defer cm.payMu.Unlock()
-	op := cm.outbound[id]
+	cm.outbound.mu.Lock()
+	defer cm.outbound.mu.Unlock()
+	op := cm.outbound.byID[id]
 	if op == nil || op.Done {
 		return
 	}

@@ -21,9 +21,11 @@ import (
 )
 
 // managerVersion is the serialization version of Write; Read accepts every version up to it.
-const managerVersion uint8 = 2
+const managerVersion uint8 = 3
 
 // Version 2 adds each claimable HTLC's funding outpoint (claims reach a closed channel's monitor).
+// Version 3 writes each offered HTLC's source (encodeSource) where versions 1-2 wrote a payment id and
+// the onion's shared secrets.
 
 // ErrCorrupt is returned (wrapped) by Read for data it cannot decode.
 var ErrCorrupt = errors.New("channelmanager: corrupt data")
@@ -54,7 +56,7 @@ func (cm *ChannelManager) Write() []byte {
 // snapshotChannels serializes the funded channels, one peer at a time under that peer's lock only.
 // Holding every peer lock at once, as Write once did, deadlocks two concurrent Writes that take them in
 // different orders, and buys nothing: channels with different peers share no state (each is consistent
-// under its own peer's lock), and the payment maps are written afterwards under payMu in any case.
+// under its own peer's lock), and the payment maps are written afterwards under their own locks in any case.
 // Channels are written after the state they depend on was registered in the payment maps (incoming
 // HTLCs are added to claimable payments under the peer lock, outgoing payments are registered before
 // their HTLC exists), so writing channels first and payments second never loses a payment that a
@@ -82,18 +84,17 @@ func (cm *ChannelManager) snapshotChannels() [][]byte {
 
 // writePayments writes the expected, claimable and outbound payments.
 func (cm *ChannelManager) writePayments(w *ser.Writer) {
-	cm.payMu.Lock()
-	defer cm.payMu.Unlock()
-	w.U32(uint32(len(cm.inbound)))
-	for _, p := range cm.inbound {
+	cm.inbound.mu.Lock()
+	w.U32(uint32(len(cm.inbound.expected)))
+	for _, p := range cm.inbound.expected {
 		w.Fixed(p.Preimage[:])
 		w.Fixed(p.Secret[:])
 		w.U64(p.AmountMsat)
 		w.U16(p.MinFinalCLTVExpiryDelta)
 		w.U64(p.ExpiresAt)
 	}
-	w.U32(uint32(len(cm.claimable)))
-	for _, c := range cm.claimable {
+	w.U32(uint32(len(cm.inbound.claimable)))
+	for _, c := range cm.inbound.claimable {
 		w.Fixed(c.Hash[:])
 		w.U64(c.TotalMsat)
 		w.Bool(c.Announced)
@@ -108,8 +109,11 @@ func (cm *ChannelManager) writePayments(w *ser.Writer) {
 			w.OutPoint(p.FundingTxo)
 		}
 	}
-	w.U32(uint32(len(cm.outbound)))
-	for _, o := range cm.outbound {
+	cm.inbound.mu.Unlock()
+	cm.outbound.mu.Lock()
+	defer cm.outbound.mu.Unlock()
+	w.U32(uint32(len(cm.outbound.byID)))
+	for _, o := range cm.outbound.byID {
 		w.Fixed(o.ID[:])
 		w.Fixed(o.Hash[:])
 		w.U64(o.AmountMsat)
@@ -217,11 +221,7 @@ func writeChannel(w *ser.Writer, c *channel) {
 		w.U64(h.AddSeq)
 		w.U64(h.RemoveSeq)
 		w.Bool(h.Processed)
-		w.Fixed(h.PaymentID[:])
-		w.U32(uint32(len(h.SharedSecrets)))
-		for _, s := range h.SharedSecrets {
-			w.Fixed(s[:])
-		}
+		w.Var(encodeSource(h.Source))
 		w.Fixed(h.SharedSecret[:])
 	}
 	w.U32(uint32(len(c.feeUpdates)))
@@ -253,7 +253,7 @@ func writeChannel(w *ser.Writer, c *channel) {
 	w.Var(c.errorSent)
 }
 
-func readChannel(r *ser.Reader, sp keys.SignerProvider) *channel {
+func readChannel(r *ser.Reader, sp keys.SignerProvider, version uint8) *channel {
 	c := &channel{state: channelState(r.U8()), outbound: r.Bool()}
 	c.temporaryID = r.Fixed32()
 	c.channelID = r.Fixed32()
@@ -300,11 +300,7 @@ func readChannel(r *ser.Reader, sp keys.SignerProvider) *channel {
 		h.FailSHA = r.Fixed32()
 		h.AddSeq, h.RemoveSeq = r.U64(), r.U64()
 		h.Processed = r.Bool()
-		h.PaymentID = r.Fixed32()
-		k := r.Count(32)
-		for j := 0; j < k; j++ {
-			h.SharedSecrets = append(h.SharedSecrets, r.Fixed32())
-		}
+		h.Source = readHTLCSource(r, h, version)
 		h.SharedSecret = r.Fixed32()
 		c.htlcs = append(c.htlcs, h)
 	}
@@ -361,6 +357,27 @@ type ReadArgs struct {
 	Monitors     []*channelmonitor.ChannelMonitor
 }
 
+// readHTLCSource reads an HTLC's source: encodeSource's bytes (version 3), or the payment id and
+// shared secrets versions 1-2 wrote (a pathSource for an HTLC we offered).
+func readHTLCSource(r *ser.Reader, h *htlc, version uint8) htlcSource {
+	if version >= 3 {
+		src, err := decodeSource(r.Var())
+		if err != nil {
+			r.Fail("htlc %d: %v", h.ID, err)
+		}
+		return src
+	}
+	ps := &pathSource{PaymentID: r.Fixed32()}
+	k := r.Count(32)
+	for j := 0; j < k; j++ {
+		ps.SharedSecrets = append(ps.SharedSecrets, r.Fixed32())
+	}
+	if h.Incoming {
+		return nil
+	}
+	return ps
+}
+
 // Read restores a ChannelManager written by Write. Each channel is checked against its monitor: a
 // channel whose monitor is missing is dropped with a log line (it closed before the snapshot's monitor
 // was written), and a channel whose snapshot is older than its monitor — the manager was not persisted
@@ -385,7 +402,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	}
 	n := r.Count(500)
 	for i := 0; i < n; i++ {
-		c := readChannel(r, a.Keys)
+		c := readChannel(r, a.Keys, version)
 		if c == nil {
 			break
 		}
@@ -415,7 +432,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	k := r.Count(32 + 32 + 8 + 2 + 8)
 	for i := 0; i < k; i++ {
 		p := &inboundPayment{Preimage: r.Fixed32(), Secret: r.Fixed32(), AmountMsat: r.U64(), MinFinalCLTVExpiryDelta: r.U16(), ExpiresAt: r.U64()}
-		cm.inbound[sha256Sum(p.Preimage)] = p
+		cm.inbound.expected[sha256Sum(p.Preimage)] = p
 	}
 	k = r.Count(32 + 8 + 1 + 33 + 4)
 	for i := 0; i < k; i++ {
@@ -433,7 +450,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 			r.Fail("claimable payment without HTLCs")
 			break
 		}
-		cm.claimable[c.Hash] = c
+		cm.inbound.claimable[c.Hash] = c
 		// Events are not persisted: announce again what was claimable and not yet claimed, so that the
 		// host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).
 		if c.Announced {
@@ -444,7 +461,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	k = r.Count(32 + 32 + 8 + 8 + 1)
 	for i := 0; i < k; i++ {
 		o := &outboundPayment{ID: r.Fixed32(), Hash: r.Fixed32(), AmountMsat: r.U64(), FeeMsat: r.U64(), Done: r.Bool()}
-		cm.outbound[o.ID] = o
+		cm.outbound.byID[o.ID] = o
 	}
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
