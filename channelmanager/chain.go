@@ -154,6 +154,7 @@ func (cm *ChannelManager) GetRelevantTxids() []chaininterface.RelevantTx {
 func (cm *ChannelManager) TimerTickOccurred() {
 	defer cm.flushDirty()
 	defer cm.timeoutIncompleteMPP()
+	defer cm.forgetFinishedPayments()
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {

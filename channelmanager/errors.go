@@ -15,6 +15,9 @@ var (
 	ErrInvalidFundingTx = errors.New("channelmanager: invalid funding transaction")
 	// ErrDuplicatePayment: a payment with this PaymentID is already pending or done.
 	ErrDuplicatePayment = errors.New("channelmanager: duplicate payment id")
+	// ErrPartialSend: a multi-path payment's first paths were sent and a later one could not be; the
+	// paths sent stay in flight, the others count as failed (the wrapped error says why).
+	ErrPartialSend = errors.New("channelmanager: only part of the payment was sent")
 	// ErrInvalidRoute: the route is malformed or does not start at one of our usable channels.
 	ErrInvalidRoute = errors.New("channelmanager: invalid route")
 	// ErrUnknownPayment: no claimable payment with that hash.

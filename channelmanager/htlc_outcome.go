@@ -15,7 +15,7 @@ type htlcFailure struct {
 func (cm *ChannelManager) htlcFulfilled(src htlcSource, hash, preimage [32]byte) {
 	switch s := src.(type) {
 	case *pathSource:
-		cm.paymentSucceeded(s.PaymentID, hash, preimage)
+		cm.paymentSucceeded(s, hash, preimage)
 	default:
 		cm.log.Error("fulfilled HTLC without a known source", "hash", hash)
 	}

@@ -1,6 +1,7 @@
 package channelmanager
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -32,6 +33,9 @@ const (
 	sourcePath byte = 2
 	// sourcePrevHop: an incoming HTLC we forward; a TLV stream, in snapshots and monitors alike.
 	sourcePrevHop byte = 3
+	// sourcePaymentPath: one path of one of our payments, as the monitor keeps it: the 32-byte
+	// PaymentID and the path's index (u32).
+	sourcePaymentPath byte = 4
 )
 
 // maxSourceHops bounds the shared secrets a persisted path source may hold (BOLT 4 onions fit at most
@@ -41,6 +45,8 @@ const maxSourceHops = 27
 // pathSource is one path of one of our payments.
 type pathSource struct {
 	PaymentID events.PaymentID
+	// PathIndex is the path's index in the payment's route (0 for a single-path payment).
+	PathIndex uint32
 	// SharedSecrets are the onion's per-hop shared secrets, to decrypt a returned error (BOLT 4).
 	SharedSecrets [][32]byte
 }
@@ -48,7 +54,8 @@ type pathSource struct {
 func (s *pathSource) kind() byte { return sourcePath }
 
 func (s *pathSource) monitorSource() []byte {
-	return append([]byte{sourceOutboundPayment}, s.PaymentID[:]...)
+	b := append([]byte{sourcePaymentPath}, s.PaymentID[:]...)
+	return binary.BigEndian.AppendUint32(b, s.PathIndex)
 }
 
 // prevHopSource is the incoming HTLC an HTLC we offer forwards: where its preimage must be claimed and
@@ -74,6 +81,7 @@ func (s *prevHopSource) monitorSource() []byte { return encodeSource(s) }
 const (
 	srcRecPaymentID     uint64 = 0
 	srcRecSharedSecrets uint64 = 2
+	srcRecPathIndex     uint64 = 3
 	srcRecCounterparty  uint64 = 0
 	srcRecChannel       uint64 = 2
 	srcRecHTLC          uint64 = 4
@@ -100,6 +108,9 @@ func encodeSource(src htlcSource) []byte {
 				w.Fixed(ss[:])
 			}
 		})
+		if x.PathIndex != 0 {
+			s = srcRecord(s, srcRecPathIndex, func(w *ser.Writer) { w.U32(x.PathIndex) })
+		}
 	case *prevHopSource:
 		s = srcRecord(s, srcRecCounterparty, func(w *ser.Writer) { w.Point(x.Counterparty) })
 		s = srcRecord(s, srcRecFundingTxo, func(w *ser.Writer) { w.OutPoint(x.FundingTxo) })
@@ -121,11 +132,17 @@ func decodeSource(b []byte) (htlcSource, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	if b[0] == sourceOutboundPayment {
+	switch b[0] {
+	case sourceOutboundPayment:
 		if len(b) != 33 {
 			return nil, fmt.Errorf("%w: payment source of %d bytes", ErrCorrupt, len(b))
 		}
 		return &pathSource{PaymentID: events.PaymentID(b[1:])}, nil
+	case sourcePaymentPath:
+		if len(b) != 37 {
+			return nil, fmt.Errorf("%w: payment path source of %d bytes", ErrCorrupt, len(b))
+		}
+		return &pathSource{PaymentID: events.PaymentID(b[1:33]), PathIndex: binary.BigEndian.Uint32(b[33:])}, nil
 	}
 	s, err := lnwire.DecodeTLVStream(b[1:])
 	if err != nil {
@@ -164,7 +181,13 @@ func decodePathSource(s lnwire.TLVStream) (htlcSource, error) {
 	for rs.Err() == nil && rs.Remaining() > 0 {
 		src.SharedSecrets = append(src.SharedSecrets, rs.Fixed32())
 	}
-	for _, rr := range []*ser.Reader{r, rs} {
+	readers := []*ser.Reader{r, rs}
+	if v, ok := s.Get(srcRecPathIndex); ok {
+		ri := ser.NewReader(v)
+		src.PathIndex = ri.U32()
+		readers = append(readers, ri)
+	}
+	for _, rr := range readers {
 		if err := rr.Err(); err != nil {
 			return nil, fmt.Errorf("%w: path source: %w", ErrCorrupt, err)
 		}

@@ -31,12 +31,17 @@ func (cm *ChannelManager) handleHTLCEvent(ev channelmonitor.HTLCEvent) {
 	cm.htlcFailed(src, ev.PaymentHash, htlcFailure{})
 }
 
-// paymentSucceeded reports a payment's success once its preimage is known.
-func (cm *ChannelManager) paymentSucceeded(id events.PaymentID, hash, preimage [32]byte) {
+// paymentSucceeded records a path's preimage: the payment's PaymentSent on the first one. Later paths'
+// outcomes (their preimage, or a failure) only mark the paths resolved.
+func (cm *ChannelManager) paymentSucceeded(src *pathSource, hash, preimage [32]byte) {
 	cm.outbound.mu.Lock()
 	defer cm.outbound.mu.Unlock()
-	op := cm.outbound.byID[id]
-	if op == nil || op.Done {
+	op := cm.outbound.byID[src.PaymentID]
+	if op == nil || !op.resolvePath(src.PathIndex, pathSucceeded) {
+		return
+	}
+	cm.needsPersist.Store(true)
+	if op.Done {
 		return
 	}
 	op.Done = true

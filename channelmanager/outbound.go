@@ -25,22 +25,86 @@ func newOutboundPayments() outboundPayments {
 	return outboundPayments{byID: map[events.PaymentID]*outboundPayment{}}
 }
 
-// outboundPayment is a payment we send.
+// IdempotencyTimeoutTicks is how many TimerTickOccurred calls (about a minute apart) a finished payment
+// is remembered after its last path resolved: a second send with its PaymentID is refused meanwhile
+// (ErrDuplicatePayment), then the payment is forgotten, so the manager does not keep every payment
+// ever made. It is LDK's IDEMPOTENCY_TIMEOUT_TICKS.
+const IdempotencyTimeoutTicks = 7
+
+// pathState is where one path of a payment stands. Persisted: the values never change.
+type pathState uint8
+
+const (
+	pathInFlight  pathState = 0
+	pathFailed    pathState = 1
+	pathSucceeded pathState = 2
+)
+
+// outboundPath is one path (one HTLC) of a payment we send.
+type outboundPath struct {
+	FeeMsat uint64
+	State   pathState
+}
+
+// outboundPayment is a payment we send: one or more paths (a multi-path payment), each an HTLC whose
+// source names the payment and the path's index. Done once PaymentSent or PaymentFailed was queued.
 type outboundPayment struct {
 	ID         events.PaymentID
 	Hash       [32]byte
-	AmountMsat uint64
-	FeeMsat    uint64
+	AmountMsat uint64 // what the payee receives, all paths together
+	FeeMsat    uint64 // fees of all paths
 	Done       bool
+	Paths      []outboundPath
+	DoneTicks  int // timer ticks since Done with every path resolved (not persisted)
 }
 
-// SendPaymentWithRoute sends a payment along route, a single path whose first hop must be a peer with a
-// usable channel (BOLT 4 onion, BOLT 2 `update_add_htlc`); routes of several paths (multi-path
-// payments) are refused with ErrInvalidRoute for now. paymentSecret is the invoice's payment secret
-// (nil for none). The outcome arrives as PaymentSent, or PaymentPathFailed then PaymentFailed. Errors:
-// ErrDuplicatePayment, ErrInvalidRoute, ErrChannelUnavailable (no usable channel, or the channel's
-// limits refuse the amount, ChannelConfig.MaxDustHTLCExposureMsat included: the wrapped error says
-// which).
+// inFlight reports whether a path of the payment is still unresolved.
+func (op *outboundPayment) inFlight() bool {
+	for _, p := range op.Paths {
+		if p.State == pathInFlight {
+			return true
+		}
+	}
+	return false
+}
+
+// resolvePath records path i's outcome; false if it was already resolved (outcomes may be reported
+// twice: off chain and again by the monitor) or is unknown.
+func (op *outboundPayment) resolvePath(i uint32, st pathState) bool {
+	if int(i) >= len(op.Paths) || op.Paths[i].State != pathInFlight {
+		return false
+	}
+	op.Paths[i].State = st
+	return true
+}
+
+// forgetFinishedPayments counts a timer tick for every finished payment with no path in flight and
+// forgets those finished IdempotencyTimeoutTicks ticks ago. Called by TimerTickOccurred.
+func (cm *ChannelManager) forgetFinishedPayments() {
+	cm.outbound.mu.Lock()
+	defer cm.outbound.mu.Unlock()
+	for id, op := range cm.outbound.byID {
+		if !op.Done || op.inFlight() {
+			continue
+		}
+		if op.DoneTicks++; op.DoneTicks >= IdempotencyTimeoutTicks {
+			delete(cm.outbound.byID, id)
+			cm.needsPersist.Store(true)
+		}
+	}
+}
+
+// SendPaymentWithRoute sends a payment along route (BOLT 4 onions, BOLT 2 `update_add_htlc`): each
+// path's first hop must be a peer with a usable channel. A route of several paths is a multi-path
+// payment (each path one HTLC carrying the payment secret and the total, BOLT 4 `payment_data`) and
+// needs paymentSecret, the invoice's payment secret (nil for none). The outcome arrives as one
+// PaymentSent (the first preimage), or as PaymentPathFailed for each failed path then one
+// PaymentFailed once every path failed. The PaymentID is refused while the payment is pending and for
+// IdempotencyTimeoutTicks timer ticks after it finished. Errors: ErrDuplicatePayment, ErrInvalidRoute,
+// ErrChannelUnavailable (no usable channel, or the channel's limits refuse the amount,
+// ChannelConfig.MaxDustHTLCExposureMsat included: the wrapped error says which; with several paths,
+// an error on a path after the first leaves the paths already sent in flight and fails the rest,
+// ErrPartialSend).
 func (cm *ChannelManager) SendPaymentWithRoute(route *router.Route, paymentHash [32]byte, paymentSecret *[32]byte, paymentID events.PaymentID) error {
 	return cm.sendPayment(route, paymentHash, paymentSecret, nil, paymentID, 0)
 }
@@ -52,30 +116,54 @@ func (cm *ChannelManager) SendSpontaneousPayment(route *router.Route, preimage [
 	return hash, cm.sendPayment(route, hash, nil, &preimage, paymentID, 0)
 }
 
-// sendPayment sends a payment along route. totalMsat is the payment's total_msat when this is one part
-// of a multi-part payment; 0 means the route's amount (a single-part payment).
+// sendPayment sends a payment along route's paths. totalMsat is the payment's total_msat when the
+// route is only part of it; 0 means the route's amount.
 func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
 	if err := route.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidRoute, err)
+		return fmt.Errorf("%w: %w", ErrInvalidRoute, err)
 	}
-	if len(route.Paths) != 1 {
-		return fmt.Errorf("%w: %d paths; sending over several paths is not supported yet", ErrInvalidRoute, len(route.Paths))
+	if len(route.Paths) > 1 && secret == nil {
+		return fmt.Errorf("%w: %d paths need a payment secret", ErrInvalidRoute, len(route.Paths))
 	}
-	path := &route.Paths[0]
+	op := &outboundPayment{ID: id, Hash: hash, Paths: make([]outboundPath, len(route.Paths))}
+	for i := range route.Paths {
+		p := &route.Paths[i]
+		op.AmountMsat += p.Hops[len(p.Hops)-1].FeeMsat
+		op.FeeMsat += p.TotalFeesMsat()
+		op.Paths[i].FeeMsat = p.TotalFeesMsat()
+	}
+	if totalMsat == 0 {
+		totalMsat = op.AmountMsat
+	}
+	if len(route.Paths) == 1 && totalMsat == op.AmountMsat {
+		totalMsat = 0 // a single-part payment: payment_data's total is the amount
+	}
 	cm.outbound.mu.Lock()
 	if _, dup := cm.outbound.byID[id]; dup {
 		cm.outbound.mu.Unlock()
 		return ErrDuplicatePayment
 	}
-	cm.outbound.byID[id] = &outboundPayment{ID: id, Hash: hash, AmountMsat: path.Hops[len(path.Hops)-1].FeeMsat, FeeMsat: path.TotalFeesMsat()}
+	cm.outbound.byID[id] = op
 	cm.outbound.mu.Unlock()
-	err := cm.sendHTLC(path, hash, secret, keysend, id, totalMsat)
-	if err != nil {
-		cm.outbound.mu.Lock()
-		delete(cm.outbound.byID, id)
-		cm.outbound.mu.Unlock()
+	cm.needsPersist.Store(true)
+	for i := range route.Paths {
+		src := &pathSource{PaymentID: id, PathIndex: uint32(i)}
+		err := cm.sendHTLC(&route.Paths[i], hash, secret, keysend, src, totalMsat)
+		if err == nil {
+			continue
+		}
+		if i == 0 {
+			cm.outbound.mu.Lock()
+			delete(cm.outbound.byID, id)
+			cm.outbound.mu.Unlock()
+			return err
+		}
+		for j := i; j < len(route.Paths); j++ {
+			cm.pathFailed(&pathSource{PaymentID: id, PathIndex: uint32(j)}, hash, htlcFailure{})
+		}
+		return fmt.Errorf("%w: %d of %d paths sent: %w", ErrPartialSend, i, len(route.Paths), err)
 	}
-	return err
+	return nil
 }
 
 // buildOnion builds the onion for route at the current height; it returns the packet, the per-hop
@@ -121,7 +209,9 @@ func (cm *ChannelManager) buildOnion(route *router.Path, hash [32]byte, secret, 
 	return pkt, secrets, amount, cltv, nil
 }
 
-func (cm *ChannelManager) sendHTLC(route *router.Path, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
+// sendHTLC sends one path of a payment: the onion, then the HTLC over the path's first channel (the
+// one it names, else our usable channel with the peer with the most outbound capacity).
+func (cm *ChannelManager) sendHTLC(route *router.Path, hash [32]byte, secret, keysend *[32]byte, src *pathSource, totalMsat uint64) error {
 	first := route.Hops[0]
 	ps := cm.peer(first.PubKey, false)
 	if ps == nil {
@@ -152,7 +242,8 @@ func (cm *ChannelManager) sendHTLC(route *router.Path, hash [32]byte, secret, ke
 		return lastErr
 	}
 	onion := [1366]byte(*pkt)
-	eff, err := best.sendAddHTLC(amount, hash, cltv, &onion, &pathSource{PaymentID: id, SharedSecrets: secrets}, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
+	src.SharedSecrets = secrets
+	eff, err := best.sendAddHTLC(amount, hash, cltv, &onion, src, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat)
 	cm.apply(ps, best, eff)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrChannelUnavailable, err)
@@ -175,18 +266,27 @@ func (cm *ChannelManager) pathFailed(src *pathSource, hash [32]byte, f htlcFailu
 	}
 	final := ev.ErringHop >= 0 && ev.ErringHop == len(src.SharedSecrets)-1
 	ev.PaymentFailedPermanently = final || sphinx.FailureCode(ev.FailureCode)&sphinx.FlagPerm != 0
-	cm.failOutbound(ev, final)
+	cm.failOutbound(src, ev, final)
 }
 
-func (cm *ChannelManager) failOutbound(ev events.PaymentPathFailed, final bool) {
+// failOutbound records a failed path of a payment: PaymentPathFailed for it, then PaymentFailed once
+// no path is left in flight and none succeeded. final: the payee itself refused the path.
+func (cm *ChannelManager) failOutbound(src *pathSource, ev events.PaymentPathFailed, final bool) {
 	cm.outbound.mu.Lock()
 	defer cm.outbound.mu.Unlock()
-	op := cm.outbound.byID[ev.PaymentID]
-	if op == nil || op.Done {
+	op := cm.outbound.byID[src.PaymentID]
+	if op == nil || !op.resolvePath(src.PathIndex, pathFailed) {
+		return
+	}
+	cm.needsPersist.Store(true)
+	if op.Done {
+		return // it already succeeded: a stray path's failure is not news
+	}
+	cm.queueEvent(ev)
+	if op.inFlight() {
 		return
 	}
 	op.Done = true
-	cm.queueEvent(ev)
 	reason := events.RetriesExhausted
 	if final {
 		reason = events.RecipientRejected

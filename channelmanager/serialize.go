@@ -25,7 +25,7 @@ const managerVersion uint8 = 3
 
 // Version 2 adds each claimable HTLC's funding outpoint (claims reach a closed channel's monitor).
 // Version 3 writes each offered HTLC's source (encodeSource) where versions 1-2 wrote a payment id and
-// the onion's shared secrets.
+// the onion's shared secrets, and each outbound payment's paths.
 
 // ErrCorrupt is returned (wrapped) by Read for data it cannot decode.
 var ErrCorrupt = errors.New("channelmanager: corrupt data")
@@ -119,6 +119,11 @@ func (cm *ChannelManager) writePayments(w *ser.Writer) {
 		w.U64(o.AmountMsat)
 		w.U64(o.FeeMsat)
 		w.Bool(o.Done)
+		w.U32(uint32(len(o.Paths)))
+		for _, p := range o.Paths {
+			w.U64(p.FeeMsat)
+			w.U8(uint8(p.State))
+		}
 	}
 }
 
@@ -357,6 +362,28 @@ type ReadArgs struct {
 	Monitors     []*channelmonitor.ChannelMonitor
 }
 
+// readOutboundPaths reads a payment's paths (version 3); versions 1-2 had one path, resolved once the
+// payment was done.
+func readOutboundPaths(r *ser.Reader, o *outboundPayment, version uint8) []outboundPath {
+	if version < 3 {
+		st := pathInFlight
+		if o.Done {
+			st = pathFailed
+		}
+		return []outboundPath{{FeeMsat: o.FeeMsat, State: st}}
+	}
+	n := r.Count(9)
+	paths := make([]outboundPath, 0, n)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		p := outboundPath{FeeMsat: r.U64(), State: pathState(r.U8())}
+		if p.State > pathSucceeded {
+			r.Fail("payment %x: path state %d", o.ID, p.State)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
 // readHTLCSource reads an HTLC's source: encodeSource's bytes (version 3), or the payment id and
 // shared secrets versions 1-2 wrote (a pathSource for an HTLC we offered).
 func readHTLCSource(r *ser.Reader, h *htlc, version uint8) htlcSource {
@@ -461,6 +488,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	k = r.Count(32 + 32 + 8 + 8 + 1)
 	for i := 0; i < k; i++ {
 		o := &outboundPayment{ID: r.Fixed32(), Hash: r.Fixed32(), AmountMsat: r.U64(), FeeMsat: r.U64(), Done: r.Bool()}
+		o.Paths = readOutboundPaths(r, o, version)
 		cm.outbound.byID[o.ID] = o
 	}
 	if r.Err() != nil {
