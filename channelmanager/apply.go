@@ -221,15 +221,17 @@ func (cm *ChannelManager) settle(ps *peerState, c *channel, eff effects) {
 		cm.incomingCommitted(ps, c, h)
 	}
 	for _, h := range eff.fulfilled {
-		cm.htlcFulfilled(h.Source, h.PaymentHash, h.Preimage)
+		cm.htlcFulfilled(h.Source, h.PaymentHash, h.Preimage, outgoingHTLC{channelID: c.channelID, amountMsat: h.AmountMsat})
 	}
 	for _, h := range eff.resolved {
 		if h.Remove != removeFulfill {
-			cm.htlcFailed(h.Source, h.PaymentHash, htlcFailure{reason: h.FailReason, malformedCode: h.FailCode, malformed: h.Remove == removeFailMalformed})
+			cm.htlcFailed(h.Source, h.PaymentHash, htlcFailure{reason: h.FailReason, malformedCode: h.FailCode,
+				malformedSHA: h.FailSHA, malformed: h.Remove == removeFailMalformed},
+				outgoingHTLC{channelID: c.channelID, amountMsat: h.AmountMsat})
 		}
 	}
 	for _, h := range eff.unsent {
-		cm.htlcFailed(h.Source, h.PaymentHash, htlcFailure{})
+		cm.htlcFailed(h.Source, h.PaymentHash, htlcFailure{}, outgoingHTLC{channelID: c.channelID, amountMsat: h.AmountMsat})
 	}
 }
 

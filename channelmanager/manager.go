@@ -81,6 +81,7 @@ type ChannelManager struct {
 
 	inbound  inboundPayments  // payments we receive, under their own lock
 	outbound outboundPayments // payments we send, under their own lock
+	forwards forwardQueue     // forwarding steps waiting for ProcessPendingHTLCForwards
 
 	needsPersist atomic.Bool
 
@@ -252,6 +253,7 @@ func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
 // channel updates are committed (commitment_signed) here, batched.
 func (cm *ChannelManager) GetAndClearPendingMsgEvents() []events.MessageSendEvent {
 	cm.processMonitorEvents()
+	cm.ProcessPendingHTLCForwards()
 	cm.flushDirty()
 	cm.queueMu.Lock()
 	defer cm.queueMu.Unlock()

@@ -24,11 +24,12 @@ func (cm *ChannelManager) handleHTLCEvent(ev channelmonitor.HTLCEvent) {
 		cm.log.Warn("HTLC event with an unknown source", "channel", ev.ChannelID, "htlc", ev.HTLCID, "err", err)
 		return
 	}
+	out := outgoingHTLC{channelID: ev.ChannelID, amountMsat: ev.AmountMsat, onChain: true}
 	if ev.Preimage != nil {
-		cm.htlcFulfilled(src, ev.PaymentHash, *ev.Preimage)
+		cm.htlcFulfilled(src, ev.PaymentHash, *ev.Preimage, out)
 		return
 	}
-	cm.htlcFailed(src, ev.PaymentHash, htlcFailure{})
+	cm.htlcFailed(src, ev.PaymentHash, htlcFailure{}, out)
 }
 
 // paymentSucceeded records a path's preimage: the payment's PaymentSent on the first one. Later paths'

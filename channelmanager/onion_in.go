@@ -64,15 +64,14 @@ func (cm *ChannelManager) failUnreadableOnion(ps *peerState, c *channel, h *htlc
 }
 
 // routeIncoming checks a peeled incoming HTLC against our limits and hands it on: to receiveFinal if
-// we are its final node. It returns the failure to send back, or false once the HTLC is taken.
+// we are its final node, else to the forward queue (queueForward). It returns the failure to send back, or false once the HTLC is taken.
 func (cm *ChannelManager) routeIncoming(c *channel, h *htlc, proc *sphinx.ProcessedPacket) (sphinx.FailureMessage, bool) {
 	if !c.incomingDustAllowed(h, cm.cfg.ChannelConfig.MaxDustHTLCExposureMsat) {
 		cm.log.Warn("incoming HTLC would exceed our dust exposure limit; failing it back", "channel", c.channelID, "htlc", h.ID)
 		return sphinx.NewTemporaryChannelFailure(nil), true
 	}
 	if !proc.IsFinal {
-		// Forwarding arrives with the router; until then we are only ever the final node.
-		return sphinx.NewFailure(sphinx.UnknownNextPeer), true
+		return cm.queueForward(c, h, proc)
 	}
 	return cm.receiveFinal(c, h, proc)
 }

@@ -25,7 +25,7 @@ const managerVersion uint8 = 3
 
 // Version 2 adds each claimable HTLC's funding outpoint (claims reach a closed channel's monitor).
 // Version 3 writes each offered HTLC's source (encodeSource) where versions 1-2 wrote a payment id and
-// the onion's shared secrets, and each outbound payment's paths.
+// the onion's shared secrets, each outbound payment's paths, and the forward queue.
 
 // ErrCorrupt is returned (wrapped) by Read for data it cannot decode.
 var ErrCorrupt = errors.New("channelmanager: corrupt data")
@@ -50,6 +50,7 @@ func (cm *ChannelManager) Write() []byte {
 		w.Fixed(b)
 	}
 	cm.writePayments(&w)
+	cm.writeForwards(&w)
 	return w.Bytes()
 }
 
@@ -490,6 +491,9 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		o := &outboundPayment{ID: r.Fixed32(), Hash: r.Fixed32(), AmountMsat: r.U64(), FeeMsat: r.U64(), Done: r.Bool()}
 		o.Paths = readOutboundPaths(r, o, version)
 		cm.outbound.byID[o.ID] = o
+	}
+	if version >= 3 {
+		cm.readForwards(r)
 	}
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
