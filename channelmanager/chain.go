@@ -155,6 +155,7 @@ func (cm *ChannelManager) TimerTickOccurred() {
 	defer cm.flushDirty()
 	defer cm.timeoutIncompleteMPP()
 	defer cm.forgetFinishedPayments()
+	defer cm.countRetryTicks()
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {

@@ -121,6 +121,7 @@ func (cm *ChannelManager) prevHopOf(c *channel, h *htlc) prevHopSource {
 // GetAndClearPendingMsgEvents calls it before releasing messages, so a host that drives a PeerManager
 // need not; others call it after handling messages. Safe to call at any time, from any goroutine.
 func (cm *ChannelManager) ProcessPendingHTLCForwards() {
+	defer cm.processRetries()
 	ops := cm.forwards.take()
 	if len(ops) == 0 {
 		return

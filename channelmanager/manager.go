@@ -83,6 +83,9 @@ type ChannelManager struct {
 	outbound outboundPayments // payments we send, under their own lock
 	forwards forwardQueue     // forwarding steps waiting for ProcessPendingHTLCForwards
 
+	routerMu sync.Mutex
+	router   Router // SendPayment's router (SetRouter); nil: none
+
 	needsPersist atomic.Bool
 
 	// hook, set by tests only (nil in production), sees what apply does with channel output, in order,

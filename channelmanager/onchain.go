@@ -42,6 +42,9 @@ func (cm *ChannelManager) paymentSucceeded(src *pathSource, hash, preimage [32]b
 		return
 	}
 	cm.needsPersist.Store(true)
+	if r, p := cm.getRouter(), &op.Paths[src.PathIndex].Route; r != nil && len(p.Hops) > 0 {
+		r.PaymentPathSuccessful(p)
+	}
 	if op.Done {
 		return
 	}

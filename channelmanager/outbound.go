@@ -42,8 +42,11 @@ const (
 
 // outboundPath is one path (one HTLC) of a payment we send.
 type outboundPath struct {
-	FeeMsat uint64
-	State   pathState
+	FeeMsat    uint64
+	AmountMsat uint64 // delivered to the payee by this path
+	State      pathState
+	// Route is the path's hops, to score its outcome (not persisted: empty after a restart).
+	Route router.Path
 }
 
 // outboundPayment is a payment we send: one or more paths (a multi-path payment), each an HTLC whose
@@ -55,7 +58,8 @@ type outboundPayment struct {
 	FeeMsat    uint64 // fees of all paths
 	Done       bool
 	Paths      []outboundPath
-	DoneTicks  int // timer ticks since Done with every path resolved (not persisted)
+	DoneTicks  int         // timer ticks since Done with every path resolved (not persisted)
+	Retry      *retryState // SendPayment's retry state; nil for SendPaymentWithRoute
 }
 
 // inFlight reports whether a path of the payment is still unresolved.
@@ -116,28 +120,27 @@ func (cm *ChannelManager) SendSpontaneousPayment(route *router.Route, preimage [
 	return hash, cm.sendPayment(route, hash, nil, &preimage, paymentID, 0)
 }
 
-// sendPayment sends a payment along route's paths. totalMsat is the payment's total_msat when the
-// route is only part of it; 0 means the route's amount.
+// sendPayment sends a payment along route's paths, without retries. totalMsat is the payment's
+// total_msat when the route is only part of it; 0 means the route's amount.
 func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID, totalMsat uint64) error {
+	return cm.sendRoute(route, hash, secret, keysend, id, totalMsat, nil)
+}
+
+// sendRoute registers a payment (with its retry state, nil for none) and sends route's paths.
+func (cm *ChannelManager) sendRoute(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID,
+	totalMsat uint64, rs *retryState) error {
 	if err := route.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRoute, err)
 	}
 	if len(route.Paths) > 1 && secret == nil {
 		return fmt.Errorf("%w: %d paths need a payment secret", ErrInvalidRoute, len(route.Paths))
 	}
-	op := &outboundPayment{ID: id, Hash: hash, Paths: make([]outboundPath, len(route.Paths))}
-	for i := range route.Paths {
-		p := &route.Paths[i]
-		op.AmountMsat += p.Hops[len(p.Hops)-1].FeeMsat
-		op.FeeMsat += p.TotalFeesMsat()
-		op.Paths[i].FeeMsat = p.TotalFeesMsat()
-	}
+	op := &outboundPayment{ID: id, Hash: hash, Retry: rs}
+	op.addPaths(route)
 	if totalMsat == 0 {
 		totalMsat = op.AmountMsat
 	}
-	if len(route.Paths) == 1 && totalMsat == op.AmountMsat {
-		totalMsat = 0 // a single-part payment: payment_data's total is the amount
-	}
+	op.AmountMsat = totalMsat
 	cm.outbound.mu.Lock()
 	if _, dup := cm.outbound.byID[id]; dup {
 		cm.outbound.mu.Unlock()
@@ -146,24 +149,79 @@ func (cm *ChannelManager) sendPayment(route *router.Route, hash [32]byte, secret
 	cm.outbound.byID[id] = op
 	cm.outbound.mu.Unlock()
 	cm.needsPersist.Store(true)
+	sent, err := cm.sendPaths(route, hash, secret, keysend, id, 0, totalMsat)
+	switch {
+	case err == nil:
+		return nil
+	case sent == 0:
+		cm.outbound.mu.Lock()
+		delete(cm.outbound.byID, id)
+		cm.outbound.mu.Unlock()
+		return err
+	}
+	return fmt.Errorf("%w: %d of %d paths sent: %w", ErrPartialSend, sent, len(route.Paths), err)
+}
+
+// addPaths appends route's paths to the payment (in flight) and adds their fees.
+func (op *outboundPayment) addPaths(route *router.Route) {
 	for i := range route.Paths {
-		src := &pathSource{PaymentID: id, PathIndex: uint32(i)}
-		err := cm.sendHTLC(&route.Paths[i], hash, secret, keysend, src, totalMsat)
+		p := route.Paths[i]
+		amt := p.Hops[len(p.Hops)-1].FeeMsat
+		op.AmountMsat += amt
+		op.FeeMsat += p.TotalFeesMsat()
+		op.Paths = append(op.Paths, outboundPath{FeeMsat: p.TotalFeesMsat(), AmountMsat: amt, Route: p})
+	}
+}
+
+// sendPaths sends route's paths as the payment's paths first, first+1, ...; a path that cannot be
+// sent fails at once (with the paths after it) and the count sent before it is returned with the error.
+// totalMsat is the whole payment's amount (payment_data's total when it differs from a path's).
+func (cm *ChannelManager) sendPaths(route *router.Route, hash [32]byte, secret, keysend *[32]byte, id events.PaymentID,
+	first int, totalMsat uint64) (int, error) {
+	onionTotal := totalMsat
+	if len(route.Paths) == 1 && route.Paths[0].Hops[len(route.Paths[0].Hops)-1].FeeMsat == totalMsat {
+		onionTotal = 0 // a single-part payment: payment_data's total is the amount
+	}
+	for i := range route.Paths {
+		src := &pathSource{PaymentID: id, PathIndex: uint32(first + i)}
+		err := cm.sendHTLC(&route.Paths[i], hash, secret, keysend, src, onionTotal)
 		if err == nil {
 			continue
 		}
-		if i == 0 {
-			cm.outbound.mu.Lock()
-			delete(cm.outbound.byID, id)
-			cm.outbound.mu.Unlock()
-			return err
+		if i == 0 && first == 0 {
+			return 0, err // nothing left: the caller forgets the payment
 		}
 		for j := i; j < len(route.Paths); j++ {
-			cm.pathFailed(&pathSource{PaymentID: id, PathIndex: uint32(j)}, hash, htlcFailure{})
+			ev := events.PaymentPathFailed{PaymentID: id, PaymentHash: hash, ErringHop: -1,
+				ShortChannelID: route.Paths[j].Hops[0].ShortChannelID.ToUint64()}
+			cm.failOutbound(&pathSource{PaymentID: id, PathIndex: uint32(first + j)}, ev, false)
 		}
-		return fmt.Errorf("%w: %d of %d paths sent: %w", ErrPartialSend, i, len(route.Paths), err)
+		return i, err
 	}
-	return nil
+	return len(route.Paths), nil
+}
+
+// sendRetryRoute sends a retry's route as new paths of its payment.
+func (cm *ChannelManager) sendRetryRoute(route *router.Route, j retryJob) error {
+	if err := route.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRoute, err)
+	}
+	cm.outbound.mu.Lock()
+	op := cm.outbound.byID[j.id]
+	if op == nil || op.Done {
+		cm.outbound.mu.Unlock()
+		return nil
+	}
+	first, amount := len(op.Paths), op.AmountMsat
+	op.addPaths(route)
+	op.AmountMsat = amount // the total does not change
+	cm.outbound.mu.Unlock()
+	cm.needsPersist.Store(true)
+	_, err := cm.sendPaths(route, j.hash, j.secret, nil, j.id, first, j.total)
+	if err != nil {
+		cm.log.Info("payment retry: a path could not be sent", "payment", j.id, "err", err)
+	}
+	return nil // paths that could not be sent failed, and may be retried in turn
 }
 
 // buildOnion builds the onion for route at the current height; it returns the packet, the per-hop
@@ -269,8 +327,9 @@ func (cm *ChannelManager) pathFailed(src *pathSource, hash [32]byte, f htlcFailu
 	cm.failOutbound(src, ev, final)
 }
 
-// failOutbound records a failed path of a payment: PaymentPathFailed for it, then PaymentFailed once
-// no path is left in flight and none succeeded. final: the payee itself refused the path.
+// failOutbound records a failed path of a payment: it is scored, PaymentPathFailed is queued, the
+// path's amount waits for a retry if the payment has one left, and PaymentFailed follows once no path is
+// in flight or waiting. final: the payee itself refused the path.
 func (cm *ChannelManager) failOutbound(src *pathSource, ev events.PaymentPathFailed, final bool) {
 	cm.outbound.mu.Lock()
 	defer cm.outbound.mu.Unlock()
@@ -279,17 +338,28 @@ func (cm *ChannelManager) failOutbound(src *pathSource, ev events.PaymentPathFai
 		return
 	}
 	cm.needsPersist.Store(true)
+	p := &op.Paths[src.PathIndex]
+	if ev.ShortChannelID == 0 {
+		ev.ShortChannelID = failingSCID(&p.Route, &ev)
+	}
+	if r := cm.getRouter(); r != nil && len(p.Route.Hops) > 0 {
+		r.PaymentPathFailed(&p.Route, ev.ShortChannelID)
+	}
 	if op.Done {
 		return // it already succeeded: a stray path's failure is not news
 	}
 	cm.queueEvent(ev)
-	if op.inFlight() {
+	if op.Retry == nil { // SendPaymentWithRoute: no retries
+		if !op.inFlight() {
+			op.Done = true
+			reason := events.RetriesExhausted
+			if final {
+				reason = events.RecipientRejected
+			}
+			cm.queueEvent(events.PaymentFailed{PaymentID: ev.PaymentID, PaymentHash: ev.PaymentHash, Reason: reason})
+		}
 		return
 	}
-	op.Done = true
-	reason := events.RetriesExhausted
-	if final {
-		reason = events.RecipientRejected
-	}
-	cm.queueEvent(events.PaymentFailed{PaymentID: ev.PaymentID, PaymentHash: ev.PaymentHash, Reason: reason})
+	cm.scheduleRetry(op, p, ev.ShortChannelID, final)
+	cm.finishIfFailed(op, ev)
 }

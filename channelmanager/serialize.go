@@ -124,7 +124,9 @@ func (cm *ChannelManager) writePayments(w *ser.Writer) {
 		for _, p := range o.Paths {
 			w.U64(p.FeeMsat)
 			w.U8(uint8(p.State))
+			w.U64(p.AmountMsat)
 		}
+		w.Var(encodeRetry(o.Retry))
 	}
 }
 
@@ -371,17 +373,22 @@ func readOutboundPaths(r *ser.Reader, o *outboundPayment, version uint8) []outbo
 		if o.Done {
 			st = pathFailed
 		}
-		return []outboundPath{{FeeMsat: o.FeeMsat, State: st}}
+		return []outboundPath{{FeeMsat: o.FeeMsat, AmountMsat: o.AmountMsat, State: st}}
 	}
-	n := r.Count(9)
+	n := r.Count(17)
 	paths := make([]outboundPath, 0, n)
 	for i := 0; i < n && r.Err() == nil; i++ {
-		p := outboundPath{FeeMsat: r.U64(), State: pathState(r.U8())}
+		p := outboundPath{FeeMsat: r.U64(), State: pathState(r.U8()), AmountMsat: r.U64()}
 		if p.State > pathSucceeded {
 			r.Fail("payment %x: path state %d", o.ID, p.State)
 		}
 		paths = append(paths, p)
 	}
+	rs, err := decodeRetry(r.Var())
+	if err != nil {
+		r.Fail("payment %x: %v", o.ID, err)
+	}
+	o.Retry = rs
 	return paths
 }
 

@@ -208,6 +208,9 @@ type PaymentPathFailed struct {
 	FailureCode              uint16
 	FailureData              []byte
 	ErringHop                int
+	// ShortChannelID is the channel the failure points at (the erring node's outgoing channel for a
+	// channel failure, our first hop's when the HTLC could not be sent), 0 if none.
+	ShortChannelID uint64
 }
 
 // PaymentFailed reports that an outbound payment failed for good; it follows the PaymentPathFailed events.

@@ -1,0 +1,266 @@
+package channelmanager
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/sphinx"
+	"github.com/lnkit/lnkit/router"
+)
+
+// Router finds routes for SendPayment and learns from their outcomes (LDK's Router trait);
+// router.DefaultRouter implements it over the network graph and a scorer. Its methods are called with
+// manager locks held: they must not call back into the ChannelManager.
+type Router interface {
+	// FindRoute finds a route from payer as params ask, over firstHops (our usable channels).
+	FindRoute(payer [33]byte, params *router.RouteParameters, firstHops []router.FirstHop) (*router.Route, error)
+	// PaymentPathFailed: a path failed at the channel failingSCID (0: not attributable).
+	PaymentPathFailed(path *router.Path, failingSCID uint64)
+	// PaymentPathSuccessful: a path carried its amount.
+	PaymentPathSuccessful(path *router.Path)
+}
+
+// RecipientOnionFields are what the payee's final onion payload carries besides the amount (LDK's
+// RecipientOnionFields): the invoice's payment secret (BOLT 11 `s`; needed for multi-path).
+type RecipientOnionFields struct {
+	PaymentSecret *[32]byte
+}
+
+// Retry says how long SendPayment keeps retrying failed paths over new routes (LDK's Retry): at most
+// Attempts routes in all, or, when TimeoutTicks is set, until that many TimerTickOccurred calls passed
+// since the payment started. The zero value never retries.
+type Retry struct {
+	Attempts     int
+	TimeoutTicks int
+}
+
+// Errors of SendPayment.
+var (
+	// ErrNoRouter: the manager was given no Router (SetRouter).
+	ErrNoRouter = errors.New("channelmanager: no router")
+	// ErrRouteNotFound: the router found no route (the wrapped error says why).
+	ErrRouteNotFound = errors.New("channelmanager: no route found")
+)
+
+// retryState is what a payment sent by SendPayment needs to retry.
+type retryState struct {
+	Params    router.RouteParameters
+	Secret    *[32]byte
+	Retry     Retry
+	Attempts  int    // routes sent so far
+	Ticks     int    // timer ticks since the payment started
+	RetryMsat uint64 // amount of failed paths waiting for a new route
+	Abandoned bool
+	Reason    events.PaymentFailureReason // why it will fail if nothing else succeeds
+}
+
+// canRetry reports whether another route may be tried.
+func (r *retryState) canRetry() bool {
+	switch {
+	case r.Abandoned:
+		return false
+	case r.Retry.TimeoutTicks > 0:
+		return r.Ticks < r.Retry.TimeoutTicks
+	}
+	return r.Attempts < r.Retry.Attempts
+}
+
+// SetRouter gives the manager the Router SendPayment uses (nil: none). Call it once, before sending.
+func (cm *ChannelManager) SetRouter(r Router) {
+	cm.routerMu.Lock()
+	cm.router = r
+	cm.routerMu.Unlock()
+}
+
+func (cm *ChannelManager) getRouter() Router {
+	cm.routerMu.Lock()
+	defer cm.routerMu.Unlock()
+	return cm.router
+}
+
+// SendPayment pays params.Payee params.FinalValueMsat over routes the Router finds (LDK's
+// send_payment): one route at first (several paths when the payee supports multi-path and one path
+// cannot carry it), then, for each path that fails with a transient error, a new route for the failed
+// amount avoiding the failing channel, within retry. The outcome is one PaymentSent, or PaymentFailed
+// once no path is in flight and no retry is left (RecipientRejected if the payee refused, RouteNotFound
+// if no route was left, RetriesExhausted, UserAbandoned). PaymentPathFailed reports each failed path.
+// The PaymentID is refused while the payment is pending and for IdempotencyTimeoutTicks ticks after.
+// Errors: ErrNoRouter, ErrDuplicatePayment, ErrRouteNotFound (nothing was sent), the errors of
+// SendPaymentWithRoute.
+func (cm *ChannelManager) SendPayment(paymentHash [32]byte, onion RecipientOnionFields, paymentID events.PaymentID,
+	params router.RouteParameters, retry Retry) error {
+	r := cm.getRouter()
+	if r == nil {
+		return ErrNoRouter
+	}
+	cm.outbound.mu.Lock()
+	_, dup := cm.outbound.byID[paymentID]
+	cm.outbound.mu.Unlock()
+	if dup {
+		return ErrDuplicatePayment
+	}
+	route, err := r.FindRoute(nodeKey(cm.ourNode), &params, cm.firstHops())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRouteNotFound, err)
+	}
+	rs := &retryState{Params: params, Secret: onion.PaymentSecret, Retry: retry, Attempts: 1, Reason: events.RetriesExhausted}
+	return cm.sendRoute(route, paymentHash, onion.PaymentSecret, nil, paymentID, params.FinalValueMsat, rs)
+}
+
+// AbandonPayment stops retrying a payment: it ends in PaymentFailed (UserAbandoned) once its paths in
+// flight have failed, or PaymentSent if one of them still succeeds. Errors: ErrUnknownPayment.
+func (cm *ChannelManager) AbandonPayment(paymentID events.PaymentID) error {
+	cm.outbound.mu.Lock()
+	defer cm.outbound.mu.Unlock()
+	op := cm.outbound.byID[paymentID]
+	if op == nil || op.Done {
+		return ErrUnknownPayment
+	}
+	if op.Retry == nil {
+		op.Retry = &retryState{}
+	}
+	op.Retry.Abandoned, op.Retry.Reason, op.Retry.RetryMsat = true, events.UserAbandoned, 0
+	cm.needsPersist.Store(true)
+	cm.finishIfFailed(op, events.PaymentPathFailed{PaymentID: op.ID, PaymentHash: op.Hash})
+	return nil
+}
+
+// firstHops are our usable channels as the router takes them.
+func (cm *ChannelManager) firstHops() []router.FirstHop {
+	chans := cm.ListUsableChannels()
+	out := make([]router.FirstHop, 0, len(chans))
+	for _, d := range chans {
+		if d.ShortChannelID.ToUint64() == 0 {
+			continue
+		}
+		out = append(out, router.FirstHop{SCID: d.ShortChannelID.ToUint64(), CounterpartyNodeID: nodeKey(d.CounterpartyNodeID),
+			OutboundCapacityMsat: d.OutboundCapacityMsat})
+	}
+	return out
+}
+
+// failingSCID is the channel a path failure points at (BOLT 4): the erring node's outgoing channel
+// for a channel failure, none for a node failure or an unreadable error.
+func failingSCID(path *router.Path, ev *events.PaymentPathFailed) uint64 {
+	code := sphinx.FailureCode(ev.FailureCode)
+	switch {
+	case ev.ErringHop < 0 || ev.FailureCode == 0 || code&sphinx.FlagNode != 0:
+		return 0
+	case ev.ErringHop+1 < len(path.Hops):
+		return path.Hops[ev.ErringHop+1].ShortChannelID.ToUint64()
+	}
+	return 0
+}
+
+// scheduleRetry records a failed path of a payment with retries: its amount waits for a new route
+// (processRetries) unless the payee refused, no retry is left, or the payment was abandoned. The
+// caller holds cm.outbound.mu.
+func (cm *ChannelManager) scheduleRetry(op *outboundPayment, p *outboundPath, scid uint64, final bool) {
+	rs := op.Retry
+	if rs == nil {
+		return
+	}
+	if scid != 0 {
+		rs.Params.PreviouslyFailedChannels = append(rs.Params.PreviouslyFailedChannels, scid)
+	}
+	switch {
+	case rs.Abandoned:
+	case final:
+		rs.Reason = events.RecipientRejected
+	case rs.canRetry():
+		rs.RetryMsat += p.AmountMsat
+	}
+}
+
+// finishIfFailed ends a payment that can no longer succeed: no path in flight, none waiting for a
+// retry. The caller holds cm.outbound.mu.
+func (cm *ChannelManager) finishIfFailed(op *outboundPayment, ev events.PaymentPathFailed) {
+	if op.Done || op.inFlight() || (op.Retry != nil && op.Retry.RetryMsat > 0) {
+		return
+	}
+	op.Done = true
+	reason := events.RetriesExhausted
+	if op.Retry != nil {
+		reason = op.Retry.Reason
+	}
+	cm.queueEvent(events.PaymentFailed{PaymentID: op.ID, PaymentHash: op.Hash, Reason: reason})
+}
+
+// retryJob is a payment whose failed amount waits for a new route.
+type retryJob struct {
+	id     events.PaymentID
+	hash   [32]byte
+	params router.RouteParameters
+	secret *[32]byte
+	total  uint64
+}
+
+// processRetries finds new routes for the failed amounts of payments with retries and sends them.
+// Called by ProcessPendingHTLCForwards, without locks.
+func (cm *ChannelManager) processRetries() {
+	r := cm.getRouter()
+	var jobs []retryJob
+	cm.outbound.mu.Lock()
+	for _, op := range cm.outbound.byID {
+		rs := op.Retry
+		if op.Done || rs == nil || rs.RetryMsat == 0 {
+			continue
+		}
+		params := rs.Params
+		params.FinalValueMsat = rs.RetryMsat
+		params.MaxTotalRoutingFeeMsat = feeLeft(rs.Params.MaxTotalRoutingFeeMsat, op.FeeMsat)
+		jobs = append(jobs, retryJob{id: op.ID, hash: op.Hash, params: params, secret: rs.Secret, total: op.AmountMsat})
+		rs.RetryMsat = 0
+		rs.Attempts++
+	}
+	cm.outbound.mu.Unlock()
+	for _, j := range jobs {
+		var route *router.Route
+		err := ErrNoRouter
+		if r != nil {
+			route, err = r.FindRoute(nodeKey(cm.ourNode), &j.params, cm.firstHops())
+		}
+		if err == nil {
+			err = cm.sendRetryRoute(route, j)
+		}
+		if err != nil {
+			cm.log.Info("payment retry found no route", "payment", j.id, "err", err)
+			cm.retryFailed(j.id)
+		}
+	}
+}
+
+// feeLeft is the fee budget left after fees already committed to paths.
+func feeLeft(limit, spent uint64) uint64 {
+	if spent >= limit {
+		return 0
+	}
+	return limit - spent
+}
+
+// retryFailed ends a payment whose retry found no route, once nothing else is in flight.
+func (cm *ChannelManager) retryFailed(id events.PaymentID) {
+	cm.outbound.mu.Lock()
+	defer cm.outbound.mu.Unlock()
+	op := cm.outbound.byID[id]
+	if op == nil || op.Retry == nil {
+		return
+	}
+	if op.Retry.Reason == events.RetriesExhausted {
+		op.Retry.Reason = events.RouteNotFound
+	}
+	cm.finishIfFailed(op, events.PaymentPathFailed{PaymentID: id, PaymentHash: op.Hash})
+}
+
+// countRetryTick counts a timer tick for each payment with a retry timeout. Called by
+// TimerTickOccurred.
+func (cm *ChannelManager) countRetryTicks() {
+	cm.outbound.mu.Lock()
+	defer cm.outbound.mu.Unlock()
+	for _, op := range cm.outbound.byID {
+		if op.Retry != nil && !op.Done {
+			op.Retry.Ticks++
+		}
+	}
+}

@@ -1,0 +1,208 @@
+package channelmanager
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/testchain"
+	"github.com/lnkit/lnkit/lnwire"
+	"github.com/lnkit/lnkit/router"
+)
+
+// diamond is alice with two ways to carol: through bob and through dave, every channel 1,000,000 sat
+// funded by its first node. Alice pays with a real router.DefaultRouter over a graph of the four
+// channels (with each forwarder's real policy; bob's route looks cheaper) and a ProbabilisticScorer.
+type diamond struct {
+	nw             *network
+	a, b, c, d     *testNode
+	ab, bc, ad, dc lnwire.ChannelID
+	graph          *router.NetworkGraph
+	scorer         *router.ProbabilisticScorer
+	router         *router.DefaultRouter
+}
+
+var mppPayee = lnwire.NewFeatureVector(lnwire.VarOnionOptinRequired, lnwire.PaymentSecretRequired, lnwire.BasicMPPOptional)
+
+func newDiamond(t *testing.T) *diamond {
+	chain := testchain.New(&chaincfg.RegressionNetParams)
+	chain.MineBlocks(101)
+	a, b := newTestNode(t, chain, "alice", 1), newTestNode(t, chain, "bob", 2)
+	c, d := newTestNode(t, chain, "carol", 3), newTestNode(t, chain, "dave", 4)
+	nw := newNetwork(t, a, b, c, d)
+	for _, p := range [][2]int{{0, 1}, {1, 2}, {0, 3}, {3, 2}} {
+		nw.connect(p[0], p[1])
+	}
+	dm := &diamond{nw: nw, a: a, b: b, c: c, d: d}
+	dm.ab, dm.bc = nw.openChannel(0, 1, 1_000_000, 0), nw.openChannel(1, 2, 1_000_000, 0)
+	dm.ad, dm.dc = nw.openChannel(0, 3, 1_000_000, 0), nw.openChannel(3, 2, 1_000_000, 0)
+	dm.graph = router.NewNetworkGraph(nil)
+	// Dave's route is advertised dearer, so bob's is tried first.
+	dm.addChannel(t, a, b, dm.ab, 0)
+	dm.addChannel(t, b, c, dm.bc, 0)
+	dm.addChannel(t, a, d, dm.ad, 0)
+	dm.addChannel(t, d, c, dm.dc, 5_000)
+	dm.scorer = router.NewProbabilisticScorer(router.DefaultProbabilisticScoringDecayParameters(),
+		router.DefaultProbabilisticScoringFeeParameters(), dm.graph)
+	dm.router = router.NewDefaultRouter(dm.graph, dm.scorer, a.id)
+	a.cm.SetRouter(dm.router)
+	return dm
+}
+
+// addChannel puts the channel between x and y into the graph with both sides' real forwarding policy
+// (plus extraBaseMsat advertised by x).
+func (dm *diamond) addChannel(t *testing.T, x, y *testNode, id lnwire.ChannelID, extraBaseMsat uint32) {
+	scid := x.channel(id).ShortChannelID.ToUint64()
+	kx, ky := nodeKey(x.id), nodeKey(y.id)
+	n1, n2, xIs1 := kx, ky, true
+	if bytes.Compare(kx[:], ky[:]) > 0 {
+		n1, n2, xIs1 = ky, kx, false
+	}
+	require.NoError(t, dm.graph.AddChannel(router.ChannelAnnouncementInfo{SCID: scid, NodeID1: n1, NodeID2: n2, CapacitySat: 1_000_000}))
+	for _, n := range []*testNode{x, y} {
+		cfg := n.cfg.ChannelConfig
+		dir := uint8(0)
+		if (n == x) != xIs1 {
+			dir = 1
+		}
+		base := cfg.ForwardingFeeBaseMsat
+		if n == x {
+			base += extraBaseMsat
+		}
+		require.NoError(t, dm.graph.UpdateChannelPolicy(scid, dir, router.ChannelPolicy{Timestamp: 1, FeeBaseMsat: base,
+			FeeProportionalMillionths: cfg.ForwardingFeeProportionalMillionths, CLTVExpiryDelta: cfg.CLTVExpiryDelta,
+			HTLCMinimumMsat: 1, HTLCMaximumMsat: 1_000_000_000}))
+	}
+}
+
+// invoice is carol's: its hash, secret and route parameters for amtMsat.
+func (dm *diamond) invoice(t *testing.T, amtMsat uint64) ([32]byte, RecipientOnionFields, router.RouteParameters) {
+	hash, secret, err := dm.c.cm.CreateInboundPayment(amtMsat, 3600, 0)
+	require.NoError(t, err)
+	params := router.NewRouteParameters(nodeKey(dm.c.id), amtMsat, uint32(DefaultMinFinalCLTVExpiryDelta))
+	params.PayeeFeatures = mppPayee
+	return hash, RecipientOnionFields{PaymentSecret: &secret}, params
+}
+
+func eventsOf[T events.Event](evs []events.Event) []T {
+	var out []T
+	for _, e := range evs {
+		if x, ok := e.(T); ok {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// TestSendPayment: alice pays carol, with whom she has no channel, over the route the router finds
+// (through bob, the cheaper): one PaymentSent with bob's fee, bob earns it, the scorer learns the path.
+func TestSendPayment(t *testing.T) {
+	dm := newDiamond(t)
+	const amt = 40_000_000
+	hash, onion, params := dm.invoice(t, amt)
+	require.NoError(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{1}, params, Retry{Attempts: 3}))
+	dm.nw.settle()
+	sent := eventsOf[events.PaymentSent](dm.a.takeEvents())
+	require.Len(t, sent, 1)
+	fee := uint64(dm.b.cfg.ChannelConfig.ForwardingFeeBaseMsat)
+	require.Equal(t, fee, sent[0].FeePaidMsat)
+	require.Len(t, eventsOf[events.PaymentForwarded](dm.b.takeEvents()), 1)
+	require.Equal(t, 1, countEvents[events.PaymentClaimed](dm.c.takeEvents()))
+	checkBalances(t, dm.a, dm.b, dm.ab, 1_000_000_000-amt-fee)
+	_, maxMsat, ok := dm.scorer.EstimatedLiquidityRange(router.DirectedChannel{SCID: dm.b.channel(dm.bc).ShortChannelID.ToUint64(),
+		Direction: router.DirectionOf(nodeKey(dm.b.id), nodeKey(dm.c.id))}, 1_000_000_000)
+	require.True(t, ok, "the scorer learned bob–carol")
+	require.LessOrEqual(t, maxMsat, uint64(1_000_000_000-amt), "the amount moved to carol's side")
+}
+
+// TestSendPaymentRetriesAroundFailingChannel: bob cannot reach carol (disconnected), so the first path
+// fails at bob–carol with temporary_channel_failure; alice retries around it through dave and the
+// payment succeeds: one PaymentPathFailed naming bob–carol, one PaymentSent, no PaymentFailed.
+func TestSendPaymentRetriesAroundFailingChannel(t *testing.T) {
+	dm := newDiamond(t)
+	dm.nw.disconnect(1, 2)
+	const amt = 40_000_000
+	hash, onion, params := dm.invoice(t, amt)
+	require.NoError(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{2}, params, Retry{Attempts: 3}))
+	dm.nw.settle()
+	evA := dm.a.takeEvents()
+	failed := eventsOf[events.PaymentPathFailed](evA)
+	require.Len(t, failed, 1, "%v", evA)
+	require.Equal(t, dm.b.channel(dm.bc).ShortChannelID.ToUint64(), failed[0].ShortChannelID)
+	require.False(t, failed[0].PaymentFailedPermanently)
+	require.Len(t, eventsOf[events.PaymentSent](evA), 1)
+	require.Empty(t, eventsOf[events.PaymentFailed](evA))
+	require.Len(t, eventsOf[events.PaymentForwarded](dm.d.takeEvents()), 1, "paid through dave")
+	checkBalances(t, dm.a, dm.b, dm.ab, 1_000_000_000)
+}
+
+// TestSendPaymentNoRetry: with Retry{} the first failure ends the payment (RetriesExhausted); with
+// retries but no other route it ends RouteNotFound; a payee's refusal is never retried.
+func TestSendPaymentNoRetry(t *testing.T) {
+	dm := newDiamond(t)
+	dm.nw.disconnect(1, 2)
+	hash, onion, params := dm.invoice(t, 10_000_000)
+	require.NoError(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{3}, params, Retry{}))
+	dm.nw.settle()
+	pf := eventsOf[events.PaymentFailed](dm.a.takeEvents())
+	require.Len(t, pf, 1)
+	require.Equal(t, events.RetriesExhausted, pf[0].Reason)
+
+	dm.nw.disconnect(3, 2) // dave cannot reach carol either
+	hash, onion, params = dm.invoice(t, 10_000_000)
+	require.NoError(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{4}, params, Retry{Attempts: 5}))
+	dm.nw.settle()
+	evA := dm.a.takeEvents()
+	pf = eventsOf[events.PaymentFailed](evA)
+	require.Len(t, pf, 1, "%v", evA)
+	require.Equal(t, events.RouteNotFound, pf[0].Reason)
+	require.Len(t, eventsOf[events.PaymentPathFailed](evA), 2, "both routes tried")
+
+	dm.nw.connect(1, 2)
+	dm.nw.settle()
+	_, _, params = dm.invoice(t, 10_000_000)
+	require.NoError(t, dm.a.cm.SendPayment([32]byte{9}, onion, events.PaymentID{5}, params, Retry{Attempts: 5}))
+	dm.nw.settle()
+	evA = dm.a.takeEvents()
+	pf = eventsOf[events.PaymentFailed](evA)
+	require.Len(t, pf, 1, "%v", evA)
+	require.Equal(t, events.RecipientRejected, pf[0].Reason)
+	require.Len(t, eventsOf[events.PaymentPathFailed](evA), 1, "not retried")
+}
+
+// TestSendPaymentErrors: no router, no route, a duplicate id; AbandonPayment of an unknown payment.
+func TestSendPaymentErrors(t *testing.T) {
+	dm := newDiamond(t)
+	hash, onion, params := dm.invoice(t, 10_000_000)
+	dm.b.cm.SetRouter(nil)
+	require.ErrorIs(t, dm.b.cm.SendPayment(hash, onion, events.PaymentID{6}, params, Retry{}), ErrNoRouter)
+	far := params
+	far.FinalValueMsat = 5_000_000_000
+	require.ErrorIs(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{6}, far, Retry{}), ErrRouteNotFound)
+	require.NoError(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{6}, params, Retry{}))
+	require.ErrorIs(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{6}, params, Retry{}), ErrDuplicatePayment)
+	require.ErrorIs(t, dm.a.cm.AbandonPayment(events.PaymentID{99}), ErrUnknownPayment)
+}
+
+// TestAbandonPayment: a payment abandoned while its path is held at carol and retries remain ends in
+// PaymentFailed (UserAbandoned) when carol fails the path, without a retry.
+func TestAbandonPayment(t *testing.T) {
+	dm := newDiamond(t)
+	dm.c.autoClaim = false
+	hash, onion, params := dm.invoice(t, 10_000_000)
+	require.NoError(t, dm.a.cm.SendPayment(hash, onion, events.PaymentID{7}, params, Retry{Attempts: 5}))
+	dm.nw.settle()
+	evC := dm.c.takeEvents()
+	require.Equal(t, 1, countEvents[events.PaymentClaimable](evC), "carol %v alice %v", evC, dm.a.takeEvents())
+	require.NoError(t, dm.a.cm.AbandonPayment(events.PaymentID{7}))
+	require.Empty(t, eventsOf[events.PaymentFailed](dm.a.takeEvents()), "a path is still in flight")
+	require.NoError(t, dm.c.cm.FailHTLCBackwards(hash))
+	dm.nw.settle()
+	evA := dm.a.takeEvents()
+	pf := eventsOf[events.PaymentFailed](evA)
+	require.Len(t, pf, 1, "%v", evA)
+	require.Equal(t, events.UserAbandoned, pf[0].Reason)
+}
