@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/router"
@@ -143,6 +144,26 @@ func TestMultiPathSendSurvivesRestart(t *testing.T) {
 	evA := a.takeEvents()
 	require.Equal(t, 1, countEvents[events.PaymentSent](evA), "%v", evA)
 	require.Zero(t, countEvents[events.PaymentFailed](evA))
+	checkBalances(t, a, b, id1, 200_000_000)
+	checkBalances(t, a, b, id2, 200_000_000)
+}
+
+// TestReceiveLargerThanAnyChannel: with the default inbound in-flight limit, bob receives 1,600,000 sat
+// over two channels of 1,000,000 sat (800,000 on each, more than half of either).
+func TestReceiveLargerThanAnyChannel(t *testing.T) {
+	def := config.Default().ChannelHandshakeConfig.MaxInboundHTLCValueInFlightPercent
+	nw, a, b := twoNodesWith(t, func(_ int, c *config.UserConfig) {
+		c.ChannelHandshakeConfig.MaxInboundHTLCValueInFlightPercent = def
+	})
+	id1 := nw.openChannel(0, 1, 1_000_000, 0)
+	id2 := nw.openChannel(0, 1, 1_000_000, 0)
+	hash, secret, err := b.cm.CreateInboundPayment(1_600_000_000, 3600, 0)
+	require.NoError(t, err)
+	route := twoPathRoute(nw, 1, a.channel(id1).ShortChannelID, a.channel(id2).ShortChannelID, 800_000_000, 800_000_000)
+	require.NoError(t, a.cm.SendPaymentWithRoute(route, hash, &secret, events.PaymentID{11}))
+	nw.settle()
+	require.Equal(t, 1, countEvents[events.PaymentClaimed](b.takeEvents()))
+	require.Equal(t, 1, countEvents[events.PaymentSent](a.takeEvents()))
 	checkBalances(t, a, b, id1, 200_000_000)
 	checkBalances(t, a, b, id2, 200_000_000)
 }

@@ -21,8 +21,11 @@ type ChannelHandshakeConfig struct {
 	// OurHTLCMinimumMsat is the smallest HTLC, in msat, we accept (`htlc_minimum_msat`). Default 1.
 	OurHTLCMinimumMsat uint64
 	// MaxInboundHTLCValueInFlightPercent is the percentage of the channel value we allow in inbound HTLCs
-	// at once (`max_htlc_value_in_flight_msat`), 1 to 100. Default 100 for private demo-style channels is
-	// unsafe for routing nodes; LDK uses 10 for announced channels. Default 50.
+	// at once (`max_htlc_value_in_flight_msat`), 1 to 100. Default 100, as lnd (the capacity; the
+	// counterparty's reserve still bounds what it can send): a payment larger than half of any one
+	// channel can then arrive at all, and one larger than any channel over two (multi-path). A limit
+	// only bounds how much of a channel one peer can lock up in HTLCs; a routing node that fears that
+	// griefing may lower it (LDK uses 10 for announced channels).
 	MaxInboundHTLCValueInFlightPercent uint8
 	// OurMaxAcceptedHTLCs is `max_accepted_htlcs`: how many HTLCs the counterparty may offer us at once,
 	// at most MaxAcceptedHTLCsLimit. Default 50.
@@ -116,7 +119,7 @@ func Default() UserConfig {
 			MinimumDepth:                         6,
 			OurToSelfDelay:                       144,
 			OurHTLCMinimumMsat:                   1,
-			MaxInboundHTLCValueInFlightPercent:   50,
+			MaxInboundHTLCValueInFlightPercent:   100,
 			OurMaxAcceptedHTLCs:                  50,
 			OurDustLimitSat:                      354,
 			ChannelReserveProportionalMillionths: 10000,
