@@ -9,6 +9,7 @@ import (
 
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/invoice"
+	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/router"
 )
 
@@ -92,57 +93,108 @@ func (cm *ChannelManager) CreateBolt11Invoice(p Bolt11InvoiceParams) (*invoice.I
 	return inv, s, nil
 }
 
-// SendPaymentForBolt11Invoice pays a decoded invoice over a usable direct channel with its payee
-// (lnkit has no router yet): a one-hop route with the invoice's payment secret and a final CLTV of
-// its min_final_cltv_expiry_delta plus a 3-block buffer. amountMsat must be 0 for an invoice with an
-// amount and positive for one without. The outcome arrives as PaymentSent, or PaymentPathFailed then
+// DefaultBolt11RetryAttempts is how many routes SendPaymentForBolt11Invoice tries, in all, when the
+// manager has a Router.
+const DefaultBolt11RetryAttempts = 3
+
+// Bolt11PaymentConfig limits how PayBolt11Invoice pays (LDK's RouteParametersConfig and Retry). Zero
+// fields keep router.NewRouteParameters' defaults (fee limit 1% + 50 sat, 10 paths).
+type Bolt11PaymentConfig struct {
+	// MaxTotalRoutingFeeMsat bounds the fees of the whole payment, retries included; 0: the default.
+	MaxTotalRoutingFeeMsat uint64
+	// MaxPathCount bounds the paths of one route (1: no multi-path); 0: the default.
+	MaxPathCount uint8
+	Retry        Retry
+}
+
+// SendPaymentForBolt11Invoice pays a decoded invoice. With a Router (SetRouter) it is
+// PayBolt11Invoice with DefaultBolt11RetryAttempts routes at most; without, it pays over a usable
+// direct channel with the payee (DirectRoute). amountMsat must be 0 for an invoice with an amount and
+// positive for one without. The outcome arrives as PaymentSent, or PaymentPathFailed then
 // PaymentFailed, under paymentID (the payment hash is the usual choice: it makes paying the same
 // invoice twice an ErrDuplicatePayment). Expiry is judged by the newest block timestamp seen; a host
 // with a clock should also check inv.IsExpired(now). Errors: ErrInvalidInvoice, ErrInvoiceExpired,
-// ErrNoRoute, and those of SendPaymentWithRoute.
+// ErrNoRoute, and those of SendPayment and SendPaymentWithRoute.
 func (cm *ChannelManager) SendPaymentForBolt11Invoice(inv *invoice.Invoice, amountMsat uint64, paymentID events.PaymentID) error {
-	if inv == nil || inv.Payee == nil {
-		return fmt.Errorf("%w: no payee", ErrInvalidInvoice)
+	if cm.getRouter() != nil {
+		return cm.PayBolt11Invoice(inv, amountMsat, paymentID, Bolt11PaymentConfig{Retry: Retry{Attempts: DefaultBolt11RetryAttempts}})
 	}
-	if inv.Network != nil && inv.Network.Net != cm.net.Net {
-		return fmt.Errorf("%w: invoice is for %s, we are on %s", ErrInvalidInvoice, inv.Network.Name, cm.net.Name)
+	amountMsat, delta, err := cm.checkInvoice(inv, amountMsat)
+	if err != nil {
+		return err
 	}
-	if inv.PaymentSecret == nil {
-		return fmt.Errorf("%w: no payment secret", ErrInvalidInvoice)
-	}
-	if inv.Features != nil {
-		if unknown := inv.Features.UnknownRequiredFeatures(invoice.KnownFeatures()); len(unknown) > 0 {
-			return fmt.Errorf("%w: invoice requires features %v", ErrInvalidInvoice, unknown)
-		}
-	}
-	if want, ok := inv.Amount(); ok {
-		if amountMsat != 0 && amountMsat != want {
-			return fmt.Errorf("%w: the invoice asks for %d msat; pay it with amount 0", ErrInvalidInvoice, want)
-		}
-		amountMsat = want
-	} else if amountMsat == 0 {
-		return fmt.Errorf("%w: the invoice has no amount: give one", ErrInvalidInvoice)
-	}
-	cm.mu.Lock()
-	blockTime := cm.highestBlockTime
-	cm.mu.Unlock()
-	if blockTime != 0 && inv.IsExpired(time.Unix(int64(blockTime), 0)) {
-		return ErrInvoiceExpired
-	}
-	delta := inv.MinFinalCLTVExpiryDeltaOrDefault() + finalCLTVExpiryBuffer
-	if delta > 2016 {
-		return fmt.Errorf("%w: min_final_cltv_expiry_delta %d is too far", ErrInvalidInvoice, delta)
-	}
-	route, err := cm.DirectRoute(inv.Payee, amountMsat, uint32(delta))
+	route, err := cm.DirectRoute(inv.Payee, amountMsat, delta)
 	if err != nil {
 		return err
 	}
 	return cm.SendPaymentWithRoute(route, inv.PaymentHash, inv.PaymentSecret, paymentID)
 }
 
+// PayBolt11Invoice pays a decoded invoice through the Router (SendPayment) with the invoice's
+// payee, features (multi-path if it offers basic_mpp), route hints (`r`) and final CLTV delta (plus
+// a 3-block buffer). amountMsat as in SendPaymentForBolt11Invoice. Errors: ErrInvalidInvoice,
+// ErrInvoiceExpired, and those of SendPayment.
+func (cm *ChannelManager) PayBolt11Invoice(inv *invoice.Invoice, amountMsat uint64, paymentID events.PaymentID, cfg Bolt11PaymentConfig) error {
+	amountMsat, delta, err := cm.checkInvoice(inv, amountMsat)
+	if err != nil {
+		return err
+	}
+	params := router.NewRouteParameters(nodeKey(inv.Payee), amountMsat, delta)
+	params.PayeeFeatures = inv.Features
+	if params.PayeeFeatures == nil {
+		params.PayeeFeatures = lnwire.NewFeatureVector(lnwire.VarOnionOptinRequired, lnwire.PaymentSecretRequired)
+	}
+	params.RouteHints = router.RouteHintsFromInvoice(inv.RouteHints)
+	if cfg.MaxTotalRoutingFeeMsat != 0 {
+		params.MaxTotalRoutingFeeMsat = cfg.MaxTotalRoutingFeeMsat
+	}
+	if cfg.MaxPathCount != 0 {
+		params.MaxPathCount = cfg.MaxPathCount
+	}
+	return cm.SendPayment(inv.PaymentHash, RecipientOnionFields{PaymentSecret: inv.PaymentSecret}, paymentID, params, cfg.Retry)
+}
+
+// checkInvoice checks an invoice before paying it and returns the amount to pay and the final CLTV
+// delta to use.
+func (cm *ChannelManager) checkInvoice(inv *invoice.Invoice, amountMsat uint64) (uint64, uint32, error) {
+	if inv == nil || inv.Payee == nil {
+		return 0, 0, fmt.Errorf("%w: no payee", ErrInvalidInvoice)
+	}
+	if inv.Network != nil && inv.Network.Net != cm.net.Net {
+		return 0, 0, fmt.Errorf("%w: invoice is for %s, we are on %s", ErrInvalidInvoice, inv.Network.Name, cm.net.Name)
+	}
+	if inv.PaymentSecret == nil {
+		return 0, 0, fmt.Errorf("%w: no payment secret", ErrInvalidInvoice)
+	}
+	if inv.Features != nil {
+		if unknown := inv.Features.UnknownRequiredFeatures(invoice.KnownFeatures()); len(unknown) > 0 {
+			return 0, 0, fmt.Errorf("%w: invoice requires features %v", ErrInvalidInvoice, unknown)
+		}
+	}
+	if want, ok := inv.Amount(); ok {
+		if amountMsat != 0 && amountMsat != want {
+			return 0, 0, fmt.Errorf("%w: the invoice asks for %d msat; pay it with amount 0", ErrInvalidInvoice, want)
+		}
+		amountMsat = want
+	} else if amountMsat == 0 {
+		return 0, 0, fmt.Errorf("%w: the invoice has no amount: give one", ErrInvalidInvoice)
+	}
+	cm.mu.Lock()
+	blockTime := cm.highestBlockTime
+	cm.mu.Unlock()
+	if blockTime != 0 && inv.IsExpired(time.Unix(int64(blockTime), 0)) {
+		return 0, 0, ErrInvoiceExpired
+	}
+	delta := inv.MinFinalCLTVExpiryDeltaOrDefault() + finalCLTVExpiryBuffer
+	if delta > 2016 {
+		return 0, 0, fmt.Errorf("%w: min_final_cltv_expiry_delta %d is too far", ErrInvalidInvoice, delta)
+	}
+	return amountMsat, uint32(delta), nil
+}
+
 // DirectRoute builds a one-hop route paying amountMsat to dest over the usable channel with it that
 // can send the most now, with a final CLTV delta of finalCLTVDelta blocks (for SendPaymentWithRoute
-// or SendSpontaneousPayment until lnkit has a router). Errors: ErrNoRoute.
+// or SendSpontaneousPayment; a host without a router pays over it). Errors: ErrNoRoute.
 func (cm *ChannelManager) DirectRoute(dest *btcec.PublicKey, amountMsat uint64, finalCLTVDelta uint32) (*router.Route, error) {
 	var best *ChannelDetails
 	for _, c := range cm.ListUsableChannels() {

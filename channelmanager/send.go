@@ -264,3 +264,53 @@ func (cm *ChannelManager) countRetryTicks() {
 		}
 	}
 }
+
+// RecentPaymentStatus says where a payment ListRecentPayments reports stands.
+type RecentPaymentStatus int
+
+const (
+	// PaymentPending: not finished (paths in flight, or waiting for a retry).
+	PaymentPending RecentPaymentStatus = iota
+	// PaymentFulfilled: PaymentSent was queued.
+	PaymentFulfilled
+	// PaymentAbandoned: PaymentFailed was queued.
+	PaymentAbandoned
+)
+
+// RecentPayment is one payment ListRecentPayments reports (LDK's RecentPaymentDetails).
+type RecentPayment struct {
+	PaymentID   events.PaymentID
+	PaymentHash [32]byte
+	Status      RecentPaymentStatus
+	// AmountMsat is what the payee receives; FeeMsat the fees of every path sent, failed ones included.
+	AmountMsat, FeeMsat uint64
+	// PathsInFlight counts the paths not yet resolved.
+	PathsInFlight int
+}
+
+// ListRecentPayments returns the payments the manager remembers: pending ones, and finished ones for
+// IdempotencyTimeoutTicks timer ticks after their last path resolved. Order is unspecified.
+func (cm *ChannelManager) ListRecentPayments() []RecentPayment {
+	cm.outbound.mu.Lock()
+	defer cm.outbound.mu.Unlock()
+	out := make([]RecentPayment, 0, len(cm.outbound.byID))
+	for _, op := range cm.outbound.byID {
+		rp := RecentPayment{PaymentID: op.ID, PaymentHash: op.Hash, AmountMsat: op.AmountMsat, FeeMsat: op.FeeMsat}
+		for _, p := range op.Paths {
+			switch p.State {
+			case pathInFlight:
+				rp.PathsInFlight++
+			case pathSucceeded:
+				rp.Status = PaymentFulfilled
+			}
+		}
+		if op.Done && rp.Status != PaymentFulfilled {
+			rp.Status = PaymentAbandoned
+		}
+		if !op.Done {
+			rp.Status = PaymentPending
+		}
+		out = append(out, rp)
+	}
+	return out
+}

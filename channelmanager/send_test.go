@@ -3,12 +3,14 @@ package channelmanager
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
+	"github.com/lnkit/lnkit/invoice"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/router"
 )
@@ -111,6 +113,8 @@ func TestSendPayment(t *testing.T) {
 	require.Equal(t, fee, sent[0].FeePaidMsat)
 	require.Len(t, eventsOf[events.PaymentForwarded](dm.b.takeEvents()), 1)
 	require.Equal(t, 1, countEvents[events.PaymentClaimed](dm.c.takeEvents()))
+	require.Equal(t, []RecentPayment{{PaymentID: events.PaymentID{1}, PaymentHash: hash, Status: PaymentFulfilled,
+		AmountMsat: amt, FeeMsat: fee}}, dm.a.cm.ListRecentPayments())
 	checkBalances(t, dm.a, dm.b, dm.ab, 1_000_000_000-amt-fee)
 	_, maxMsat, ok := dm.scorer.EstimatedLiquidityRange(router.DirectedChannel{SCID: dm.b.channel(dm.bc).ShortChannelID.ToUint64(),
 		Direction: router.DirectionOf(nodeKey(dm.b.id), nodeKey(dm.c.id))}, 1_000_000_000)
@@ -199,10 +203,42 @@ func TestAbandonPayment(t *testing.T) {
 	require.Equal(t, 1, countEvents[events.PaymentClaimable](evC), "carol %v alice %v", evC, dm.a.takeEvents())
 	require.NoError(t, dm.a.cm.AbandonPayment(events.PaymentID{7}))
 	require.Empty(t, eventsOf[events.PaymentFailed](dm.a.takeEvents()), "a path is still in flight")
+	recent := dm.a.cm.ListRecentPayments()
+	require.Len(t, recent, 1)
+	require.Equal(t, PaymentPending, recent[0].Status)
+	require.Equal(t, 1, recent[0].PathsInFlight)
 	require.NoError(t, dm.c.cm.FailHTLCBackwards(hash))
 	dm.nw.settle()
 	evA := dm.a.takeEvents()
 	pf := eventsOf[events.PaymentFailed](evA)
 	require.Len(t, pf, 1, "%v", evA)
 	require.Equal(t, events.UserAbandoned, pf[0].Reason)
+	require.Equal(t, PaymentAbandoned, dm.a.cm.ListRecentPayments()[0].Status)
+}
+
+// TestPayBolt11InvoiceWithRouteHint: carol's channels are not in alice's graph (private); her invoice
+// without route hints cannot be paid (ErrRouteNotFound), with a hint for bob–carol (bob's policy) it is
+// paid through bob.
+func TestPayBolt11InvoiceWithRouteHint(t *testing.T) {
+	dm := newDiamond(t)
+	g := router.NewNetworkGraph(nil)
+	dm.graph = g
+	dm.addChannel(t, dm.a, dm.b, dm.ab, 0)
+	dm.addChannel(t, dm.a, dm.d, dm.ad, 0)
+	dm.a.cm.SetRouter(router.NewDefaultRouter(g, nil, dm.a.id))
+	_, s, err := dm.c.cm.CreateBolt11Invoice(Bolt11InvoiceParams{AmountMsat: 30_000_000, Description: "coffee",
+		Timestamp: time.Unix(1_800_000_000, 0)})
+	require.NoError(t, err)
+	inv, err := invoice.Decode(s, &chaincfg.RegressionNetParams)
+	require.NoError(t, err)
+	require.ErrorIs(t, dm.a.cm.SendPaymentForBolt11Invoice(inv, 0, events.PaymentID{20}), ErrRouteNotFound)
+
+	cfg := dm.b.cfg.ChannelConfig
+	inv.RouteHints = [][]invoice.HopHint{{{NodeID: dm.b.id, ShortChannelID: dm.b.channel(dm.bc).ShortChannelID,
+		FeeBaseMsat: cfg.ForwardingFeeBaseMsat, FeeProportionalMillionths: cfg.ForwardingFeeProportionalMillionths,
+		CLTVExpiryDelta: cfg.CLTVExpiryDelta}}}
+	require.NoError(t, dm.a.cm.SendPaymentForBolt11Invoice(inv, 0, events.PaymentID{21}))
+	dm.nw.settle()
+	require.Len(t, eventsOf[events.PaymentSent](dm.a.takeEvents()), 1)
+	require.Len(t, eventsOf[events.PaymentForwarded](dm.b.takeEvents()), 1)
 }
