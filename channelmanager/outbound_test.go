@@ -167,3 +167,36 @@ func TestReceiveLargerThanAnyChannel(t *testing.T) {
 	checkBalances(t, a, b, id1, 200_000_000)
 	checkBalances(t, a, b, id2, 200_000_000)
 }
+
+// TestRestartFailsPathsNeverSent: a snapshot holds a pending payment whose HTLC no channel holds (it
+// was registered and the process died before the HTLC was added). After the restart the payment is not
+// left pending with nothing in flight: its path fails, and without retries the payment ends in
+// PaymentFailed. A payment whose HTLC is in a channel is left alone.
+func TestRestartFailsPathsNeverSent(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	b.autoClaim = false
+	nw.openChannel(0, 1, 1_000_000, 0)
+	_, _, err := nw.pay(0, 1, 10_000_000) // in flight, held at bob
+	require.NoError(t, err)
+	nw.settle()
+	ghost := events.PaymentID{0x99}
+	a.cm.outbound.mu.Lock()
+	a.cm.outbound.byID[ghost] = &outboundPayment{ID: ghost, Hash: [32]byte{1}, AmountMsat: 5000,
+		Paths: []outboundPath{{AmountMsat: 5000}}}
+	a.cm.outbound.mu.Unlock()
+	snap := a.cm.Write()
+	nw.disconnect(0, 1)
+	a.restart(snap)
+	a.handleEvents()
+	evA := a.takeEvents()
+	require.Len(t, eventsOf[events.PaymentFailed](evA), 1, "%v", evA)
+	require.Equal(t, ghost, eventsOf[events.PaymentFailed](evA)[0].PaymentID)
+	pending := 0
+	for _, rp := range a.cm.ListRecentPayments() {
+		if rp.Status == PaymentPending {
+			pending++
+			require.Equal(t, 1, rp.PathsInFlight)
+		}
+	}
+	require.Equal(t, 1, pending, "the payment held at bob stays pending")
+}

@@ -512,5 +512,6 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 			cm.handleHTLCEvent(ev)
 		}
 	}
+	cm.reconcileOutbound(a.Monitors)
 	return cm, nil
 }
