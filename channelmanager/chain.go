@@ -129,6 +129,7 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 		ps.mu.Unlock()
 	}
 	cm.failExpiringClaimables(height)
+	cm.failExpiringIntercepts(height)
 	cm.needsPersist.Store(true)
 }
 

@@ -142,6 +142,9 @@ func (cm *ChannelManager) ProcessPendingHTLCForwards() {
 // forwardHTLC adds a queued HTLC to its next channel, or queues its failure back.
 func (cm *ChannelManager) forwardHTLC(op *forwardOp) {
 	ps, c := cm.channelBySCID(op.NextSCID)
+	if c == nil && cm.intercept(op) {
+		return
+	}
 	if c == nil {
 		cm.queueFailBack(op, sphinx.NewFailure(sphinx.UnknownNextPeer), events.HTLCDestination{UnknownNextSCID: op.NextSCID})
 		return

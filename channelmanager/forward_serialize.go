@@ -118,12 +118,23 @@ func decodeForwardOp(b []byte) (forwardOp, error) {
 	return op, nil
 }
 
-// writeForwards writes the forward queue (manager version 3).
+// writeForwards writes the forward queue, the intercept scids and the intercepted HTLCs (manager
+// version 3).
 func (cm *ChannelManager) writeForwards(w *ser.Writer) {
 	ops := cm.forwards.snapshot()
 	w.U32(uint32(len(ops)))
 	for i := range ops {
 		w.Var(encodeForwardOp(&ops[i]))
+	}
+	cm.intercepts.mu.Lock()
+	defer cm.intercepts.mu.Unlock()
+	w.U32(uint32(len(cm.intercepts.scids)))
+	for scid := range cm.intercepts.scids {
+		w.U64(scid)
+	}
+	w.U32(uint32(len(cm.intercepts.held)))
+	for _, op := range cm.intercepts.held {
+		w.Var(encodeForwardOp(&op))
 	}
 }
 
@@ -141,5 +152,18 @@ func (cm *ChannelManager) readForwards(r *ser.Reader) {
 			return
 		}
 		cm.forwards.ops = append(cm.forwards.ops, op)
+	}
+	n = r.Count(8)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		cm.intercepts.scids[r.U64()] = true
+	}
+	n = r.Count(4)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		op, err := decodeForwardOp(r.Var())
+		if err != nil {
+			r.Fail("%v", err)
+			return
+		}
+		cm.intercepts.held[interceptIDOf(&op.Prev)] = op
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/ser"
 	"github.com/lnkit/lnkit/internal/sphinx"
 	"github.com/lnkit/lnkit/lnwire"
@@ -37,13 +38,16 @@ func TestForwardOpRoundTrip(t *testing.T) {
 	}
 	var cm ChannelManager
 	cm.forwards.ops = ops
+	cm.intercepts = intercepts{scids: map[uint64]bool{42: true}, held: map[events.InterceptID]forwardOp{interceptIDOf(&ops[0].Prev): ops[0]}}
 	var w ser.Writer
 	cm.writeForwards(&w)
-	var back ChannelManager
+	back := ChannelManager{intercepts: intercepts{scids: map[uint64]bool{}, held: map[events.InterceptID]forwardOp{}}}
 	r := ser.NewReader(w.Bytes())
 	back.readForwards(r)
 	require.NoError(t, r.Err())
 	require.Len(t, back.forwards.ops, len(ops))
+	require.Equal(t, cm.intercepts.scids, back.intercepts.scids)
+	require.Len(t, back.intercepts.held, 1)
 }
 
 // TestForwardOpCorrupt: truncated ops and unknown kinds are ErrCorrupt, never a panic.

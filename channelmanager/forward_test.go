@@ -292,3 +292,93 @@ func TestForwardPreimageLearnedOnChain(t *testing.T) {
 	checkBalances(t, f.a, f.b, f.ab, 1_000_000_000-amt-f.policyB.baseMsat)
 	noRejections(t, f.a.chain)
 }
+
+// interceptNet is threeNodes with bob intercepting, and a route from alice over bob's intercept scid.
+func interceptNet(t *testing.T) (*forwardNet, uint64) {
+	f := threeNodes(t)
+	f.b.cfg.AcceptInterceptHTLCs = true
+	snap := f.b.cm.Write()
+	f.nw.disconnect(0, 1)
+	f.nw.disconnect(1, 2)
+	f.b.restart(snap) // bob's manager with the new config
+	f.nw.connect(0, 1)
+	f.nw.connect(1, 2)
+	f.nw.settle()
+	return f, f.b.cm.GetInterceptSCID()
+}
+
+func intercepted(t *testing.T, n *testNode) events.HTLCIntercepted {
+	t.Helper()
+	evs := eventsOf[events.HTLCIntercepted](n.takeEvents())
+	require.Len(t, evs, 1)
+	return evs[0]
+}
+
+// TestInterceptForward: an HTLC for bob's intercept scid is held (HTLCIntercepted with the amounts);
+// bob forwards it over his channel to carol keeping 2,000 msat more than his fee, and it survives a
+// restart of bob while held. Carol is paid, alice's payment succeeds, bob earns what he kept.
+func TestInterceptForward(t *testing.T) {
+	f, scid := interceptNet(t)
+	const amt = 25_000_000
+	fee := f.policyB.baseMsat
+	f.pay(t, amt, f.route(amt, fee, f.policyB.delta, lnwire.NewShortChannelIDFromUint64(scid)), 30)
+	ev := intercepted(t, f.b)
+	require.Equal(t, scid, ev.RequestedNextHopSCID)
+	require.Equal(t, uint64(amt+fee), ev.InboundAmountMsat)
+	require.Equal(t, uint64(amt), ev.ExpectedOutboundAmountMsat)
+	require.Equal(t, 1, f.a.channel(f.ab).NumPendingHTLCs, "held")
+
+	snap := f.b.cm.Write()
+	f.nw.disconnect(0, 1)
+	f.nw.disconnect(1, 2)
+	f.b.restart(snap)
+	f.nw.connect(0, 1)
+	f.nw.connect(1, 2)
+	f.nw.settle()
+
+	require.ErrorIs(t, f.b.cm.ForwardInterceptedHTLC(events.InterceptID{1}, f.bc, f.c.id, amt), ErrUnknownIntercept)
+	// Carol's invoice is for amt; bob may forward a little less only if carol accepts it: forward amt.
+	require.NoError(t, f.b.cm.ForwardInterceptedHTLC(ev.InterceptID, f.bc, f.c.id, amt))
+	f.nw.settle()
+	require.Len(t, eventsOf[events.PaymentSent](f.a.takeEvents()), 1)
+	fwd := eventsOf[events.PaymentForwarded](f.b.takeEvents())
+	require.Len(t, fwd, 1)
+	require.Equal(t, fee, fwd[0].FeeEarnedMsat)
+	require.ErrorIs(t, f.b.cm.ForwardInterceptedHTLC(ev.InterceptID, f.bc, f.c.id, amt), ErrUnknownIntercept, "used once")
+}
+
+// TestInterceptFail: bob fails an intercepted HTLC: alice gets unknown_next_peer from bob; without
+// AcceptInterceptHTLCs the same scid is simply unknown.
+func TestInterceptFail(t *testing.T) {
+	f, scid := interceptNet(t)
+	const amt = 25_000_000
+	f.pay(t, amt, f.route(amt, f.policyB.baseMsat, f.policyB.delta, lnwire.NewShortChannelIDFromUint64(scid)), 31)
+	ev := intercepted(t, f.b)
+	require.NoError(t, f.b.cm.FailInterceptedHTLC(ev.InterceptID))
+	require.ErrorIs(t, f.b.cm.FailInterceptedHTLC(ev.InterceptID), ErrUnknownIntercept)
+	f.nw.settle()
+	pf := failureOf(t, f.a)
+	require.Equal(t, uint16(sphinx.UnknownNextPeer), pf.FailureCode)
+	require.Equal(t, 0, pf.ErringHop)
+	checkBalances(t, f.a, f.b, f.ab, 1_000_000_000)
+
+	// Held and never handled: failed back once the incoming expiry is HTLCFailBackBuffer blocks away.
+	start := f.a.chain.Height()
+	f.pay(t, amt, f.route(amt, f.policyB.baseMsat, f.policyB.delta, lnwire.NewShortChannelIDFromUint64(scid)), 33)
+	intercepted(t, f.b)
+	expiry := start + f.finalCLT + f.policyB.delta
+	evs := map[*testNode][]events.Event{}
+	mineTo(f.nw, expiry-channelmonitor.HTLCFailBackBuffer-1, evs)
+	f.nw.settle()
+	require.Empty(t, eventsOf[events.PaymentFailed](append(evs[f.a], f.a.takeEvents()...)), "still held")
+	mineTo(f.nw, expiry-channelmonitor.HTLCFailBackBuffer, evs)
+	f.nw.settle()
+	require.Len(t, eventsOf[events.PaymentFailed](append(evs[f.a], f.a.takeEvents()...)), 1, "failed back at the deadline")
+	checkBalances(t, f.a, f.b, f.ab, 1_000_000_000)
+
+	g := threeNodes(t)
+	other := g.b.cm.GetInterceptSCID()
+	g.pay(t, amt, g.route(amt, g.policyB.baseMsat, g.policyB.delta, lnwire.NewShortChannelIDFromUint64(other)), 32)
+	require.Empty(t, eventsOf[events.HTLCIntercepted](g.b.takeEvents()))
+	require.Equal(t, uint16(sphinx.UnknownNextPeer), failureOf(t, g.a).FailureCode)
+}

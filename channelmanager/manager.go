@@ -79,9 +79,10 @@ type ChannelManager struct {
 	pendingEvents []events.Event
 	dirty         map[*channel]*peerState // channels whose state changed since the last flush
 
-	inbound  inboundPayments  // payments we receive, under their own lock
-	outbound outboundPayments // payments we send, under their own lock
-	forwards forwardQueue     // forwarding steps waiting for ProcessPendingHTLCForwards
+	inbound    inboundPayments  // payments we receive, under their own lock
+	outbound   outboundPayments // payments we send, under their own lock
+	forwards   forwardQueue     // forwarding steps waiting for ProcessPendingHTLCForwards
+	intercepts intercepts       // intercept scids and the HTLCs held for them
 
 	routerMu sync.Mutex
 	router   Router // SendPayment's router (SetRouter); nil: none
@@ -118,6 +119,7 @@ func New(feeEst chaininterface.FeeEstimator, watch Watch, bcast chaininterface.B
 		feeEst: feeEst, watch: watch, bcast: bcast, log: logger, keys: km, cfg: cfg, net: params.Net,
 		ourNode: km.GetNodeID(), peers: map[[33]byte]*peerState{}, bestBlock: params.BestBlock,
 		inbound: newInboundPayments(), outbound: newOutboundPayments(),
+		intercepts: intercepts{scids: map[uint64]bool{}, held: map[events.InterceptID]forwardOp{}},
 	}, nil
 }
 

@@ -110,6 +110,10 @@ type UserConfig struct {
 	// ManuallyAcceptInboundChannels: when true, each inbound `open_channel` produces an
 	// OpenChannelRequest event and waits for AcceptInboundChannel (or ForceRejectChannel). Default false.
 	ManuallyAcceptInboundChannels bool
+	// AcceptInterceptHTLCs: when true, an HTLC to forward over a short_channel_id made by
+	// ChannelManager.GetInterceptSCID is held and announced by an HTLCIntercepted event instead of
+	// failing (LDK's accept_intercept_htlcs; for LSPs that open a channel on demand). Default false.
+	AcceptInterceptHTLCs bool
 }
 
 // Default returns the default configuration documented on each field.

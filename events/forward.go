@@ -48,3 +48,29 @@ func (e PaymentForwarded) String() string {
 func (e HTLCHandlingFailed) String() string {
 	return fmt.Sprintf("HTLCHandlingFailed{%s, code 0x%04x}", e.PrevChannelID, e.FailureCode)
 }
+
+// InterceptID names an intercepted HTLC (HTLCIntercepted) for ForwardInterceptedHTLC and
+// FailInterceptedHTLC.
+type InterceptID [32]byte
+
+// HTLCIntercepted reports an HTLC held for the host because it asks to be forwarded over an intercept
+// short_channel_id (ChannelManager.GetInterceptSCID, config AcceptInterceptHTLCs): the host forwards it
+// (ForwardInterceptedHTLC, e.g. over a channel it just opened) or fails it (FailInterceptedHTLC) before
+// InboundExpiryHeight draws near (LDK's HTLCIntercepted).
+type HTLCIntercepted struct {
+	InterceptID          InterceptID
+	RequestedNextHopSCID uint64
+	PaymentHash          [32]byte
+	// InboundAmountMsat is what the incoming HTLC pays us; ExpectedOutboundAmountMsat what the onion
+	// asks us to forward.
+	InboundAmountMsat          uint64
+	ExpectedOutboundAmountMsat uint64
+	// InboundExpiryHeight is the incoming HTLC's cltv_expiry.
+	InboundExpiryHeight uint32
+}
+
+func (HTLCIntercepted) isEvent() {}
+
+func (e HTLCIntercepted) String() string {
+	return fmt.Sprintf("HTLCIntercepted{%x, scid %d, %d msat}", e.InterceptID[:4], e.RequestedNextHopSCID, e.ExpectedOutboundAmountMsat)
+}
