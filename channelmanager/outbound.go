@@ -217,7 +217,7 @@ func (cm *ChannelManager) sendRetryRoute(route *router.Route, j retryJob) error 
 	op.AmountMsat = amount // the total does not change
 	cm.outbound.mu.Unlock()
 	cm.needsPersist.Store(true)
-	_, err := cm.sendPaths(route, j.hash, j.secret, nil, j.id, first, j.total)
+	_, err := cm.sendPaths(route, j.hash, j.secret, j.keysend, j.id, first, j.total)
 	if err != nil {
 		cm.log.Info("payment retry: a path could not be sent", "payment", j.id, "err", err)
 	}

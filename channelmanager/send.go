@@ -1,6 +1,7 @@
 package channelmanager
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -47,6 +48,7 @@ var (
 type retryState struct {
 	Params    router.RouteParameters
 	Secret    *[32]byte
+	Keysend   *[32]byte // the preimage a keysend payment carries in its onion
 	Retry     Retry
 	Attempts  int    // routes sent so far
 	Ticks     int    // timer ticks since the payment started
@@ -106,6 +108,34 @@ func (cm *ChannelManager) SendPayment(paymentHash [32]byte, onion RecipientOnion
 	}
 	rs := &retryState{Params: params, Secret: onion.PaymentSecret, Retry: retry, Attempts: 1, Reason: events.RetriesExhausted}
 	return cm.sendRoute(route, paymentHash, onion.PaymentSecret, nil, paymentID, params.FinalValueMsat, rs)
+}
+
+// SendSpontaneousPaymentWithRetry sends a keysend payment (the preimage travels in the onion, TLV type
+// 5482373484) over routes the Router finds, retrying as SendPayment does, and returns its payment
+// hash (LDK's send_spontaneous_payment). onion.PaymentSecret, if set, lets the payment use several
+// paths (the payee must offer basic_mpp in params.PayeeFeatures). Errors as SendPayment.
+func (cm *ChannelManager) SendSpontaneousPaymentWithRetry(preimage [32]byte, onion RecipientOnionFields, paymentID events.PaymentID,
+	params router.RouteParameters, retry Retry) ([32]byte, error) {
+	hash := sha256.Sum256(preimage[:])
+	r := cm.getRouter()
+	if r == nil {
+		return hash, ErrNoRouter
+	}
+	if onion.PaymentSecret == nil {
+		params.MaxPathCount = 1
+	}
+	cm.outbound.mu.Lock()
+	_, dup := cm.outbound.byID[paymentID]
+	cm.outbound.mu.Unlock()
+	if dup {
+		return hash, ErrDuplicatePayment
+	}
+	route, err := r.FindRoute(nodeKey(cm.ourNode), &params, cm.firstHops())
+	if err != nil {
+		return hash, fmt.Errorf("%w: %w", ErrRouteNotFound, err)
+	}
+	rs := &retryState{Params: params, Secret: onion.PaymentSecret, Keysend: &preimage, Retry: retry, Attempts: 1, Reason: events.RetriesExhausted}
+	return hash, cm.sendRoute(route, hash, onion.PaymentSecret, &preimage, paymentID, params.FinalValueMsat, rs)
 }
 
 // AbandonPayment stops retrying a payment: it ends in PaymentFailed (UserAbandoned) once its paths in
@@ -192,8 +222,9 @@ type retryJob struct {
 	id     events.PaymentID
 	hash   [32]byte
 	params router.RouteParameters
-	secret *[32]byte
-	total  uint64
+	secret  *[32]byte
+	keysend *[32]byte
+	total   uint64
 }
 
 // processRetries finds new routes for the failed amounts of payments with retries and sends them.
@@ -210,7 +241,10 @@ func (cm *ChannelManager) processRetries() {
 		params := rs.Params
 		params.FinalValueMsat = rs.RetryMsat
 		params.MaxTotalRoutingFeeMsat = feeLeft(rs.Params.MaxTotalRoutingFeeMsat, op.FeeMsat)
-		jobs = append(jobs, retryJob{id: op.ID, hash: op.Hash, params: params, secret: rs.Secret, total: op.AmountMsat})
+		if rs.Keysend != nil && rs.Secret == nil {
+			params.MaxPathCount = 1 // a keysend without a payment secret cannot be split
+		}
+		jobs = append(jobs, retryJob{id: op.ID, hash: op.Hash, params: params, secret: rs.Secret, keysend: rs.Keysend, total: op.AmountMsat})
 		rs.RetryMsat = 0
 		rs.Attempts++
 	}

@@ -15,6 +15,7 @@ const (
 	rtyRecSecret   uint64 = 1
 	rtyRecFeatures uint64 = 3
 	rtyRecFailed   uint64 = 5
+	rtyRecKeysend  uint64 = 7
 )
 
 // encodeRetry writes a payment's retry state as a TLV stream; nil for none.
@@ -57,6 +58,9 @@ func encodeRetry(rs *retryState) []byte {
 			}
 		})
 	}
+	if rs.Keysend != nil {
+		rec(rtyRecKeysend, func(w *ser.Writer) { w.Fixed(rs.Keysend[:]) })
+	}
 	return s.Encode()
 }
 
@@ -96,6 +100,12 @@ func decodeRetry(b []byte) (*retryState, error) {
 		r := ser.NewReader(v)
 		secret := r.Fixed32()
 		rs.Secret = &secret
+		readers = append(readers, r)
+	}
+	if v, ok := s.Get(rtyRecKeysend); ok {
+		r := ser.NewReader(v)
+		pre := r.Fixed32()
+		rs.Keysend = &pre
 		readers = append(readers, r)
 	}
 	if v, ok := s.Get(rtyRecFeatures); ok {

@@ -15,7 +15,8 @@ func testRetryState() *retryState {
 	params := router.NewRouteParameters([33]byte{2, 1}, 123_000, 42)
 	params.PayeeFeatures = mppPayee
 	params.PreviouslyFailedChannels = []uint64{5, 6 << 40}
-	return &retryState{Params: params, Secret: &secret, Retry: Retry{Attempts: 3, TimeoutTicks: 2}, Attempts: 2,
+	pre := [32]byte{8}
+	return &retryState{Params: params, Secret: &secret, Keysend: &pre, Retry: Retry{Attempts: 3, TimeoutTicks: 2}, Attempts: 2,
 		Ticks: 1, RetryMsat: 1000, Abandoned: true, Reason: events.UserAbandoned}
 }
 

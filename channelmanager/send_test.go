@@ -242,3 +242,23 @@ func TestPayBolt11InvoiceWithRouteHint(t *testing.T) {
 	require.Len(t, eventsOf[events.PaymentSent](dm.a.takeEvents()), 1)
 	require.Len(t, eventsOf[events.PaymentForwarded](dm.b.takeEvents()), 1)
 }
+
+// TestKeysendWithRetry: alice sends carol a keysend over the router's route; the first path fails at
+// bob–carol and the retry through dave, still carrying the preimage, is claimed.
+func TestKeysendWithRetry(t *testing.T) {
+	dm := newDiamond(t)
+	dm.nw.disconnect(1, 2)
+	params := router.NewRouteParameters(nodeKey(dm.c.id), 15_000_000, uint32(DefaultMinFinalCLTVExpiryDelta))
+	params.PayeeFeatures = lnwire.NewFeatureVector(lnwire.VarOnionOptinRequired)
+	preimage := [32]byte{0x4b}
+	hash, err := dm.a.cm.SendSpontaneousPaymentWithRetry(preimage, RecipientOnionFields{}, events.PaymentID{40}, params, Retry{Attempts: 2})
+	require.NoError(t, err)
+	dm.nw.settle()
+	evA := dm.a.takeEvents()
+	require.Len(t, eventsOf[events.PaymentPathFailed](evA), 1)
+	sent := eventsOf[events.PaymentSent](evA)
+	require.Len(t, sent, 1, "%v", evA)
+	require.Equal(t, preimage, sent[0].PaymentPreimage)
+	require.Equal(t, hash, sent[0].PaymentHash)
+	require.Len(t, eventsOf[events.PaymentClaimed](dm.c.takeEvents()), 1)
+}
