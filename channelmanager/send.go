@@ -219,9 +219,9 @@ func (cm *ChannelManager) finishIfFailed(op *outboundPayment, ev events.PaymentP
 
 // retryJob is a payment whose failed amount waits for a new route.
 type retryJob struct {
-	id     events.PaymentID
-	hash   [32]byte
-	params router.RouteParameters
+	id      events.PaymentID
+	hash    [32]byte
+	params  router.RouteParameters
 	secret  *[32]byte
 	keysend *[32]byte
 	total   uint64
