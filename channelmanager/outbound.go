@@ -60,6 +60,7 @@ type outboundPayment struct {
 	Paths      []outboundPath
 	DoneTicks  int         // timer ticks since Done with every path resolved (not persisted)
 	Retry      *retryState // SendPayment's retry state; nil for SendPaymentWithRoute
+	Probe      bool        // a probe (SendProbe): its outcome is ProbeSuccessful or ProbeFailed
 }
 
 // inFlight reports whether a path of the payment is still unresolved.
@@ -341,6 +342,10 @@ func (cm *ChannelManager) failOutbound(src *pathSource, ev events.PaymentPathFai
 	p := &op.Paths[src.PathIndex]
 	if ev.ShortChannelID == 0 {
 		ev.ShortChannelID = failingSCID(&p.Route, &ev)
+	}
+	if op.Probe {
+		cm.probeResolved(op, p, ev, final)
+		return
 	}
 	if r := cm.getRouter(); r != nil && len(p.Route.Hops) > 0 {
 		r.PaymentPathFailed(&p.Route, ev.ShortChannelID)

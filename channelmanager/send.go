@@ -20,6 +20,9 @@ type Router interface {
 	PaymentPathFailed(path *router.Path, failingSCID uint64)
 	// PaymentPathSuccessful: a path carried its amount.
 	PaymentPathSuccessful(path *router.Path)
+	// ProbeFailed and ProbeSuccessful are the same for probes (SendProbe).
+	ProbeFailed(path *router.Path, failingSCID uint64)
+	ProbeSuccessful(path *router.Path)
 }
 
 // RecipientOnionFields are what the payee's final onion payload carries besides the amount (LDK's

@@ -262,3 +262,34 @@ func TestKeysendWithRetry(t *testing.T) {
 	require.Equal(t, hash, sent[0].PaymentHash)
 	require.Len(t, eventsOf[events.PaymentClaimed](dm.c.takeEvents()), 1)
 }
+
+// TestSendProbe: a probe along alice → bob → carol succeeds (carol refuses the unknown hash); the same
+// with bob–carol down fails at bob–carol. Neither moves money nor produces payment events, and the
+// scorer learns from both.
+func TestSendProbe(t *testing.T) {
+	dm := newDiamond(t)
+	const amt = 20_000_000
+	params := router.NewRouteParameters(nodeKey(dm.c.id), amt, uint32(DefaultMinFinalCLTVExpiryDelta))
+	params.PayeeFeatures = mppPayee
+	params.MaxPathCount = 1
+	route, err := dm.router.FindRoute(nodeKey(dm.a.id), &params, dm.a.cm.firstHops())
+	require.NoError(t, err)
+	id, hash, err := dm.a.cm.SendProbe(route.Paths[0])
+	require.NoError(t, err)
+	dm.nw.settle()
+	evA := dm.a.takeEvents()
+	ok := eventsOf[events.ProbeSuccessful](evA)
+	require.Equal(t, []events.ProbeSuccessful{{PaymentID: id, PaymentHash: hash}}, ok)
+	require.Empty(t, eventsOf[events.PaymentFailed](evA))
+	require.Empty(t, eventsOf[events.PaymentPathFailed](evA))
+	checkBalances(t, dm.a, dm.b, dm.ab, 1_000_000_000)
+
+	dm.nw.disconnect(1, 2)
+	_, _, err = dm.a.cm.SendProbe(route.Paths[0])
+	require.NoError(t, err)
+	dm.nw.settle()
+	failed := eventsOf[events.ProbeFailed](dm.a.takeEvents())
+	require.Len(t, failed, 1)
+	require.Equal(t, route.Paths[0].Hops[1].ShortChannelID.ToUint64(), failed[0].ShortChannelID)
+	checkBalances(t, dm.a, dm.b, dm.ab, 1_000_000_000)
+}

@@ -127,6 +127,7 @@ func (cm *ChannelManager) writePayments(w *ser.Writer) {
 			w.U64(p.AmountMsat)
 		}
 		w.Var(encodeRetry(o.Retry))
+		w.Bool(o.Probe)
 	}
 }
 
@@ -389,6 +390,7 @@ func readOutboundPaths(r *ser.Reader, o *outboundPayment, version uint8) []outbo
 		r.Fail("payment %x: %v", o.ID, err)
 	}
 	o.Retry = rs
+	o.Probe = r.Bool()
 	return paths
 }
 

@@ -60,6 +60,20 @@ func (r *DefaultRouter) PaymentPathFailed(path *Path, failingSCID uint64) {
 	}
 }
 
+// ProbeFailed scores a probe that failed at the channel failingSCID.
+func (r *DefaultRouter) ProbeFailed(path *Path, failingSCID uint64) {
+	if r.scorer != nil {
+		r.scorer.ProbeFailed(path, r.payer, failingSCID, r.time())
+	}
+}
+
+// ProbeSuccessful scores a probe that reached its last hop.
+func (r *DefaultRouter) ProbeSuccessful(path *Path) {
+	if r.scorer != nil {
+		r.scorer.ProbeSuccessful(path, r.payer, r.time())
+	}
+}
+
 // PaymentPathSuccessful scores a path that carried its amount.
 func (r *DefaultRouter) PaymentPathSuccessful(path *Path) {
 	if r.scorer != nil {
