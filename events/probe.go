@@ -20,7 +20,9 @@ type ProbeFailed struct {
 func (ProbeSuccessful) isEvent() {}
 func (ProbeFailed) isEvent()     {}
 
-func (e ProbeSuccessful) String() string { return fmt.Sprintf("ProbeSuccessful{%x}", e.PaymentHash[:4]) }
+func (e ProbeSuccessful) String() string {
+	return fmt.Sprintf("ProbeSuccessful{%x}", e.PaymentHash[:4])
+}
 func (e ProbeFailed) String() string {
 	return fmt.Sprintf("ProbeFailed{%x, scid %d}", e.PaymentHash[:4], e.ShortChannelID)
 }
