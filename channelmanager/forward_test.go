@@ -31,7 +31,7 @@ type forwardPolicy struct {
 	delta    uint32
 }
 
-func threeNodes(t *testing.T) *forwardNet {
+func threeNodes(t testing.TB) *forwardNet {
 	chain := testchain.New(&chaincfg.RegressionNetParams)
 	chain.MineBlocks(101)
 	a := newTestNode(t, chain, "alice", 1)
@@ -60,7 +60,7 @@ func (f *forwardNet) route(amtMsat, feeMsat uint64, delta uint32, nextSCID lnwir
 }
 
 // pay sends amtMsat from alice to carol over route r for a fresh invoice of carol's.
-func (f *forwardNet) pay(t *testing.T, amtMsat uint64, r *router.Route, id byte) {
+func (f *forwardNet) pay(t testing.TB, amtMsat uint64, r *router.Route, id byte) {
 	hash, secret, err := f.c.cm.CreateInboundPayment(amtMsat, 3600, 0)
 	require.NoError(t, err)
 	require.NoError(t, f.a.cm.SendPaymentWithRoute(r, hash, &secret, events.PaymentID{id}))
