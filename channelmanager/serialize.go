@@ -48,6 +48,7 @@ func (cm *ChannelManager) Write() []byte {
 		w.Fixed(b)
 	}
 	cm.writePayments(&w)
+	cm.writeGossip(&w)
 	return w.Bytes()
 }
 
@@ -446,6 +447,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		o := &outboundPayment{ID: r.Fixed32(), Hash: r.Fixed32(), AmountMsat: r.U64(), FeeMsat: r.U64(), Done: r.Bool()}
 		cm.outbound[o.ID] = o
 	}
+	cm.readGossip(r)
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
 	}
