@@ -132,11 +132,19 @@ func (c *channel) gossipDue(g *gossipCtx) (effects, error) {
 	return eff, nil
 }
 
+// gossipMaybeDue is a cheap test of whether gossipDue may have something to do: it spares the messages
+// of a channel with nothing due the cost of a gossipCtx.
+func (c *channel) gossipMaybeDue() bool {
+	g := &c.gossip
+	return g.deferredSigs != nil || g.announcement == nil && (!g.updateSentToPeer || g.announce) ||
+		g.announce && !g.annSigsSent
+}
+
 // maybeGossip applies what gossipDue returns for a channel whose peer is connected and re-established.
 // It is called after each of the peer's messages about the channel and after each block. The caller
 // holds ps.mu.
 func (cm *ChannelManager) maybeGossip(ps *peerState, c *channel) {
-	if c.state == stateClosed || !c.funded() || !ps.connected || !c.peerConnected || c.reestablishPending {
+	if c.state == stateClosed || !c.funded() || !ps.connected || !c.peerConnected || c.reestablishPending || !c.gossipMaybeDue() {
 		return
 	}
 	before := c.gossip.lastUpdateTS
@@ -192,6 +200,7 @@ func (cm *ChannelManager) gossipTimerTick() {
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {
+			c.forgetStaleAnnouncement()
 			if c.gossip.announcement == nil || c.state == stateClosed {
 				continue
 			}
