@@ -29,7 +29,7 @@ const managerVersion uint8 = 2
 var ErrCorrupt = errors.New("channelmanager: corrupt data")
 
 // Write serializes the manager: funded channels with their full update state, expected and pending
-// payments, and the chain tip. Channels still being negotiated are not written (they do not survive a
+// payments, the chain tip, and the channels' BOLT 7 state (serialize_gossip.go). Channels still being negotiated are not written (they do not survive a
 // restart, as in LDK). Write the result durably (temp file, fsync, rename) and call it whenever
 // GetAndClearNeedsPersistence returns true. Write may run concurrently with everything else, including
 // other Writes.
