@@ -54,6 +54,9 @@ func (cm *ChannelManager) apply(ps *peerState, c *channel, eff effects) {
 			cm.release(c, heldOutput{tx: tx})
 		}
 	}
+	for _, m := range eff.gossip {
+		cm.queueBroadcast(m)
+	}
 	if eff.hasUpdateMsg() {
 		cm.afterChange(ps, c)
 	}

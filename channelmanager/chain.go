@@ -121,6 +121,7 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 			// Going on chain for an HTLC's deadline is the monitor's decision (HolderForceClosed), so
 			// that it is made even when the manager is not running.
 			cm.apply(ps, c, c.maybeSendChannelReady(height))
+			cm.maybeGossip(ps, c)
 			// A channel we opened whose funding never confirmed is abandoned after two weeks.
 			if c.state == stateAwaitingChannelReady && c.fundingConfHeight == 0 && !c.outbound && height > c.createdHeight+2016 {
 				cm.closeChannelLocked(ps, c, closure{events.FundingAbandoned, "funding transaction did not confirm in 2016 blocks", false})
@@ -150,13 +151,16 @@ func (cm *ChannelManager) GetRelevantTxids() []chaininterface.RelevantTx {
 
 // TimerTickOccurred does periodic work; call it about once a minute. The funder of each channel sends
 // `update_fee` when the fee estimate moved by more than ChannelConfig.FeeUpdateThresholdPercent,
-// multi-part payments still incomplete after MPPTimeoutTicks ticks are failed back, and pending
-// updates are committed.
+// multi-part payments still incomplete after MPPTimeoutTicks ticks are failed back, pending
+// updates are committed, and public channels get their channel_updates (disabled after
+// DisableGossipTicks ticks without the peer, enabled again after EnableGossipTicks, rebroadcast every
+// RebroadcastTicks).
 func (cm *ChannelManager) TimerTickOccurred() {
 	defer cm.flushDirty()
 	defer cm.timeoutIncompleteMPP()
 	defer cm.forgetFinishedPayments()
 	defer cm.countRetryTicks()
+	defer cm.gossipTimerTick()
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {

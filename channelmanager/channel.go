@@ -204,6 +204,10 @@ type channel struct {
 	inFlightUpdates       []uint64
 	heldMessages          []heldOutput
 	monitorFailed         bool
+
+	// gossip is the channel's BOLT 7 state: public or not, announcement_signatures, our channel_update
+	// and the counterparty's forwarding parameters (channel_announce.go, gossip_out.go).
+	gossip gossipState
 }
 
 // ChannelError is a protocol violation found while handling a peer's message. Close tells whether the

@@ -77,12 +77,13 @@ func newOutboundChannel(counterparty *btcec.PublicKey, valueSat int64, pushMsat 
 		localShutdownScript: shutdownScript,
 	}
 	c.local = ourSideParams(&cfg.ChannelHandshakeConfig, valueSat, signer.Pubkeys(), nil)
+	c.gossip = newGossipState(cfg.ChannelHandshakeConfig.AnnouncedChannel, &cfg.ChannelConfig)
 	eff.send(&lnwire.OpenChannel{
 		ChainHash: chain, TemporaryChannelID: tempID, FundingSatoshis: btcutil.Amount(valueSat), PushMsat: pushMsat,
 		DustLimitSatoshis: btcutil.Amount(c.local.DustLimitSat), MaxHTLCValueInFlightMsat: c.local.MaxHTLCValueInFlightMsat,
 		ChannelReserveSatoshis: btcutil.Amount(c.local.ChannelReserveSat), HTLCMinimumMsat: c.local.HTLCMinimumMsat,
 		FeeratePerKw: feeratePerKw, ToSelfDelay: c.local.ToSelfDelay, MaxAcceptedHTLCs: c.local.MaxAcceptedHTLCs,
-		ChannelKeys: wireKeys(c.local.Pubkeys, point0), ChannelFlags: 0,
+		ChannelKeys: wireKeys(c.local.Pubkeys, point0), ChannelFlags: c.gossip.channelFlags(),
 		UpfrontShutdownScript: []byte{}, ChannelType: channelTypeFor(ct).FeatureVector(),
 	})
 	return c, eff, nil
@@ -142,7 +143,8 @@ func newInboundChannel(counterparty *btcec.PublicKey, m *lnwire.OpenChannel, the
 	cfg *config.UserConfig, chain chainhash.Hash, minFeerate, maxFeerate uint32, height uint32) (*channel, error) {
 	c := &channel{state: stateAwaitingManualAccept, temporaryID: m.TemporaryChannelID, counterparty: counterparty,
 		valueSat: int64(m.FundingSatoshis), pushMsat: m.PushMsat, createdHeight: height,
-		remoteSecrets: keys.NewCounterpartyCommitmentSecrets(), closingFeeProposedSat: -1}
+		remoteSecrets: keys.NewCounterpartyCommitmentSecrets(), closingFeeProposedSat: -1,
+		gossip: newGossipState(m.AnnounceChannel(), &cfg.ChannelConfig)}
 	c.remote = sideParams{
 		DustLimitSat: uint64(m.DustLimitSatoshis), MaxHTLCValueInFlightMsat: m.MaxHTLCValueInFlightMsat,
 		ChannelReserveSat: uint64(m.ChannelReserveSatoshis), HTLCMinimumMsat: m.HTLCMinimumMsat,

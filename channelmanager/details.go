@@ -41,15 +41,45 @@ type ChannelDetails struct {
 	// ConfirmationsRequired is minimum_depth; FundingConfirmationHeight is 0 until confirmed.
 	ConfirmationsRequired     uint32
 	FundingConfirmationHeight uint32
+	// IsPublic: the channel was opened with the `announce_channel` bit (BOLT 2, LDK's
+	// is_announced): it is announced once its funding transaction is AnnouncementDepth deep.
+	// IsAnnounced: both sides' announcement_signatures are exchanged and the channel_announcement is
+	// built and broadcast (BOLT 7).
+	IsPublic    bool
+	IsAnnounced bool
+	// CounterpartyForwardingInfo is the counterparty's latest channel_update of the channel (LDK's
+	// counterparty.forwarding_info): what route hints for the channel are built from. Nil until one
+	// arrives.
+	CounterpartyForwardingInfo *CounterpartyForwardingInfo
+	// CounterpartyOutboundHTLCMinimumMsat is the counterparty's htlc_minimum_msat: the smallest HTLC we
+	// may send over the channel (LDK's counterparty.outbound_htlc_minimum_msat).
+	CounterpartyOutboundHTLCMinimumMsat uint64
+	// InboundHTLCMinimumMsat is our htlc_minimum_msat: the smallest HTLC the counterparty may send us.
+	InboundHTLCMinimumMsat uint64
+	// NextOutboundHTLCLimitMsat is the largest HTLC we could send now: OutboundCapacityMsat, at most
+	// what the counterparty's max_htlc_value_in_flight_msat leaves beside our HTLCs in flight (0 when
+	// not usable; LDK's next_outbound_htlc_limit_msat).
+	NextOutboundHTLCLimitMsat uint64
+	// HTLCMaximumMsat is the htlc_maximum_msat our channel_update announces (capacity less the reserve
+	// the counterparty asks of us, at most its max_htlc_value_in_flight_msat; 0 before funding).
+	HTLCMaximumMsat uint64
+	// ForwardingFeeBaseMsat, ForwardingFeeProportionalMillionths and CLTVExpiryDelta are our
+	// forwarding policy for the channel (see UpdateChannelConfig).
+	ForwardingFeeBaseMsat               uint32
+	ForwardingFeeProportionalMillionths uint32
+	CLTVExpiryDelta                     uint16
 }
 
 // ListChannels returns every channel that is not yet forgotten, ordered by channel id.
 func (cm *ChannelManager) ListChannels() []ChannelDetails {
 	var out []ChannelDetails
+	def := policyFrom(&cm.cfg.ChannelConfig)
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {
-			out = append(out, c.details())
+			d := c.details()
+			c.gossipDetails(&d, def)
+			out = append(out, d)
 		}
 		ps.mu.Unlock()
 	}

@@ -29,6 +29,9 @@ type effects struct {
 	msgs       []outMsg
 	broadcasts []*wire.MsgTx
 	events     []events.Event
+	// gossip is our own BOLT 7 gossip for every peer (channel_announcement, channel_update of a public
+	// channel), queued as Broadcast message events; it depends on no monitor state.
+	gossip []lnwire.Message
 	// For the payment layer: incoming HTLCs now irrevocably committed (to claim or fail back);
 	// outgoing HTLCs the counterparty fulfilled (the preimage is ours at once); outgoing HTLCs whose
 	// removal is irrevocably committed; outgoing HTLCs of a closing channel that never reached the
@@ -106,6 +109,7 @@ func (e *effects) merge(o effects) {
 	e.updates = append(e.updates, o.updates...)
 	e.msgs = append(e.msgs, o.msgs...)
 	e.broadcasts = append(e.broadcasts, o.broadcasts...)
+	e.gossip = append(e.gossip, o.gossip...)
 	e.events = append(e.events, o.events...)
 	e.committed = append(e.committed, o.committed...)
 	e.fulfilled = append(e.fulfilled, o.fulfilled...)

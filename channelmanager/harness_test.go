@@ -334,6 +334,9 @@ type network struct {
 	queue     []queued
 	// observe, if set, sees every message delivered, after decoding.
 	observe func(from, to int, m lnwire.Message)
+	// onBroadcast, if set, sees every Broadcast event (our own gossip for the network), which is not
+	// delivered to anyone.
+	onBroadcast func(from int, m lnwire.Message)
 }
 
 func newNetwork(t testing.TB, nodes ...*testNode) *network {
@@ -341,6 +344,9 @@ func newNetwork(t testing.TB, nodes ...*testNode) *network {
 }
 
 func (nw *network) index(id *btcec.PublicKey) int {
+	if id == nil {
+		return -1
+	}
 	for i, n := range nw.nodes {
 		if n.id.IsEqual(id) {
 			return i
@@ -390,6 +396,9 @@ func (nw *network) collect() {
 			continue
 		}
 		for _, me := range msgs {
+			if me.Broadcast && nw.onBroadcast != nil {
+				nw.onBroadcast(i, me.Msg)
+			}
 			j := nw.index(me.NodeID)
 			if j < 0 || !nw.connected[[2]int{min(i, j), max(i, j)}] {
 				continue
@@ -465,6 +474,9 @@ func (nw *network) step() int {
 			continue
 		}
 		for _, me := range msgs {
+			if me.Broadcast && nw.onBroadcast != nil {
+				nw.onBroadcast(i, me.Msg)
+			}
 			j := nw.index(me.NodeID)
 			if j < 0 || !nw.connected[[2]int{min(i, j), max(i, j)}] {
 				continue

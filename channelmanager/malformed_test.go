@@ -1006,10 +1006,14 @@ func TestProtocolErrorThroughPeerManager(t *testing.T) {
 	require.NoError(t, r.send(re))
 	a.host()
 	require.True(t, a.channel(id).IsUsable, "reestablished with bob's own numbers")
-	// No update happened yet, so alice retransmits channel_ready (BOLT 2), and nothing else.
+	// No update happened yet, so alice retransmits channel_ready (BOLT 2), and nothing else but her
+	// channel_update of the private channel (BOLT 7, for route hints).
 	for _, m := range r.read() {
-		_, ok := m.(*lnwire.ChannelReady)
-		require.True(t, ok, "only channel_ready is retransmitted: %T", m)
+		switch m.(type) {
+		case *lnwire.ChannelReady, *lnwire.ChannelUpdate:
+		default:
+			t.Fatalf("only channel_ready is retransmitted: %T", m)
+		}
 	}
 	require.NoError(t, r.send(&lnwire.UpdateAddHTLC{ChannelID: id, AmountMsat: 0, CLTVExpiry: a.chain.Height() + 50}))
 	a.host()

@@ -31,7 +31,7 @@ const managerVersion uint8 = 3
 var ErrCorrupt = errors.New("channelmanager: corrupt data")
 
 // Write serializes the manager: funded channels with their full update state, expected and pending
-// payments, and the chain tip. Channels still being negotiated are not written (they do not survive a
+// payments, the chain tip, and the channels' BOLT 7 state (serialize_gossip.go). Channels still being negotiated are not written (they do not survive a
 // restart, as in LDK). Write the result durably (temp file, fsync, rename) and call it whenever
 // GetAndClearNeedsPersistence returns true. Write may run concurrently with everything else, including
 // other Writes.
@@ -51,6 +51,7 @@ func (cm *ChannelManager) Write() []byte {
 	}
 	cm.writePayments(&w)
 	cm.writeForwards(&w)
+	cm.writeGossip(&w) // last: it takes the rest of the data
 	return w.Bytes()
 }
 
@@ -504,6 +505,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	if version >= 3 {
 		cm.readForwards(r)
 	}
+	cm.readGossip(r)
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
 	}

@@ -78,6 +78,7 @@ func cloneForCompare(t *testing.T, n *testNode, c *channel) channel {
 	}
 	cp.peerDisconnected()
 	cp.inFlightUpdates, cp.heldMessages = nil, nil
+	cp.gossip = gossipAsRead(t, c.gossip)
 	return cp
 }
 

@@ -40,6 +40,12 @@ type ChannelHandshakeConfig struct {
 	// `option_static_remotekey`) when the peer supports them. Default true; without it, or when the peer
 	// lacks anchors, channels are `option_static_remotekey` only.
 	NegotiateAnchorsZeroFeeHTLCTx bool
+	// AnnouncedChannel sets the `announce_channel` bit of `channel_flags` in our `open_channel` (BOLT 2):
+	// the channel is to be public, announced to the network with `announcement_signatures` and
+	// `channel_announcement` once its funding transaction is six blocks deep (BOLT 7). It applies to
+	// channels we open; for inbound channels the opener's bit decides. Default false (private, as in
+	// LDK): a private channel's `channel_update` goes only to the counterparty, for route hints.
+	AnnouncedChannel bool
 }
 
 // ChannelHandshakeLimits bounds what we accept in a counterparty's `open_channel`/`accept_channel`

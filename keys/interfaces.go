@@ -143,6 +143,13 @@ type ChannelSigner interface {
 	// funding key, for CPFP (BOLT 3, "to_local_anchor and to_remote_anchor Output").
 	SignAnchor(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64) (*ecdsa.Signature, error)
 
+	// SignChannelAnnouncementWithFundingKey returns the bitcoin_signature of a channel_announcement
+	// (BOLT 7): a deterministic low-S ECDSA signature, with our funding key, of the double-SHA256 of
+	// announcement, which is the message from offset 256 of its payload (after the four signatures) to
+	// its end (lnwire.ChannelAnnouncement.DataToSign). Errors: ErrInvalidEncoding for an empty
+	// announcement.
+	SignChannelAnnouncementWithFundingKey(announcement []byte) (*ecdsa.Signature, error)
+
 	// Write returns the bytes to persist so the signer can be re-created with KeysManager.ReadChannelSigner:
 	// the 32-byte keys id followed by the channel value in satoshis (8 bytes big-endian). It holds no
 	// secret.

@@ -9,6 +9,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 )
@@ -415,4 +416,14 @@ func (s *InMemorySigner) SignAnchor(tx *wire.MsgTx, inputIndex int, witnessScrip
 		key: s.secrets.FundingKey, pub: s.pubkeys.FundingPubkey, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
 		hashType: txscript.SigHashAll,
 	})
+}
+
+// SignChannelAnnouncementWithFundingKey signs the double-SHA256 of a channel_announcement's signed
+// part with our funding key (BOLT 7, "The channel_announcement Message": bitcoin_signature). Errors:
+// ErrInvalidEncoding for an empty announcement.
+func (s *InMemorySigner) SignChannelAnnouncementWithFundingKey(announcement []byte) (*ecdsa.Signature, error) {
+	if len(announcement) == 0 {
+		return nil, fmt.Errorf("%w: empty channel_announcement", ErrInvalidEncoding)
+	}
+	return ecdsa.Sign(s.secrets.FundingKey, chainhash.DoubleHashB(announcement)), nil
 }

@@ -310,3 +310,20 @@ func TestReleasedSecretsFeedStorage(t *testing.T) {
 	}
 	require.Equal(t, uint64(300), store.NumReceived())
 }
+
+// TestSignChannelAnnouncement: the bitcoin_signature of a channel_announcement is the funding key's
+// deterministic signature of the double-SHA256 of the signed part; empty input is refused.
+func TestSignChannelAnnouncement(t *testing.T) {
+	a, _ := twoSigners(t)
+	data := []byte("channel_announcement from offset 256")
+	sig, err := a.SignChannelAnnouncementWithFundingKey(data)
+	require.NoError(t, err)
+	h1 := sha256.Sum256(data)
+	h2 := sha256.Sum256(h1[:])
+	require.True(t, sig.Verify(h2[:], a.Pubkeys().FundingPubkey))
+	again, err := a.SignChannelAnnouncementWithFundingKey(data)
+	require.NoError(t, err)
+	require.Equal(t, sig.Serialize(), again.Serialize(), "deterministic")
+	_, err = a.SignChannelAnnouncementWithFundingKey(nil)
+	require.ErrorIs(t, err, ErrInvalidEncoding)
+}

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
@@ -117,6 +118,11 @@ type RoutingMessageHandler interface {
 	// it (encoded sizes): ProcessEvents passes what the peer's outbound buffer can take before it
 	// pauses, so that a slow peer holds the gossip in the handler, which bounds it.
 	PendingMessages(theirNodeID *btcec.PublicKey, budgetBytes int) []lnwire.Message
+	// BroadcastAnnouncement takes gossip we generated (our channel_announcement, channel_update or
+	// node_announcement): the handler applies it like a peer's and relays it to every peer, through
+	// PendingMessages. ProcessEvents calls it with the channel handler's Broadcast events, and
+	// BroadcastNodeAnnouncement with our node_announcement. An error says the handler refused it.
+	BroadcastAnnouncement(msg lnwire.Message) error
 }
 
 // GossipAction is what the PeerManager does about a gossip message the handler refused.
@@ -146,6 +152,9 @@ type NodeSigner interface {
 	GetNodeID() *btcec.PublicKey
 	// ECDH returns SHA-256 of the compressed (33-byte) point nodeSecret·pub, the BOLT 8 ECDH.
 	ECDH(pub *btcec.PublicKey) ([32]byte, error)
+	// SignMessageHash returns a low-S ECDSA signature of a 32-byte digest with the node key: for our
+	// node_announcement (BOLT 7, BroadcastNodeAnnouncement), which signs its double-SHA256.
+	SignMessageHash(hash [32]byte) (*ecdsa.Signature, error)
 }
 
 // EntropySource supplies secure random bytes (for handshake ephemeral keys). keys.KeysManager satisfies it.

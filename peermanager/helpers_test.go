@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/events"
@@ -21,6 +22,9 @@ type testSigner struct{ priv *btcec.PrivateKey }
 func (s testSigner) GetNodeID() *btcec.PublicKey { return s.priv.PubKey() }
 func (s testSigner) ECDH(pub *btcec.PublicKey) ([32]byte, error) {
 	return noise.ECDH(s.priv, pub), nil
+}
+func (s testSigner) SignMessageHash(hash [32]byte) (*ecdsa.Signature, error) {
+	return ecdsa.Sign(s.priv, hash[:]), nil
 }
 
 // testEntropy is a deterministic EntropySource.

@@ -52,6 +52,10 @@ type PeerManager struct {
 
 	eventsMu    sync.Mutex
 	eventsRerun atomic.Bool
+
+	// nodeAnnMu guards lastNodeAnnTS, the timestamp of our last node_announcement (a leaf lock).
+	nodeAnnMu     sync.Mutex
+	lastNodeAnnTS uint32
 }
 
 // New returns a PeerManager. handler's nil members ignore messages (see MessageHandler); nodeSigner
@@ -369,6 +373,11 @@ func (pm *PeerManager) handleMessage(p *peer, plaintext []byte) error {
 		return pm.handleInit(p, init)
 	}
 	if typ, ok := lnwire.PeekMessageType(plaintext); ok && isGossip(typ) && pm.routeHandler == nil {
+		if typ == lnwire.MsgChannelUpdate && decErr == nil {
+			// The channel handler still learns its counterparties' forwarding parameters.
+			pm.enqueue(p.key, delivery{p: p, kind: deliverChannelMsg, msg: msg})
+			return nil
+		}
 		// Without a routing handler, gossip is not ours to judge, well-formed or not.
 		pm.log.Debug("ignoring gossip message", pm.peerAttr(p), slog.Any("type", typ))
 		return nil
@@ -378,6 +387,11 @@ func (pm *PeerManager) handleMessage(p *peer, plaintext []byte) error {
 		return fmt.Errorf("%w: %w", ErrInvalidMessage, decErr)
 	}
 	if isGossip(msg.MsgType()) {
+		if msg.MsgType() == lnwire.MsgChannelUpdate {
+			// channel_update goes to the channel handler too (LDK's handle_channel_update): the
+			// counterparty's update of a private channel is known to no routing handler.
+			pm.enqueue(p.key, delivery{p: p, kind: deliverChannelMsg, msg: msg})
+		}
 		pm.enqueue(p.key, delivery{p: p, kind: deliverRoutingMsg, msg: msg})
 		return nil
 	}
@@ -622,7 +636,8 @@ func (pm *PeerManager) SendCustomMessage(nodeID *btcec.PublicKey, msg *lnwire.Un
 // ProcessEvents pulls the handlers' outgoing messages (GetAndClearPendingMsgEvents,
 // GetAndClearPendingCustomMessages), queues them on the peers' connections, disconnects the peers the
 // events ask to, and writes what the sockets accept. Messages for peers that are not connected are
-// dropped. If called while another goroutine is inside ProcessEvents, it returns at once and that
+// dropped. Broadcast events (our channel_announcement and channel_updates) go to the routing handler's
+// BroadcastAnnouncement, which relays them to every peer; without a routing handler they are dropped. If called while another goroutine is inside ProcessEvents, it returns at once and that
 // goroutine runs once more, so events are never reordered.
 func (pm *PeerManager) ProcessEvents() {
 	pm.eventsRerun.Store(true)
@@ -638,6 +653,10 @@ func (pm *PeerManager) ProcessEvents() {
 
 func (pm *PeerManager) processEventsOnce() {
 	for _, ev := range pm.chanHandler.GetAndClearPendingMsgEvents() {
+		if ev.Broadcast {
+			pm.broadcastAnnouncement(ev.Msg)
+			continue
+		}
 		if ev.NodeID == nil {
 			continue
 		}

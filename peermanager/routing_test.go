@@ -22,6 +22,9 @@ type fakeRoute struct {
 	pending     map[nodeKey][]lnwire.Message
 	budgets     []int
 	connectErr  error
+	// broadcast records BroadcastAnnouncement's messages; broadcastErr is its answer.
+	broadcast    []lnwire.Message
+	broadcastErr error
 }
 
 func newFakeRoute() *fakeRoute { return &fakeRoute{pending: map[nodeKey][]lnwire.Message{}} }
@@ -103,6 +106,13 @@ func (f *fakeRoute) PendingMessages(id *btcec.PublicKey, budget int) []lnwire.Me
 	return out
 }
 
+func (f *fakeRoute) BroadcastAnnouncement(msg lnwire.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.broadcast = append(f.broadcast, msg)
+	return f.broadcastErr
+}
+
 func (f *fakeRoute) queue(id *btcec.PublicKey, msgs ...lnwire.Message) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -135,8 +145,9 @@ func TestRoutingHandlerGetsGossip(t *testing.T) {
 	require.True(t, a.chanH.isConnected(r.priv.PubKey()))
 	require.Equal(t, []nodeKey{keyOf(r.priv.PubKey())}, a.route.connects)
 
-	// Every gossip type reaches the routing handler in order, not the channel or custom handler
-	// (announcement_signatures, exchanged with the channel's peer, goes to the channel handler).
+	// Every gossip type reaches the routing handler in order, not the custom handler; the channel
+	// handler gets channel_update only (for its counterparties' forwarding parameters), and
+	// announcement_signatures, exchanged with the channel's peer, goes to it alone.
 	var sent []lnwire.MessageType
 	var pts [][]byte
 	for _, m := range gossipSamples() {
@@ -145,16 +156,17 @@ func TestRoutingHandlerGetsGossip(t *testing.T) {
 	}
 	require.NoError(t, r.sendRaw(pts...))
 	require.Equal(t, sent, a.route.types())
-	require.Empty(t, a.chanH.messages())
+	require.Len(t, a.chanH.messages(), 1)
+	require.IsType(t, &lnwire.ChannelUpdate{}, a.chanH.messages()[0].msg)
 	require.Empty(t, a.custom.received())
 	require.NoError(t, r.send(&lnwire.AnnouncementSignatures{}))
-	require.Len(t, a.chanH.messages(), 1)
+	require.Len(t, a.chanH.messages(), 2)
 	require.Equal(t, sent, a.route.types())
 
 	// Ignore: nothing is sent back. Warn (GossipError or any other error): a warning, still connected.
-	require.NoError(t, r.send(verdict(1 + uint32(GossipIgnore))))
+	require.NoError(t, r.send(verdict(1+uint32(GossipIgnore))))
 	require.Empty(t, r.read())
-	require.NoError(t, r.send(verdict(1 + uint32(GossipWarn))))
+	require.NoError(t, r.send(verdict(1+uint32(GossipWarn))))
 	require.NoError(t, r.send(verdict(0xff)))
 	out := r.read()
 	require.Len(t, out, 2)
@@ -250,7 +262,7 @@ func TestNoRoutingHandler(t *testing.T) {
 	r, init := rawConnect(t, a, 7)
 	require.False(t, init.Features.IsSet(lnwire.GossipQueriesOptional))
 	require.NoError(t, r.send(&lnwire.Init{}))
-	require.NoError(t, r.send(verdict(1 + uint32(GossipDisconnect))))
+	require.NoError(t, r.send(verdict(1+uint32(GossipDisconnect))))
 	require.Empty(t, r.read())
 	require.True(t, a.chanH.isConnected(r.priv.PubKey()))
 }

@@ -53,6 +53,14 @@ type Config struct {
 	// (the new one included), at most AnchorMaxReserveSat, to pay for fee bumping (see onchain.go).
 	AnchorReserveSat    int64
 	AnchorMaxReserveSat int64
+
+	// Our node_announcement (BOLT 7), broadcast once we have an announced channel and every
+	// NodeAnnInterval: Alias (at most 32 bytes of UTF-8), Color (6 hex digits, rrggbb) and AnnounceAddr
+	// (comma-separated host:port; only these are advertised, none by default). See announce.go.
+	Alias           string
+	Color           string
+	AnnounceAddr    string
+	NodeAnnInterval time.Duration
 }
 
 // networkParams maps -network to chain parameters.
@@ -124,6 +132,10 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 		"sat kept in the wallet per anchor channel to bump its force close (a CPFP child for a ~1,000 vB commitment at ~10 sat/vB)")
 	fs.Int64Var(&cfg.AnchorMaxReserveSat, "anchor.maxreserve", defaultAnchorMaxReserveSat,
 		"cap on the anchor reserve, sat (channels rarely all close at once)")
+	fs.StringVar(&cfg.Alias, "alias", "", "node alias in our node_announcement (at most 32 bytes)")
+	fs.StringVar(&cfg.Color, "color", "3399ff", "node colour in our node_announcement, rrggbb")
+	fs.StringVar(&cfg.AnnounceAddr, "announceaddr", "", "comma-separated host:port addresses to advertise in our node_announcement (none by default)")
+	fs.DurationVar(&cfg.NodeAnnInterval, "tick.nodeann", time.Hour, "how often our node_announcement is broadcast while we have a public channel")
 	return fs
 }
 
@@ -173,6 +185,9 @@ func parseConfig(args []string) (*Config, []string, error) {
 	}
 	if cfg.AnchorReserveSat < 0 || cfg.AnchorMaxReserveSat < 0 {
 		return nil, nil, errors.New("the anchor reserve must not be negative")
+	}
+	if _, err := cfg.nodeAnnouncement(); err != nil || cfg.NodeAnnInterval <= 0 {
+		return nil, nil, errors.Join(err, errors.New("alias, color, announceaddr or tick.nodeann invalid"))
 	}
 	return cfg, fs.Args(), nil
 }

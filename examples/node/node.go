@@ -67,6 +67,8 @@ type Node struct {
 	store     *store
 	hub       *eventHub
 	routing   *routing // the network graph, gossip and scorer
+	// announcer remembers our last node_announcement (used by the event loop only).
+	announcer announcer
 
 	persistMu sync.Mutex // serialises writes of the channel manager and the chain tip
 
@@ -535,6 +537,7 @@ func (n *Node) eventLoop() {
 			n.cm.TimerTickOccurred()
 		case now := <-gossipTick.C:
 			n.routing.tick(now)
+			n.announceNode(now)
 		}
 		n.processEvents()
 	}

@@ -160,6 +160,9 @@ func (s *service) OpenChannel(ctx context.Context, p nodeapi.OpenChannelParams) 
 	if p.PushMsat > uint64(p.AmountSat)*1000 {
 		return nil, invalid("push_msat exceeds the channel amount")
 	}
+	if p.Public && p.Private {
+		return nil, invalid("public and private exclude each other")
+	}
 	if !n.isConnected(pub) {
 		return nil, fmt.Errorf("peer %s is not connected (connect first)", p.NodeID)
 	}
@@ -170,7 +173,7 @@ func (s *service) OpenChannel(ctx context.Context, p nodeapi.OpenChannelParams) 
 	_, _ = rand.Read(userID[:])
 	ch := make(chan openResult, 1)
 	n.mu.Lock()
-	tempID, err := n.cm.CreateChannel(pub, p.AmountSat, p.PushMsat, userID, nil)
+	tempID, err := n.cm.CreateChannel(pub, p.AmountSat, p.PushMsat, userID, openConfig(p.Public))
 	if err == nil {
 		n.opening[tempID] = ch
 	}
@@ -211,7 +214,7 @@ func (s *service) ListChannels(ctx context.Context) (*nodeapi.ListChannelsResult
 			CapacitySat: c.ChannelValueSat, LocalBalanceMsat: c.BalanceMsat, OutboundCapacityMsat: c.OutboundCapacityMsat,
 			InboundCapacityMsat: c.InboundCapacityMsat, IsOutbound: c.IsOutbound, IsChannelReady: c.IsChannelReady,
 			IsUsable: c.IsUsable, State: c.State, ChannelType: channelTypeName(c.ChannelType), FeeratePerKw: c.FeeratePerKw,
-			PendingHTLCs: c.NumPendingHTLCs}
+			PendingHTLCs: c.NumPendingHTLCs, Public: c.IsPublic, Announced: c.IsAnnounced}
 		if c.FundingTxo.Hash != ([32]byte{}) {
 			ch.FundingTxid = c.FundingTxo.Hash.String()
 			ch.FundingVout = c.FundingTxo.Index

@@ -57,8 +57,9 @@ var cliCommands = []cliCommand{
 		build: simple(MethodWalletBalance)},
 	{Command: Command{"listbalances", "", "list what each channel holds for us on chain, and from which height"},
 		build: simple(MethodListBalances)},
-	{Command: Command{"openchannel", "<node_id> <amount_sat> [push_msat] [--private]", "open a channel to a connected peer"},
-		minArgs: 2, maxArgs: 3, flags: []string{"private"}, build: buildOpenChannel},
+	{Command: Command{"openchannel", "<node_id> <amount_sat> [push_msat] [--public|--private]",
+		"open a channel to a connected peer (private unless --public)"},
+		minArgs: 2, maxArgs: 3, flags: []string{"private", "public"}, build: buildOpenChannel},
 	{Command: Command{"listchannels", "", "list channels"},
 		build: simple(MethodListChannels)},
 	{Command: Command{"closechannel", "<channel_id> [--force]", "close a channel, cooperatively or (--force) unilaterally"},
@@ -342,7 +343,10 @@ func buildOpenChannel(args []string, flags cliFlags) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	p := OpenChannelParams{NodeID: args[0], AmountSat: int64(amt), Private: flags.on("private")}
+	p := OpenChannelParams{NodeID: args[0], AmountSat: int64(amt), Private: flags.on("private"), Public: flags.on("public")}
+	if p.Public && p.Private {
+		return "", nil, errors.New("--public and --private exclude each other")
+	}
 	if len(args) > 2 {
 		if p.PushMsat, err = parseUint("push_msat", args[2], math.MaxUint64); err != nil {
 			return "", nil, err

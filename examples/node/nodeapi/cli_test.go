@@ -47,6 +47,8 @@ func TestCLICommands(t *testing.T) {
 			OpenChannelParams{NodeID: node, AmountSat: 100000, PushMsat: 5000, Private: true}, fakeOpen},
 		{[]string{"openchannel", node, "9223372036854775807", "-private"}, MethodOpenChannel,
 			OpenChannelParams{NodeID: node, AmountSat: 9223372036854775807, Private: true}, fakeOpen},
+		{[]string{"openchannel", node, "100000", "--public"}, MethodOpenChannel,
+			OpenChannelParams{NodeID: node, AmountSat: 100000, Public: true}, fakeOpen},
 		{[]string{"listchannels"}, MethodListChannels, nil, fakeChannels},
 		{[]string{"closechannel", hex32('2')}, MethodCloseChannel, CloseChannelParams{ChannelID: hex32('2')}, &CloseChannelResult{}},
 		{[]string{"closechannel", hex32('2'), "--force"}, MethodCloseChannel,
@@ -138,6 +140,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"openchannel", node, "1", "2", "3"},
 		{"openchannel", node, "1", "--force"},
 		{"openchannel", node, "1", "--private", "--private"},
+		{"openchannel", node, "1", "--private", "--public"},
 		{"listchannels", "x"},
 		{"closechannel"},
 		{"closechannel", "a", "b"},
@@ -213,7 +216,7 @@ func TestCLIHelp(t *testing.T) {
 	}
 	for _, args := range [][]string{{"help", "openchannel"}, {"openchannel", "--help"}, {"openchannel", "x", "-h"}} {
 		code, out, _ := runCLI(nil, args...)
-		if code != 0 || !strings.HasPrefix(out, "usage: openchannel <node_id> <amount_sat> [push_msat] [--private]\n") {
+		if code != 0 || !strings.HasPrefix(out, "usage: openchannel <node_id> <amount_sat> [push_msat] [--public|--private]\n") {
 			t.Fatalf("%q: %d %q", args, code, out)
 		}
 	}

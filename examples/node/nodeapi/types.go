@@ -211,10 +211,13 @@ type OpenChannelParams struct {
 	NodeID    string `json:"node_id"`
 	AmountSat int64  `json:"amount_sat"`
 	PushMsat  uint64 `json:"push_msat"`
-	// Private: do not announce the channel (lnkit does not announce channels yet; kept for the API).
+	// Private: do not announce the channel (the default).
 	Private bool `json:"private"`
 	// FeeratePerKw for the funding transaction; 0 uses the node's estimate.
 	FeeratePerKw uint32 `json:"feerate_per_kw"`
+	// Public: announce the channel to the network (BOLT 7) once its funding transaction is six blocks
+	// deep; the node then also announces itself (node_announcement). Not with Private.
+	Public bool `json:"public"`
 }
 
 type OpenChannelResult struct {
@@ -243,6 +246,9 @@ type Channel struct {
 	ChannelType          string `json:"channel_type"`
 	FeeratePerKw         uint32 `json:"feerate_per_kw"`
 	PendingHTLCs         int    `json:"pending_htlcs"`
+	// Public: opened to be announced; Announced: the channel_announcement is made and broadcast.
+	Public    bool `json:"public"`
+	Announced bool `json:"announced"`
 }
 
 type ListChannelsResult struct {
