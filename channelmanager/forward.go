@@ -184,9 +184,9 @@ func (cm *ChannelManager) channelBySCID(scid uint64) (*peerState, *channel) {
 // checkForward checks a forward against the next channel and our forwarding policy (BOLT 4, failure
 // messages; BOLT 7, "HTLC Fees"). The caller holds the next channel's peer lock.
 func (cm *ChannelManager) checkForward(c *channel, op *forwardOp) (sphinx.FailureMessage, bool) {
-	policy := cm.cfg.ChannelConfig
+	policy := c.forwardingPolicy(cm.gossipCtx())
 	height := cm.height()
-	fee := uint64(policy.ForwardingFeeBaseMsat) + op.AmtToForward*uint64(policy.ForwardingFeeProportionalMillionths)/1_000_000
+	fee := uint64(policy.FeeBaseMsat) + op.AmtToForward*uint64(policy.FeeProportionalMillionths)/1_000_000
 	switch {
 	case !c.isUsable():
 		return cm.updateFailure(c, sphinx.NewTemporaryChannelFailure)

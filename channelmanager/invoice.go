@@ -1,8 +1,10 @@
 package channelmanager
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -51,9 +53,9 @@ type Bolt11InvoiceParams struct {
 
 // CreateBolt11Invoice registers an inbound payment (as CreateInboundPayment does) and returns the
 // BOLT 11 invoice for it, signed with the node key: payment hash, payment secret, amount,
-// description, expiry, min_final_cltv_expiry_delta and the features var_onion_optin and
-// payment_secret (required) and basic_mpp (optional). The invoice carries no route hints (lnkit
-// does not yet read its peers' channel_update). It returns the invoice and its bech32 string.
+// description, expiry, min_final_cltv_expiry_delta, the features var_onion_optin and
+// payment_secret (required) and basic_mpp (optional), and route hints (`r`) for our private channels
+// when we have no announced one (routeHints). It returns the invoice and its bech32 string.
 // Errors: ErrAPIMisuse (zero Timestamp), invoice encoding errors.
 func (cm *ChannelManager) CreateBolt11Invoice(p Bolt11InvoiceParams) (*invoice.Invoice, string, error) {
 	if p.Timestamp.IsZero() {
@@ -76,6 +78,9 @@ func (cm *ChannelManager) CreateBolt11Invoice(p Bolt11InvoiceParams) (*invoice.I
 	}
 	if p.AmountMsat > 0 {
 		opts = append(opts, invoice.WithAmountMsat(p.AmountMsat))
+	}
+	for _, h := range cm.routeHints(p.AmountMsat) {
+		opts = append(opts, invoice.WithRouteHint(h))
 	}
 	if p.DescriptionHash != nil {
 		opts = append(opts, invoice.WithDescriptionHash(*p.DescriptionHash))
@@ -190,6 +195,42 @@ func (cm *ChannelManager) checkInvoice(inv *invoice.Invoice, amountMsat uint64) 
 		return 0, 0, fmt.Errorf("%w: min_final_cltv_expiry_delta %d is too far", ErrInvalidInvoice, delta)
 	}
 	return amountMsat, uint32(delta), nil
+}
+
+// MaxInvoiceRouteHints bounds the route hints CreateBolt11Invoice puts in an invoice.
+const MaxInvoiceRouteHints = 3
+
+// routeHints are the `r` fields of our invoices (BOLT 11): none when a usable announced channel lets
+// payers find us through gossip; otherwise one single-hop hint per usable private channel whose
+// counterparty's channel_update we have (its fees and CLTV delta towards us), those that can receive
+// amountMsat first, then by inbound capacity, at most MaxInvoiceRouteHints.
+func (cm *ChannelManager) routeHints(amountMsat uint64) []invoice.HopHint {
+	var cands []ChannelDetails
+	for _, d := range cm.ListUsableChannels() {
+		if d.IsAnnounced {
+			return nil
+		}
+		if d.CounterpartyForwardingInfo != nil && !d.CounterpartyForwardingInfo.Disabled && d.ShortChannelID.ToUint64() != 0 {
+			cands = append(cands, d)
+		}
+	}
+	slices.SortFunc(cands, func(x, y ChannelDetails) int {
+		xOK, yOK := x.InboundCapacityMsat >= amountMsat, y.InboundCapacityMsat >= amountMsat
+		if xOK != yOK {
+			if xOK {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(y.InboundCapacityMsat, x.InboundCapacityMsat)
+	})
+	var out []invoice.HopHint
+	for _, d := range cands[:min(len(cands), MaxInvoiceRouteHints)] {
+		fi := d.CounterpartyForwardingInfo
+		out = append(out, invoice.HopHint{NodeID: d.CounterpartyNodeID, ShortChannelID: d.ShortChannelID,
+			FeeBaseMsat: fi.FeeBaseMsat, FeeProportionalMillionths: fi.FeeProportionalMillionths, CLTVExpiryDelta: fi.CLTVExpiryDelta})
+	}
+	return out
 }
 
 // DirectRoute builds a one-hop route paying amountMsat to dest over the usable channel with it that

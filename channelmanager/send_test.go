@@ -231,6 +231,7 @@ func TestPayBolt11InvoiceWithRouteHint(t *testing.T) {
 	require.NoError(t, err)
 	inv, err := invoice.Decode(s, &chaincfg.RegressionNetParams)
 	require.NoError(t, err)
+	inv.RouteHints = nil // as an invoice from a node that gives none
 	require.ErrorIs(t, dm.a.cm.SendPaymentForBolt11Invoice(inv, 0, events.PaymentID{20}), ErrRouteNotFound)
 
 	cfg := dm.b.cfg.ChannelConfig
@@ -292,4 +293,43 @@ func TestSendProbe(t *testing.T) {
 	require.Len(t, failed, 1)
 	require.Equal(t, route.Paths[0].Hops[1].ShortChannelID.ToUint64(), failed[0].ShortChannelID)
 	checkBalances(t, dm.a, dm.b, dm.ab, 1_000_000_000)
+}
+
+// TestInvoiceRouteHints: carol's channels are private; her invoice carries a route hint per channel,
+// built from bob's and dave's own channel_updates (their policies, dave's dearer), and alice, whose graph
+// lacks carol's channels, pays it through one of them.
+func TestInvoiceRouteHints(t *testing.T) {
+	dm := newDiamond(t)
+	g := router.NewNetworkGraph(nil)
+	dm.graph = g
+	dm.addChannel(t, dm.a, dm.b, dm.ab, 0)
+	dm.addChannel(t, dm.a, dm.d, dm.ad, 0)
+	dm.a.cm.SetRouter(router.NewDefaultRouter(g, nil, dm.a.id))
+	_, s, err := dm.c.cm.CreateBolt11Invoice(Bolt11InvoiceParams{AmountMsat: 30_000_000, Timestamp: time.Unix(1_800_000_000, 0)})
+	require.NoError(t, err)
+	inv, err := invoice.Decode(s, &chaincfg.RegressionNetParams)
+	require.NoError(t, err)
+	require.Len(t, inv.RouteHints, 2)
+	seen := map[string]bool{}
+	for _, h := range inv.RouteHints {
+		require.Len(t, h, 1)
+		var fwd *testNode
+		switch {
+		case h[0].NodeID.IsEqual(dm.b.id):
+			fwd = dm.b
+			require.Equal(t, dm.b.channel(dm.bc).ShortChannelID, h[0].ShortChannelID)
+		case h[0].NodeID.IsEqual(dm.d.id):
+			fwd = dm.d
+			require.Equal(t, dm.d.channel(dm.dc).ShortChannelID, h[0].ShortChannelID)
+		default:
+			t.Fatalf("hint from an unknown node")
+		}
+		seen[fwd.name] = true
+		require.Equal(t, fwd.cfg.ChannelConfig.ForwardingFeeBaseMsat, h[0].FeeBaseMsat)
+		require.Equal(t, fwd.cfg.ChannelConfig.CLTVExpiryDelta, h[0].CLTVExpiryDelta)
+	}
+	require.True(t, seen["bob"] && seen["dave"])
+	require.NoError(t, dm.a.cm.SendPaymentForBolt11Invoice(inv, 0, events.PaymentID{50}))
+	dm.nw.settle()
+	require.Len(t, eventsOf[events.PaymentSent](dm.a.takeEvents()), 1)
 }
