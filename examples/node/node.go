@@ -33,6 +33,7 @@ import (
 	"github.com/lnkit/lnkit/examples/node/nodeapi"
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
 	"github.com/lnkit/lnkit/router"
 )
@@ -65,6 +66,7 @@ type Node struct {
 	listener0 *chainListener // the channel manager's and chain monitor's position on the chain
 	wallet    *wallet.Wallet
 	store     *store
+	forwards  *forwardLog // the forwarding history
 	hub       *eventHub
 	routing   *routing // the network graph, gossip and scorer
 	// announcer remembers our last node_announcement (used by the event loop only).
@@ -296,6 +298,7 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 		utxo = n.chain.NewUTXOLookup()
 	}
 	n.routing = openRouting(dir, params, utxo, cfg.Gossip, log)
+	n.cm.SetRouter(n.routing.newRouter(n.nodeID))
 	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm, Route: n.routing.handler()}, n.km, n.km,
 		peermanager.Config{ChainHashes: []chainhash.Hash{*params.GenesisHash}}, log.With("component", "peermanager"))
 	n.listener0 = &chainListener{n: n}
@@ -304,6 +307,17 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	n.store, err = openStore(filepath.Join(dir, "payments.jsonl"))
 	if err != nil {
 		return nil, err
+	}
+	for _, id := range reconcilePayments(n.store, n.cm.ListRecentPayments()) {
+		log.Info("payment unknown to the channel manager marked failed", "payment_id", id)
+	}
+	var unreadable int
+	n.forwards, unreadable, err = openForwardLog(filepath.Join(dir, forwardsFile))
+	if err != nil {
+		return nil, fmt.Errorf("forwarding history: %w", err)
+	}
+	if unreadable > 0 {
+		log.Warn("forwarding history: unreadable lines skipped", "lines", unreadable)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "peers.json")); err == nil {
 		_ = json.Unmarshal(b, &n.peerAddrs)
@@ -494,6 +508,7 @@ func (n *Node) Stop() {
 	n.saveRouting()
 	_ = n.persister.Close()
 	n.store.close()
+	n.forwards.close()
 	if err := n.wallet.Close(); err != nil {
 		n.log.Warn("closing wallet", "err", err)
 	}
@@ -829,6 +844,39 @@ func (n *Node) handleEvent(e events.Event) error {
 		})
 		n.hub.publish(nodeapi.Event{Type: "payment_failed", PaymentID: id, PaymentHash: hex.EncodeToString(ev.PaymentHash[:]),
 			Reason: p.FailureReason})
+	case events.PaymentForwarded:
+		if err := n.forwards.add(n.forwardRecord(ev, time.Now())); err != nil {
+			// Returned: the manager keeps the event and hands it over again.
+			return fmt.Errorf("recording forward: %w", err)
+		}
+		n.hub.publish(nodeapi.Event{Type: "payment_forwarded", ChannelID: hex.EncodeToString(ev.PrevChannelID[:]),
+			NextChannelID: hex.EncodeToString(ev.NextChannelID[:]), AmountMsat: ev.OutboundAmountForwardedMsat,
+			FeeMsat: ev.FeeEarnedMsat})
+	case events.HTLCHandlingFailed:
+		e := nodeapi.Event{Type: "htlc_handling_failed", ChannelID: hex.EncodeToString(ev.PrevChannelID[:]),
+			FailureCode: ev.FailureCode}
+		if ev.FailedNextDestination.NextChannelID != (lnwire.ChannelID{}) {
+			e.NextChannelID = hex.EncodeToString(ev.FailedNextDestination.NextChannelID[:])
+		}
+		if ev.FailureCode != 0 {
+			e.Reason = failureName(ev.FailureCode)
+		} else {
+			e.Reason = "the next hop's failure, relayed"
+		}
+		if scid := ev.FailedNextDestination.UnknownNextSCID; scid != 0 {
+			e.ShortChannelID = lnwire.NewShortChannelIDFromUint64(scid).String()
+		}
+		n.hub.publish(e)
+	case events.ProbeSuccessful:
+		n.hub.publish(nodeapi.Event{Type: "probe_successful", PaymentID: hex.EncodeToString(ev.PaymentID[:]),
+			PaymentHash: hex.EncodeToString(ev.PaymentHash[:])})
+	case events.ProbeFailed:
+		e := nodeapi.Event{Type: "probe_failed", PaymentID: hex.EncodeToString(ev.PaymentID[:]),
+			PaymentHash: hex.EncodeToString(ev.PaymentHash[:])}
+		if ev.ShortChannelID != 0 {
+			e.ShortChannelID = lnwire.NewShortChannelIDFromUint64(ev.ShortChannelID).String()
+		}
+		n.hub.publish(e)
 	case events.SpendableOutputs:
 		n.sweep(ev)
 	case events.BumpChannelClose:
@@ -839,6 +887,27 @@ func (n *Node) handleEvent(e events.Event) error {
 		// Only with ManuallyAcceptInboundChannels, which this node does not set.
 	}
 	return nil
+}
+
+// forwardRecord describes a forward for the history, with the channels' short ids and peers when the
+// manager still knows the channels.
+func (n *Node) forwardRecord(ev events.PaymentForwarded, now time.Time) nodeapi.Forward {
+	rec := nodeapi.Forward{Timestamp: now.Unix(), PrevChannelID: hex.EncodeToString(ev.PrevChannelID[:]),
+		NextChannelID: hex.EncodeToString(ev.NextChannelID[:]), AmountInMsat: ev.IncomingAmountMsat,
+		AmountOutMsat: ev.OutboundAmountForwardedMsat, FeeMsat: ev.FeeEarnedMsat, ClaimedOnChain: ev.ClaimedOnChain}
+	for _, c := range n.cm.ListChannels() {
+		var scid string
+		if c.ShortChannelID != (lnwire.ShortChannelID{}) {
+			scid = c.ShortChannelID.String()
+		}
+		switch c.ChannelID {
+		case ev.PrevChannelID:
+			rec.PrevShortChannelID, rec.PrevNodeID = scid, nodeIDHex(c.CounterpartyNodeID)
+		case ev.NextChannelID:
+			rec.NextShortChannelID, rec.NextNodeID = scid, nodeIDHex(c.CounterpartyNodeID)
+		}
+	}
+	return rec
 }
 
 // fundChannel builds and hands over the funding transaction a channel asked for.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/lnkit/lnkit/chaininterface"
@@ -26,7 +27,8 @@ const (
 
 // routing is the node's view of the network: the NetworkGraph, fed by gossip (the P2PGossipSync is
 // the PeerManager's routing message handler) and by the chain (chainListener hands it every block, so
-// a funding spend closes the channel), and the ProbabilisticScorer that queryroutes consults.
+// a funding spend closes the channel), the ProbabilisticScorer that queryroutes consults, and the
+// DefaultRouter over both that the ChannelManager pays with (SetRouter), learning from every outcome.
 //
 // Both are caches: they are snapshotted to <dir>/graph and <dir>/scorer every -tick.graph, at Stop,
 // and the graph also at a chain checkpoint that changed its funding spends (so that a close seen in a
@@ -36,6 +38,7 @@ type routing struct {
 	graph  *router.NetworkGraph
 	scorer *router.ProbabilisticScorer
 	gossip *router.P2PGossipSync // nil without -gossip
+	router *router.DefaultRouter // nil until newRouter
 	dir    string
 	log    *slog.Logger
 
@@ -118,10 +121,21 @@ func (r *routing) handler() peermanager.RoutingMessageHandler {
 	return r.gossip
 }
 
-// tick passes the host's time to the gossip sync (flushes, sync timeouts, pruning).
+// newRouter makes the DefaultRouter for payer (our node id) over the graph and the scorer.
+func (r *routing) newRouter(payer *btcec.PublicKey) *router.DefaultRouter {
+	r.router = router.NewDefaultRouter(r.graph, r.scorer, payer)
+	return r.router
+}
+
+// tick passes the host's time to the gossip sync (flushes, sync timeouts, pruning) and to the router
+// (the scorer's knowledge decays with it; payment outcomes are scored at that time).
 func (r *routing) tick(now time.Time) {
+	t := time.Duration(now.UnixNano())
 	if r.gossip != nil {
-		r.gossip.TimerTick(time.Duration(now.UnixNano()))
+		r.gossip.TimerTick(t)
+	}
+	if r.router != nil {
+		r.router.TimerTick(t)
 	}
 }
 

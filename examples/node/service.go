@@ -214,7 +214,9 @@ func (s *service) ListChannels(ctx context.Context) (*nodeapi.ListChannelsResult
 			CapacitySat: c.ChannelValueSat, LocalBalanceMsat: c.BalanceMsat, OutboundCapacityMsat: c.OutboundCapacityMsat,
 			InboundCapacityMsat: c.InboundCapacityMsat, IsOutbound: c.IsOutbound, IsChannelReady: c.IsChannelReady,
 			IsUsable: c.IsUsable, State: c.State, ChannelType: channelTypeName(c.ChannelType), FeeratePerKw: c.FeeratePerKw,
-			PendingHTLCs: c.NumPendingHTLCs, Public: c.IsPublic, Announced: c.IsAnnounced}
+			PendingHTLCs: c.NumPendingHTLCs, Public: c.IsPublic, Announced: c.IsAnnounced,
+			FeeBaseMsat: c.ForwardingFeeBaseMsat, FeeRatePPM: c.ForwardingFeeProportionalMillionths,
+			TimeLockDelta: c.CLTVExpiryDelta}
 		if c.FundingTxo.Hash != ([32]byte{}) {
 			ch.FundingTxid = c.FundingTxo.Hash.String()
 			ch.FundingVout = c.FundingTxo.Index
@@ -284,36 +286,6 @@ func (s *service) sendAndWait(ctx context.Context, rec nodeapi.Payment, noWait b
 		p, _ := s.n.store.payment(rec.PaymentID)
 		return &p, nil
 	}
-}
-
-// keysendFinalCLTVDelta is the final CLTV delta of keysend payments: above lnd's 40-block minimum
-// for keysend, with a margin for blocks found while the payment travels.
-const keysendFinalCLTVDelta = 43
-
-func (s *service) Keysend(ctx context.Context, p nodeapi.KeysendParams) (*nodeapi.Payment, error) {
-	dest, err := parseNodeID(p.NodeID)
-	if err != nil {
-		return nil, err
-	}
-	if p.AmountMsat == 0 {
-		return nil, invalid("amount_msat must be positive")
-	}
-	route, err := s.n.cm.DirectRoute(dest, p.AmountMsat, keysendFinalCLTVDelta)
-	if err != nil {
-		return nil, err
-	}
-	var preimage [32]byte
-	var id events.PaymentID
-	_, _ = rand.Read(preimage[:])
-	_, _ = rand.Read(id[:])
-	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), Destination: p.NodeID, AmountMsat: p.AmountMsat}
-	return s.sendAndWait(ctx, rec, p.NoWait, func() error {
-		hash, err := s.n.cm.SendSpontaneousPayment(route, preimage, id)
-		if err == nil {
-			s.n.store.updatePayment(rec.PaymentID, func(q *nodeapi.Payment) { q.PaymentHash = hex.EncodeToString(hash[:]) })
-		}
-		return err
-	})
 }
 
 func (s *service) ListPayments(ctx context.Context) (*nodeapi.ListPaymentsResult, error) {

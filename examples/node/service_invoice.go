@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -99,6 +98,10 @@ func (s *service) PayInvoice(ctx context.Context, p nodeapi.PayInvoiceParams) (*
 	case !ok:
 		amt = p.AmountMsat
 	}
+	lim, err := s.sendLimits(p.MaxParts, p.FeeLimitSat, p.TimeoutSecs)
+	if err != nil {
+		return nil, err
+	}
 	id := events.PaymentID(inv.PaymentHash)
 	if old, ok := s.n.store.payment(hex.EncodeToString(id[:])); ok && old.Status == nodeapi.StatusFailed {
 		_, _ = rand.Read(id[:]) // a new attempt after a failure needs a new payment id
@@ -106,10 +109,8 @@ func (s *service) PayInvoice(ctx context.Context, p nodeapi.PayInvoiceParams) (*
 	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), PaymentHash: hex.EncodeToString(inv.PaymentHash[:]),
 		Destination: nodeIDHex(inv.Payee), AmountMsat: amt}
 	return s.sendAndWait(ctx, rec, p.NoWait, func() error {
-		err := s.n.cm.SendPaymentForBolt11Invoice(inv, p.AmountMsat, id)
-		if errors.Is(err, channelmanager.ErrInvalidInvoice) {
-			return fmt.Errorf("%w: %v", nodeapi.ErrInvalidParams, err)
-		}
-		return err
+		err := s.n.cm.PayBolt11Invoice(inv, p.AmountMsat, id, channelmanager.Bolt11PaymentConfig{
+			MaxTotalRoutingFeeMsat: lim.feeLimitMsat, MaxPathCount: lim.maxPaths, Retry: lim.retry})
+		return sendError(err, rec.Destination, amt)
 	})
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
 	"sync"
 
+	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/examples/node/nodeapi"
 )
 
@@ -214,4 +216,33 @@ func oldestFirst[T any](m map[string]*T, key func(T) (created int64, id string))
 		return ii < ij
 	})
 	return out
+}
+
+// unknownToManager is the failure reason of a payment reconcilePayments marks failed.
+const unknownToManager = "unknown to the channel manager at start: the node stopped before the payment was sent"
+
+// reconcilePayments marks failed every payment recorded as pending whose id the ChannelManager does not
+// know (known: its ListRecentPayments at start) and returns their ids. Such a record was written just
+// before the payment was handed to the manager, and the node stopped before the manager's state with
+// the payment reached disk: no HTLC of it ever left (the node writes the manager before sending
+// anything), so nothing will ever finish it, and marking it failed lets the invoice be paid again.
+// Payments the manager knows are left for its events. (One case is misjudged: a payment the manager
+// finished and then forgot, IdempotencyTimeoutTicks later, whose final record a power failure lost
+// (records are not synced). The payee's invoice is then already paid.)
+func reconcilePayments(s *store, known []channelmanager.RecentPayment) []string {
+	ids := make(map[string]bool, len(known))
+	for _, p := range known {
+		ids[hex.EncodeToString(p.PaymentID[:])] = true
+	}
+	var failed []string
+	for _, p := range s.listPayments() {
+		if p.Status != nodeapi.StatusPending || ids[p.PaymentID] {
+			continue
+		}
+		p.Status = nodeapi.StatusFailed
+		p.FailureReason = unknownToManager
+		s.putPayment(p)
+		failed = append(failed, p.PaymentID)
+	}
+	return failed
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Command describes one command of the command-line form of the API (RunCLI).
@@ -68,10 +69,13 @@ var cliCommands = []cliCommand{
 		minArgs: 1, maxArgs: 3, build: buildInvoice},
 	{Command: Command{"decodeinvoice", "<bolt11>", "decode a BOLT 11 invoice"},
 		minArgs: 1, maxArgs: 1, build: buildDecodeInvoice},
-	{Command: Command{"payinvoice", "<bolt11> [amount_msat] [--no-wait]", "pay a BOLT 11 invoice"},
-		minArgs: 1, maxArgs: 2, flags: []string{"no-wait"}, build: buildPayInvoice},
-	{Command: Command{"keysend", "<node_id> <amount_msat> [--no-wait]", "pay a node without an invoice (spontaneous payment)"},
-		minArgs: 2, maxArgs: 2, flags: []string{"no-wait"}, build: buildKeysend},
+	{Command: Command{"payinvoice",
+		"<bolt11> [amount_msat] [--amt_msat=N] [--max_parts=N] [--fee_limit_sat=N] [--timeout=SECONDS] [--no-wait]",
+		"pay a BOLT 11 invoice over the network (retrying failed paths until the timeout, default 60 s)"},
+		minArgs: 1, maxArgs: 2, flags: append([]string{"no-wait", "amt_msat="}, sendFlags...), build: buildPayInvoice},
+	{Command: Command{"keysend", "<node_id> <amount_msat> [--max_parts=N] [--fee_limit_sat=N] [--timeout=SECONDS] [--no-wait]",
+		"pay any reachable node without an invoice (spontaneous payment)"},
+		minArgs: 2, maxArgs: 2, flags: append([]string{"no-wait"}, sendFlags...), build: buildKeysend},
 	{Command: Command{"listpayments", "", "list outgoing payments"},
 		build: simple(MethodListPayments)},
 	{Command: Command{"sendpayment", "<node_id> <amount_msat> <payment_hash> [payment_secret] [final_cltv_delta] [--no-wait]",
@@ -87,6 +91,12 @@ var cliCommands = []cliCommand{
 		"<node_id> <amount_sat> [--final_cltv_delta=N] [--fee_limit_sat=N] [--max_paths=N]",
 		"find a route paying node_id over the graph, without paying"},
 		minArgs: 2, maxArgs: 2, flags: []string{"final_cltv_delta=", "fee_limit_sat=", "max_paths="}, build: buildQueryRoutes},
+	{Command: Command{"forwardinghistory", "[--limit=N]", "list the payments this node forwarded (the N most recent), with totals"},
+		flags: []string{"limit="}, build: buildForwardingHistory},
+	{Command: Command{"updatechanpolicy",
+		"[--channel_id=ID] [--base_fee_msat=N] [--fee_rate_ppm=N] [--time_lock_delta=N]",
+		"set our forwarding policy of one channel (id or short channel id) or of all; fields left out are kept"},
+		flags: []string{"channel_id=", "base_fee_msat=", "fee_rate_ppm=", "time_lock_delta="}, build: buildUpdateChanPolicy},
 	{Command: Command{"stop", "", "shut the node down"},
 		build: simple(MethodStop)},
 	{Command: Command{"events", "", "print the node's events, one JSON object a line, until interrupted"},
@@ -386,13 +396,121 @@ func buildDecodeInvoice(args []string, _ cliFlags) (string, any, error) {
 
 func buildPayInvoice(args []string, flags cliFlags) (string, any, error) {
 	p := PayInvoiceParams{Bolt11: args[0], NoWait: flags.on("no-wait")}
-	if len(args) > 1 {
+	amt, hasFlag := flags["amt_msat"]
+	switch {
+	case len(args) > 1 && hasFlag:
+		return "", nil, errors.New("give the amount either as amount_msat or as --amt_msat, not both")
+	case len(args) > 1:
+		amt = args[1]
+	}
+	if len(args) > 1 || hasFlag {
 		var err error
-		if p.AmountMsat, err = parseUint("amount_msat", args[1], math.MaxUint64); err != nil {
+		if p.AmountMsat, err = parseUint("amount_msat", amt, math.MaxUint64); err != nil {
 			return "", nil, err
 		}
 	}
+	var err error
+	p.MaxParts, p.FeeLimitSat, p.TimeoutSecs, err = parseSendFlags(flags)
+	if err != nil {
+		return "", nil, err
+	}
 	return MethodPayInvoice, p, nil
+}
+
+// sendFlags are the flags payinvoice and keysend share.
+var sendFlags = []string{"max_parts=", "fee_limit_sat=", "timeout="}
+
+// parseSendFlags reads --max_parts, --fee_limit_sat and --timeout (whole seconds, or a Go duration
+// such as 90s or 2m, rounded up to seconds).
+func parseSendFlags(flags cliFlags) (maxParts uint32, feeLimitSat *uint64, timeoutSecs uint32, err error) {
+	if v, ok := flags["max_parts"]; ok {
+		n, err := parseUint("max_parts", v, math.MaxUint8)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		if n == 0 {
+			return 0, nil, 0, errors.New("max_parts must be at least 1")
+		}
+		maxParts = uint32(n)
+	}
+	if v, ok := flags["fee_limit_sat"]; ok {
+		limit, err := parseUint("fee_limit_sat", v, math.MaxUint64)
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		feeLimitSat = &limit
+	}
+	if v, ok := flags["timeout"]; ok {
+		if timeoutSecs, err = parseTimeout(v); err != nil {
+			return 0, nil, 0, err
+		}
+	}
+	return maxParts, feeLimitSat, timeoutSecs, nil
+}
+
+// parseTimeout reads a positive timeout: whole seconds or a Go duration, rounded up to seconds.
+func parseTimeout(v string) (uint32, error) {
+	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+		if n == 0 {
+			return 0, errors.New("timeout must be positive")
+		}
+		return uint32(n), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > time.Duration(math.MaxUint32)*time.Second {
+		return 0, fmt.Errorf("timeout must be a positive number of seconds or a duration such as 90s, not %q", v)
+	}
+	return uint32((d + time.Second - 1) / time.Second), nil
+}
+
+func buildForwardingHistory(_ []string, flags cliFlags) (string, any, error) {
+	var p ForwardingHistoryParams
+	if v, ok := flags["limit"]; ok {
+		n, err := parseUint("limit", v, math.MaxUint32)
+		if err != nil {
+			return "", nil, err
+		}
+		p.Limit = uint32(n)
+	}
+	return MethodForwardingHistory, p, nil
+}
+
+func buildUpdateChanPolicy(_ []string, flags cliFlags) (string, any, error) {
+	p := UpdateChanPolicyParams{ChannelID: flags["channel_id"]}
+	if flags.on("channel_id") && p.ChannelID == "" {
+		return "", nil, errors.New("channel_id must not be empty")
+	}
+	if v, ok := flags["base_fee_msat"]; ok {
+		n, err := parseUint("base_fee_msat", v, math.MaxUint32)
+		if err != nil {
+			return "", nil, err
+		}
+		b := uint32(n)
+		p.BaseFeeMsat = &b
+	}
+	if v, ok := flags["fee_rate_ppm"]; ok {
+		n, err := parseUint("fee_rate_ppm", v, math.MaxUint32)
+		if err != nil {
+			return "", nil, err
+		}
+		r := uint32(n)
+		p.FeeRatePPM = &r
+	}
+	if v, ok := flags["time_lock_delta"]; ok {
+		n, err := parseUint("time_lock_delta", v, math.MaxUint16)
+		if err != nil {
+			return "", nil, err
+		}
+		if n == 0 {
+			return "", nil, errors.New("time_lock_delta must be positive")
+		}
+		d := uint16(n)
+		p.TimeLockDelta = &d
+	}
+	if p.BaseFeeMsat == nil && p.FeeRatePPM == nil && p.TimeLockDelta == nil {
+		return "", nil, errors.New("give at least one of --base_fee_msat, --fee_rate_ppm and --time_lock_delta")
+	}
+	return MethodUpdateChanPolicy, p, nil
 }
 
 func buildSendPayment(args []string, flags cliFlags) (string, any, error) {
@@ -419,5 +537,10 @@ func buildKeysend(args []string, flags cliFlags) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return MethodKeysend, KeysendParams{NodeID: args[0], AmountMsat: amt, NoWait: flags.on("no-wait")}, nil
+	p := KeysendParams{NodeID: args[0], AmountMsat: amt, NoWait: flags.on("no-wait")}
+	p.MaxParts, p.FeeLimitSat, p.TimeoutSecs, err = parseSendFlags(flags)
+	if err != nil {
+		return "", nil, err
+	}
+	return MethodKeysend, p, nil
 }

@@ -64,7 +64,22 @@ func TestCLICommands(t *testing.T) {
 		{[]string{"payinvoice", "lnbc1"}, MethodPayInvoice, PayInvoiceParams{Bolt11: "lnbc1"}, fakePayment},
 		{[]string{"payinvoice", "lnbc1", "777"}, MethodPayInvoice, PayInvoiceParams{Bolt11: "lnbc1", AmountMsat: 777}, fakePayment},
 		{[]string{"payinvoice", "--no-wait", "lnbc1"}, MethodPayInvoice, PayInvoiceParams{Bolt11: "lnbc1", NoWait: true}, fakePayment},
+		{[]string{"payinvoice", "lnbc1", "--amt_msat=777"}, MethodPayInvoice, PayInvoiceParams{Bolt11: "lnbc1", AmountMsat: 777}, fakePayment},
+		{[]string{"payinvoice", "lnbc1", "--max_parts=3", "--fee_limit_sat", "10", "--timeout=90"}, MethodPayInvoice,
+			PayInvoiceParams{Bolt11: "lnbc1", MaxParts: 3, FeeLimitSat: ptr[uint64](10), TimeoutSecs: 90}, fakePayment},
+		{[]string{"payinvoice", "lnbc1", "--timeout=1m30s", "--max_parts=255", "--fee_limit_sat=0"}, MethodPayInvoice,
+			PayInvoiceParams{Bolt11: "lnbc1", MaxParts: 255, FeeLimitSat: ptr[uint64](0), TimeoutSecs: 90}, fakePayment},
+		{[]string{"payinvoice", "lnbc1", "--timeout=1500ms"}, MethodPayInvoice,
+			PayInvoiceParams{Bolt11: "lnbc1", TimeoutSecs: 2}, fakePayment},
 		{[]string{"keysend", node, "1000"}, MethodKeysend, KeysendParams{NodeID: node, AmountMsat: 1000}, fakePayment},
+		{[]string{"keysend", node, "1000", "--max_parts=2", "--fee_limit_sat=5", "--timeout=7"}, MethodKeysend,
+			KeysendParams{NodeID: node, AmountMsat: 1000, MaxParts: 2, FeeLimitSat: ptr[uint64](5), TimeoutSecs: 7}, fakePayment},
+		{[]string{"forwardinghistory"}, MethodForwardingHistory, ForwardingHistoryParams{}, fakeForwards},
+		{[]string{"forwardinghistory", "--limit=5"}, MethodForwardingHistory, ForwardingHistoryParams{Limit: 5}, fakeForwards},
+		{[]string{"updatechanpolicy", "--base_fee_msat=0", "--fee_rate_ppm=100", "--time_lock_delta=40"}, MethodUpdateChanPolicy,
+			UpdateChanPolicyParams{BaseFeeMsat: ptr[uint32](0), FeeRatePPM: ptr[uint32](100), TimeLockDelta: ptr[uint16](40)}, fakePolicies},
+		{[]string{"updatechanpolicy", "--channel_id", hex32('2'), "--fee_rate_ppm=7"}, MethodUpdateChanPolicy,
+			UpdateChanPolicyParams{ChannelID: hex32('2'), FeeRatePPM: ptr[uint32](7)}, fakePolicies},
 		{[]string{"sendpayment", node, "1000", hex32('1')}, MethodSendPayment,
 			SendPaymentParams{NodeID: node, AmountMsat: 1000, PaymentHash: hex32('1')}, fakePayment},
 		{[]string{"sendpayment", node, "1000", hex32('1'), hex32('2'), "9", "--no-wait"}, MethodSendPayment,
@@ -176,6 +191,28 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"queryroutes", node, "1", "--max_paths=2", "--max_paths=3"},
 		{"queryroutes", node, "1", "--no-wait"},
 		{"keysend", node, "1", "--no-wait=yes"},
+		{"payinvoice", "lnbc", "1", "--amt_msat=1"},
+		{"payinvoice", "lnbc", "--amt_msat=x"},
+		{"payinvoice", "lnbc", "--max_parts=0"},
+		{"payinvoice", "lnbc", "--max_parts=256"},
+		{"payinvoice", "lnbc", "--fee_limit_sat=-1"},
+		{"payinvoice", "lnbc", "--timeout=0"},
+		{"payinvoice", "lnbc", "--timeout=-5s"},
+		{"payinvoice", "lnbc", "--timeout=soon"},
+		{"payinvoice", "lnbc", "--timeout"},
+		{"keysend", node, "1", "--max_parts=x"},
+		{"keysend", node, "1", "--amt_msat=1"},
+		{"forwardinghistory", "x"},
+		{"forwardinghistory", "--limit=-1"},
+		{"forwardinghistory", "--limit"},
+		{"updatechanpolicy"},
+		{"updatechanpolicy", "--channel_id=" + hex32('2')},
+		{"updatechanpolicy", "x", "--fee_rate_ppm=1"},
+		{"updatechanpolicy", "--channel_id=", "--fee_rate_ppm=1"},
+		{"updatechanpolicy", "--time_lock_delta=0"},
+		{"updatechanpolicy", "--time_lock_delta=65536"},
+		{"updatechanpolicy", "--base_fee_msat=4294967296"},
+		{"updatechanpolicy", "--fee_rate_ppm=1.5"},
 		{"stop", "now"},
 		{"events", "x"},
 		{"help", "nosuchcommand"},
@@ -200,7 +237,7 @@ func TestCLIHelp(t *testing.T) {
 	}
 	want := []string{"getinfo", "connect", "listpeers", "newaddress", "walletbalance", "listbalances", "openchannel",
 		"listchannels", "closechannel", "invoice", "decodeinvoice", "payinvoice", "keysend", "listpayments", "sendpayment",
-		"listinvoices", "describegraph", "getnodeinfo", "queryroutes", "stop", "events", "help"}
+		"listinvoices", "describegraph", "getnodeinfo", "queryroutes", "forwardinghistory", "updatechanpolicy", "stop", "events", "help"}
 	var names []string
 	for _, c := range Commands() {
 		names = append(names, c.Name)
@@ -320,3 +357,5 @@ func TestCLIEvents(t *testing.T) {
 		t.Fatal("events did not end with the stream")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -260,7 +260,7 @@ func (c *Client) DecodeInvoice(ctx context.Context, p DecodeInvoiceParams) (*Dec
 }
 
 // PayInvoice calls payinvoice; unless p.NoWait it waits for the payment to settle or fail (or ctx
-// or the server's cap to end).
+// or the server's cap to end: the payment is then returned pending).
 func (c *Client) PayInvoice(ctx context.Context, p PayInvoiceParams) (*Payment, error) {
 	return callResult[Payment](ctx, c, MethodPayInvoice, p)
 }
@@ -298,6 +298,16 @@ func (c *Client) GetNodeInfo(ctx context.Context, p GetNodeInfoParams) (*GetNode
 // QueryRoutes calls queryroutes.
 func (c *Client) QueryRoutes(ctx context.Context, p QueryRoutesParams) (*QueryRoutesResult, error) {
 	return callResult[QueryRoutesResult](ctx, c, MethodQueryRoutes, p)
+}
+
+// ForwardingHistory calls forwardinghistory.
+func (c *Client) ForwardingHistory(ctx context.Context, p ForwardingHistoryParams) (*ForwardingHistoryResult, error) {
+	return callResult[ForwardingHistoryResult](ctx, c, MethodForwardingHistory, p)
+}
+
+// UpdateChanPolicy calls updatechanpolicy.
+func (c *Client) UpdateChanPolicy(ctx context.Context, p UpdateChanPolicyParams) (*UpdateChanPolicyResult, error) {
+	return callResult[UpdateChanPolicyResult](ctx, c, MethodUpdateChanPolicy, p)
 }
 
 // Stop calls stop: the node shuts down after replying.

@@ -70,14 +70,17 @@ func TestClientRoundTrip(t *testing.T) {
 	dec, err := c.DecodeInvoice(ctx, dp)
 	check(MethodDecodeInvoice, dp, dec, fakeDecoded, err)
 
-	pp := PayInvoiceParams{Bolt11: "lnbcrt1pfake", AmountMsat: 18446744073709551615, NoWait: true}
+	feeLimit := uint64(21)
+	pp := PayInvoiceParams{Bolt11: "lnbcrt1pfake", AmountMsat: 18446744073709551615, NoWait: true, MaxParts: 4,
+		FeeLimitSat: &feeLimit, TimeoutSecs: 90}
 	pay, err := c.PayInvoice(ctx, pp)
 	check(MethodPayInvoice, pp, pay, fakePayment, err)
 
 	sp := SendPaymentParams{NodeID: "02" + hex32('a'), AmountMsat: 5, PaymentHash: hex32('b'), PaymentSecret: hex32('c'), FinalCLTVDelta: 18}
 	spr, err := c.SendPayment(ctx, sp)
 	check(MethodSendPayment, sp, spr, fakePayment, err)
-	kp := KeysendParams{NodeID: "02" + hex32('a'), AmountMsat: 1, NoWait: false}
+	kp := KeysendParams{NodeID: "02" + hex32('a'), AmountMsat: 1, NoWait: false, MaxParts: 2, FeeLimitSat: &feeLimit,
+		TimeoutSecs: 1}
 	ks, err := c.Keysend(ctx, kp)
 	check(MethodKeysend, kp, ks, fakePayment, err)
 
@@ -98,6 +101,18 @@ func TestClientRoundTrip(t *testing.T) {
 	qp := QueryRoutesParams{NodeID: "03" + hex32('c'), AmountSat: 5000, FinalCLTVDelta: 40, FeeLimitSat: &limit, MaxPaths: 2}
 	routes, err := c.QueryRoutes(ctx, qp)
 	check(MethodQueryRoutes, qp, routes, fakeRoutes, err)
+
+	fp := ForwardingHistoryParams{Limit: 10}
+	fh, err := c.ForwardingHistory(ctx, fp)
+	check(MethodForwardingHistory, fp, fh, fakeForwards, err)
+
+	base, ppm, delta := uint32(0), uint32(4_000_000_000), uint16(65535)
+	up := UpdateChanPolicyParams{ChannelID: "812x1x0", BaseFeeMsat: &base, FeeRatePPM: &ppm, TimeLockDelta: &delta}
+	ur, err := c.UpdateChanPolicy(ctx, up)
+	check(MethodUpdateChanPolicy, up, ur, fakePolicies, err)
+	up = UpdateChanPolicyParams{FeeRatePPM: &ppm} // absent fields stay absent
+	ur, err = c.UpdateChanPolicy(ctx, up)
+	check(MethodUpdateChanPolicy, up, ur, fakePolicies, err)
 
 	err = c.Stop(ctx)
 	check(MethodStop, nil, true, f.stopped.Load(), err)

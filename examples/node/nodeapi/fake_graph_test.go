@@ -22,3 +22,13 @@ var (
 	}, AmountMsat: 5_000_000, TotalAmountMsat: 5_001_005, TotalFeesMsat: 1005, TotalCLTVDelta: 120, TotalTimeLock: 932}},
 		AmountMsat: 5_000_000, TotalAmountMsat: 5_001_005, TotalFeesMsat: 1005, TotalTimeLock: 932, BlockHeight: 812}
 )
+
+// Canned forwarding results, every field set.
+var (
+	fakeForwards = &ForwardingHistoryResult{Forwards: []Forward{{Timestamp: 1_700_000_100, PrevChannelID: hex32('1'),
+		NextChannelID: hex32('2'), PrevShortChannelID: "800x2x1", NextShortChannelID: "812x1x0", PrevNodeID: "02" + hex32('a'),
+		NextNodeID: "03" + hex32('c'), AmountInMsat: 5_001_005, AmountOutMsat: 5_000_000, FeeMsat: 1005, ClaimedOnChain: true}},
+		NumForwards: 1, TotalForwards: 3, TotalAmountInMsat: 5_001_005, TotalAmountOutMsat: 5_000_000, TotalFeeMsat: 1005}
+	fakePolicies = &UpdateChanPolicyResult{Updated: []ChannelPolicy{{ChannelID: hex32('2'), ShortChannelID: "812x1x0",
+		NodeID: "03" + hex32('c'), BaseFeeMsat: 7, FeeRatePPM: 2500, TimeLockDelta: 144}}}
+)

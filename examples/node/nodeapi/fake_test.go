@@ -76,7 +76,8 @@ var (
 		ChannelID: hex32('2'), ShortChannelID: "812x1x0", NodeID: "03" + hex32('c'), FundingTxid: hex32('3'),
 		FundingVout: 1, CapacitySat: 1_000_000, LocalBalanceMsat: 900_000_000, OutboundCapacityMsat: 890_000_000,
 		InboundCapacityMsat: 90_000_000, IsOutbound: true, IsChannelReady: true, IsUsable: true, State: "normal",
-		ChannelType: "static_remotekey", FeeratePerKw: 253, PendingHTLCs: 4,
+		ChannelType: "static_remotekey", FeeratePerKw: 253, PendingHTLCs: 4, Public: true, Announced: true,
+		FeeBaseMsat: 1000, FeeRatePPM: 250, TimeLockDelta: 72,
 	}}}
 	fakeInvoice = &InvoiceResult{Bolt11: "lnbcrt1pfake", PaymentHash: hex32('4'), ExpiresAt: 1_700_003_600}
 	fakeDecoded = &DecodeInvoiceResult{
@@ -200,6 +201,12 @@ func (f *fakeService) GetNodeInfo(ctx context.Context, p GetNodeInfoParams) (*Ge
 }
 func (f *fakeService) QueryRoutes(ctx context.Context, p QueryRoutesParams) (*QueryRoutesResult, error) {
 	return do(ctx, f, MethodQueryRoutes, p, fakeRoutes)
+}
+func (f *fakeService) ForwardingHistory(ctx context.Context, p ForwardingHistoryParams) (*ForwardingHistoryResult, error) {
+	return do(ctx, f, MethodForwardingHistory, p, fakeForwards)
+}
+func (f *fakeService) UpdateChanPolicy(ctx context.Context, p UpdateChanPolicyParams) (*UpdateChanPolicyResult, error) {
+	return do(ctx, f, MethodUpdateChanPolicy, p, fakePolicies)
 }
 func (f *fakeService) Stop(ctx context.Context) error {
 	_, err := do(ctx, f, MethodStop, nil, &struct{}{})

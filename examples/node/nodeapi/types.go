@@ -34,6 +34,9 @@ const (
 	MethodGetNodeInfo   = "getnodeinfo"
 	MethodQueryRoutes   = "queryroutes"
 	MethodStop          = "stop"
+	// MethodForwardingHistory and MethodUpdateChanPolicy: see types_forward.go.
+	MethodForwardingHistory = "forwardinghistory"
+	MethodUpdateChanPolicy  = "updatechanpolicy"
 )
 
 // Service is what the node implements and the Server exposes. Every method may return an *Error (sent
@@ -67,6 +70,10 @@ type Service interface {
 	// QueryRoutes finds a route from this node without paying (lncli queryroutes); no route is an
 	// error saying why.
 	QueryRoutes(ctx context.Context, p QueryRoutesParams) (*QueryRoutesResult, error)
+	// ForwardingHistory lists the payments this node forwarded (lncli fwdinghistory), with totals.
+	ForwardingHistory(ctx context.Context, p ForwardingHistoryParams) (*ForwardingHistoryResult, error)
+	// UpdateChanPolicy sets our forwarding policy of one channel or of all (lncli updatechanpolicy).
+	UpdateChanPolicy(ctx context.Context, p UpdateChanPolicyParams) (*UpdateChanPolicyResult, error)
 	// Stop asks the node to shut down cleanly (after the reply is sent).
 	Stop(ctx context.Context) error
 	// SubscribeEvents returns a channel of node events and a cancel function that closes it. Events are
@@ -249,6 +256,11 @@ type Channel struct {
 	// Public: opened to be announced; Announced: the channel_announcement is made and broadcast.
 	Public    bool `json:"public"`
 	Announced bool `json:"announced"`
+	// Our forwarding policy for the channel (updatechanpolicy): what we charge to forward an HTLC
+	// over it (fee_base_msat + amount × fee_rate_ppm / 10⁶) and the CLTV delta we require, in blocks.
+	FeeBaseMsat   uint32 `json:"fee_base_msat"`
+	FeeRatePPM    uint32 `json:"fee_rate_ppm"`
+	TimeLockDelta uint16 `json:"time_lock_delta"`
 }
 
 type ListChannelsResult struct {
@@ -303,18 +315,41 @@ type DecodeInvoiceResult struct {
 	RouteHints              [][]RouteHintHop `json:"route_hints,omitempty"`
 }
 
+// PayInvoiceParams: the payment goes over routes the node's router finds in the network graph (with
+// the invoice's route hints), several paths at once if one cannot carry it and the invoice offers
+// basic_mpp; paths that fail are retried over new routes until TimeoutSecs pass.
 type PayInvoiceParams struct {
 	Bolt11 string `json:"bolt11"`
 	// AmountMsat is required for an invoice without an amount and must be empty otherwise.
 	AmountMsat uint64 `json:"amount_msat"`
 	// NoWait returns as soon as the payment was sent out (status "pending").
 	NoWait bool `json:"no_wait"`
+	// MaxParts bounds the paths of the payment (1: a single path); 0: 10. At most 255.
+	MaxParts uint32 `json:"max_parts"`
+	// FeeLimitSat bounds the routing fees of the whole payment, retries included; absent: 1% of the
+	// amount plus 50 sat.
+	FeeLimitSat *uint64 `json:"fee_limit_sat"`
+	// TimeoutSecs is how long failed paths are retried over new routes (0: DefaultPaymentTimeoutSecs),
+	// counted in the node's channel manager ticks (-tick.manager), rounded up. The call waits for the
+	// outcome at most the API's call cap (DefaultCallTimeout); listpayments has it afterwards.
+	TimeoutSecs uint32 `json:"timeout_secs"`
 }
 
+// DefaultPaymentTimeoutSecs is how long payinvoice and keysend retry when no timeout is given.
+const DefaultPaymentTimeoutSecs = 60
+
+// KeysendParams: a spontaneous payment to any node the router finds a route to (a peer with a usable
+// channel needs none: the channel is the route). MaxParts, FeeLimitSat and TimeoutSecs as in
+// PayInvoiceParams, except that MaxParts 0 means 1: a keysend payment takes several paths only with
+// MaxParts > 1, which also puts a random payment secret in the onion (multi-path keysend, as LDK's;
+// lnd refuses it) and needs a payee announcing basic_mpp.
 type KeysendParams struct {
-	NodeID     string `json:"node_id"`
-	AmountMsat uint64 `json:"amount_msat"`
-	NoWait     bool   `json:"no_wait"`
+	NodeID      string  `json:"node_id"`
+	AmountMsat  uint64  `json:"amount_msat"`
+	NoWait      bool    `json:"no_wait"`
+	MaxParts    uint32  `json:"max_parts"`
+	FeeLimitSat *uint64 `json:"fee_limit_sat"`
+	TimeoutSecs uint32  `json:"timeout_secs"`
 }
 
 // SendPaymentParams: PaymentHash and PaymentSecret are 32 bytes in hex (PaymentSecret may be empty);
@@ -384,7 +419,13 @@ type Event struct {
 	// Type is one of: payment_sent, payment_failed, payment_received, channel_pending, channel_ready,
 	// channel_closed, peer_connected, peer_disconnected, block, bump_failed (fee bumping of a
 	// force-closed anchor channel failed; Reason says why; retried at the next block),
-	// monitor_archived (a fully resolved channel's monitor was archived; FundingOutpoint says which).
+	// monitor_archived (a fully resolved channel's monitor was archived; FundingOutpoint says which),
+	// payment_forwarded (we forwarded an HTLC and were paid: ChannelID the incoming channel,
+	// NextChannelID the outgoing one, AmountMsat what we forwarded, FeeMsat what we earned),
+	// htlc_handling_failed (we failed an incoming HTLC back: ChannelID the incoming channel,
+	// NextChannelID where it was going if known, FailureCode and Reason the BOLT 4 failure we returned;
+	// code 0 when we relayed the next hop's encrypted failure), probe_successful and probe_failed
+	// (ShortChannelID where a probe failed, if known).
 	Type        string `json:"type"`
 	PaymentHash string `json:"payment_hash,omitempty"`
 	PaymentID   string `json:"payment_id,omitempty"`
@@ -395,4 +436,8 @@ type Event struct {
 	Reason      string `json:"reason,omitempty"`
 	// FundingOutpoint is "txid:index".
 	FundingOutpoint string `json:"funding_outpoint,omitempty"`
+	NextChannelID   string `json:"next_channel_id,omitempty"`
+	FeeMsat         uint64 `json:"fee_msat,omitempty"`
+	FailureCode     uint16 `json:"failure_code,omitempty"`
+	ShortChannelID  string `json:"short_channel_id,omitempty"`
 }
