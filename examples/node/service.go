@@ -11,6 +11,7 @@ import (
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/internal/sphinx"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
@@ -313,26 +314,16 @@ func (s *service) Stop(ctx context.Context) error {
 
 func (s *service) SubscribeEvents() (<-chan nodeapi.Event, func()) { return s.n.hub.subscribe() }
 
-// failureNames names the BOLT 4 failure codes.
-var failureNames = map[uint16]string{
-	0x400f: "incorrect_or_unknown_payment_details", 18: "final_incorrect_cltv_expiry",
-	19: "final_incorrect_htlc_amount", 0x1007: "temporary_channel_failure", 0x4002: "permanent_node_failure",
-	0x2002: "temporary_node_failure", 0x400a: "unknown_next_peer", 0x4009: "required_channel_feature_missing",
-	0x1008: "fee_insufficient", 0x100c: "incorrect_cltv_expiry", 0x100d: "expiry_too_soon", 0x15: "expiry_too_far",
-	0x4016: "invalid_onion_payload", 0x17: "mpp_timeout", 0xc005: "invalid_onion_hmac", 0xc006: "invalid_onion_key",
-	0xc004: "invalid_onion_version", 0x400b: "amount_below_minimum", 0x4007: "required_node_feature_missing",
-	0x1006: "channel_disabled", 0x400c: "permanent_channel_failure",
-}
-
-// failureName names a BOLT 4 failure code.
+// failureName names a BOLT 4 failure code (the spec's name).
 func failureName(code uint16) string {
-	if s, ok := failureNames[code]; ok {
-		return s
-	}
-	if code == 0 {
+	switch name := sphinx.FailureCode(code).String(); {
+	case code == 0:
 		return "unreadable failure"
+	case strings.HasPrefix(name, "unknown_failure_code"):
+		return fmt.Sprintf("failure 0x%04x", code)
+	default:
+		return name
 	}
-	return fmt.Sprintf("failure 0x%04x", code)
 }
 
 // parseHash32 reads a 32-byte hex value.

@@ -244,9 +244,9 @@ func TestForwardEventsAreRecordedAndPublished(t *testing.T) {
 	require.Equal(t, nodeapi.Event{Type: "payment_forwarded", ChannelID: hex.EncodeToString(prev[:]),
 		NextChannelID: hex.EncodeToString(next[:]), AmountMsat: 100_000, FeeMsat: 1010}, <-evs)
 	require.NoError(t, n.handleEvent(events.HTLCHandlingFailed{PrevChannelID: prev,
-		FailedNextDestination: events.HTLCDestination{NextChannelID: next}, FailureCode: 0x1008}))
+		FailedNextDestination: events.HTLCDestination{NextChannelID: next}, FailureCode: 0x100c}))
 	require.Equal(t, nodeapi.Event{Type: "htlc_handling_failed", ChannelID: hex.EncodeToString(prev[:]),
-		NextChannelID: hex.EncodeToString(next[:]), FailureCode: 0x1008, Reason: "fee_insufficient"}, <-evs)
+		NextChannelID: hex.EncodeToString(next[:]), FailureCode: 0x100c, Reason: "fee_insufficient"}, <-evs)
 	require.NoError(t, n.handleEvent(events.HTLCHandlingFailed{PrevChannelID: prev,
 		FailedNextDestination: events.HTLCDestination{UnknownNextSCID: scid(700, 1, 0)}, FailureCode: 0x400a}))
 	require.Equal(t, nodeapi.Event{Type: "htlc_handling_failed", ChannelID: hex.EncodeToString(prev[:]),
@@ -301,4 +301,13 @@ func TestUpdateChanPolicyErrors(t *testing.T) {
 	res, err := svc.UpdateChanPolicy(ctx, nodeapi.UpdateChanPolicyParams{FeeRatePPM: &one})
 	require.NoError(t, err)
 	require.Equal(t, &nodeapi.UpdateChanPolicyResult{Updated: []nodeapi.ChannelPolicy{}}, res, "no channels: none updated")
+}
+
+func TestFailureName(t *testing.T) {
+	for code, want := range map[uint16]string{0: "unreadable failure", 0x400f: "incorrect_or_unknown_payment_details",
+		0x100c: "fee_insufficient", 0x100d: "incorrect_cltv_expiry", 0x100e: "expiry_too_soon", 0x1007: "temporary_channel_failure",
+		0x2002: "temporary_node_failure", 0x6002: "permanent_node_failure", 0x1014: "channel_disabled", 0x17: "mpp_timeout",
+		0x4008: "permanent_channel_failure", 0x100b: "amount_below_minimum", 0x1234: "failure 0x1234"} {
+		require.Equal(t, want, failureName(code), "%#x", code)
+	}
 }
