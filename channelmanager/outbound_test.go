@@ -200,3 +200,24 @@ func TestRestartFailsPathsNeverSent(t *testing.T) {
 	}
 	require.Equal(t, 1, pending, "the payment held at bob stays pending")
 }
+
+// TestOutboundCapacityIsSendable: as funder, an HTLC of exactly OutboundCapacityMsat is accepted by the
+// channel (the capacity reserves the commitment fee as sendAddHTLC does: twice the feerate, the new HTLC
+// and a fee spike buffer HTLC), and one msat more is refused; the router, which plans paths up to the
+// first hops' OutboundCapacityMsat, then never plans a path the channel refuses.
+func TestOutboundCapacityIsSendable(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	id := nw.openChannel(0, 1, 500_000, 0)
+	capMsat := a.channel(id).OutboundCapacityMsat
+	require.NotZero(t, capMsat)
+	route := func(amt uint64) *router.Route {
+		return router.SinglePath(router.RouteHop{PubKey: nw.nodes[1].id, ShortChannelID: a.channel(id).ShortChannelID,
+			FeeMsat: amt, CLTVExpiryDelta: DefaultMinFinalCLTVExpiryDelta + 6})
+	}
+	hash, secret, err := b.cm.CreateInboundPayment(0, 3600, 0)
+	require.NoError(t, err)
+	require.Error(t, a.cm.SendPaymentWithRoute(route(capMsat+1), hash, &secret, events.PaymentID{1}), "one msat more")
+	require.NoError(t, a.cm.SendPaymentWithRoute(route(capMsat), hash, &secret, events.PaymentID{2}))
+	nw.settle()
+	require.Equal(t, 1, countEvents[events.PaymentSent](a.takeEvents()))
+}

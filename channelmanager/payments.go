@@ -12,14 +12,16 @@ import (
 // every payment on arrival. 42 is LDK's MIN_FINAL_CLTV_EXPIRY_DELTA for the same reason.
 const DefaultMinFinalCLTVExpiryDelta = channelmonitor.HTLCFailBackBuffer + 3
 
-// outboundCapacityMsat is what we could send now: our balance in the next remote commitment less our
-// reserve and, as funder, the commitment fee.
+// outboundCapacityMsat is what we could send now, in one HTLC: our balance in the next remote
+// commitment less our reserve and, as funder, the commitment fee as sendAddHTLC reserves it (the fee
+// spike buffer: twice the feerate, with the new HTLC and one more; LDK's next_outbound_htlc_limit_msat
+// does the same), so that an HTLC of this amount is never refused for insufficient balance.
 func (c *channel) outboundCapacityMsat() uint64 {
 	v := c.projectedView(false)
 	avail := v.ourMsat
 	need := c.remote.ChannelReserveSat * 1000
 	if c.outbound {
-		need += c.funderFeeMsat(v, c.remote.DustLimitSat, false, v.feeratePerKw, 1)
+		need += c.funderFeeMsat(v, c.remote.DustLimitSat, false, 2*v.feeratePerKw, 2)
 	}
 	if avail <= need {
 		return 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -270,7 +271,11 @@ func (s *service) sendAndWait(ctx context.Context, rec nodeapi.Payment, noWait b
 	rec.CreatedAt = time.Now().Unix()
 	s.n.store.putPayment(rec)
 	done := s.n.store.waitPayment(rec.PaymentID)
-	if err := send(); err != nil {
+	if err := send(); errors.Is(err, channelmanager.ErrPartialSend) {
+		// Some paths of a multi-path payment left: the manager retries the others (or fails the
+		// payment) and reports the outcome as for any payment.
+		s.n.log.Info("payment partly sent; the rest is retried", "payment_id", rec.PaymentID, "err", err)
+	} else if err != nil {
 		rec.Status = nodeapi.StatusFailed
 		rec.FailureReason = err.Error()
 		s.n.store.putPayment(rec)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
@@ -310,4 +311,41 @@ func TestFailureName(t *testing.T) {
 		0x4008: "permanent_channel_failure", 0x100b: "amount_below_minimum", 0x1234: "failure 0x1234"} {
 		require.Equal(t, want, failureName(code), "%#x", code)
 	}
+}
+
+// TestPartialSendWaitsForTheOutcome: a multi-path payment whose later paths could not leave
+// (ErrPartialSend) is in flight, not failed: the call waits for the manager's outcome. Any other error
+// of the send fails the record at once.
+func TestPartialSendWaitsForTheOutcome(t *testing.T) {
+	s, err := openStore(t.TempDir() + "/p.jsonl")
+	require.NoError(t, err)
+	defer s.close()
+	svc := &service{n: &Node{store: s, log: slog.New(slog.DiscardHandler), wakeCh: make(chan struct{}, 1)}}
+	ctx := context.Background()
+
+	done := make(chan *nodeapi.Payment)
+	go func() {
+		p, err := svc.sendAndWait(ctx, nodeapi.Payment{PaymentID: "aa"}, false, func() error {
+			return fmt.Errorf("%w: 1 of 2 paths sent", channelmanager.ErrPartialSend)
+		})
+		require.NoError(t, err)
+		done <- p
+	}()
+	require.Eventually(t, func() bool {
+		p, ok := s.payment("aa")
+		return ok && p.Status == nodeapi.StatusPending
+	}, 5*time.Second, time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("returned before the outcome")
+	case <-time.After(50 * time.Millisecond):
+	}
+	s.updatePayment("aa", func(p *nodeapi.Payment) { p.Status = nodeapi.StatusSucceeded })
+	require.Equal(t, nodeapi.StatusSucceeded, (<-done).Status)
+
+	_, err = svc.sendAndWait(ctx, nodeapi.Payment{PaymentID: "bb"}, false, func() error { return errors.New("peer offline") })
+	require.ErrorContains(t, err, "peer offline")
+	p, _ := s.payment("bb")
+	require.Equal(t, nodeapi.StatusFailed, p.Status)
+	require.Equal(t, "peer offline", p.FailureReason)
 }
