@@ -733,12 +733,27 @@ func (n *Node) isConnected(id *btcec.PublicKey) bool {
 	return false
 }
 
+// dialing reports whether an outbound connection to id is registered (its handshake or init may still
+// be under way).
+func (n *Node) dialing(id *btcec.PublicKey) bool {
+	want := hex.EncodeToString(id.SerializeCompressed())
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ci := range n.conns {
+		if ci.nodeID == want {
+			return true
+		}
+	}
+	return false
+}
+
 // redial reconnects to a peer with backoff until connected or stopped. If the peer connects to us
-// meanwhile, it stops.
+// meanwhile, or another connection to it is being made, it stops: otherwise a connection replaced by a
+// newer one (the PeerManager keeps the newer) would dial again, replacing that one in turn, without end.
 func (n *Node) redial(id *btcec.PublicKey, addr string) {
 	delay := 500 * time.Millisecond
 	for {
-		if n.isConnected(id) {
+		if n.isConnected(id) || n.dialing(id) {
 			return
 		}
 		if err := n.dial(id, addr); err == nil {

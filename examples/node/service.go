@@ -70,8 +70,11 @@ func (s *service) Connect(ctx context.Context, p nodeapi.ConnectParams) (*nodeap
 		return nil, invalid("cannot connect to ourselves")
 	}
 	if !s.n.isConnected(pub) {
-		if err := s.n.dial(pub, addr); err != nil {
-			return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+		// A connection already being made (a redial) is waited for rather than replaced.
+		if !s.n.dialing(pub) {
+			if err := s.n.dial(pub, addr); err != nil {
+				return nil, fmt.Errorf("connecting to %s: %w", addr, err)
+			}
 		}
 		if err := waitUntil(ctx, 15*time.Second, func() bool { return s.n.isConnected(pub) }); err != nil {
 			return nil, fmt.Errorf("peer %s did not complete the handshake and init: %w", addr, err)

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -348,4 +350,55 @@ func TestPartialSendWaitsForTheOutcome(t *testing.T) {
 	p, _ := s.payment("bb")
 	require.Equal(t, nodeapi.StatusFailed, p.Status)
 	require.Equal(t, "peer offline", p.FailureReason)
+}
+
+// TestNoRedialWhileAConnectionIsBeingMade: while an outbound connection to a peer is registered (here
+// stuck in its handshake), neither a redial nor connect dials it again: a connection replaced by a
+// newer one must not start a chain of replacements.
+func TestNoRedialWhileAConnectionIsBeingMade(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var mu sync.Mutex
+	var accepted []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted = append(accepted, c) // never answers the handshake
+			mu.Unlock()
+		}
+	}()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(accepted)
+	}
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range accepted {
+			_ = c.Close()
+		}
+	}()
+
+	btcd := newFakeBtcd(t)
+	n := startTestNode(t, testNodeConfig(t, btcd), nil)
+	peer := mustPub(testID(30))
+	require.False(t, n.dialing(peer))
+	require.NoError(t, n.dial(peer, ln.Addr().String()))
+	require.Eventually(t, func() bool { return count() == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.True(t, n.dialing(peer))
+	require.False(t, n.isConnected(peer))
+
+	n.redial(peer, ln.Addr().String()) // returns at once
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = (&service{n: n}).Connect(ctx, nodeapi.ConnectParams{NodeID: nodeIDHex(peer), Address: ln.Addr().String()})
+	require.Error(t, err, "the handshake never completes")
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, 1, count(), "no second connection")
 }
