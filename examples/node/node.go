@@ -718,12 +718,26 @@ func (n *Node) isConnected(id *btcec.PublicKey) bool {
 	return false
 }
 
+// hasOutboundConn says whether a connection we opened to id is registered, handshake done or not.
+func (n *Node) hasOutboundConn(id *btcec.PublicKey) bool {
+	key := hex.EncodeToString(id.SerializeCompressed())
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, info := range n.conns {
+		if info.nodeID == key {
+			return true
+		}
+	}
+	return false
+}
+
 // redial reconnects to a peer with backoff until connected or stopped. If the peer connects to us
-// meanwhile, it stops.
+// meanwhile, or another connection of ours to it is under way (one that replaced the connection whose
+// end started this redial), it stops: redialling then would replace that one in turn, endlessly.
 func (n *Node) redial(id *btcec.PublicKey, addr string) {
 	delay := 500 * time.Millisecond
 	for {
-		if n.isConnected(id) {
+		if n.isConnected(id) || n.hasOutboundConn(id) {
 			return
 		}
 		if err := n.dial(id, addr); err == nil {
