@@ -77,7 +77,9 @@ func runAndCheck(t *testing.T, o options) *summary {
 	require.Equal(t, fees, s.FeesEarnedMsat)
 	require.Equal(t, toCarol, s.ForwardedMsat)
 	require.Zero(t, s.FailedBack)
-	require.Contains(t, s.RouteHint, "bob's hop over "+s.BobCarol.ShortChannelID.String()+": fee 1000 msat + 1000 ppm")
+	require.NotZero(t, s.BobCarol.BobSCIDAlias.ToUint64(), "bob gave carol an scid alias")
+	require.NotEqual(t, s.BobCarol.ShortChannelID, s.BobCarol.BobSCIDAlias)
+	require.Contains(t, s.RouteHint, "bob's hop over "+s.BobCarol.BobSCIDAlias.String()+" (his scid alias of the channel): fee 1000 msat + 1000 ppm")
 
 	// Balances: Alice paid the amounts and the fees, Bob's two channels moved by the amounts and he
 	// gained exactly the fees, Carol received the amounts.

@@ -317,18 +317,19 @@ func (d *demo) run() error {
 	}
 	bc.ChannelID, bc.ShortChannelID, bc.FundingTxo, bc.FundingFeeSat, bc.BobWalletAfterSat = det.ChannelID,
 		det.ShortChannelID, det.FundingTxo, fee, after
+	bc.BobSCIDAlias = det.OutboundSCIDAlias
 	// Carol's invoices can only show Alice the way through Bob once Carol has Bob's channel_update of
-	// their private channel (sent after channel_ready).
-	if err := d.waitFor("bob's channel_update for the bob–carol channel at carol", func() bool {
+	// their private channel (sent after channel_ready) and his scid alias for it (in channel_ready).
+	if err := d.waitFor("bob's channel_update and scid alias for the bob–carol channel at carol", func() bool {
 		c, ok := d.carol.channel(bc.ChannelID)
-		return ok && c.CounterpartyForwardingInfo != nil
+		return ok && c.CounterpartyForwardingInfo != nil && c.InboundSCIDAlias == bc.BobSCIDAlias
 	}); err != nil {
 		return err
 	}
 	fi, _ := d.carol.channel(bc.ChannelID)
-	d.p.printf("carol has bob's channel_update for %v: fee %d msat + %d ppm, cltv_expiry_delta %d", bc.ShortChannelID,
-		fi.CounterpartyForwardingInfo.FeeBaseMsat, fi.CounterpartyForwardingInfo.FeeProportionalMillionths,
-		fi.CounterpartyForwardingInfo.CLTVExpiryDelta)
+	d.p.printf("carol has bob's channel_update for %v (his alias %v): fee %d msat + %d ppm, cltv_expiry_delta %d",
+		bc.ShortChannelID, bc.BobSCIDAlias, fi.CounterpartyForwardingInfo.FeeBaseMsat,
+		fi.CounterpartyForwardingInfo.FeeProportionalMillionths, fi.CounterpartyForwardingInfo.CLTVExpiryDelta)
 
 	rng := rand.New(rand.NewPCG(o.Seed, 0x6c6e6b6974))
 	budget := uint64(o.ChannelValueSat) * 1000 * 6 / 10
@@ -689,16 +690,22 @@ func retryable(err error) bool {
 }
 
 // checkRouteHints checks an invoice of the payee: since its only channel (with via) is private, it
-// carries one route hint, via's hop over that channel with via's forwarding policy.
+// carries one route hint, via's hop over that channel with via's forwarding policy. The hop names the
+// channel by via's scid alias (the real short_channel_id stays private), or by the real one if via
+// gave no alias.
 func (d *demo) checkRouteHints(inv *invoice.Invoice, payee, via *node) {
-	c, _ := payee.channel(d.sum.BobCarol.ChannelID)
+	bc := &d.sum.BobCarol
+	want, kind := bc.BobSCIDAlias, "scid alias"
+	if want.ToUint64() == 0 {
+		want, kind = bc.ShortChannelID, "real short_channel_id"
+	}
 	var desc string
 	ok := len(inv.RouteHints) == 1 && len(inv.RouteHints[0]) == 1
 	if ok {
 		h := inv.RouteHints[0][0]
-		desc = fmt.Sprintf("%s's hop over %v: fee %d msat + %d ppm, cltv_expiry_delta %d", via.name, h.ShortChannelID,
-			h.FeeBaseMsat, h.FeeProportionalMillionths, h.CLTVExpiryDelta)
-		ok = h.NodeID.IsEqual(via.id) && h.ShortChannelID == c.ShortChannelID && h.FeeBaseMsat == bobFeeBaseMsat &&
+		desc = fmt.Sprintf("%s's hop over %v (his %s of the channel): fee %d msat + %d ppm, cltv_expiry_delta %d", via.name,
+			h.ShortChannelID, kind, h.FeeBaseMsat, h.FeeProportionalMillionths, h.CLTVExpiryDelta)
+		ok = h.NodeID.IsEqual(via.id) && h.ShortChannelID == want && h.FeeBaseMsat == bobFeeBaseMsat &&
 			h.FeeProportionalMillionths == bobFeePPM && h.CLTVExpiryDelta == via.cfg.ChannelConfig.CLTVExpiryDelta
 	} else {
 		desc = fmt.Sprintf("%d route hints", len(inv.RouteHints))

@@ -275,6 +275,7 @@ type summary struct {
 type bobCarolSummary struct {
 	ChannelID                             lnwire.ChannelID
 	ShortChannelID                        lnwire.ShortChannelID
+	BobSCIDAlias                          lnwire.ShortChannelID // Bob's alias of the channel (0: none)
 	FundingTxo                            wire.OutPoint
 	FundingFeeSat                         int64
 	CommitFeeratePerKw                    uint32
