@@ -176,7 +176,7 @@ func TestDemoForceClose(t *testing.T) {
 // that SendData keeps refusing bytes and WriteBufferSpaceAvail has to restart the writes.
 func TestDemoBackPressure(t *testing.T) {
 	out := &syncBuffer{}
-	o := options{Payments: 30, BackPayments: 5, CarolPayments: 10, InFlight: 8, SocketBufferBytes: 256, PeerPauseBytes: 300,
+	o := options{Payments: 30, BackPayments: 5, CarolPayments: 5, InFlight: 8, SocketBufferBytes: 256, PeerPauseBytes: 300,
 		Out: out, LogOut: out}
 	if testing.Short() {
 		o.Payments, o.BackPayments, o.CarolPayments = 10, 3, 3
@@ -238,7 +238,7 @@ func TestFmt(t *testing.T) {
 // channel is reestablished over the new connection, and every payment still completes.
 func TestDemoReconnect(t *testing.T) {
 	out := &syncBuffer{}
-	o := options{Payments: 40, BackPayments: 5, CarolPayments: 10, InFlight: 5, DropConnectionAfter: 17, Out: out, LogOut: out}
+	o := options{Payments: 40, BackPayments: 5, CarolPayments: 5, InFlight: 5, DropConnectionAfter: 17, Out: out, LogOut: out}
 	if testing.Short() {
 		o.Payments, o.CarolPayments, o.DropConnectionAfter = 20, 3, 7
 	}
