@@ -85,6 +85,9 @@ type gossipState struct {
 	disabled bool
 	// counterpartyInfo is the counterparty's latest channel_update of the channel.
 	counterpartyInfo *CounterpartyForwardingInfo
+	// theirAlias is the scid alias the counterparty gave in its channel_ready (BOLT 2, the
+	// `short_channel_id` TLV), 0 if none: what it recognizes when forwarding to us (route hints).
+	theirAlias uint64
 
 	// annSigsSent: our announcement_signatures went out on this connection.
 	annSigsSent bool
@@ -297,6 +300,10 @@ func (c *channel) gossipDetails(d *ChannelDetails, def forwardingPolicy) {
 	}
 	d.CounterpartyOutboundHTLCMinimumMsat = c.remote.HTLCMinimumMsat
 	d.InboundHTLCMinimumMsat = c.local.HTLCMinimumMsat
+	if c.funded() {
+		d.OutboundSCIDAlias = lnwire.NewShortChannelIDFromUint64(c.outboundAlias())
+	}
+	d.InboundSCIDAlias = lnwire.NewShortChannelIDFromUint64(c.gossip.theirAlias)
 	pol := def
 	if c.gossip.policy != nil {
 		pol = *c.gossip.policy

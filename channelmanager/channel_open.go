@@ -480,7 +480,8 @@ func (c *channel) channelReadyMsg() (*lnwire.ChannelReady, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lnwire.ChannelReady{ChannelID: c.channelID, SecondPerCommitmentPoint: p1}, nil
+	alias := lnwire.NewShortChannelIDFromUint64(c.outboundAlias())
+	return &lnwire.ChannelReady{ChannelID: c.channelID, SecondPerCommitmentPoint: p1, Alias: &alias}, nil
 }
 
 // receiveChannelReady records the counterparty's `channel_ready`; ChannelReady follows when the channel
@@ -488,6 +489,9 @@ func (c *channel) channelReadyMsg() (*lnwire.ChannelReady, error) {
 func (c *channel) receiveChannelReady(m *lnwire.ChannelReady) (effects, error) {
 	if m.SecondPerCommitmentPoint == nil {
 		return effects{}, c.protoErr("channel_ready without second_per_commitment_point")
+	}
+	if m.Alias != nil && m.Alias.ToUint64() != 0 {
+		c.gossip.theirAlias = m.Alias.ToUint64() // the latest one counts
 	}
 	switch {
 	case c.state == stateChannelReady || c.state == stateShutdown:

@@ -51,6 +51,11 @@ type ChannelDetails struct {
 	// counterparty.forwarding_info): what route hints for the channel are built from. Nil until one
 	// arrives.
 	CounterpartyForwardingInfo *CounterpartyForwardingInfo
+	// OutboundSCIDAlias is our scid alias of the channel, sent in our channel_ready (we forward over it
+	// as over the real short_channel_id); InboundSCIDAlias the counterparty's, 0 until it sends one
+	// (route hints in our invoices name it). LDK's outbound_scid_alias / inbound_scid_alias.
+	OutboundSCIDAlias lnwire.ShortChannelID
+	InboundSCIDAlias  lnwire.ShortChannelID
 	// CounterpartyOutboundHTLCMinimumMsat is the counterparty's htlc_minimum_msat: the smallest HTLC we
 	// may send over the channel (LDK's counterparty.outbound_htlc_minimum_msat).
 	CounterpartyOutboundHTLCMinimumMsat uint64

@@ -167,12 +167,13 @@ func (cm *ChannelManager) forwardHTLC(op *forwardOp) {
 	}
 }
 
-// channelBySCID finds our channel with this short_channel_id and returns it with its peer's lock held.
+// channelBySCID finds our channel with this short_channel_id or scid alias and returns it with its
+// peer's lock held.
 func (cm *ChannelManager) channelBySCID(scid uint64) (*peerState, *channel) {
 	for _, ps := range cm.allPeers() {
 		ps.mu.Lock()
 		for _, c := range ps.channels {
-			if c.funded() && c.state != stateClosed && c.shortChannelID.ToUint64() == scid {
+			if c.funded() && c.state != stateClosed && c.knownAs(scid) {
 				return ps, c
 			}
 		}

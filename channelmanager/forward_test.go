@@ -382,3 +382,26 @@ func TestInterceptFail(t *testing.T) {
 	require.Empty(t, eventsOf[events.HTLCIntercepted](g.b.takeEvents()))
 	require.Equal(t, uint16(sphinx.UnknownNextPeer), failureOf(t, g.a).FailureCode)
 }
+
+// TestSCIDAliases: each side of bob–carol has the other's alias from channel_ready; carol keeps bob's
+// across a restart; alice pays carol naming bob–carol by bob's alias in the onion, and bob forwards.
+func TestSCIDAliases(t *testing.T) {
+	f := threeNodes(t)
+	bAlias := f.b.channel(f.bc).OutboundSCIDAlias
+	require.NotZero(t, bAlias.ToUint64())
+	require.NotEqual(t, f.b.channel(f.bc).ShortChannelID, bAlias)
+	require.Equal(t, bAlias, f.c.channel(f.bc).InboundSCIDAlias)
+	require.Equal(t, f.c.channel(f.bc).OutboundSCIDAlias, f.b.channel(f.bc).InboundSCIDAlias)
+
+	snap := f.c.cm.Write()
+	f.nw.disconnect(1, 2)
+	f.c.restart(snap)
+	f.nw.connect(1, 2)
+	f.nw.settle()
+	require.Equal(t, bAlias, f.c.channel(f.bc).InboundSCIDAlias, "kept across a restart")
+
+	const amt = 7_000_000
+	f.pay(t, amt, f.route(amt, f.policyB.baseMsat, f.policyB.delta, bAlias), 60)
+	require.Len(t, eventsOf[events.PaymentSent](f.a.takeEvents()), 1)
+	require.Len(t, eventsOf[events.PaymentForwarded](f.b.takeEvents()), 1)
+}

@@ -164,3 +164,15 @@ func (cm *ChannelManager) failExpiringIntercepts(height uint32) {
 		cm.needsPersist.Store(true)
 	}
 }
+
+// reannounceIntercepts queues HTLCIntercepted again for every held HTLC (after Read: events about them
+// are not persisted, the held HTLCs are).
+func (cm *ChannelManager) reannounceIntercepts() {
+	cm.intercepts.mu.Lock()
+	defer cm.intercepts.mu.Unlock()
+	for id, op := range cm.intercepts.held {
+		cm.pendingEvents = append(cm.pendingEvents, events.HTLCIntercepted{InterceptID: id, RequestedNextHopSCID: op.NextSCID,
+			PaymentHash: op.Hash, InboundAmountMsat: op.Prev.IncomingAmountMsat, ExpectedOutboundAmountMsat: op.AmtToForward,
+			InboundExpiryHeight: op.IncomingCLTV})
+	}
+}

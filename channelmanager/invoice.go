@@ -210,7 +210,7 @@ func (cm *ChannelManager) routeHints(amountMsat uint64) []invoice.HopHint {
 		if d.IsAnnounced {
 			return nil
 		}
-		if d.CounterpartyForwardingInfo != nil && !d.CounterpartyForwardingInfo.Disabled && d.ShortChannelID.ToUint64() != 0 {
+		if d.CounterpartyForwardingInfo != nil && !d.CounterpartyForwardingInfo.Disabled && hintSCID(&d).ToUint64() != 0 {
 			cands = append(cands, d)
 		}
 	}
@@ -227,10 +227,19 @@ func (cm *ChannelManager) routeHints(amountMsat uint64) []invoice.HopHint {
 	var out []invoice.HopHint
 	for _, d := range cands[:min(len(cands), MaxInvoiceRouteHints)] {
 		fi := d.CounterpartyForwardingInfo
-		out = append(out, invoice.HopHint{NodeID: d.CounterpartyNodeID, ShortChannelID: d.ShortChannelID,
+		out = append(out, invoice.HopHint{NodeID: d.CounterpartyNodeID, ShortChannelID: hintSCID(&d),
 			FeeBaseMsat: fi.FeeBaseMsat, FeeProportionalMillionths: fi.FeeProportionalMillionths, CLTVExpiryDelta: fi.CLTVExpiryDelta})
 	}
 	return out
+}
+
+// hintSCID is the short_channel_id a route hint names for a private channel: the counterparty's alias
+// when it gave one (it recognizes it, and the real one stays private), else the real one.
+func hintSCID(d *ChannelDetails) lnwire.ShortChannelID {
+	if d.InboundSCIDAlias.ToUint64() != 0 {
+		return d.InboundSCIDAlias
+	}
+	return d.ShortChannelID
 }
 
 // DirectRoute builds a one-hop route paying amountMsat to dest over the usable channel with it that

@@ -88,6 +88,7 @@ type ChannelManager struct {
 	router   Router // SendPayment's router (SetRouter); nil: none
 
 	needsPersist atomic.Bool
+	eventsBusy   atomic.Bool // a ProcessPendingEvents call is handing events over
 
 	// hook, set by tests only (nil in production), sees what apply does with channel output, in order,
 	// under the channel's peer lock.
@@ -269,25 +270,36 @@ func (cm *ChannelManager) GetAndClearPendingMsgEvents() []events.MessageSendEven
 }
 
 // ProcessPendingEvents hands every pending event to handler, in order. An event whose handler returns
-// an error stays queued (with the ones after it) for the next call; the error is returned.
+// an error stays queued (with the ones after it) for the next call; the error is returned. Events are
+// persisted with the manager until handled, so across a crash each is handed over at least once (write
+// the manager after this returns, as GetAndClearNeedsPersistence says). A call made while another is
+// running returns at once.
 func (cm *ChannelManager) ProcessPendingEvents(handler events.Handler) error {
 	cm.processMonitorEvents()
-	cm.queueMu.Lock()
-	evs := cm.pendingEvents
-	cm.pendingEvents = nil
-	cm.queueMu.Unlock()
-	for i, e := range evs {
-		if err := handler(e); err != nil {
-			cm.queueMu.Lock()
-			cm.pendingEvents = append(append([]events.Event{}, evs[i:]...), cm.pendingEvents...)
-			cm.queueMu.Unlock()
-			return err
-		}
+	if !cm.eventsBusy.CompareAndSwap(false, true) {
+		return nil // another call is handing them over
 	}
-	if len(evs) > 0 {
+	defer cm.eventsBusy.Store(false)
+	cm.queueMu.Lock()
+	evs := append([]events.Event(nil), cm.pendingEvents...)
+	cm.queueMu.Unlock()
+	handled := 0
+	var err error
+	for _, e := range evs {
+		if err = handler(e); err != nil {
+			break
+		}
+		handled++
+	}
+	// Events leave the queue (and the next snapshot) only once handled: across a crash, each is
+	// handed over at least once. Only this call removes events; others only append.
+	cm.queueMu.Lock()
+	cm.pendingEvents = cm.pendingEvents[handled:]
+	cm.queueMu.Unlock()
+	if handled > 0 {
 		cm.needsPersist.Store(true)
 	}
-	return nil
+	return err
 }
 
 // GetAndClearNeedsPersistence says whether the manager changed since the last call: the host should

@@ -296,8 +296,9 @@ func TestSendProbe(t *testing.T) {
 }
 
 // TestInvoiceRouteHints: carol's channels are private; her invoice carries a route hint per channel,
-// built from bob's and dave's own channel_updates (their policies, dave's dearer), and alice, whose graph
-// lacks carol's channels, pays it through one of them.
+// built from bob's and dave's own channel_updates (their policies) and naming each channel by the alias
+// bob or dave gave in channel_ready (never the real short_channel_id); alice, whose graph lacks carol's
+// channels, pays it through one of them, which forwards over its alias.
 func TestInvoiceRouteHints(t *testing.T) {
 	dm := newDiamond(t)
 	g := router.NewNetworkGraph(nil)
@@ -317,10 +318,11 @@ func TestInvoiceRouteHints(t *testing.T) {
 		switch {
 		case h[0].NodeID.IsEqual(dm.b.id):
 			fwd = dm.b
-			require.Equal(t, dm.b.channel(dm.bc).ShortChannelID, h[0].ShortChannelID)
+			require.Equal(t, dm.b.channel(dm.bc).OutboundSCIDAlias, h[0].ShortChannelID, "bob's alias, not the real scid")
+			require.Equal(t, dm.c.channel(dm.bc).InboundSCIDAlias, h[0].ShortChannelID)
 		case h[0].NodeID.IsEqual(dm.d.id):
 			fwd = dm.d
-			require.Equal(t, dm.d.channel(dm.dc).ShortChannelID, h[0].ShortChannelID)
+			require.Equal(t, dm.d.channel(dm.dc).OutboundSCIDAlias, h[0].ShortChannelID, "dave's alias")
 		default:
 			t.Fatalf("hint from an unknown node")
 		}

@@ -25,7 +25,8 @@ const managerVersion uint8 = 3
 
 // Version 2 adds each claimable HTLC's funding outpoint (claims reach a closed channel's monitor).
 // Version 3 writes each offered HTLC's source (encodeSource) where versions 1-2 wrote a payment id and
-// the onion's shared secrets, each outbound payment's paths, and the forward queue.
+// the onion's shared secrets, each outbound payment's paths, the forward queue, intercepts and the
+// pending events (events_persist.go).
 
 // ErrCorrupt is returned (wrapped) by Read for data it cannot decode.
 var ErrCorrupt = errors.New("channelmanager: corrupt data")
@@ -51,6 +52,7 @@ func (cm *ChannelManager) Write() []byte {
 	}
 	cm.writePayments(&w)
 	cm.writeForwards(&w)
+	cm.writeEvents(&w)
 	cm.writeGossip(&w) // last: it takes the rest of the data
 	return w.Bytes()
 }
@@ -489,8 +491,8 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 			break
 		}
 		cm.inbound.claimable[c.Hash] = c
-		// Events are not persisted: announce again what was claimable and not yet claimed, so that the
-		// host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).
+		// PaymentClaimable is not persisted: announce again what was claimable and not yet claimed, so
+		// that the host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).
 		if c.Announced {
 			cm.pendingEvents = append(cm.pendingEvents, events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: c.Hash,
 				AmountMsat: c.receivedMsat(), Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: c.claimDeadline()})
@@ -504,6 +506,8 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	}
 	if version >= 3 {
 		cm.readForwards(r)
+		cm.readEvents(r)
+		cm.reannounceIntercepts()
 	}
 	cm.readGossip(r)
 	if r.Err() != nil {

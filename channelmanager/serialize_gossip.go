@@ -27,6 +27,7 @@ const (
 	chanRecAnnouncement uint64 = 7  // the channel_announcement, encoded as on the wire (type included)
 	chanRecLastUpdateTS uint64 = 9  // u32 timestamp of our last channel_update
 	chanRecCounterparty uint64 = 11 // the counterparty's forwarding info (see writeCounterpartyInfo)
+	chanRecTheirAlias   uint64 = 13 // u64: the counterparty's scid alias from its channel_ready
 )
 
 const (
@@ -87,6 +88,9 @@ func (g *gossipState) encode() []byte {
 			w.Bool(info.Disabled)
 		})
 	}
+	if g.theirAlias != 0 {
+		s = gossipRecord(s, chanRecTheirAlias, func(w *ser.Writer) { w.U64(g.theirAlias) })
+	}
 	if len(s) == 0 {
 		return nil
 	}
@@ -143,6 +147,7 @@ func decodeGossipState(b []byte) (gossipState, error) {
 			FeeProportionalMillionths: r.U32(), CLTVExpiryDelta: r.U16(), HTLCMinimumMsat: r.U64(),
 			HTLCMaximumMsat: r.U64(), Disabled: r.Bool()}
 	})
+	read(chanRecTheirAlias, func(r *ser.Reader) { g.theirAlias = r.U64() })
 	if firstErr != nil {
 		return gossipState{}, firstErr
 	}

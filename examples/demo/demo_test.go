@@ -33,9 +33,9 @@ func (s *syncBuffer) String() string {
 
 // testOptions are the demo's options for a test: full size normally, fewer payments with -short.
 func testOptions(t *testing.T, out *syncBuffer) options {
-	o := options{Payments: 100, BackPayments: 10, Out: out, LogOut: out}
+	o := options{Payments: 100, BackPayments: 10, CarolPayments: 20, Out: out, LogOut: out}
 	if testing.Short() {
-		o.Payments, o.BackPayments = 20, 4
+		o.Payments, o.BackPayments, o.CarolPayments = 20, 4, 5
 	}
 	return o
 }
@@ -60,20 +60,59 @@ func runAndCheck(t *testing.T, o options) *summary {
 	require.Equal(t, o.Payments, s.AliceToBob.Attempted)
 	require.Equal(t, o.Payments, s.AliceToBob.OK)
 	require.Equal(t, o.BackPayments, s.BobToAlice.OK)
-	require.Zero(t, s.AliceToBob.Failed+s.BobToAlice.Failed)
+	require.Equal(t, o.CarolPayments, s.AliceToCarol.Attempted)
+	require.Equal(t, o.CarolPayments, s.AliceToCarol.OK)
+	require.Zero(t, s.AliceToBob.Failed+s.BobToAlice.Failed+s.AliceToCarol.Failed)
 	require.Zero(t, s.AliceToBob.FeesMsat+s.BobToAlice.FeesMsat, "a direct channel has no routing fee")
+	require.Zero(t, s.AliceToBob.ClaimMismatch+s.BobToAlice.ClaimMismatch+s.AliceToCarol.ClaimMismatch)
+
+	// Alice → Carol through Bob: Alice paid Bob's fee policy on each payment (base 1,000 msat + 1,000
+	// ppm of at least 1,000 sat: above 2,000 msat each), and Bob earned exactly that, in one
+	// PaymentForwarded per payment, forwarding exactly the amounts.
+	toCarol, fees := s.AliceToCarol.OKMsat, s.AliceToCarol.FeesMsat
+	require.Zero(t, s.AliceToCarol.FeeMismatch)
+	require.Equal(t, s.AliceToCarol.ExpectedFeesMsat, fees)
+	require.GreaterOrEqual(t, fees, uint64(o.CarolPayments)*2_000)
+	require.Equal(t, o.CarolPayments, s.Forwards)
+	require.Equal(t, fees, s.FeesEarnedMsat)
+	require.Equal(t, toCarol, s.ForwardedMsat)
+	require.Zero(t, s.FailedBack)
+	require.NotZero(t, s.BobCarol.BobSCIDAlias.ToUint64(), "bob gave carol an scid alias")
+	require.NotEqual(t, s.BobCarol.ShortChannelID, s.BobCarol.BobSCIDAlias)
+	require.Contains(t, s.RouteHint, "bob's hop over "+s.BobCarol.BobSCIDAlias.String()+" (his scid alias of the channel): fee 1000 msat + 1000 ppm")
+
+	// Balances: Alice paid the amounts and the fees, Bob's two channels moved by the amounts and he
+	// gained exactly the fees, Carol received the amounts.
 	capMsat := uint64(s.ChannelValueSat) * 1000
+	bc := s.BobCarol
 	require.Equal(t, capMsat, s.AliceBalanceMsat+s.BobBalanceMsat)
-	require.Equal(t, capMsat-s.AliceToBob.OKMsat+s.BobToAlice.OKMsat, s.AliceBalanceMsat)
+	require.Equal(t, capMsat-s.AliceToBob.OKMsat+s.BobToAlice.OKMsat-toCarol-fees, s.AliceBalanceMsat)
+	require.Equal(t, capMsat, bc.BobBalanceMsat+bc.CarolBalanceMsat)
+	require.Equal(t, toCarol, bc.CarolBalanceMsat)
+	require.Equal(t, capMsat-toCarol, bc.BobBalanceMsat)
+	require.Equal(t, s.AliceToBob.OKMsat-s.BobToAlice.OKMsat+fees, s.BobBalanceMsat+bc.BobBalanceMsat-capMsat)
+
+	// Funding: each funder's wallet paid the channel value and the fee.
 	require.Positive(t, s.FundingFeeSat)
 	require.Equal(t, s.AliceWalletBeforeSat-s.AliceWalletAfterSat, s.ChannelValueSat+s.FundingFeeSat)
+	require.Positive(t, bc.FundingFeeSat)
+	require.Equal(t, bc.BobWalletBeforeSat-bc.BobWalletAfterSat, s.ChannelValueSat+bc.FundingFeeSat)
 	require.Equal(t, "anchors", s.ChannelType)
+
+	// Bob–Carol closes cooperatively in every variant: Carol gets her balance, Bob pays the fee.
+	floorB, floorC := int64(bc.BobBalanceMsat/1000), int64(bc.CarolBalanceMsat/1000)
+	require.Equal(t, floorC, bc.CarolOnChainSat, "carol gets her balance")
+	require.Positive(t, bc.ClosingFeeSat)
+	require.Equal(t, floorB-(bc.ClosingFeeSat-bc.RoundingSat), bc.BobOnChainSat, "bob pays the closing fee")
+	require.Equal(t, s.ChannelValueSat, bc.BobOnChainSat+bc.CarolOnChainSat+bc.ClosingFeeSat)
 
 	// The summary is printed.
 	text := out.String()
 	require.Contains(t, text, "summary")
 	require.Contains(t, text, "RESULT: OK")
 	require.Contains(t, text, "alice → bob: "+itoa(o.Payments)+"/"+itoa(o.Payments)+" done")
+	require.Contains(t, text, "alice → carol: "+itoa(o.CarolPayments)+"/"+itoa(o.CarolPayments)+" done")
+	require.Contains(t, text, "bob closes the channel with carol cooperatively")
 
 	// Clean-up: the temp dir is gone and every goroutine the demo started has ended.
 	_, statErr := os.Stat(s.TempDir)
@@ -98,7 +137,8 @@ func requireNoGoroutinesLeft(t *testing.T, before int) {
 
 func itoa(n int) string { return fmtInt(int64(n)) }
 
-// TestDemoCooperativeClose runs the default demo: open, pay both ways, close cooperatively.
+// TestDemoCooperativeClose runs the default demo: open both channels, pay both ways between alice and
+// bob, pay carol through bob, close both channels cooperatively.
 func TestDemoCooperativeClose(t *testing.T) {
 	out := &syncBuffer{}
 	s := runAndCheck(t, testOptions(t, out))
@@ -108,10 +148,11 @@ func TestDemoCooperativeClose(t *testing.T) {
 	require.Positive(t, s.ClosingFeeSat)
 	require.Equal(t, floorA-(s.ClosingFeeSat-s.RoundingSat), s.AliceOnChainSat, "alice pays the closing fee")
 	require.Equal(t, s.ChannelValueSat, s.AliceOnChainSat+s.BobOnChainSat+s.ClosingFeeSat)
-	require.Contains(t, out.String(), "alice closes the channel cooperatively")
+	require.Contains(t, out.String(), "alice closes the channel with bob cooperatively")
 }
 
-// TestDemoForceClose runs the demo ending with Alice's force close and both sweeps.
+// TestDemoForceClose runs the demo ending with Alice's force close of alice–bob and both sweeps (bob–carol
+// still closes cooperatively).
 func TestDemoForceClose(t *testing.T) {
 	out := &syncBuffer{}
 	o := testOptions(t, out)
@@ -135,10 +176,10 @@ func TestDemoForceClose(t *testing.T) {
 // that SendData keeps refusing bytes and WriteBufferSpaceAvail has to restart the writes.
 func TestDemoBackPressure(t *testing.T) {
 	out := &syncBuffer{}
-	o := options{Payments: 30, BackPayments: 5, InFlight: 8, SocketBufferBytes: 256, PeerPauseBytes: 300,
+	o := options{Payments: 30, BackPayments: 5, CarolPayments: 5, InFlight: 8, SocketBufferBytes: 256, PeerPauseBytes: 300,
 		Out: out, LogOut: out}
 	if testing.Short() {
-		o.Payments, o.BackPayments = 10, 3
+		o.Payments, o.BackPayments, o.CarolPayments = 10, 3, 3
 	}
 	s := runAndCheck(t, o)
 	require.Positive(t, s.PartialSends, "SendData refused bytes")
@@ -197,9 +238,9 @@ func TestFmt(t *testing.T) {
 // channel is reestablished over the new connection, and every payment still completes.
 func TestDemoReconnect(t *testing.T) {
 	out := &syncBuffer{}
-	o := options{Payments: 40, BackPayments: 5, InFlight: 5, DropConnectionAfter: 17, Out: out, LogOut: out}
+	o := options{Payments: 40, BackPayments: 5, CarolPayments: 5, InFlight: 5, DropConnectionAfter: 17, Out: out, LogOut: out}
 	if testing.Short() {
-		o.Payments, o.DropConnectionAfter = 20, 7
+		o.Payments, o.CarolPayments, o.DropConnectionAfter = 20, 3, 7
 	}
 	s := runAndCheck(t, o)
 	require.Equal(t, int64(1), s.Reconnects)

@@ -26,6 +26,7 @@ import (
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
+	"github.com/lnkit/lnkit/router"
 )
 
 // payment is one payment of the demo, shared by its payer's and payee's records.
@@ -35,7 +36,9 @@ type payment struct {
 	hash       [32]byte
 	from, to   *node
 	amountMsat uint64
-	started    time.Time
+	// expectFeeMsat is the routing fee the payer should pay (0 over a direct channel).
+	expectFeeMsat uint64
+	started       time.Time
 
 	// Guarded by the payments' owner lock (paymentBook.mu).
 	sendErr     error
@@ -81,11 +84,15 @@ type node struct {
 	chainMon  *channelmonitor.ChainMonitor
 	cm        *channelmanager.ChannelManager
 	pm        *peermanager.PeerManager
-	cfg       config.UserConfig
-	log       *slog.Logger
-	progress  *progress
-	book      *paymentBook
-	opts      options
+	// router finds the routes of PayBolt11Invoice: over the node's network graph (empty here, since
+	// every channel of the demo is private), its usable channels (first hops) and the invoice's route
+	// hints, with a probabilistic scorer.
+	router   *router.DefaultRouter
+	cfg      config.UserConfig
+	log      *slog.Logger
+	progress *progress
+	book     *paymentBook
+	opts     options
 
 	shutdownScript    []byte
 	destinationScript []byte
@@ -108,7 +115,9 @@ type node struct {
 	spendable  []events.SpendableOutputs
 	discarded  []events.DiscardFunding
 	pathFails  int
-	problems   []error // what went wrong in event handling; any of them fails the demo
+	forwards   []events.PaymentForwarded   // HTLCs we forwarded and claimed back, with our fee
+	failedBack []events.HTLCHandlingFailed // HTLCs we failed back instead of forwarding
+	problems   []error                     // what went wrong in event handling; any of them fails the demo
 	eventCount map[string]int
 }
 
@@ -140,6 +149,11 @@ func newNode(name string, chain *testchain.Chain, dir string, cfg config.UserCon
 		ChainHashes:              []chainhash.Hash{*chaincfg.RegressionNetParams.GenesisHash},
 		OutboundBufferPauseBytes: o.PeerPauseBytes,
 	}, log.With("component", "peermanager"))
+	graph := router.NewNetworkGraph(nil)
+	scorer := router.NewProbabilisticScorer(router.DefaultProbabilisticScoringDecayParameters(),
+		router.DefaultProbabilisticScoringFeeParameters(), graph)
+	rt := router.NewDefaultRouter(graph, scorer, km.GetNodeID())
+	cm.SetRouter(rt)
 	shutdown, err := km.GetShutdownScriptPubKey()
 	if err != nil {
 		_ = persister.Close()
@@ -152,7 +166,7 @@ func newNode(name string, chain *testchain.Chain, dir string, cfg config.UserCon
 	}
 	n := &node{
 		name: name, km: km, id: km.GetNodeID(), chain: chain, wallet: testchain.NewWallet(chain, walletKey),
-		persister: persister, chainMon: chainMon, cm: cm, pm: pm, cfg: cfg, log: log, progress: prog,
+		persister: persister, chainMon: chainMon, cm: cm, pm: pm, router: rt, cfg: cfg, log: log, progress: prog,
 		book: book, opts: o, shutdownScript: shutdown, destinationScript: dest,
 		wakeCh: make(chan struct{}, 1), syncCh: make(chan chan struct{}), stopCh: make(chan struct{}), conns: map[*lnsocket.Conn]struct{}{},
 		eventCount: map[string]int{},
@@ -196,6 +210,8 @@ func (n *node) loop() {
 			}
 			if ticks%n.opts.ManagerTimerEvery == 0 {
 				n.cm.TimerTickOccurred()
+				// The scorer's knowledge decays with the host's time.
+				n.router.TimerTick(time.Duration(time.Now().UnixNano()))
 			}
 		case <-n.wakeCh:
 		case ack := <-n.syncCh:
@@ -312,6 +328,15 @@ func (n *node) handleEvent(e events.Event) error {
 			p.elapsed = time.Since(p.started)
 		}
 		n.book.mu.Unlock()
+	case events.PaymentForwarded:
+		n.mu.Lock()
+		n.forwards = append(n.forwards, ev)
+		n.mu.Unlock()
+	case events.HTLCHandlingFailed:
+		n.mu.Lock()
+		n.failedBack = append(n.failedBack, ev)
+		n.mu.Unlock()
+		n.log.Warn("HTLC failed back", "event", ev.String())
 	case events.SpendableOutputs:
 		n.mu.Lock()
 		n.spendable = append(n.spendable, ev)
@@ -498,6 +523,50 @@ func (n *node) closedEvents() []events.ChannelClosed {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]events.ChannelClosed(nil), n.closed...)
+}
+
+// forwardEvents returns a copy of the PaymentForwarded events so far and the number of
+// HTLCHandlingFailed events.
+func (n *node) forwardEvents() ([]events.PaymentForwarded, int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]events.PaymentForwarded(nil), n.forwards...), len(n.failedBack)
+}
+
+// pendingWith returns the ChannelPending event of the node's channel with peer, if any.
+func (n *node) pendingWith(peer *node) (events.ChannelPending, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ev := range n.pending {
+		if ev.CounterpartyNodeID.IsEqual(peer.id) {
+			return ev, true
+		}
+	}
+	return events.ChannelPending{}, false
+}
+
+// sawReady says whether the node saw ChannelReady for channel id.
+func (n *node) sawReady(id lnwire.ChannelID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ev := range n.ready {
+		if ev.ChannelID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// fundingTx returns the funding transaction the node built with txid, if any.
+func (n *node) fundingTx(txid chainhash.Hash) *wire.MsgTx {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, tx := range n.fundingTxs {
+		if tx.TxHash() == txid {
+			return tx
+		}
+	}
+	return nil
 }
 
 // spendableEvents returns a copy of the SpendableOutputs events so far.

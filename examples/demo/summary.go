@@ -109,6 +109,20 @@ func chainBalance(c *testchain.Chain, script []byte) (int64, []wire.OutPoint) {
 	return total, ops
 }
 
+// unspentTo sums tx's outputs paying script that are still unspent, in sat.
+func unspentTo(c *testchain.Chain, tx *wire.MsgTx, script []byte) int64 {
+	var v int64
+	txid := tx.TxHash()
+	for i, o := range tx.TxOut {
+		if bytes.Equal(o.PkScript, script) {
+			if _, ok := c.UTXO(wire.OutPoint{Hash: txid, Index: uint32(i)}); ok {
+				v += o.Value
+			}
+		}
+	}
+	return v
+}
+
 // payStats sums up one direction's payments.
 type payStats struct {
 	Attempted, OK, Failed int
@@ -119,10 +133,14 @@ type payStats struct {
 	ClaimMismatch int
 	OKMsat        uint64
 	FeesMsat      uint64
-	Reasons       map[string]int
-	MinLatency    time.Duration
-	MaxLatency    time.Duration
-	TotalLatency  time.Duration
+	// ExpectedFeesMsat is what the successful payments should have paid in routing fees; FeeMismatch
+	// counts those that paid another fee.
+	ExpectedFeesMsat uint64
+	FeeMismatch      int
+	Reasons          map[string]int
+	MinLatency       time.Duration
+	MaxLatency       time.Duration
+	TotalLatency     time.Duration
 }
 
 // add records finished payments; the caller must not hold the payment book's lock.
@@ -137,6 +155,10 @@ func (s *payStats) add(ps []*payment) {
 			s.OK++
 			s.OKMsat += p.amountMsat
 			s.FeesMsat += p.feePaidMsat
+			s.ExpectedFeesMsat += p.expectFeeMsat
+			if p.feePaidMsat != p.expectFeeMsat {
+				s.FeeMismatch++
+			}
 			if !p.claimed || p.claimedMsat != p.amountMsat {
 				s.ClaimMismatch++
 			}
@@ -222,17 +244,48 @@ type summary struct {
 	// destination script (force close).
 	AliceOnChainSat, BobOnChainSat int64
 
+	// The bob–carol channel, and Alice's payments to Carol through Bob.
+	BobCarol     bobCarolSummary
+	AliceToCarol payStats
+	// FeeBaseMsat and FeePPM are Bob's forwarding policy; RouteHint describes the route hint of
+	// Carol's first invoice.
+	FeeBaseMsat, FeePPM uint32
+	RouteHint           string
+	// Forwards counts Bob's PaymentForwarded events, FeesEarnedMsat sums their FeeEarnedMsat and
+	// ForwardedMsat their OutboundAmountForwardedMsat; FailedBack counts his HTLCHandlingFailed.
+	Forwards       int
+	FeesEarnedMsat uint64
+	ForwardedMsat  uint64
+	FailedBack     int
+
 	Checks []check
 	// TempDir is where the nodes kept their files (removed when the run ends).
 	TempDir string
 	// Notes are remarks that are not checks (e.g. a library limitation the demo works around).
 	Notes []string
 
-	// Host glue statistics.
-	BytesAliceToBob, BytesBobToAlice int64
+	// Host glue statistics (bytes each node wrote to its sockets).
+	BytesAlice, BytesBob, BytesCarol int64
 	PartialSends, SpaceAvail         int64
 	ReadPauses, Reconnects           int64
 	Elapsed                          time.Duration
+}
+
+// bobCarolSummary is what a run established about the bob–carol channel (private, funded by Bob).
+type bobCarolSummary struct {
+	ChannelID                             lnwire.ChannelID
+	ShortChannelID                        lnwire.ShortChannelID
+	BobSCIDAlias                          lnwire.ShortChannelID // Bob's alias of the channel (0: none)
+	FundingTxo                            wire.OutPoint
+	FundingFeeSat                         int64
+	CommitFeeratePerKw                    uint32
+	BobWalletBeforeSat, BobWalletAfterSat int64
+	// Balances before the close.
+	BobBalanceMsat, CarolBalanceMsat uint64
+	// Cooperative close (as for alice–bob: RoundingSat is the msat remainder no output carries).
+	ClosingTxid                    chainhash.Hash
+	ClosingFeeSat, RoundingSat     int64
+	BobOnChainSat, CarolOnChainSat int64
 }
 
 // check records a check; detail is formatted with args.
@@ -251,38 +304,69 @@ func (s *summary) failedChecks() []check {
 	return out
 }
 
-// collectStats copies the sockets' counters.
-func (s *summary) collectStats(alice, bob *node) {
-	s.BytesAliceToBob = alice.stats.BytesOut.Load()
-	s.BytesBobToAlice = bob.stats.BytesOut.Load()
-	s.PartialSends = alice.stats.PartialSends.Load() + bob.stats.PartialSends.Load()
-	s.SpaceAvail = alice.stats.SpaceAvail.Load() + bob.stats.SpaceAvail.Load()
-	s.ReadPauses = alice.stats.ReadPauses.Load() + bob.stats.ReadPauses.Load()
-	alice.mu.Lock()
-	s.Reconnects = int64(alice.reconnects)
-	alice.mu.Unlock()
+// collectStats copies the sockets' counters of the nodes that exist.
+func (s *summary) collectStats(alice, bob, carol *node) {
+	for _, x := range []struct {
+		n     *node
+		bytes *int64
+	}{{alice, &s.BytesAlice}, {bob, &s.BytesBob}, {carol, &s.BytesCarol}} {
+		if x.n == nil {
+			continue
+		}
+		*x.bytes = x.n.stats.BytesOut.Load()
+		s.PartialSends += x.n.stats.PartialSends.Load()
+		s.SpaceAvail += x.n.stats.SpaceAvail.Load()
+		s.ReadPauses += x.n.stats.ReadPauses.Load()
+		x.n.mu.Lock()
+		s.Reconnects += int64(x.n.reconnects)
+		x.n.mu.Unlock()
+	}
 }
 
 // print writes the summary.
 func (s *summary) print(p *progress, verbose bool) {
 	p.println("")
 	p.println("==================================== summary ====================================")
-	p.println("channel          %s sat, %s, commitment feerate %d sat/kw (chain estimate %d sat/kw)",
+	bc := &s.BobCarol
+	p.println("channels         %s sat each, %s, private; commitment feerate %d sat/kw (chain estimate %d sat/kw)",
 		fmtInt(s.ChannelValueSat), s.ChannelType, s.CommitFeeratePerKw, s.FeeratePerKw)
-	p.println("funding          %s, fee %s sat (paid by alice's wallet)", s.FundingTxo, fmtInt(s.FundingFeeSat))
+	p.println("  alice–bob      funding %s, fee %s sat (paid by alice's wallet)", s.FundingTxo, fmtInt(s.FundingFeeSat))
+	p.println("  bob–carol      funding %s, fee %s sat (paid by bob's wallet)", bc.FundingTxo, fmtInt(bc.FundingFeeSat))
 	p.println("payments")
 	p.println("  alice → bob    %s", s.AliceToBob.String())
 	p.println("  bob → alice    %s", s.BobToAlice.String())
-	p.println("channel balances before the close")
-	p.println("  alice          %17s msat", fmtUint(s.AliceBalanceMsat))
-	p.println("  bob            %17s msat", fmtUint(s.BobBalanceMsat))
-	p.println("  sum            %17s msat (capacity %s msat)", fmtUint(s.AliceBalanceMsat+s.BobBalanceMsat),
-		fmtUint(uint64(s.ChannelValueSat)*1000))
+	p.println("  alice → carol  %s", s.AliceToCarol.String())
+	if s.RouteHint != "" {
+		p.println("                 through bob, found by alice's router from carol's invoices' route hint: %s", s.RouteHint)
+	}
+	p.println("forwards         bob: %d PaymentForwarded, %s msat forwarded, %s msat fees earned (policy %d msat + %d ppm); %d failed back",
+		s.Forwards, fmtUint(s.ForwardedMsat), fmtUint(s.FeesEarnedMsat), s.FeeBaseMsat, s.FeePPM, s.FailedBack)
+	capMsat := uint64(s.ChannelValueSat) * 1000
+	p.println("channel balances before the closes")
+	p.println("  alice–bob      alice %17s msat   bob   %17s msat   (sum %s msat)", fmtUint(s.AliceBalanceMsat),
+		fmtUint(s.BobBalanceMsat), fmtUint(s.AliceBalanceMsat+s.BobBalanceMsat))
+	p.println("  bob–carol      bob   %17s msat   carol %17s msat   (sum %s msat)", fmtUint(bc.BobBalanceMsat),
+		fmtUint(bc.CarolBalanceMsat), fmtUint(bc.BobBalanceMsat+bc.CarolBalanceMsat))
+	direct := int64(s.AliceToBob.OKMsat) - int64(s.BobToAlice.OKMsat)
+	p.println("  bob            +%s msat on alice–bob (%s net direct + %s to carol + %s fees), -%s msat on bob–carol",
+		fmtUint(s.BobBalanceMsat), fmtInt(direct), fmtUint(s.AliceToCarol.OKMsat), fmtUint(s.AliceToCarol.FeesMsat),
+		fmtUint(capMsat-bc.BobBalanceMsat))
+	p.println("                 beyond the direct payments he gained %s msat: his fees",
+		fmtInt(int64(s.BobBalanceMsat)+int64(bc.BobBalanceMsat)-int64(capMsat)-direct))
+	if bc.ClosingTxid != (chainhash.Hash{}) {
+		p.println("cooperative close of bob–carol (closing tx %s)", bc.ClosingTxid)
+		p.println("  bob on chain   %13s sat  (shutdown script)", fmtInt(bc.BobOnChainSat))
+		p.println("  carol on chain %13s sat  (shutdown script)", fmtInt(bc.CarolOnChainSat))
+		p.println("  closing fee    %13s sat  (channel value - outputs; %d sat of it is msat rounding)",
+			fmtInt(bc.ClosingFeeSat), bc.RoundingSat)
+		p.println("  fees in all    %13s sat  (funding %s + closing %s), all paid by bob",
+			fmtInt(bc.FundingFeeSat+bc.ClosingFeeSat), fmtInt(bc.FundingFeeSat), fmtInt(bc.ClosingFeeSat))
+	}
 	switch {
 	case s.ClosingTxid == (chainhash.Hash{}) && s.CommitmentTxid == (chainhash.Hash{}):
-		p.println("the channel was not closed")
+		p.println("the alice–bob channel was not closed")
 	case !s.ForceClose:
-		p.println("cooperative close (closing tx %s)", s.ClosingTxid)
+		p.println("cooperative close of alice–bob (closing tx %s)", s.ClosingTxid)
 		p.println("  alice on chain %13s sat  (shutdown script)", fmtInt(s.AliceOnChainSat))
 		p.println("  bob on chain   %13s sat  (shutdown script)", fmtInt(s.BobOnChainSat))
 		p.println("  closing fee    %13s sat  (channel value - outputs; %d sat of it is msat rounding)",
@@ -290,7 +374,7 @@ func (s *summary) print(p *progress, verbose bool) {
 		p.println("  fees in all    %13s sat  (funding %s + closing %s), all paid by alice",
 			fmtInt(s.FundingFeeSat+s.ClosingFeeSat), fmtInt(s.FundingFeeSat), fmtInt(s.ClosingFeeSat))
 	default:
-		p.println("force close (commitment %s, confirmed at height %d)", s.CommitmentTxid, s.CommitmentHeight)
+		p.println("force close of alice–bob (commitment %s, confirmed at height %d)", s.CommitmentTxid, s.CommitmentHeight)
 		p.println("  to_local       %13s sat  alice, locked for to_self_delay = %d blocks", fmtInt(s.ToLocalSat), s.ToSelfDelay)
 		p.println("  to_remote      %13s sat  bob, 1-block CSV (anchors)", fmtInt(s.ToRemoteSat))
 		p.println("  anchors        %13s sat  (2 × 330, left on chain)", fmtInt(s.AnchorSat))
@@ -305,8 +389,8 @@ func (s *summary) print(p *progress, verbose bool) {
 			fmtInt(s.FundingFeeSat+s.CommitmentFeeSat+s.AliceSweepFeeSat+s.BobSweepFeeSat), fmtInt(s.FundingFeeSat),
 			fmtInt(s.CommitmentFeeSat), fmtInt(s.AliceSweepFeeSat), fmtInt(s.BobSweepFeeSat), fmtInt(s.AnchorSat))
 	}
-	p.println("sockets          %s bytes alice → bob, %s bytes bob → alice; %d partial sends, %d read pauses, %d reconnects",
-		fmtInt(s.BytesAliceToBob), fmtInt(s.BytesBobToAlice), s.PartialSends, s.ReadPauses, s.Reconnects)
+	p.println("sockets          bytes written: alice %s, bob %s, carol %s; %d partial sends, %d read pauses, %d reconnects",
+		fmtInt(s.BytesAlice), fmtInt(s.BytesBob), fmtInt(s.BytesCarol), s.PartialSends, s.ReadPauses, s.Reconnects)
 	p.println("checks")
 	for _, c := range s.Checks {
 		mark := "ok  "

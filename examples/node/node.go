@@ -733,14 +733,13 @@ func (n *Node) isConnected(id *btcec.PublicKey) bool {
 	return false
 }
 
-// dialing reports whether an outbound connection to id is registered (its handshake or init may still
-// be under way).
-func (n *Node) dialing(id *btcec.PublicKey) bool {
-	want := hex.EncodeToString(id.SerializeCompressed())
+// hasOutboundConn says whether a connection we opened to id is registered, handshake done or not.
+func (n *Node) hasOutboundConn(id *btcec.PublicKey) bool {
+	key := hex.EncodeToString(id.SerializeCompressed())
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, ci := range n.conns {
-		if ci.nodeID == want {
+	for _, info := range n.conns {
+		if info.nodeID == key {
 			return true
 		}
 	}
@@ -748,12 +747,12 @@ func (n *Node) dialing(id *btcec.PublicKey) bool {
 }
 
 // redial reconnects to a peer with backoff until connected or stopped. If the peer connects to us
-// meanwhile, or another connection to it is being made, it stops: otherwise a connection replaced by a
-// newer one (the PeerManager keeps the newer) would dial again, replacing that one in turn, without end.
+// meanwhile, or another connection of ours to it is under way (one that replaced the connection whose
+// end started this redial), it stops: redialling then would replace that one in turn, endlessly.
 func (n *Node) redial(id *btcec.PublicKey, addr string) {
 	delay := 500 * time.Millisecond
 	for {
-		if n.isConnected(id) || n.dialing(id) {
+		if n.isConnected(id) || n.hasOutboundConn(id) {
 			return
 		}
 		if err := n.dial(id, addr); err == nil {

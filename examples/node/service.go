@@ -71,7 +71,7 @@ func (s *service) Connect(ctx context.Context, p nodeapi.ConnectParams) (*nodeap
 	}
 	if !s.n.isConnected(pub) {
 		// A connection already being made (a redial) is waited for rather than replaced.
-		if !s.n.dialing(pub) {
+		if !s.n.hasOutboundConn(pub) {
 			if err := s.n.dial(pub, addr); err != nil {
 				return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 			}

@@ -388,10 +388,10 @@ func TestNoRedialWhileAConnectionIsBeingMade(t *testing.T) {
 	btcd := newFakeBtcd(t)
 	n := startTestNode(t, testNodeConfig(t, btcd), nil)
 	peer := mustPub(testID(30))
-	require.False(t, n.dialing(peer))
+	require.False(t, n.hasOutboundConn(peer))
 	require.NoError(t, n.dial(peer, ln.Addr().String()))
 	require.Eventually(t, func() bool { return count() == 1 }, 5*time.Second, 5*time.Millisecond)
-	require.True(t, n.dialing(peer))
+	require.True(t, n.hasOutboundConn(peer))
 	require.False(t, n.isConnected(peer))
 
 	n.redial(peer, ln.Addr().String()) // returns at once

@@ -21,9 +21,9 @@ import (
 // Payments over the network (issue 9): lnkit pays through lnd, lnd pays lnkit through lnd (public
 // channel or route hints), lnkit forwards between two lnd nodes for its fee, and multi-path both ways.
 // The lnd nodes: alice (every scenario's), gina (alice's public peer, Test17-18), erin (Test19's next
-// hop) and frank (Test20's multi-path peer). Go runs this file before tail_routing_test.go (file names
-// sort bytewise: "tail_routing3" < "tail_routing_"), so these tests leave dave, Test15's, alone: Test15
-// expects dave's only channel to be the one it opens.
+// hop) and frank (Test20's multi-path peer). The file is named to run after Test15 and Test16 (Go takes
+// a package's files in byte order); the tests leave dave, Test15's lnd, alone all the same (Test15
+// expects dave's only channel to be the one it opens), so that they can run in any order.
 
 const (
 	// Test17: what lnkit pays gina through alice (invoice, then keysend).
