@@ -153,6 +153,14 @@ func TestForwardFailures(t *testing.T) {
 		{"unknown next channel", func(f *forwardNet) *router.Route {
 			return f.route(amt, f.policyB.baseMsat, f.policyB.delta, lnwire.NewShortChannelIDFromUint64(12345))
 		}, sphinx.UnknownNextPeer, 0, false},
+		{"outgoing expiry too soon", func(f *forwardNet) *router.Route {
+			f.finalCLT = channelmonitor.LatencyGracePeriodBlocks // carol's HTLC would expire almost at once
+			return f.route(amt, f.policyB.baseMsat, f.policyB.delta, f.scidBC)
+		}, sphinx.ExpiryTooSoon, 0, true},
+		{"outgoing expiry too far", func(f *forwardNet) *router.Route {
+			f.finalCLT = CLTVFarFarAway + 1
+			return f.route(amt, f.policyB.baseMsat, f.policyB.delta, f.scidBC)
+		}, sphinx.ExpiryTooFar, 0, false},
 		{"more than bob can send to carol", func(f *forwardNet) *router.Route {
 			_, _, err := f.nw.pay(1, 2, 900_000_000) // bob spends most of bob–carol first
 			require.NoError(f.nw.t, err)
@@ -404,4 +412,43 @@ func TestSCIDAliases(t *testing.T) {
 	f.pay(t, amt, f.route(amt, f.policyB.baseMsat, f.policyB.delta, bAlias), 60)
 	require.Len(t, eventsOf[events.PaymentSent](f.a.takeEvents()), 1)
 	require.Len(t, eventsOf[events.PaymentForwarded](f.b.takeEvents()), 1)
+}
+
+
+// TestForwardFailedBackAfterOnChainTimeout: carol holds a forwarded HTLC and disappears; bob's outgoing
+// HTLC expires, bob goes on chain against carol and times it out with his HTLC-timeout transaction,
+// and only once that is final (AntiReorgDelay) fails the incoming HTLC back to alice, off chain, long
+// before alice's own deadline: alice's payment fails, alice–bob stays open and whole.
+func TestForwardFailedBackAfterOnChainTimeout(t *testing.T) {
+	f := threeNodes(t)
+	f.c.autoClaim = false
+	f.b.withBumpHandler(1_000_000) // bob's anchor HTLC-timeout needs fee inputs
+	const amt = 40_000_000
+	start := f.a.chain.Height()
+	f.pay(t, amt, f.route(amt, f.policyB.baseMsat, f.policyB.delta, f.scidBC), 70)
+	require.Len(t, eventsOf[events.PaymentClaimable](f.c.takeEvents()), 1, "carol holds it")
+	f.nw.disconnect(1, 2)
+	expiry := start + f.finalCLT
+	evs := map[*testNode][]events.Event{}
+	mineTo(f.nw, expiry+channelmonitor.LatencyGracePeriodBlocks+2, evs)
+	f.nw.settle()
+	require.Empty(t, eventsOf[events.PaymentFailed](append(evs[f.a], f.a.takeEvents()...)), "not before the timeout is final")
+	mineTo(f.nw, expiry+channelmonitor.LatencyGracePeriodBlocks+channelmonitor.AntiReorgDelay+8, evs)
+	f.nw.settle()
+	for _, n := range f.nw.nodes {
+		evs[n] = append(evs[n], n.takeEvents()...)
+	}
+	require.Len(t, eventsOf[events.PaymentFailed](evs[f.a]), 1, "%v", evs[f.a])
+	require.Len(t, eventsOf[events.HTLCHandlingFailed](evs[f.b]), 1)
+	closedBC := false
+	for _, cc := range eventsOf[events.ChannelClosed](evs[f.b]) {
+		closedBC = closedBC || cc.ChannelID == f.bc
+	}
+	require.True(t, closedBC, "bob went on chain against carol")
+	for _, cc := range eventsOf[events.ChannelClosed](append(evs[f.a], evs[f.b]...)) {
+		require.NotEqual(t, f.ab, cc.ChannelID, "alice–bob stays open")
+	}
+	checkBalances(t, f.a, f.b, f.ab, 1_000_000_000)
+	require.Less(t, f.a.chain.Height(), start+f.finalCLT+f.policyB.delta-channelmonitor.CLTVClaimBuffer, "well before alice's deadline")
+	noRejections(t, f.a.chain)
 }
