@@ -414,7 +414,6 @@ func TestSCIDAliases(t *testing.T) {
 	require.Len(t, eventsOf[events.PaymentForwarded](f.b.takeEvents()), 1)
 }
 
-
 // TestForwardFailedBackAfterOnChainTimeout: carol holds a forwarded HTLC and disappears; bob's outgoing
 // HTLC expires, bob goes on chain against carol and times it out with his HTLC-timeout transaction,
 // and only once that is final (AntiReorgDelay) fails the incoming HTLC back to alice, off chain, long
