@@ -62,8 +62,6 @@ func closureReasonOf(code uint8) events.ClosureReason {
 	return events.ProcessingError
 }
 
-func writePurposeBody(w *ser.Writer, p events.PaymentPurpose) { writePurpose(w, p) }
-
 // encodeEvent returns an event's kind and body; ok false for an event that is not persisted.
 func encodeEvent(e events.Event) (kind uint16, body []byte, ok bool) {
 	var w ser.Writer
@@ -97,7 +95,7 @@ func encodeEvent(e events.Event) (kind uint16, body []byte, ok bool) {
 		w.Point(ev.ReceiverNodeID)
 		w.Fixed(ev.PaymentHash[:])
 		w.U64(ev.AmountMsat)
-		writePurposeBody(&w, ev.Purpose)
+		writePurpose(&w, ev.Purpose)
 	case events.PaymentSent:
 		kind = evKindPaymentSent
 		w.Fixed(ev.PaymentID[:])

@@ -366,5 +366,5 @@ func (cm *ChannelManager) failOutbound(src *pathSource, ev events.PaymentPathFai
 		return
 	}
 	cm.scheduleRetry(op, p, ev.ShortChannelID, final)
-	cm.finishIfFailed(op, ev)
+	cm.finishIfFailed(op)
 }

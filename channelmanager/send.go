@@ -95,19 +95,9 @@ func (cm *ChannelManager) getRouter() Router {
 // SendPaymentWithRoute.
 func (cm *ChannelManager) SendPayment(paymentHash [32]byte, onion RecipientOnionFields, paymentID events.PaymentID,
 	params router.RouteParameters, retry Retry) error {
-	r := cm.getRouter()
-	if r == nil {
-		return ErrNoRouter
-	}
-	cm.outbound.mu.Lock()
-	_, dup := cm.outbound.byID[paymentID]
-	cm.outbound.mu.Unlock()
-	if dup {
-		return ErrDuplicatePayment
-	}
-	route, err := r.FindRoute(nodeKey(cm.ourNode), &params, cm.firstHops())
+	route, err := cm.firstRoute(paymentID, &params)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrRouteNotFound, err)
+		return err
 	}
 	rs := &retryState{Params: params, Secret: onion.PaymentSecret, Retry: retry, Attempts: 1, Reason: events.RetriesExhausted}
 	return cm.sendRoute(route, paymentHash, onion.PaymentSecret, nil, paymentID, params.FinalValueMsat, rs)
@@ -120,25 +110,35 @@ func (cm *ChannelManager) SendPayment(paymentHash [32]byte, onion RecipientOnion
 func (cm *ChannelManager) SendSpontaneousPaymentWithRetry(preimage [32]byte, onion RecipientOnionFields, paymentID events.PaymentID,
 	params router.RouteParameters, retry Retry) ([32]byte, error) {
 	hash := sha256.Sum256(preimage[:])
-	r := cm.getRouter()
-	if r == nil {
-		return hash, ErrNoRouter
-	}
 	if onion.PaymentSecret == nil {
 		params.MaxPathCount = 1
 	}
-	cm.outbound.mu.Lock()
-	_, dup := cm.outbound.byID[paymentID]
-	cm.outbound.mu.Unlock()
-	if dup {
-		return hash, ErrDuplicatePayment
-	}
-	route, err := r.FindRoute(nodeKey(cm.ourNode), &params, cm.firstHops())
+	route, err := cm.firstRoute(paymentID, &params)
 	if err != nil {
-		return hash, fmt.Errorf("%w: %w", ErrRouteNotFound, err)
+		return hash, err
 	}
 	rs := &retryState{Params: params, Secret: onion.PaymentSecret, Keysend: &preimage, Retry: retry, Attempts: 1, Reason: events.RetriesExhausted}
 	return hash, cm.sendRoute(route, hash, onion.PaymentSecret, &preimage, paymentID, params.FinalValueMsat, rs)
+}
+
+// firstRoute is a new payment's first route: ErrNoRouter, ErrDuplicatePayment (the id is taken) or
+// ErrRouteNotFound before anything is sent.
+func (cm *ChannelManager) firstRoute(id events.PaymentID, params *router.RouteParameters) (*router.Route, error) {
+	r := cm.getRouter()
+	if r == nil {
+		return nil, ErrNoRouter
+	}
+	cm.outbound.mu.Lock()
+	_, dup := cm.outbound.byID[id]
+	cm.outbound.mu.Unlock()
+	if dup {
+		return nil, ErrDuplicatePayment
+	}
+	route, err := r.FindRoute(nodeKey(cm.ourNode), params, cm.firstHops())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRouteNotFound, err)
+	}
+	return route, nil
 }
 
 // AbandonPayment stops retrying a payment: it ends in PaymentFailed (UserAbandoned) once its paths in
@@ -155,7 +155,7 @@ func (cm *ChannelManager) AbandonPayment(paymentID events.PaymentID) error {
 	}
 	op.Retry.Abandoned, op.Retry.Reason, op.Retry.RetryMsat = true, events.UserAbandoned, 0
 	cm.needsPersist.Store(true)
-	cm.finishIfFailed(op, events.PaymentPathFailed{PaymentID: op.ID, PaymentHash: op.Hash})
+	cm.finishIfFailed(op)
 	return nil
 }
 
@@ -208,7 +208,7 @@ func (cm *ChannelManager) scheduleRetry(op *outboundPayment, p *outboundPath, sc
 
 // finishIfFailed ends a payment that can no longer succeed: no path in flight, none waiting for a
 // retry. The caller holds cm.outbound.mu.
-func (cm *ChannelManager) finishIfFailed(op *outboundPayment, ev events.PaymentPathFailed) {
+func (cm *ChannelManager) finishIfFailed(op *outboundPayment) {
 	if op.Done || op.inFlight() || (op.Retry != nil && op.Retry.RetryMsat > 0) {
 		return
 	}
@@ -287,7 +287,7 @@ func (cm *ChannelManager) retryFailed(id events.PaymentID) {
 	if op.Retry.Reason == events.RetriesExhausted {
 		op.Retry.Reason = events.RouteNotFound
 	}
-	cm.finishIfFailed(op, events.PaymentPathFailed{PaymentID: id, PaymentHash: op.Hash})
+	cm.finishIfFailed(op)
 }
 
 // countRetryTick counts a timer tick for each payment with a retry timeout. Called by
