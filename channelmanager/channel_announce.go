@@ -88,6 +88,9 @@ type gossipState struct {
 	// theirAlias is the scid alias the counterparty gave in its channel_ready (BOLT 2, the
 	// `short_channel_id` TLV), 0 if none: what it recognizes when forwarding to us (route hints).
 	theirAlias uint64
+	// scidPrivacy: the channel_type has option_scid_alias (BOLT 2): the channel is private, the real
+	// short_channel_id is never accepted for incoming HTLCs, and nothing we send a third party names it.
+	scidPrivacy bool
 
 	// annSigsSent: our announcement_signatures went out on this connection.
 	annSigsSent bool

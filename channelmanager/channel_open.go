@@ -39,29 +39,38 @@ func ourSideParams(cfg *config.ChannelHandshakeConfig, valueSat int64, pubkeys k
 	}
 }
 
-// channelTypeFor maps our internal type to the `channel_type` feature bits.
-func channelTypeFor(t bolt3.ChannelType) lnwire.ChannelType {
+// channelTypeFor maps our internal type to the `channel_type` feature bits; scidPrivacy adds
+// option_scid_alias.
+func channelTypeFor(t bolt3.ChannelType, scidPrivacy bool) lnwire.ChannelType {
+	ct := lnwire.ChannelTypeStaticRemoteKey
 	if t.HasAnchors() {
-		return lnwire.ChannelTypeAnchors
+		ct = lnwire.ChannelTypeAnchors
 	}
-	return lnwire.ChannelTypeStaticRemoteKey
+	ct.SCIDAlias = scidPrivacy
+	return ct
 }
 
-// channelTypeFrom maps a `channel_type` to one we support, or returns false.
+// wireChannelType is the channel's negotiated `channel_type`.
+func (c *channel) wireChannelType() lnwire.ChannelType {
+	return channelTypeFor(c.channelType, c.gossip.scidPrivacy)
+}
+
+// channelTypeFrom maps a `channel_type` to one we support, or returns false: static_remotekey or
+// anchors, either with option_scid_alias (zero-conf channels are not supported).
 func channelTypeFrom(ct lnwire.ChannelType) (bolt3.ChannelType, bool) {
-	switch ct {
-	case lnwire.ChannelTypeAnchors:
-		return bolt3.ChannelTypeAnchors, true
-	case lnwire.ChannelTypeStaticRemoteKey:
-		return bolt3.ChannelTypeStaticRemoteKey, true
+	if ct.ZeroConf {
+		return 0, false
 	}
-	return 0, false
+	if ct.Anchors {
+		return bolt3.ChannelTypeAnchors, true
+	}
+	return bolt3.ChannelTypeStaticRemoteKey, true
 }
 
 // newOutboundChannel creates a channel we open and returns it with its `open_channel` to send (BOLT 2,
 // "The open_channel Message", sender requirements).
 func newOutboundChannel(counterparty *btcec.PublicKey, valueSat int64, pushMsat uint64, userChannelID [16]byte,
-	ct bolt3.ChannelType, signer keys.ChannelSigner, cfg *config.UserConfig, feeratePerKw uint32,
+	ct lnwire.ChannelType, signer keys.ChannelSigner, cfg *config.UserConfig, feeratePerKw uint32,
 	chain chainhash.Hash, tempID lnwire.ChannelID, height uint32, shutdownScript []byte) (*channel, effects, error) {
 	var eff effects
 	point0, err := signer.GetPerCommitmentPoint(0)
@@ -70,21 +79,23 @@ func newOutboundChannel(counterparty *btcec.PublicKey, valueSat int64, pushMsat 
 	}
 	c := &channel{
 		state: stateOpenSent, outbound: true, temporaryID: tempID, counterparty: counterparty,
-		userChannelID: userChannelID, channelType: ct, valueSat: valueSat, pushMsat: pushMsat,
+		userChannelID: userChannelID, valueSat: valueSat, pushMsat: pushMsat,
 		signer: signer, keysID: signer.ChannelKeysID(), createdHeight: height,
 		baseLocalMsat: uint64(valueSat)*1000 - pushMsat, baseRemoteMsat: pushMsat, baseFeeratePerKw: feeratePerKw,
 		remoteSecrets: keys.NewCounterpartyCommitmentSecrets(), closingFeeProposedSat: -1,
 		localShutdownScript: shutdownScript,
 	}
 	c.local = ourSideParams(&cfg.ChannelHandshakeConfig, valueSat, signer.Pubkeys(), nil)
+	c.channelType, _ = channelTypeFrom(ct)
 	c.gossip = newGossipState(cfg.ChannelHandshakeConfig.AnnouncedChannel, &cfg.ChannelConfig)
+	c.gossip.scidPrivacy = ct.SCIDAlias
 	eff.send(&lnwire.OpenChannel{
 		ChainHash: chain, TemporaryChannelID: tempID, FundingSatoshis: btcutil.Amount(valueSat), PushMsat: pushMsat,
 		DustLimitSatoshis: btcutil.Amount(c.local.DustLimitSat), MaxHTLCValueInFlightMsat: c.local.MaxHTLCValueInFlightMsat,
 		ChannelReserveSatoshis: btcutil.Amount(c.local.ChannelReserveSat), HTLCMinimumMsat: c.local.HTLCMinimumMsat,
 		FeeratePerKw: feeratePerKw, ToSelfDelay: c.local.ToSelfDelay, MaxAcceptedHTLCs: c.local.MaxAcceptedHTLCs,
 		ChannelKeys: wireKeys(c.local.Pubkeys, point0), ChannelFlags: c.gossip.channelFlags(),
-		UpfrontShutdownScript: []byte{}, ChannelType: channelTypeFor(ct).FeatureVector(),
+		UpfrontShutdownScript: []byte{}, ChannelType: ct.FeatureVector(),
 	})
 	return c, eff, nil
 }
@@ -185,7 +196,12 @@ func newInboundChannel(counterparty *btcec.PublicKey, m *lnwire.OpenChannel, the
 		if ct.HasAnchors() && !cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx {
 			return nil, c.protoErr("we do not accept anchor channels")
 		}
+		// BOLT 2: an option_scid_alias channel is private (its real short_channel_id is never to be used).
+		if wct.SCIDAlias && c.gossip.announce {
+			return nil, c.protoErr("channel_type option_scid_alias with announce_channel set")
+		}
 		c.channelType = ct
+		c.gossip.scidPrivacy = wct.SCIDAlias
 	} else {
 		switch {
 		case theirFeatures != nil && theirFeatures.Supports(lnwire.AnchorsZeroFeeHTLCTxOptional) && cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx:
@@ -237,7 +253,7 @@ func (c *channel) accept(signer keys.ChannelSigner, cfg *config.UserConfig, user
 		MaxHTLCValueInFlightMsat: c.local.MaxHTLCValueInFlightMsat, ChannelReserveSatoshis: btcutil.Amount(c.local.ChannelReserveSat),
 		HTLCMinimumMsat: c.local.HTLCMinimumMsat, MinimumDepth: c.minimumDepth, ToSelfDelay: c.local.ToSelfDelay,
 		MaxAcceptedHTLCs: c.local.MaxAcceptedHTLCs, ChannelKeys: wireKeys(c.local.Pubkeys, point0),
-		UpfrontShutdownScript: []byte{}, ChannelType: channelTypeFor(c.channelType).FeatureVector(),
+		UpfrontShutdownScript: []byte{}, ChannelType: c.wireChannelType().FeatureVector(),
 	})
 	return eff, nil
 }
@@ -271,7 +287,7 @@ func (c *channel) receiveAcceptChannel(m *lnwire.AcceptChannel, lim *config.Chan
 	if m.ChannelType != nil {
 		wct, err := lnwire.ChannelTypeFromFeatures(m.ChannelType)
 		ct, ok := channelTypeFrom(wct)
-		if err != nil || !ok || ct != c.channelType {
+		if err != nil || !ok || ct != c.channelType || wct.SCIDAlias != c.gossip.scidPrivacy {
 			return effects{}, c.protoErr("accept_channel channel_type differs from ours")
 		}
 	}
@@ -514,7 +530,7 @@ func (c *channel) maybeReady() effects {
 	if c.state == stateAwaitingChannelReady && c.ourChannelReadySent && c.theirChannelReadyRcvd {
 		c.state = stateChannelReady
 		eff.event(events.ChannelReady{ChannelID: c.channelID, UserChannelID: c.userChannelID,
-			CounterpartyNodeID: c.counterparty, ChannelType: channelTypeFor(c.channelType)})
+			CounterpartyNodeID: c.counterparty, ChannelType: c.wireChannelType()})
 	}
 	return eff
 }

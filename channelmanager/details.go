@@ -106,7 +106,7 @@ func (cm *ChannelManager) ListUsableChannels() []ChannelDetails {
 func (c *channel) details() ChannelDetails {
 	d := ChannelDetails{
 		ChannelID: c.id(), CounterpartyNodeID: c.counterparty, FundingTxo: c.fundingOutPoint,
-		ShortChannelID: c.shortChannelID, ChannelType: channelTypeFor(c.channelType), ChannelValueSat: c.valueSat,
+		ShortChannelID: c.shortChannelID, ChannelType: c.wireChannelType(), ChannelValueSat: c.valueSat,
 		UserChannelID: c.userChannelID, IsOutbound: c.outbound,
 		IsChannelReady: c.state == stateChannelReady || c.state == stateShutdown || c.state == stateNegotiatingClosing,
 		IsUsable:       c.isUsable(), State: c.state.String(), NumPendingHTLCs: len(c.htlcs),

@@ -157,7 +157,7 @@ func (cm *ChannelManager) forwardHTLC(op *forwardOp) {
 		cm.apply(ps, c, eff)
 		if err != nil {
 			cm.log.Info("forward refused by the next channel", "channel", c.channelID, "err", err)
-			failure, refused = cm.updateFailure(c, sphinx.NewTemporaryChannelFailure)
+			failure, refused = cm.updateFailure(c, op.NextSCID, sphinx.NewTemporaryChannelFailure)
 		}
 	}
 	dest := events.HTLCDestination{NextChannelID: c.channelID}
@@ -190,17 +190,17 @@ func (cm *ChannelManager) checkForward(c *channel, op *forwardOp) (sphinx.Failur
 	fee := uint64(policy.FeeBaseMsat) + op.AmtToForward*uint64(policy.FeeProportionalMillionths)/1_000_000
 	switch {
 	case !c.isUsable():
-		return cm.updateFailure(c, sphinx.NewTemporaryChannelFailure)
+		return cm.updateFailure(c, op.NextSCID, sphinx.NewTemporaryChannelFailure)
 	case op.AmtToForward < c.remote.HTLCMinimumMsat:
-		return cm.updateFailure(c, func(u []byte) sphinx.FailureMessage { return sphinx.NewAmountBelowMinimum(op.AmtToForward, u) })
+		return cm.updateFailure(c, op.NextSCID, func(u []byte) sphinx.FailureMessage { return sphinx.NewAmountBelowMinimum(op.AmtToForward, u) })
 	case op.Prev.IncomingAmountMsat < op.AmtToForward || op.Prev.IncomingAmountMsat-op.AmtToForward < fee:
-		return cm.updateFailure(c, func(u []byte) sphinx.FailureMessage {
+		return cm.updateFailure(c, op.NextSCID, func(u []byte) sphinx.FailureMessage {
 			return sphinx.NewFeeInsufficient(op.Prev.IncomingAmountMsat, u)
 		})
 	case op.IncomingCLTV < op.OutgoingCLTV || op.IncomingCLTV-op.OutgoingCLTV < uint32(policy.CLTVExpiryDelta):
-		return cm.updateFailure(c, func(u []byte) sphinx.FailureMessage { return sphinx.NewIncorrectCLTVExpiry(op.IncomingCLTV, u) })
+		return cm.updateFailure(c, op.NextSCID, func(u []byte) sphinx.FailureMessage { return sphinx.NewIncorrectCLTVExpiry(op.IncomingCLTV, u) })
 	case op.IncomingCLTV <= height+channelmonitor.HTLCFailBackBuffer+1 || op.OutgoingCLTV <= height+channelmonitor.LatencyGracePeriodBlocks:
-		return cm.updateFailure(c, sphinx.NewExpiryTooSoon)
+		return cm.updateFailure(c, op.NextSCID, sphinx.NewExpiryTooSoon)
 	case op.OutgoingCLTV > height+CLTVFarFarAway:
 		return sphinx.NewFailure(sphinx.ExpiryTooFar), true
 	}
@@ -209,8 +209,10 @@ func (cm *ChannelManager) checkForward(c *channel, op *forwardOp) (sphinx.Failur
 
 // updateFailure returns the failure withUpdate builds with our channel_update for c enclosed (BOLT 4:
 // mandatory with the UPDATE flag), or temporary_node_failure when we have no channel_update to give.
-func (cm *ChannelManager) updateFailure(c *channel, withUpdate func(channelUpdate []byte) sphinx.FailureMessage) (sphinx.FailureMessage, bool) {
-	upd := cm.failureChannelUpdate(c)
+// The update names the channel by scid, what the onion named it by (the real short_channel_id or our
+// alias), as LDK does: the payer can match it, and a private channel's real id is not given away.
+func (cm *ChannelManager) updateFailure(c *channel, scid uint64, withUpdate func(channelUpdate []byte) sphinx.FailureMessage) (sphinx.FailureMessage, bool) {
+	upd := cm.failureChannelUpdate(c, lnwire.NewShortChannelIDFromUint64(scid))
 	if upd == nil {
 		return sphinx.NewFailure(sphinx.TemporaryNodeFailure), true
 	}

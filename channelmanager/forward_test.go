@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/channelmonitor"
+	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/sphinx"
 	"github.com/lnkit/lnkit/internal/testchain"
@@ -31,12 +32,22 @@ type forwardPolicy struct {
 	delta    uint32
 }
 
-func threeNodes(t testing.TB) *forwardNet {
+func threeNodes(t testing.TB) *forwardNet { return threeNodesWith(t, nil) }
+
+// threeNodesWith is threeNodes with each node's config changed by tweak (0 alice, 1 bob, 2 carol)
+// before the channels open.
+func threeNodesWith(t testing.TB, tweak func(node int, c *config.UserConfig)) *forwardNet {
 	chain := testchain.New(&chaincfg.RegressionNetParams)
 	chain.MineBlocks(101)
 	a := newTestNode(t, chain, "alice", 1)
 	b := newTestNode(t, chain, "bob", 2)
 	c := newTestNode(t, chain, "carol", 3)
+	if tweak != nil {
+		for i, n := range []*testNode{a, b, c} {
+			tweak(i, &n.cfg)
+			n.start(nil)
+		}
+	}
 	nw := newNetwork(t, a, b, c)
 	nw.connect(0, 1)
 	nw.connect(1, 2)

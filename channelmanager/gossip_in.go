@@ -13,7 +13,7 @@ import (
 // our channels with it (LDK's handle_channel_update; BOLT 7: "SHOULD accept channel_updates for its own
 // channels (even if non-public), in order to learn the associated origin nodes' forwarding
 // parameters"). The PeerManager passes every channel_update a peer sends, gossip included: an update
-// for another chain, for a channel we do not have with that peer (by short_channel_id), in our own
+// for another chain, for a channel we do not have with that peer (by short_channel_id or either side's alias), in our own
 // direction (ours, relayed back) or not newer than the one kept is ignored at once; one that does not
 // verify with the counterparty's node key gets a `warning` and a disconnection.
 func (cm *ChannelManager) handleChannelUpdate(node *btcec.PublicKey, m *lnwire.ChannelUpdate) {
@@ -28,7 +28,8 @@ func (cm *ChannelManager) handleChannelUpdate(node *btcec.PublicKey, m *lnwire.C
 	defer ps.mu.Unlock()
 	var c *channel
 	for _, ch := range ps.channels {
-		if ch.shortChannelID == m.ShortChannelID && ch.funded() && ch.state != stateClosed {
+		if ch.funded() && ch.state != stateClosed && (ch.shortChannelID == m.ShortChannelID ||
+			ch.gossip.theirAlias == m.ShortChannelID.ToUint64() || ch.outboundAlias() == m.ShortChannelID.ToUint64()) {
 			c = ch
 			break
 		}

@@ -61,8 +61,13 @@ func (c *channel) announcedHTLCMaxMsat() uint64 {
 // `disable` bit as last broadcast, `dont_forward` for an update meant for the counterparty only, and a
 // timestamp above the previous one: the newest block timestamp seen, or the previous one plus one.
 func (c *channel) newChannelUpdate(g *gossipCtx, dontForward bool) (*lnwire.ChannelUpdate, error) {
+	return c.newChannelUpdateAs(g, dontForward, c.shortChannelID)
+}
+
+// newChannelUpdateAs is newChannelUpdate naming the channel by scid (the real one or an alias).
+func (c *channel) newChannelUpdateAs(g *gossipCtx, dontForward bool, scid lnwire.ShortChannelID) (*lnwire.ChannelUpdate, error) {
 	pol := c.forwardingPolicy(g)
-	u := &lnwire.ChannelUpdate{ChainHash: g.chain, ShortChannelID: c.shortChannelID,
+	u := &lnwire.ChannelUpdate{ChainHash: g.chain, ShortChannelID: scid,
 		MessageFlags: lnwire.ChanUpdateMsgFlagMustBeOne, CLTVExpiryDelta: pol.CLTVExpiryDelta,
 		HTLCMinimumMsat: c.remote.HTLCMinimumMsat, HTLCMaximumMsat: c.announcedHTLCMaxMsat(),
 		FeeBaseMsat: pol.FeeBaseMsat, FeeProportionalMillionths: pol.FeeProportionalMillionths}

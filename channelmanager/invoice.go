@@ -234,9 +234,11 @@ func (cm *ChannelManager) routeHints(amountMsat uint64) []invoice.HopHint {
 }
 
 // hintSCID is the short_channel_id a route hint names for a private channel: the counterparty's alias
-// when it gave one (it recognizes it, and the real one stays private), else the real one.
+// when it gave one (it recognizes it, and the real one stays private), else the real one, except for an
+// option_scid_alias channel (BOLT 2: "MUST NOT use the real short_channel_id in BOLT 11 r fields"),
+// which then gets no hint (zero).
 func hintSCID(d *ChannelDetails) lnwire.ShortChannelID {
-	if d.InboundSCIDAlias.ToUint64() != 0 {
+	if d.InboundSCIDAlias.ToUint64() != 0 || d.ChannelType.SCIDAlias {
 		return d.InboundSCIDAlias
 	}
 	return d.ShortChannelID

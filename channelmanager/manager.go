@@ -191,6 +191,7 @@ func (cm *ChannelManager) ProvidedInitFeatures(*btcec.PublicKey) *lnwire.Feature
 	}
 	f.Set(lnwire.ShutdownAnySegwitOptional)
 	f.Set(lnwire.ChannelTypeOptional)
+	f.Set(lnwire.SCIDAliasOptional)
 	return f
 }
 
@@ -388,11 +389,11 @@ func (cm *ChannelManager) CreateChannel(theirNodeID *btcec.PublicKey, channelVal
 	if !ps.connected {
 		return lnwire.ChannelID{}, ErrPeerNotConnected
 	}
-	ct := bolt3.ChannelTypeStaticRemoteKey
-	if cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx && ps.theirFeatures != nil &&
-		(ps.theirFeatures.IsSet(lnwire.AnchorsZeroFeeHTLCTxOptional) || ps.theirFeatures.IsSet(lnwire.AnchorsZeroFeeHTLCTxRequired)) {
-		ct = bolt3.ChannelTypeAnchors
-	}
+	hcfg := &cfg.ChannelHandshakeConfig
+	wct := lnwire.ChannelTypeStaticRemoteKey
+	wct.Anchors = hcfg.NegotiateAnchorsZeroFeeHTLCTx && ps.theirFeatures.Supports(lnwire.AnchorsZeroFeeHTLCTxOptional)
+	wct.SCIDAlias = hcfg.NegotiateSCIDPrivacy && !hcfg.AnnouncedChannel && ps.theirFeatures.Supports(lnwire.SCIDAliasOptional)
+	ct, _ := channelTypeFrom(wct)
 	target := chaininterface.NonAnchorChannelFee
 	if ct.HasAnchors() {
 		target = chaininterface.AnchorChannelFee
@@ -406,7 +407,7 @@ func (cm *ChannelManager) CreateChannel(theirNodeID *btcec.PublicKey, channelVal
 	if err != nil {
 		return lnwire.ChannelID{}, err
 	}
-	c, eff, err := newOutboundChannel(theirNodeID, channelValueSat, pushMsat, userChannelID, ct, signer, &cfg, feerate,
+	c, eff, err := newOutboundChannel(theirNodeID, channelValueSat, pushMsat, userChannelID, wct, signer, &cfg, feerate,
 		*cm.net.GenesisHash, tempID, cm.height(), shutdown)
 	if err != nil {
 		return lnwire.ChannelID{}, err
@@ -419,7 +420,7 @@ func (cm *ChannelManager) CreateChannel(theirNodeID *btcec.PublicKey, channelVal
 	c.peerConnected = true
 	ps.channels[tempID] = c
 	cm.apply(ps, c, eff)
-	cm.log.Info("opening channel", "temp", tempID, "value_sat", channelValueSat, "type", ct)
+	cm.log.Info("opening channel", "temp", tempID, "value_sat", channelValueSat, "type", wct)
 	return tempID, nil
 }
 
@@ -647,7 +648,7 @@ func (cm *ChannelManager) handleOpenChannel(ps *peerState, m *lnwire.OpenChannel
 	ps.channels[c.temporaryID] = c
 	if cm.cfg.ManuallyAcceptInboundChannels {
 		cm.queueEvent(events.OpenChannelRequest{TemporaryChannelID: c.temporaryID, CounterpartyNodeID: ps.nodeID,
-			FundingSat: c.valueSat, PushMsat: c.pushMsat, ChannelType: channelTypeFor(c.channelType)})
+			FundingSat: c.valueSat, PushMsat: c.pushMsat, ChannelType: c.wireChannelType()})
 		return
 	}
 	var uid [16]byte

@@ -25,7 +25,15 @@ func (c *channel) outboundAlias() uint64 {
 		TxIndex: binary.BigEndian.Uint32(h[4:8]) & 0xffffff, OutputIndex: binary.BigEndian.Uint16(h[8:10])}.ToUint64()
 }
 
-// knownAs reports whether scid names the channel: its real short_channel_id or our alias.
+// knownAs reports whether an incoming HTLC naming scid goes to the channel: our alias, or its real
+// short_channel_id unless the channel has option_scid_alias (BOLT 2, channel_ready: "MUST NOT allow
+// incoming HTLCs to this channel using the real short_channel_id").
 func (c *channel) knownAs(scid uint64) bool {
-	return scid != 0 && (c.shortChannelID.ToUint64() == scid || c.funded() && c.outboundAlias() == scid)
+	if scid == 0 {
+		return false
+	}
+	if c.funded() && c.outboundAlias() == scid {
+		return true
+	}
+	return !c.gossip.scidPrivacy && c.shortChannelID.ToUint64() == scid
 }

@@ -28,6 +28,9 @@ const (
 	chanRecLastUpdateTS uint64 = 9  // u32 timestamp of our last channel_update
 	chanRecCounterparty uint64 = 11 // the counterparty's forwarding info (see writeCounterpartyInfo)
 	chanRecTheirAlias   uint64 = 13 // u64: the counterparty's scid alias from its channel_ready
+	// chanRecSCIDPrivacy (empty) marks an option_scid_alias channel. It is even: an lnkit that predates
+	// it would forward over the real short_channel_id, so it must refuse the snapshot instead.
+	chanRecSCIDPrivacy uint64 = 14
 )
 
 const (
@@ -54,6 +57,9 @@ func (g *gossipState) encode() []byte {
 	}
 	if flags != 0 {
 		s = gossipRecord(s, chanRecFlags, func(w *ser.Writer) { w.U8(flags) })
+	}
+	if g.scidPrivacy {
+		s = gossipRecord(s, chanRecSCIDPrivacy, func(*ser.Writer) {})
 	}
 	if p := g.policy; p != nil {
 		s = gossipRecord(s, chanRecPolicy, func(w *ser.Writer) {
@@ -104,7 +110,7 @@ func decodeGossipState(b []byte) (gossipState, error) {
 	if err != nil {
 		return g, fmt.Errorf("%w: channel gossip: %w", ErrCorrupt, err)
 	}
-	if err := s.CheckUnknownEven(); err != nil {
+	if err := s.CheckUnknownEven(chanRecSCIDPrivacy); err != nil {
 		return g, fmt.Errorf("%w: channel gossip: %w (written by a newer lnkit?)", ErrCorrupt, err)
 	}
 	var firstErr error
@@ -123,6 +129,7 @@ func decodeGossipState(b []byte) (gossipState, error) {
 		f := r.U8()
 		g.announce, g.disabled = f&gossipFlagAnnounce != 0, f&gossipFlagDisabled != 0
 	})
+	_, g.scidPrivacy = s.Get(chanRecSCIDPrivacy)
 	read(chanRecPolicy, func(r *ser.Reader) {
 		g.policy = &forwardingPolicy{FeeBaseMsat: r.U32(), FeeProportionalMillionths: r.U32(), CLTVExpiryDelta: r.U16()}
 	})

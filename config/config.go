@@ -46,6 +46,12 @@ type ChannelHandshakeConfig struct {
 	// channels we open; for inbound channels the opener's bit decides. Default false (private, as in
 	// LDK): a private channel's `channel_update` goes only to the counterparty, for route hints.
 	AnnouncedChannel bool
+	// NegotiateSCIDPrivacy asks for `option_scid_alias` in the `channel_type` of private channels we
+	// open, when the peer supports it (BOLT 2; LDK's negotiate_scid_privacy): the channel is then known
+	// to the network only by its scid aliases, and HTLCs naming its real short_channel_id are refused.
+	// Default false, as in LDK: a peer that advertises the feature but refuses such channels would
+	// refuse the open. Inbound channels asking for it are accepted when private.
+	NegotiateSCIDPrivacy bool
 }
 
 // ChannelHandshakeLimits bounds what we accept in a counterparty's `open_channel`/`accept_channel`
