@@ -26,6 +26,7 @@ import (
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
 	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
@@ -88,6 +89,10 @@ type ChannelManager struct {
 	router   Router // SendPayment's router (SetRouter); nil: none
 
 	needsPersist atomic.Bool
+	// storeMu serialises PersistTo; storeHashes are the SHA-256 hashes of the records last written to
+	// (or read from) the store, by key.
+	storeMu     sync.Mutex
+	storeHashes map[kvstore.Key][32]byte
 	eventsBusy   atomic.Bool // a ProcessPendingEvents call is handing events over
 
 	// hook, set by tests only (nil in production), sees what apply does with channel output, in order,

@@ -91,47 +91,94 @@ func (cm *ChannelManager) writePayments(w *ser.Writer) {
 	cm.inbound.mu.Lock()
 	w.U32(uint32(len(cm.inbound.expected)))
 	for _, p := range cm.inbound.expected {
-		w.Fixed(p.Preimage[:])
-		w.Fixed(p.Secret[:])
-		w.U64(p.AmountMsat)
-		w.U16(p.MinFinalCLTVExpiryDelta)
-		w.U64(p.ExpiresAt)
+		writeExpected(w, p)
 	}
 	w.U32(uint32(len(cm.inbound.claimable)))
 	for _, c := range cm.inbound.claimable {
-		w.Fixed(c.Hash[:])
-		w.U64(c.TotalMsat)
-		w.Bool(c.Announced)
-		writePurpose(w, c.Purpose)
-		w.U32(uint32(len(c.Parts)))
-		for _, p := range c.Parts {
-			w.Fixed(p.ChannelID[:])
-			w.Point(p.Counterparty)
-			w.U64(p.HTLCID)
-			w.U64(p.AmountMsat)
-			w.U32(p.CltvExpiry)
-			w.OutPoint(p.FundingTxo)
-		}
+		writeClaimable(w, c)
 	}
 	cm.inbound.mu.Unlock()
 	cm.outbound.mu.Lock()
 	defer cm.outbound.mu.Unlock()
 	w.U32(uint32(len(cm.outbound.byID)))
 	for _, o := range cm.outbound.byID {
-		w.Fixed(o.ID[:])
-		w.Fixed(o.Hash[:])
-		w.U64(o.AmountMsat)
-		w.U64(o.FeeMsat)
-		w.Bool(o.Done)
-		w.U32(uint32(len(o.Paths)))
-		for _, p := range o.Paths {
-			w.U64(p.FeeMsat)
-			w.U8(uint8(p.State))
-			w.U64(p.AmountMsat)
-		}
-		w.Var(encodeRetry(o.Retry))
-		w.Bool(o.Probe)
+		writeOutbound(w, o)
 	}
+}
+
+// writeExpected writes an invoice we expect to be paid; readExpected reads it.
+func writeExpected(w *ser.Writer, p *inboundPayment) {
+	w.Fixed(p.Preimage[:])
+	w.Fixed(p.Secret[:])
+	w.U64(p.AmountMsat)
+	w.U16(p.MinFinalCLTVExpiryDelta)
+	w.U64(p.ExpiresAt)
+}
+
+func readExpected(r *ser.Reader) *inboundPayment {
+	return &inboundPayment{Preimage: r.Fixed32(), Secret: r.Fixed32(), AmountMsat: r.U64(), MinFinalCLTVExpiryDelta: r.U16(), ExpiresAt: r.U64()}
+}
+
+// writeClaimable writes a payment being received (its HTLCs); readClaimable reads it (nil after a
+// decoding failure, recorded in r).
+func writeClaimable(w *ser.Writer, c *claimablePayment) {
+	w.Fixed(c.Hash[:])
+	w.U64(c.TotalMsat)
+	w.Bool(c.Announced)
+	writePurpose(w, c.Purpose)
+	w.U32(uint32(len(c.Parts)))
+	for _, p := range c.Parts {
+		w.Fixed(p.ChannelID[:])
+		w.Point(p.Counterparty)
+		w.U64(p.HTLCID)
+		w.U64(p.AmountMsat)
+		w.U32(p.CltvExpiry)
+		w.OutPoint(p.FundingTxo)
+	}
+}
+
+func readClaimable(r *ser.Reader, version uint8) *claimablePayment {
+	c := &claimablePayment{Hash: r.Fixed32(), TotalMsat: r.U64(), Announced: r.Bool()}
+	c.Purpose = readPurpose(r)
+	parts := r.Count(32 + 33 + 8 + 8 + 4)
+	for j := 0; j < parts; j++ {
+		part := claimPart{ChannelID: r.Fixed32(), Counterparty: r.Point(), HTLCID: r.U64(), AmountMsat: r.U64(), CltvExpiry: r.U32()}
+		if version >= 2 {
+			part.FundingTxo = r.OutPoint()
+		}
+		c.Parts = append(c.Parts, part)
+	}
+	if r.Err() != nil {
+		return nil
+	}
+	if len(c.Parts) == 0 {
+		r.Fail("claimable payment without HTLCs")
+		return nil
+	}
+	return c
+}
+
+// writeOutbound writes a payment we send; readOutbound reads it.
+func writeOutbound(w *ser.Writer, o *outboundPayment) {
+	w.Fixed(o.ID[:])
+	w.Fixed(o.Hash[:])
+	w.U64(o.AmountMsat)
+	w.U64(o.FeeMsat)
+	w.Bool(o.Done)
+	w.U32(uint32(len(o.Paths)))
+	for _, p := range o.Paths {
+		w.U64(p.FeeMsat)
+		w.U8(uint8(p.State))
+		w.U64(p.AmountMsat)
+	}
+	w.Var(encodeRetry(o.Retry))
+	w.Bool(o.Probe)
+}
+
+func readOutbound(r *ser.Reader, version uint8) *outboundPayment {
+	o := &outboundPayment{ID: r.Fixed32(), Hash: r.Fixed32(), AmountMsat: r.U64(), FeeMsat: r.U64(), Done: r.Bool()}
+	o.Paths = readOutboundPaths(r, o, version)
+	return o
 }
 
 func writePurpose(w *ser.Writer, p events.PaymentPurpose) {
@@ -431,77 +478,35 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrCorrupt, version)
 	}
 	best := chaininterface.BestBlock{Hash: r.Hash(), Height: r.U32()}
-	cm, err := New(a.FeeEstimator, a.Watch, a.Broadcaster, a.Logger, a.Keys, a.Config, ChainParams{Net: a.Net, BestBlock: best})
+	cm, err := newForRead(a, best)
 	if err != nil {
 		return nil, err
 	}
 	cm.highestBlockTime = r.U32()
-	monitors := map[wire.OutPoint]*channelmonitor.ChannelMonitor{}
-	for _, m := range a.Monitors {
-		monitors[m.FundingTxo()] = m
-	}
+	monitors := monitorsByOutPoint(a.Monitors)
 	n := r.Count(500)
 	for i := 0; i < n; i++ {
 		c := readChannel(r, a.Keys, version)
 		if c == nil {
 			break
 		}
-		mon := monitors[c.fundingOutPoint]
-		ps := cm.peer(c.counterparty, true)
-		switch {
-		case mon == nil:
-			cm.log.Warn("no monitor for channel; dropping it", "channel", c.channelID)
-			continue
-		case mon.LatestUpdateID() > c.latestMonitorUpdateID:
-			// The host crashed after the monitor persisted an update and before it wrote the manager.
-			// If the peer never saw the messages that update led to (a host that writes the manager
-			// before it flushes messages guarantees it), channel_reestablish resumes from the manager's
-			// state: the peer retransmits what we lost, and the monitor, which keeps every commitment
-			// it was given, takes the repeated updates. If the peer did see them, reestablish finds us
-			// behind and the channel is closed, from the monitor's commitment, which is the newest and
-			// never revoked. Either way the channel is not closed on this alone.
-			cm.log.Warn("channel state older than its monitor; resuming with channel_reestablish", "channel", c.channelID,
-				"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
-			c.latestMonitorUpdateID = mon.LatestUpdateID()
-		}
-		// No peer is connected at start-up: apply the disconnection rules (forget the peer's
-		// uncommitted updates) so that channel_reestablish starts from the committed state.
-		c.peerDisconnected()
-		ps.channels[c.channelID] = c
+		cm.restoreChannel(c, monitors)
 	}
 	k := r.Count(32 + 32 + 8 + 2 + 8)
 	for i := 0; i < k; i++ {
-		p := &inboundPayment{Preimage: r.Fixed32(), Secret: r.Fixed32(), AmountMsat: r.U64(), MinFinalCLTVExpiryDelta: r.U16(), ExpiresAt: r.U64()}
-		cm.inbound.expected[sha256Sum(p.Preimage)] = p
+		cm.restoreExpected(readExpected(r))
 	}
 	k = r.Count(32 + 8 + 1 + 33 + 4)
 	for i := 0; i < k; i++ {
-		c := &claimablePayment{Hash: r.Fixed32(), TotalMsat: r.U64(), Announced: r.Bool()}
-		c.Purpose = readPurpose(r)
-		parts := r.Count(32 + 33 + 8 + 8 + 4)
-		for j := 0; j < parts; j++ {
-			part := claimPart{ChannelID: r.Fixed32(), Counterparty: r.Point(), HTLCID: r.U64(), AmountMsat: r.U64(), CltvExpiry: r.U32()}
-			if version >= 2 {
-				part.FundingTxo = r.OutPoint()
-			}
-			c.Parts = append(c.Parts, part)
-		}
-		if len(c.Parts) == 0 {
-			r.Fail("claimable payment without HTLCs")
+		c := readClaimable(r, version)
+		if c == nil {
 			break
 		}
-		cm.inbound.claimable[c.Hash] = c
-		// PaymentClaimable is not persisted: announce again what was claimable and not yet claimed, so
-		// that the host claims it (events are at-least-once; ClaimFunds is idempotent per payment hash).
-		if c.Announced {
-			cm.pendingEvents = append(cm.pendingEvents, events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: c.Hash,
-				AmountMsat: c.receivedMsat(), Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: c.claimDeadline()})
-		}
+		cm.restoreClaimable(c)
 	}
 	k = r.Count(32 + 32 + 8 + 8 + 1)
 	for i := 0; i < k; i++ {
-		o := &outboundPayment{ID: r.Fixed32(), Hash: r.Fixed32(), AmountMsat: r.U64(), FeeMsat: r.U64(), Done: r.Bool()}
-		o.Paths = readOutboundPaths(r, o, version)
+		o := readOutbound(r, version)
 		cm.outbound.byID[o.ID] = o
 	}
 	if version >= 3 {
@@ -513,13 +518,71 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
 	}
-	// On-chain outcomes the monitors reported may not have reached this snapshot: learn them again
-	// (idempotent for payments already settled).
-	for _, m := range a.Monitors {
+	cm.finishRead(a.Monitors)
+	return cm, nil
+}
+
+// newForRead creates the manager Read and ReadFromStore fill.
+func newForRead(a ReadArgs, best chaininterface.BestBlock) (*ChannelManager, error) {
+	return New(a.FeeEstimator, a.Watch, a.Broadcaster, a.Logger, a.Keys, a.Config, ChainParams{Net: a.Net, BestBlock: best})
+}
+
+func monitorsByOutPoint(ms []*channelmonitor.ChannelMonitor) map[wire.OutPoint]*channelmonitor.ChannelMonitor {
+	out := make(map[wire.OutPoint]*channelmonitor.ChannelMonitor, len(ms))
+	for _, m := range ms {
+		out[m.FundingTxo()] = m
+	}
+	return out
+}
+
+// restoreChannel adds a channel read back, checked against its monitor: dropped without one, resumed
+// through channel_reestablish when older than it.
+func (cm *ChannelManager) restoreChannel(c *channel, monitors map[wire.OutPoint]*channelmonitor.ChannelMonitor) {
+	mon := monitors[c.fundingOutPoint]
+	switch {
+	case mon == nil:
+		cm.log.Warn("no monitor for channel; dropping it", "channel", c.channelID)
+		return
+	case mon.LatestUpdateID() > c.latestMonitorUpdateID:
+		// The host crashed after the monitor persisted an update and before it wrote the manager.
+		// If the peer never saw the messages that update led to (a host that writes the manager
+		// before it flushes messages guarantees it), channel_reestablish resumes from the manager's
+		// state: the peer retransmits what we lost, and the monitor, which keeps every commitment
+		// it was given, takes the repeated updates. If the peer did see them, reestablish finds us
+		// behind and the channel is closed, from the monitor's commitment, which is the newest and
+		// never revoked. Either way the channel is not closed on this alone.
+		cm.log.Warn("channel state older than its monitor; resuming with channel_reestablish", "channel", c.channelID,
+			"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
+		c.latestMonitorUpdateID = mon.LatestUpdateID()
+	}
+	// No peer is connected at start-up: apply the disconnection rules (forget the peer's
+	// uncommitted updates) so that channel_reestablish starts from the committed state.
+	c.peerDisconnected()
+	cm.peer(c.counterparty, true).channels[c.channelID] = c
+}
+
+func (cm *ChannelManager) restoreExpected(p *inboundPayment) {
+	cm.inbound.expected[sha256Sum(p.Preimage)] = p
+}
+
+// restoreClaimable adds a payment being received. PaymentClaimable is not persisted: what was
+// claimable and not yet claimed is announced again, so that the host claims it (events are
+// at-least-once; ClaimFunds is idempotent per payment hash).
+func (cm *ChannelManager) restoreClaimable(c *claimablePayment) {
+	cm.inbound.claimable[c.Hash] = c
+	if c.Announced {
+		cm.pendingEvents = append(cm.pendingEvents, events.PaymentClaimable{ReceiverNodeID: cm.ourNode, PaymentHash: c.Hash,
+			AmountMsat: c.receivedMsat(), Purpose: c.Purpose, ViaChannelID: c.Parts[0].ChannelID, ClaimDeadline: c.claimDeadline()})
+	}
+}
+
+// finishRead learns again the on-chain outcomes the monitors reported, which may not have reached the
+// snapshot (idempotent for payments already settled), and reconciles outbound payments with them.
+func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor) {
+	for _, m := range monitors {
 		for _, ev := range m.ResolvedHTLCs() {
 			cm.handleHTLCEvent(ev)
 		}
 	}
-	cm.reconcileOutbound(a.Monitors)
-	return cm, nil
+	cm.reconcileOutbound(monitors)
 }
