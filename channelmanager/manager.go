@@ -93,7 +93,7 @@ type ChannelManager struct {
 	// (or read from) the store, by key.
 	storeMu     sync.Mutex
 	storeHashes map[kvstore.Key][32]byte
-	eventsBusy   atomic.Bool // a ProcessPendingEvents call is handing events over
+	eventsBusy  atomic.Bool // a ProcessPendingEvents call is handing events over
 
 	// hook, set by tests only (nil in production), sees what apply does with channel output, in order,
 	// under the channel's peer lock.

@@ -330,4 +330,3 @@ func eachRecord(store kvstore.KVStore, kind string, hashes map[kvstore.Key][32]b
 	}
 	return nil
 }
-
