@@ -41,7 +41,7 @@ func (cm *ChannelManager) apply(ps *peerState, c *channel, eff effects) {
 	if eff.newID {
 		delete(ps.channels, c.temporaryID)
 		ps.channels[c.channelID] = c
-		cm.needsPersist.Store(true)
+		cm.markNeedsPersist()
 	}
 	ok := cm.handOver(ps, c, eff.updates)
 	for _, m := range eff.msgs {
@@ -108,7 +108,7 @@ func (cm *ChannelManager) handOver(ps *peerState, c *channel, updates []monitorU
 		}
 		status := cm.watch.UpdateChannel(c.fundingOutPoint, upd)
 		cm.trace(applyTrace{kind: traceHandedOver, c: c, update: upd, status: status})
-		cm.needsPersist.Store(true)
+		cm.markNeedsPersist()
 		if u.afterFailure {
 			continue // the channel has failed already: the status changes nothing
 		}

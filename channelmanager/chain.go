@@ -44,7 +44,7 @@ func (cm *ChannelManager) BlockDisconnected(header *wire.BlockHeader, height uin
 		}
 		ps.mu.Unlock()
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 }
 
 // TransactionsConfirmed implements chaininterface.Confirm: it records funding transaction
@@ -81,7 +81,7 @@ func (cm *ChannelManager) TransactionsConfirmed(header *wire.BlockHeader, txdata
 			}
 			c.fundingConfHeight = height
 			c.shortChannelID = lnwire.ShortChannelID{BlockHeight: height, TxIndex: uint32(t.Index), OutputIndex: uint16(idx)}
-			cm.needsPersist.Store(true)
+			cm.markNeedsPersist()
 		}
 		ps.mu.Unlock()
 	}
@@ -131,7 +131,7 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 	}
 	cm.failExpiringClaimables(height)
 	cm.failExpiringIntercepts(height)
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 }
 
 // GetRelevantTxids implements chaininterface.Confirm: the confirmed funding transactions.

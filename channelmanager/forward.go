@@ -106,7 +106,7 @@ func (cm *ChannelManager) queueForward(c *channel, h *htlc, proc *sphinx.Process
 		cm.log.Warn("forward queue full; failing the HTLC back", "channel", c.channelID, "htlc", h.ID)
 		return sphinx.NewFailure(sphinx.TemporaryNodeFailure), true
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	return sphinx.FailureMessage{}, false
 }
 
@@ -126,7 +126,7 @@ func (cm *ChannelManager) ProcessPendingHTLCForwards() {
 	if len(ops) == 0 {
 		return
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	for i := range ops {
 		switch op := &ops[i]; op.Kind {
 		case forwardAdd:
@@ -241,7 +241,7 @@ func (cm *ChannelManager) forwardResolved(src *prevHopSource, hash [32]byte, out
 		op.Kind, op.Failure = forwardFailBack, sphinx.NewFailure(sphinx.PermanentChannelFailure)
 	}
 	cm.forwards.push(op)
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 }
 
 // claimBack fulfills the incoming HTLC of a forward with the next hop's preimage: the incoming

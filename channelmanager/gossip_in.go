@@ -55,5 +55,5 @@ func (cm *ChannelManager) handleChannelUpdate(node *btcec.PublicKey, m *lnwire.C
 		FeeProportionalMillionths: m.FeeProportionalMillionths, CLTVExpiryDelta: m.CLTVExpiryDelta,
 		HTLCMinimumMsat: m.HTLCMinimumMsat, HTLCMaximumMsat: m.HTLCMaximumMsat, Timestamp: m.Timestamp,
 		Disabled: m.IsDisabled()}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 }

@@ -160,7 +160,7 @@ func (cm *ChannelManager) maybeGossip(ps *peerState, c *channel) {
 		cm.rejectGossip(c, err)
 	}
 	if c.gossip.lastUpdateTS != before || c.gossip.announcement != nil && !announced {
-		cm.needsPersist.Store(true)
+		cm.markNeedsPersist()
 	}
 	if c.gossip.announcement != nil && !announced {
 		cm.log.Info("channel announced", "channel", c.channelID, "scid", c.shortChannelID)
@@ -187,7 +187,7 @@ func (cm *ChannelManager) receiveAnnouncementSignatures(c *channel, m *lnwire.An
 		cm.rejectGossip(c, err)
 		return
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 }
 
 // queueBroadcast queues our own gossip for every peer (a Broadcast MessageSendEvent).
@@ -195,6 +195,7 @@ func (cm *ChannelManager) queueBroadcast(msg lnwire.Message) {
 	cm.queueMu.Lock()
 	cm.pendingMsgs = append(cm.pendingMsgs, events.MessageSendEvent{Msg: msg, Broadcast: true})
 	cm.queueMu.Unlock()
+	cm.wake.Notify()
 }
 
 // gossipTimerTick runs the timer-driven part of our channel_updates of announced channels: the
@@ -218,7 +219,7 @@ func (cm *ChannelManager) gossipTimerTick() {
 				cm.log.Error("cannot create the channel's gossip", "channel", c.channelID, "err", err)
 			}
 			if len(eff.gossip) > 0 {
-				cm.needsPersist.Store(true)
+				cm.markNeedsPersist()
 			}
 		}
 		ps.mu.Unlock()
@@ -302,7 +303,7 @@ func (cm *ChannelManager) UpdateChannelConfig(counterparty *btcec.PublicKey, cha
 		}
 		p := pol
 		c.gossip.policy = &p
-		cm.needsPersist.Store(true)
+		cm.markNeedsPersist()
 		var eff effects
 		switch {
 		case c.state == stateClosed || c.shortChannelID == (lnwire.ShortChannelID{}):

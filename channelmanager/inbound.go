@@ -76,7 +76,7 @@ func (cm *ChannelManager) CreateInboundPayment(amountMsat uint64, invoiceExpiryS
 	cm.inbound.mu.Lock()
 	cm.inbound.expected[hash] = p
 	cm.inbound.mu.Unlock()
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	return hash, p.Secret, nil
 }
 

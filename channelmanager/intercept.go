@@ -47,7 +47,7 @@ func (cm *ChannelManager) GetInterceptSCID() uint64 {
 		if !cm.intercepts.scids[scid] && len(cm.intercepts.scids) < maxInterceptSCIDs {
 			cm.intercepts.scids[scid] = true
 			cm.intercepts.mu.Unlock()
-			cm.needsPersist.Store(true)
+			cm.markNeedsPersist()
 			return scid
 		}
 		full := len(cm.intercepts.scids) >= maxInterceptSCIDs
@@ -74,7 +74,7 @@ func (cm *ChannelManager) intercept(op *forwardOp) bool {
 	if !ok {
 		return false
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	cm.queueEvent(events.HTLCIntercepted{InterceptID: id, RequestedNextHopSCID: op.NextSCID, PaymentHash: op.Hash,
 		InboundAmountMsat: op.Prev.IncomingAmountMsat, ExpectedOutboundAmountMsat: op.AmtToForward,
 		InboundExpiryHeight: op.IncomingCLTV})
@@ -128,7 +128,7 @@ func (cm *ChannelManager) ForwardInterceptedHTLC(id events.InterceptID, nextChan
 		cm.intercepts.mu.Unlock()
 		return err
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	return nil
 }
 
@@ -139,7 +139,7 @@ func (cm *ChannelManager) FailInterceptedHTLC(id events.InterceptID) error {
 		return ErrUnknownIntercept
 	}
 	cm.queueFailBack(&op, sphinx.NewFailure(sphinx.UnknownNextPeer), events.HTLCDestination{UnknownNextSCID: op.NextSCID})
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	return nil
 }
 
@@ -161,7 +161,7 @@ func (cm *ChannelManager) failExpiringIntercepts(height uint32) {
 		cm.queueFailBack(&expired[i], sphinx.NewFailure(sphinx.TemporaryNodeFailure), events.HTLCDestination{UnknownNextSCID: expired[i].NextSCID})
 	}
 	if len(expired) > 0 {
-		cm.needsPersist.Store(true)
+		cm.markNeedsPersist()
 	}
 }
 

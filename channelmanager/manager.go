@@ -25,6 +25,7 @@ import (
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/internal/wake"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
@@ -89,6 +90,8 @@ type ChannelManager struct {
 	router   Router // SendPayment's router (SetRouter); nil: none
 
 	needsPersist atomic.Bool
+	// wake signals the host (EventOrPersistenceNeeded).
+	wake wake.Notifier
 	// storeMu serialises PersistTo; storeHashes are the SHA-256 hashes of the records last written to
 	// (or read from) the store, by key.
 	storeMu     sync.Mutex
@@ -172,6 +175,7 @@ func (cm *ChannelManager) queueMsgTo(node *btcec.PublicKey, msg lnwire.Message, 
 	cm.queueMu.Lock()
 	cm.pendingMsgs = append(cm.pendingMsgs, events.MessageSendEvent{NodeID: node, Msg: msg, DisconnectPeer: disconnect})
 	cm.queueMu.Unlock()
+	cm.wake.Notify()
 }
 
 // queueEvent queues an event for the host: the channel events of apply, and the payment layer's.
@@ -179,7 +183,7 @@ func (cm *ChannelManager) queueEvent(e events.Event) {
 	cm.queueMu.Lock()
 	cm.pendingEvents = append(cm.pendingEvents, e)
 	cm.queueMu.Unlock()
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 }
 
 // ProvidedInitFeatures returns the features we offer in `init` (BOLT 9).
@@ -259,7 +263,7 @@ func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
 	}
 	cm.pendingMsgs = kept
 	cm.queueMu.Unlock()
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 }
 
 // GetAndClearPendingMsgEvents returns the messages waiting to be sent; the PeerManager calls it. Pending
@@ -303,10 +307,24 @@ func (cm *ChannelManager) ProcessPendingEvents(handler events.Handler) error {
 	cm.pendingEvents = cm.pendingEvents[handled:]
 	cm.queueMu.Unlock()
 	if handled > 0 {
-		cm.needsPersist.Store(true)
+		cm.markNeedsPersist()
 	}
 	return err
 }
+
+// markNeedsPersist notes that the manager changed and wakes the host.
+func (cm *ChannelManager) markNeedsPersist() {
+	cm.needsPersist.Store(true)
+	cm.wake.Notify()
+}
+
+// EventOrPersistenceNeeded returns a channel that is closed when the host has work to do: events to
+// process, messages to pull (through the PeerManager), or the manager to persist (LDK's
+// get_event_or_persistence_needed_future). A host loop waits on it, with its timers and sockets,
+// instead of polling; after it fires, the host does that work and calls EventOrPersistenceNeeded
+// again for a new channel. A change made while no channel was outstanding makes the next one closed
+// at once, so nothing is missed between two calls. No goroutine is involved.
+func (cm *ChannelManager) EventOrPersistenceNeeded() <-chan struct{} { return cm.wake.Wait() }
 
 // GetAndClearNeedsPersistence says whether the manager changed since the last call: the host should
 // then write it (Write) before relying on the change.
@@ -507,7 +525,7 @@ func (cm *ChannelManager) HandleChannelMessage(node *btcec.PublicKey, msg lnwire
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	switch m := msg.(type) {
 	case *lnwire.OpenChannel:
 		cm.handleOpenChannel(ps, m)
@@ -755,6 +773,7 @@ func (cm *ChannelManager) afterChange(ps *peerState, c *channel) {
 	}
 	cm.dirty[c] = ps
 	cm.queueMu.Unlock()
+	cm.wake.Notify()
 }
 
 // flushDirty runs flushChannel for every channel changed since the last flush.

@@ -94,7 +94,7 @@ func (cm *ChannelManager) forgetFinishedPayments() {
 		}
 		if op.DoneTicks++; op.DoneTicks >= IdempotencyTimeoutTicks {
 			delete(cm.outbound.byID, id)
-			cm.needsPersist.Store(true)
+			cm.markNeedsPersist()
 		}
 	}
 }
@@ -149,7 +149,7 @@ func (cm *ChannelManager) sendRoute(route *router.Route, hash [32]byte, secret, 
 	}
 	cm.outbound.byID[id] = op
 	cm.outbound.mu.Unlock()
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	sent, err := cm.sendPaths(route, hash, secret, keysend, id, 0, totalMsat)
 	switch {
 	case err == nil:
@@ -217,7 +217,7 @@ func (cm *ChannelManager) sendRetryRoute(route *router.Route, j retryJob) error 
 	op.addPaths(route)
 	op.AmountMsat = amount // the total does not change
 	cm.outbound.mu.Unlock()
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	_, err := cm.sendPaths(route, j.hash, j.secret, j.keysend, j.id, first, j.total)
 	if err != nil {
 		cm.log.Info("payment retry: a path could not be sent", "payment", j.id, "err", err)
@@ -338,7 +338,7 @@ func (cm *ChannelManager) failOutbound(src *pathSource, ev events.PaymentPathFai
 	if op == nil || !op.resolvePath(src.PathIndex, pathFailed) {
 		return
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	p := &op.Paths[src.PathIndex]
 	if ev.ShortChannelID == 0 {
 		ev.ShortChannelID = failingSCID(&p.Route, &ev)

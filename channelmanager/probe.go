@@ -32,7 +32,7 @@ func (cm *ChannelManager) SendProbe(path router.Path) (events.PaymentID, [32]byt
 		cm.outbound.mu.Unlock()
 		return id, hash, err
 	}
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	return id, hash, nil
 }
 

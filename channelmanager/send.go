@@ -154,7 +154,7 @@ func (cm *ChannelManager) AbandonPayment(paymentID events.PaymentID) error {
 		op.Retry = &retryState{}
 	}
 	op.Retry.Abandoned, op.Retry.Reason, op.Retry.RetryMsat = true, events.UserAbandoned, 0
-	cm.needsPersist.Store(true)
+	cm.markNeedsPersist()
 	cm.finishIfFailed(op)
 	return nil
 }

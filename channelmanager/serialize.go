@@ -585,4 +585,5 @@ func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor) 
 		}
 	}
 	cm.reconcileOutbound(monitors)
+	cm.wake.Notify() // what was read may call for work (events, reestablish) before anything else happens
 }

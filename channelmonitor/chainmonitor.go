@@ -13,6 +13,7 @@ import (
 
 	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/internal/wake"
 )
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
@@ -45,6 +46,7 @@ type ChainMonitor struct {
 	pending  map[wire.OutPoint][]uint64 // updates persisting in the background
 	monEvts  []MonitorEvent
 	events   []events.Event
+	wake     wake.Notifier
 }
 
 // NewChainMonitor creates a ChainMonitor. filter may be nil (the host delivers full blocks through
@@ -133,8 +135,15 @@ func (cm *ChainMonitor) ChannelMonitorUpdated(fundingTxo wire.OutPoint, updateID
 	cm.pending[fundingTxo] = kept
 	cm.monEvts = append(cm.monEvts, MonitorUpdateCompleted{ChannelID: mon.params.ChannelID,
 		FundingTxo: fundingTxo, UpdateID: updateID})
+	cm.wake.Notify()
 	return nil
 }
+
+// UpdateAvailable returns a channel that is closed when the ChainMonitor has something for the host or
+// the ChannelManager: an asynchronous persistence completed (ChannelMonitorUpdated), or blocks were
+// processed that may have produced events (LDK's ChainMonitor::get_update_future). Wait on it with the
+// ChannelManager's EventOrPersistenceNeeded; after it fires, process events and call it again.
+func (cm *ChainMonitor) UpdateAvailable() <-chan struct{} { return cm.wake.Wait() }
 
 // ReleasePendingMonitorEvents returns and clears what the monitors have to tell the ChannelManager.
 func (cm *ChainMonitor) ReleasePendingMonitorEvents() []MonitorEvent {
@@ -227,6 +236,7 @@ func (cm *ChainMonitor) registerOutputs(mon *ChannelMonitor) {
 // BlockConnected implements chaininterface.Listen: every monitor sees the block, and what they must
 // broadcast (our commitment after a force close, sweeps, justice transactions) is broadcast.
 func (cm *ChainMonitor) BlockConnected(block *wire.MsgBlock, height uint32) {
+	defer cm.wake.Notify()
 	idx := newBlockIndex(block.Transactions)
 	for _, mon := range cm.ListMonitors() {
 		txs := mon.blockConnected(idx, height, cm.feeEst)
@@ -240,6 +250,7 @@ func (cm *ChainMonitor) BlockConnected(block *wire.MsgBlock, height uint32) {
 
 // BlockDisconnected implements chaininterface.Listen.
 func (cm *ChainMonitor) BlockDisconnected(header *wire.BlockHeader, height uint32) {
+	defer cm.wake.Notify()
 	for _, mon := range cm.ListMonitors() {
 		mon.blockDisconnected(height)
 	}
@@ -250,6 +261,7 @@ var _ chaininterface.Confirm = (*ChainMonitor)(nil)
 // TransactionsConfirmed implements chaininterface.Confirm: each monitor checks the transactions for a
 // spend of its funding output and for its sweeps confirming.
 func (cm *ChainMonitor) TransactionsConfirmed(header *wire.BlockHeader, txdata []chaininterface.IndexedTx, height uint32) {
+	defer cm.wake.Notify()
 	txs := make([]*wire.MsgTx, len(txdata))
 	for i, t := range txdata {
 		txs[i] = t.Tx
@@ -263,6 +275,7 @@ func (cm *ChainMonitor) TransactionsConfirmed(header *wire.BlockHeader, txdata [
 // BestBlockUpdated implements chaininterface.Confirm: monitors broadcast what the new height allows and
 // are persisted.
 func (cm *ChainMonitor) BestBlockUpdated(header *wire.BlockHeader, height uint32) {
+	defer cm.wake.Notify()
 	for _, mon := range cm.ListMonitors() {
 		if txs := mon.bestBlockUpdated(height, cm.feeEst); len(txs) > 0 {
 			cm.bcast.BroadcastTransactions(txs...)
@@ -273,6 +286,7 @@ func (cm *ChainMonitor) BestBlockUpdated(header *wire.BlockHeader, height uint32
 
 // TransactionUnconfirmed implements chaininterface.Confirm.
 func (cm *ChainMonitor) TransactionUnconfirmed(txid chainhash.Hash) {
+	defer cm.wake.Notify()
 	for _, mon := range cm.ListMonitors() {
 		mon.transactionUnconfirmed(txid)
 	}

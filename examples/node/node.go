@@ -532,7 +532,10 @@ func (n *Node) setSynced(v bool) {
 // eventLoop processes the components' events and drives their timers.
 func (n *Node) eventLoop() {
 	defer n.wg.Done()
-	fast := time.NewTicker(100 * time.Millisecond)
+	// The library says when it has work (EventOrPersistenceNeeded, UpdateAvailable): the loop waits on
+	// that instead of polling. The slow ticker is only a safety net for work nothing signals (gossip
+	// replies queued in the routing handler are also pulled by ProcessEvents).
+	fast := time.NewTicker(time.Second)
 	peerTick := time.NewTicker(n.cfg.PeerTick)
 	mgrTick := time.NewTicker(n.cfg.ManagerTick)
 	gossipTick := time.NewTicker(n.cfg.GossipTick)
@@ -546,6 +549,8 @@ func (n *Node) eventLoop() {
 			return
 		case <-fast.C:
 		case <-n.wakeCh:
+		case <-n.cm.EventOrPersistenceNeeded():
+		case <-n.chainMon.UpdateAvailable():
 		case <-peerTick.C:
 			n.pm.TimerTickOccurred()
 		case <-mgrTick.C:
