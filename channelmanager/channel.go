@@ -12,30 +12,31 @@ import (
 	"github.com/lnkit/lnkit/lnwire"
 )
 
-// channelState is where a channel is in its life (BOLT 2). The names follow the spec's phases.
+// channelState is where a channel is in its life (BOLT 2). The names follow the spec's phases. The
+// values are persisted (and ordered: the phases are compared): never renumber them.
 type channelState uint8
 
 const (
 	// stateOpenSent: we sent `open_channel` and wait for `accept_channel`.
-	stateOpenSent channelState = iota
+	stateOpenSent channelState = 0
 	// stateAwaitingFundingTx: we (funder) got `accept_channel` and wait for the host's funding transaction.
-	stateAwaitingFundingTx
+	stateAwaitingFundingTx channelState = 1
 	// stateAcceptSent: we (fundee) sent `accept_channel` and wait for `funding_created`.
-	stateAcceptSent
+	stateAcceptSent channelState = 2
 	// stateFundingCreatedSent: we (funder) sent `funding_created` and wait for `funding_signed`.
-	stateFundingCreatedSent
+	stateFundingCreatedSent channelState = 3
 	// stateAwaitingChannelReady: funding is signed; we wait for confirmations and `channel_ready`.
-	stateAwaitingChannelReady
+	stateAwaitingChannelReady channelState = 4
 	// stateChannelReady: normal operation (`channel_ready` sent and received).
-	stateChannelReady
+	stateChannelReady channelState = 5
 	// stateShutdown: `shutdown` sent and/or received; HTLCs drain, no new ones.
-	stateShutdown
+	stateShutdown channelState = 6
 	// stateNegotiatingClosing: no HTLCs left, `closing_signed` exchange in progress.
-	stateNegotiatingClosing
+	stateNegotiatingClosing channelState = 7
 	// stateClosed: the channel is closed (cooperatively or by force); it only waits to be forgotten.
-	stateClosed
+	stateClosed channelState = 8
 	// stateAwaitingManualAccept: an inbound `open_channel` waits for AcceptInboundChannel.
-	stateAwaitingManualAccept
+	stateAwaitingManualAccept channelState = 9
 )
 
 func (s channelState) String() string {
@@ -82,14 +83,14 @@ type sideParams struct {
 	UpfrontShutdownScript    []byte
 }
 
-// removeKind says how an HTLC was removed.
+// removeKind says how an HTLC was removed. The values are persisted: never renumber them.
 type removeKind uint8
 
 const (
-	removeNone removeKind = iota
-	removeFulfill
-	removeFail
-	removeFailMalformed
+	removeNone          removeKind = 0
+	removeFulfill       removeKind = 1
+	removeFail          removeKind = 2
+	removeFailMalformed removeKind = 3
 )
 
 // htlc is one HTLC and its progress through both commitment chains. AddLocal/AddRemote are the numbers

@@ -17,7 +17,8 @@ import (
 	"fmt"
 )
 
-// ChannelType selects the commitment format (BOLT 3 and BOLT 9 feature bits).
+// ChannelType selects the commitment format (BOLT 3 and BOLT 9 feature bits). The values are
+// persisted (channel state, monitors): never renumber them.
 type ChannelType uint8
 
 const (
@@ -26,13 +27,13 @@ const (
 	// and are signed with SIGHASH_ALL. The transaction format is the one of
 	// BOLT 3 Appendix C (static_remotekey changes only how the caller derives
 	// the to_remote key).
-	ChannelTypeStaticRemoteKey ChannelType = iota
+	ChannelTypeStaticRemoteKey ChannelType = 0
 	// ChannelTypeAnchors is option_anchors_zero_fee_htlc_tx (with
 	// option_static_remotekey): two 330-sat anchor outputs, to_remote and
 	// HTLC outputs locked by a 1-block CSV, zero-fee HTLC transactions whose
 	// counterparty signature is SIGHASH_SINGLE|SIGHASH_ANYONECANPAY
 	// (BOLT 3 Appendix F).
-	ChannelTypeAnchors
+	ChannelTypeAnchors ChannelType = 1
 )
 
 // HasAnchors reports whether commitments of this type carry anchor outputs
