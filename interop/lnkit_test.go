@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 )
 
 // lnkitNode is the lnkit example node (examples/node) run as a process and driven through its

@@ -77,12 +77,13 @@ func runMain(m *testing.M) int {
 	buildDone := make(chan error, 1)
 	go func() {
 		t0 := time.Now()
-		pkg := "./examples/node"
+		// examples/node is a module of its own (it links the database drivers): build it there.
+		pkg := "."
 		if v := os.Getenv("LNKIT_INTEROP_NODE_PKG"); v != "" {
 			pkg = v
 		}
 		cmd := exec.Command("go", "build", "-o", nodeBin, pkg)
-		cmd.Dir = root
+		cmd.Dir = filepath.Join(root, "examples", "node")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			err = fmt.Errorf("go build %s: %v\n%s", pkg, err, bytes.TrimSpace(out))

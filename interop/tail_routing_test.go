@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 )
 
 // Policy alice sets on her side of the public channel to dave (lncli updatechanpolicy): values no lnd

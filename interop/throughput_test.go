@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 )
 
 // TestThroughput measures payments per second over one channel for lnkit→lnkit (two extra example

@@ -8,7 +8,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 )
 
 // forwardsFile is the forwarding history, in the network's directory.

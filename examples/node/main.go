@@ -31,7 +31,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 )
 
 func main() {

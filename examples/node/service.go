@@ -11,7 +11,7 @@ import (
 
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/internal/sphinx"
 	"github.com/lnkit/lnkit/lnwire"
 )

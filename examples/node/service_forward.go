@@ -9,7 +9,7 @@ import (
 
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/config"
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/lnwire"
 )
 

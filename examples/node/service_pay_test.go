@@ -20,7 +20,7 @@ import (
 
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/invoice"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/router"

@@ -7,7 +7,7 @@ import (
 	"math"
 
 	"github.com/lnkit/lnkit/channelmanager"
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/router"
 )
 

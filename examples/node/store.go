@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/lnkit/lnkit/channelmanager"
-	"github.com/lnkit/lnkit/examples/node/nodeapi"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 )
 
 // store keeps the node's payment and invoice records for listpayments and listinvoices. It is an
