@@ -23,12 +23,12 @@ import (
 // asynchronous persistence completed in random order, fee changes, blocks and reorgs. Each host writes
 // its manager before its messages leave, as a real host must.
 type consistencyRig struct {
-	t      testing.TB
-	nw     *network
-	nodes  [2]*testNode
-	id     lnwire.ChannelID
-	value  int64
-	snaps  [2][]byte
+	t     testing.TB
+	nw    *network
+	nodes [2]*testNode
+	id    lnwire.ChannelID
+	value int64
+	snaps [2][]byte
 	// stores hold each node's manager records too (PersistTo next to each snapshot, checked against the
 	// manager); a restart reads back from one or the other.
 	stores [2]*kvstore.MemStore

@@ -283,7 +283,7 @@ func TestExpiredInvoicesForgotten(t *testing.T) {
 	listed, err := store.List(storeNamespace, storeExpected)
 	require.NoError(t, err)
 	require.Len(t, listed, 50)
-	nw.mine(2) // blocks are 600 s apart on the test chain
+	nw.mine(2)                      // blocks are 600 s apart on the test chain
 	_, _, err = nw.pay(0, 1, 5_000) // a fresh invoice (nw.pay creates one) is paid
 	require.NoError(t, err)
 	nw.settle()
