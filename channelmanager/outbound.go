@@ -21,10 +21,22 @@ type outboundPayments struct {
 	byID map[events.PaymentID]*outboundPayment
 	// dirty names the payments added, changed or removed since PersistTo last wrote them.
 	dirty map[events.PaymentID]struct{}
+	// retrying names the payments with an amount waiting for a retry (processRetries looks at these
+	// only, not at every payment remembered).
+	retrying map[events.PaymentID]struct{}
 }
 
 func newOutboundPayments() outboundPayments {
-	return outboundPayments{byID: map[events.PaymentID]*outboundPayment{}, dirty: map[events.PaymentID]struct{}{}}
+	return outboundPayments{byID: map[events.PaymentID]*outboundPayment{}, dirty: map[events.PaymentID]struct{}{},
+		retrying: map[events.PaymentID]struct{}{}}
+}
+
+// restore adds a payment read back from storage. The caller holds mu (or owns o alone).
+func (o *outboundPayments) restore(op *outboundPayment) {
+	o.byID[op.ID] = op
+	if op.Retry != nil && op.Retry.RetryMsat > 0 && !op.Done {
+		o.retrying[op.ID] = struct{}{}
+	}
 }
 
 // touch marks a payment for the next PersistTo. The caller holds mu.

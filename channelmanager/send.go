@@ -204,6 +204,7 @@ func (cm *ChannelManager) scheduleRetry(op *outboundPayment, p *outboundPath, sc
 		rs.Reason = events.RecipientRejected
 	case rs.canRetry():
 		rs.RetryMsat += p.AmountMsat
+		cm.outbound.retrying[op.ID] = struct{}{}
 	}
 }
 
@@ -237,7 +238,12 @@ func (cm *ChannelManager) processRetries() {
 	r := cm.getRouter()
 	var jobs []retryJob
 	cm.outbound.mu.Lock()
-	for _, op := range cm.outbound.byID {
+	for id := range cm.outbound.retrying {
+		delete(cm.outbound.retrying, id)
+		op := cm.outbound.byID[id]
+		if op == nil {
+			continue
+		}
 		rs := op.Retry
 		if op.Done || rs == nil || rs.RetryMsat == 0 {
 			continue

@@ -353,8 +353,7 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 	}
 	if err == nil {
 		err = eachRecord(store, storeOutbound, hashes, []uint64{recBody}, func(_ kvstore.Key, _ lnwire.TLVStream, v uint8, r *ser.Reader) error {
-			o := readOutbound(r, v)
-			cm.outbound.byID[o.ID] = o
+			cm.outbound.restore(readOutbound(r, v))
 			return r.Err()
 		})
 	}
