@@ -49,6 +49,21 @@ func (kb *kvBackend) restart(t testing.TB, n *testNode, snapshot []byte) {
 	n.proxy.set(n.cm, n.chainMon)
 }
 
+// restartFromStore is restart with the manager read from the same store (ReadFromStore).
+func (kb *kvBackend) restartFromStore(t testing.TB, n *testNode) {
+	kb.p = channelmonitor.NewKVStorePersister(kb.store, kb.opts)
+	n.persistWrap = kb.p
+	n.chainMon = channelmonitor.NewChainMonitor(n.filter, n.bcast, nil, n.chain, kb.p)
+	mons, err := kb.p.ReadChannelMonitors(n.km)
+	require.NoError(t, err)
+	for _, m := range mons {
+		require.NoError(t, n.chainMon.LoadMonitor(m))
+	}
+	n.cm, err = ReadFromStore(kb.store, n.readArgs(mons))
+	require.NoError(t, err)
+	n.proxy.set(n.cm, n.chainMon)
+}
+
 // complete performs the queued writes (Async) and reports them to n's ChainMonitor; it returns how many
 // it reported.
 func (kb *kvBackend) complete(t testing.TB, n *testNode) int {
@@ -267,23 +282,39 @@ func (s *crashStore) Commit(b *kvstore.Batch) error {
 // payment stream resumes with every payment resolved, the balances agreed, nothing closed or
 // broadcast.
 func TestKVCrashAtEveryPersistencePoint(t *testing.T) {
-	total := kvCrashRun(t, 0)
+	kvCrashEveryPoint(t, memStoreFactory, false)
+}
+
+// TestKVCrashAllInStore is TestKVCrashAtEveryPersistencePoint with Bob's manager in the same store as
+// his monitors (PersistTo before his messages leave, ReadFromStore on restart): one store holds the
+// whole node, and a crash at any of its writes loses nothing.
+func TestKVCrashAllInStore(t *testing.T) {
+	kvCrashEveryPoint(t, memStoreFactory, true)
+}
+
+func memStoreFactory(testing.TB) kvstore.KVStore { return kvstore.NewMemStore() }
+
+// kvCrashEveryPoint runs kvCrashRun for every crash point (every 13th under -short or -race) on stores
+// from newStore.
+func kvCrashEveryPoint(t *testing.T, newStore func(testing.TB) kvstore.KVStore, managerInStore bool) {
+	total := kvCrashRun(t, 0, newStore(t), managerInStore)
 	require.Greater(t, total, 50)
 	step := 1
 	if testing.Short() || raceEnabled {
 		step = 13
 	}
 	for k := 1; k <= total; k += step {
-		kvCrashRun(t, k)
+		kvCrashRun(t, k, newStore(t), managerInStore)
 		if t.Failed() {
 			t.Fatalf("crash at write %d of %d", k, total)
 		}
 	}
 }
 
-// kvCrashRun plays crashRun's script with Bob on a KV store, dying at write k (0: never); it returns
-// how many writes Bob made.
-func kvCrashRun(t *testing.T, k int) int {
+// kvCrashRun plays crashRun's script with Bob on the KV store base, dying at write k (0: never); his
+// manager is a snapshot kept aside, or, with managerInStore, records in the same store. It returns how
+// many writes Bob made.
+func kvCrashRun(t *testing.T, k int, base kvstore.KVStore, managerInStore bool) int {
 	chain := testchain.New(&chaincfg.RegressionNetParams)
 	chain.MineBlocks(101)
 	a := newTestNode(t, chain, "alice", 1)
@@ -292,7 +323,7 @@ func kvCrashRun(t *testing.T, k int) int {
 		n.cfg.ChannelHandshakeConfig.NegotiateAnchorsZeroFeeHTLCTx = true
 	}
 	a.start(nil)
-	store := &crashStore{KVStore: kvstore.NewMemStore()}
+	store := &crashStore{KVStore: base}
 	kb := useKV(b, store, channelmonitor.KVStorePersisterOptions{MaximumPendingUpdates: 4})
 	nw := newNetwork(t, a, b)
 	nw.connect(0, 1)
@@ -306,12 +337,23 @@ func kvCrashRun(t *testing.T, k int) int {
 	funding := a.channel(id).FundingTxo
 
 	rig := &crashRig{k: k, snapshot: b.cm.Write()}
+	restart := func() { kb.restart(t, b, rig.snapshot) }
+	if managerInStore {
+		_, err := b.cm.PersistAllTo(store)
+		require.NoError(t, err)
+		restart = func() { kb.restartFromStore(t, b) }
+	}
 	store.rig = rig
-	kb.restart(t, b, rig.snapshot)
+	restart()
 	nw.connect(0, 1)
 	nw.settle()
 	b.beforeSend = func() bool {
-		if b.cm.GetAndClearNeedsPersistence() && rig.write() {
+		switch {
+		case !b.cm.GetAndClearNeedsPersistence():
+		case managerInStore:
+			_, err := b.cm.PersistTo(store) // the store counts the write, and drops it once Bob is dead
+			require.NoError(t, err)
+		case rig.write():
 			rig.snapshot = b.cm.Write()
 		}
 		return !rig.crashed
@@ -323,7 +365,7 @@ func kvCrashRun(t *testing.T, k int) int {
 			progressed := nw.deliverOne(r)
 			if rig.crashed {
 				nw.disconnect(0, 1)
-				kb.restart(t, b, rig.snapshot)
+				restart()
 				rig.crashed, rig.k = false, -1
 				forgetUnsentPayments(b, logs[1])
 				nw.connect(0, 1)
