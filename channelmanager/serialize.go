@@ -440,6 +440,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	for _, m := range a.Monitors {
 		monitors[m.FundingTxo()] = m
 	}
+	var closedByMonitor []*channel
 	n := r.Count(500)
 	for i := 0; i < n; i++ {
 		c := readChannel(r, a.Keys, version)
@@ -468,6 +469,9 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		// uncommitted updates) so that channel_reestablish starts from the committed state.
 		c.peerDisconnected()
 		ps.channels[c.channelID] = c
+		if c.state != stateClosed && mon.ForceClosed() {
+			closedByMonitor = append(closedByMonitor, c)
+		}
 	}
 	k := r.Count(32 + 32 + 8 + 2 + 8)
 	for i := 0; i < k; i++ {
@@ -512,6 +516,16 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	cm.readGossip(r)
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
+	}
+	// The monitor of a channel open in the snapshot was force-closed since (the host crashed before it
+	// wrote the manager again): the channel closes again rather than resume, which would sign and
+	// revoke commitments while ours is on its way to the chain.
+	for _, c := range closedByMonitor {
+		msg := "channel force-closed before the restart"
+		ps := cm.peer(c.counterparty, false)
+		ps.mu.Lock()
+		cm.apply(ps, c, c.failWithError(msg, closure{events.HolderForceClosed, msg, true}))
+		ps.mu.Unlock()
 	}
 	// On-chain outcomes the monitors reported may not have reached this snapshot: learn them again
 	// (idempotent for payments already settled).

@@ -120,6 +120,16 @@ func (m *ChannelMonitor) LatestUpdateID() uint64 {
 	return m.latestUpdateID
 }
 
+// ForceClosed reports whether the channel is closed by force for the monitor: a ChannelForceClosed
+// update told it so, or it went on chain itself for an HTLC's deadline. Our latest commitment may then
+// be on its way to the chain, so the channel must never move on: a ChannelManager read back from a
+// snapshot written before the close closes the channel again instead of resuming it.
+func (m *ChannelMonitor) ForceClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.holderBroadcast || m.noAutoBroadcast
+}
+
 // Update applies an update. UpdateIDs must follow one another; an update already applied (UpdateID not
 // above the latest) is ignored; ClosedChannelUpdateID updates are applied whenever they come and may
 // only carry PaymentPreimage and ChannelForceClosed steps. Errors: ErrUpdateOutOfOrder,
