@@ -54,3 +54,43 @@ func TestRestartAfterForceCloseNotPersisted(t *testing.T) {
 	require.Empty(t, a.chainMon.GetClaimableBalances())
 	require.NotNil(t, spendOf(a.chain, funding), "a commitment confirmed")
 }
+
+// TestSpendableOutputsSurviveRestart: the block that makes bob's sweep of his output final raises a
+// SpendableOutputs event, and his monitor is persisted with that block; bob's host crashes before it
+// handles the event. After the restart the event is handed over all the same (nothing would raise it
+// again), once.
+func TestSpendableOutputsSurviveRestart(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	id := nw.openChannel(0, 1, 5_000_000, 2_000_000_000)
+	a.withBumpHandler(1_000_000)
+	nw.settle()
+	require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
+	nw.settle()
+	a.takeEvents()
+	b.takeEvents()
+	claimable := func() int64 {
+		var s int64
+		for _, bal := range b.chainMon.GetClaimableBalances() {
+			s += bal.ClaimableAmountSat()
+		}
+		return s
+	}
+	require.Positive(t, claimable())
+	for i := 0; claimable() > 0; i++ {
+		require.Less(t, i, 50, "bob's output never became final")
+		nw.settle() // everything before the last block is handled
+		a.chain.MineBlocks(1)
+	}
+	require.Zero(t, b.sweptSat)
+	nw.disconnect(0, 1)
+	b.restart(b.cm.Write()) // the crash: the event was not handled
+	nw.connect(0, 1)
+	nw.settle()
+	outs := eventsOf[events.SpendableOutputs](b.takeEvents())
+	require.Len(t, outs, 1, "handed over after the restart")
+	require.Equal(t, id, outs[0].ChannelID)
+	require.Greater(t, b.sweptSat, int64(2_000_000-2_000), "bob's balance, less the sweep's fee")
+	b.restart(b.cm.Write())
+	nw.settle()
+	require.Empty(t, eventsOf[events.SpendableOutputs](b.takeEvents()), "handled: not again")
+}

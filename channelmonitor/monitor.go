@@ -79,6 +79,11 @@ type ChannelMonitor struct {
 	toWatch       []chaininterface.WatchedOutput // claimed outputs to register with the host's Filter
 	pendingEvents []events.Event
 	monitorEvents []MonitorEvent
+	// spendable holds the SpendableOutputs events the host has not handled yet. Nothing would raise
+	// them again, so unlike the other events they are persisted with the monitor until handled
+	// (ChainMonitor.ProcessPendingEvents): a host that crashes after the block that raised one and
+	// before handling it gets it after the restart.
+	spendable []events.SpendableOutputs
 }
 
 // NewChannelMonitor creates the monitor of a newly funded channel from its parameters, the channel
@@ -559,8 +564,27 @@ func (m *ChannelMonitor) reportStaticTo(tx *wire.MsgTx, script []byte) {
 		}
 	}
 	if len(outs) > 0 {
-		m.pendingEvents = append(m.pendingEvents, events.SpendableOutputs{Outputs: outs, ChannelID: m.params.ChannelID})
+		m.spendable = append(m.spendable, events.SpendableOutputs{Outputs: outs, ChannelID: m.params.ChannelID})
+		m.chainDirty = true
 	}
+}
+
+// unhandledSpendable returns the SpendableOutputs events the host has not handled yet, oldest first.
+func (m *ChannelMonitor) unhandledSpendable() []events.SpendableOutputs {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]events.SpendableOutputs(nil), m.spendable...)
+}
+
+// spendableHandled forgets the n oldest SpendableOutputs events, which the host handled.
+func (m *ChannelMonitor) spendableHandled(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.spendable = append([]events.SpendableOutputs(nil), m.spendable[n:]...)
+	if len(m.spendable) == 0 {
+		m.spendable = nil
+	}
+	m.chainDirty = true
 }
 
 // takeEvents returns and clears the monitor's pending events.
@@ -579,7 +603,7 @@ func (m *ChannelMonitor) takeEvents() ([]events.Event, []MonitorEvent) {
 func (m *ChannelMonitor) IsFullyResolved() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.funding == nil || !m.funding.Settled {
+	if m.funding == nil || !m.funding.Settled || len(m.spendable) > 0 {
 		return false
 	}
 	if m.funding.Kind == spendCooperative {

@@ -2,6 +2,7 @@ package channelmonitor
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -152,4 +154,55 @@ func FuzzReadChannelMonitor(f *testing.F) {
 			_ = got.Write()
 		}
 	})
+}
+
+// TestSpendableOutputsPersistedUntilHandled: a SpendableOutputs event the host has not handled is
+// written with the monitor and read back; ProcessPendingEvents hands it over until a handler takes it,
+// then forgets it.
+func TestSpendableOutputsPersistedUntilHandled(t *testing.T) {
+	m, km := testMonitor(t)
+	tx := m.holder.Tx
+	m.mu.Lock()
+	m.reportStatic(tx)
+	m.mu.Unlock()
+	require.Len(t, m.unhandledSpendable(), 1)
+
+	back, err := ReadChannelMonitor(m.Write(), km)
+	require.NoError(t, err)
+	require.Equal(t, m.Write(), back.Write())
+	evs := back.unhandledSpendable()
+	require.Len(t, evs, 1)
+	require.Equal(t, m.ChannelID(), [32]byte(evs[0].ChannelID))
+	require.Equal(t, []events.SpendableOutputDescriptor{{Kind: events.StaticOutput,
+		OutPoint: wire.OutPoint{Hash: tx.TxHash(), Index: 0}, Output: *tx.TxOut[0]}}, evs[0].Outputs)
+
+	p := &countingPersister{}
+	cm := NewChainMonitor(nil, nil, nil, nil, p)
+	require.NoError(t, cm.LoadMonitor(back))
+	refuse := errors.New("not now")
+	require.ErrorIs(t, cm.ProcessPendingEvents(func(events.Event) error { return refuse }), refuse)
+	require.Len(t, back.unhandledSpendable(), 1, "kept when the handler fails")
+	var got []events.Event
+	require.NoError(t, cm.ProcessPendingEvents(func(e events.Event) error { got = append(got, e); return nil }))
+	require.Len(t, got, 1)
+	require.Empty(t, back.unhandledSpendable())
+	require.Equal(t, 1, p.chainWrites, "the monitor is persisted again once the event is handled")
+	after, err := ReadChannelMonitor(back.Write(), km)
+	require.NoError(t, err)
+	require.Empty(t, after.unhandledSpendable())
+	require.NoError(t, cm.ProcessPendingEvents(func(e events.Event) error { t.Fatalf("again: %s", e); return nil }))
+}
+
+// countingPersister counts the chain-state writes (updates without an update).
+type countingPersister struct{ chainWrites int }
+
+func (p *countingPersister) PersistNewChannel(wire.OutPoint, *ChannelMonitor) ChannelMonitorUpdateStatus {
+	return Completed
+}
+
+func (p *countingPersister) UpdatePersistedChannel(_ wire.OutPoint, u *ChannelMonitorUpdate, _ *ChannelMonitor) ChannelMonitorUpdateStatus {
+	if u == nil {
+		p.chainWrites++
+	}
+	return Completed
 }

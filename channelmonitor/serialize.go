@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/ser"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -38,6 +41,7 @@ const (
 	recFlags          uint64 = 7
 	recBestHeight     uint64 = 9
 	recOutcomes       uint64 = 11
+	recSpendable      uint64 = 13
 )
 
 // ErrCorrupt is returned (wrapped) when stored monitor data cannot be read.
@@ -205,6 +209,9 @@ func (m *ChannelMonitor) Write() []byte {
 	})
 	s = record(s, recBestHeight, func(w *ser.Writer) { w.U32(m.bestHeight) })
 	s = record(s, recOutcomes, m.writeOutcomes)
+	if m.spendable != nil {
+		s = record(s, recSpendable, m.writeSpendable)
+	}
 	if m.funding != nil {
 		s = record(s, recFunding, func(w *ser.Writer) { writeFunding(w, m.funding) })
 		s = record(s, recClaims, m.writeClaims)
@@ -266,6 +273,36 @@ func (m *ChannelMonitor) readOutcomes(r *ser.Reader) {
 		}
 		if e.Err() == nil {
 			m.htlcOutcomes[id] = o
+		}
+	})
+}
+
+// writeSpendable writes the SpendableOutputs events not yet handled (StaticOutput descriptors: the
+// outpoint and the output).
+func (m *ChannelMonitor) writeSpendable(w *ser.Writer) {
+	writeEach(w, m.spendable, func(e *ser.Writer, ev events.SpendableOutputs) {
+		writeEach(e, ev.Outputs, func(d *ser.Writer, o events.SpendableOutputDescriptor) {
+			d.U8(uint8(o.Kind))
+			d.OutPoint(o.OutPoint)
+			d.I64(o.Output.Value)
+			d.Var(o.Output.PkScript)
+		})
+	})
+}
+
+func (m *ChannelMonitor) readSpendable(r *ser.Reader) {
+	readEach(r, "spendable outputs", func(e *ser.Reader) {
+		ev := events.SpendableOutputs{ChannelID: m.params.ChannelID}
+		readEach(e, "output", func(d *ser.Reader) {
+			o := events.SpendableOutputDescriptor{Kind: events.SpendableOutputKind(d.U8()), OutPoint: d.OutPoint()}
+			o.Output = wire.TxOut{Value: d.I64(), PkScript: d.Var()}
+			if o.Kind != events.StaticOutput {
+				d.Fail("kind %d", o.Kind)
+			}
+			ev.Outputs = append(ev.Outputs, o)
+		})
+		if e.Err() == nil {
+			m.spendable = append(m.spendable, ev)
 		}
 	})
 }
@@ -354,6 +391,7 @@ func readMonitorV2(data []byte) (*ChannelMonitor, error) {
 	})
 	read(recBestHeight, func(r *ser.Reader) { m.bestHeight = r.U32() })
 	read(recOutcomes, m.readOutcomes)
+	read(recSpendable, m.readSpendable)
 	read(recFunding, func(r *ser.Reader) { m.funding = readFunding(r) })
 	read(recClaims, m.readClaims)
 	read(recPackages, m.readPackages)
