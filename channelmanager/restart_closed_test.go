@@ -94,3 +94,40 @@ func TestSpendableOutputsSurviveRestart(t *testing.T) {
 	nw.settle()
 	require.Empty(t, eventsOf[events.SpendableOutputs](b.takeEvents()), "handled: not again")
 }
+
+// TestRestartAfterFundingSpentUnhandled: bob force-closes while alice's payment to him is not yet
+// committed, and his commitment confirms; alice's host crashes before her manager handled the
+// monitor's CommitmentTxConfirmed event (held in memory only), and restarts from a snapshot in which
+// the channel is open. The channel must end on restart as the event would have ended it: ChannelClosed,
+// the channel forgotten, and the payment failed instead of pending for ever.
+func TestRestartAfterFundingSpentUnhandled(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	id := nw.openChannel(0, 1, 5_000_000, 2_000_000_000)
+	a.withBumpHandler(1_000_000)
+	b.withBumpHandler(1_000_000)
+	nw.settle()
+	a.takeEvents()
+	b.takeEvents()
+	payID, _, err := nw.pay(0, 1, 100_000_000)
+	require.NoError(t, err)
+	nw.disconnect(0, 1) // the update_add never leaves
+	require.NoError(t, b.cm.ForceCloseBroadcastingLatestTxn(id, a.id))
+	snap := a.cm.Write()
+	a.chain.MineBlocks(1) // bob's commitment confirms; alice's manager does not get to the monitor's event
+	funding := a.channel(id).FundingTxo
+	require.NotNil(t, spendOf(a.chain, funding))
+	a.restart(snap)
+	for _, d := range a.cm.ListChannels() {
+		require.NotEqual(t, id, d.ChannelID, "the channel ended on restart")
+	}
+	nw.connect(0, 1)
+	nw.mine(channelmonitor.AntiReorgDelay + 2)
+	evs := a.takeEvents()
+	closed := eventsOf[events.ChannelClosed](evs)
+	require.Len(t, closed, 1)
+	require.Equal(t, events.CommitmentTxConfirmed, closed[0].Reason)
+	failed := eventsOf[events.PaymentFailed](evs)
+	require.Len(t, failed, 1, "%v", evs)
+	require.Equal(t, payID, failed[0].PaymentID)
+	require.Empty(t, eventsOf[events.PaymentSent](evs))
+}

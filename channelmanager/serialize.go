@@ -440,7 +440,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	for _, m := range a.Monitors {
 		monitors[m.FundingTxo()] = m
 	}
-	var closedByMonitor []*channel
+	var closedByMonitor, spentByMonitor []*channel
 	n := r.Count(500)
 	for i := 0; i < n; i++ {
 		c := readChannel(r, a.Keys, version)
@@ -469,7 +469,9 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		// uncommitted updates) so that channel_reestablish starts from the committed state.
 		c.peerDisconnected()
 		ps.channels[c.channelID] = c
-		if c.state != stateClosed && mon.ForceClosed() {
+		if spent, _ := mon.FundingSpent(); spent {
+			spentByMonitor = append(spentByMonitor, c)
+		} else if c.state != stateClosed && mon.ForceClosed() {
 			closedByMonitor = append(closedByMonitor, c)
 		}
 	}
@@ -525,6 +527,20 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 		ps := cm.peer(c.counterparty, false)
 		ps.mu.Lock()
 		cm.apply(ps, c, c.failWithError(msg, closure{events.HolderForceClosed, msg, true}))
+		ps.mu.Unlock()
+	}
+	// The funding output of a channel the snapshot holds is spent on chain: the monitor's event saying
+	// so was not handled before the restart, and will not come again. The channel ends as that event
+	// would have ended it.
+	for _, c := range spentByMonitor {
+		cl := closure{events.CommitmentTxConfirmed, "commitment transaction confirmed", false}
+		if _, coop := monitors[c.fundingOutPoint].FundingSpent(); coop {
+			cl = closure{events.CooperativeClosure, "closing transaction confirmed", false}
+		}
+		ps := cm.peer(c.counterparty, false)
+		ps.mu.Lock()
+		cm.closeChannelLocked(ps, c, cl)
+		delete(ps.channels, c.channelID)
 		ps.mu.Unlock()
 	}
 	// On-chain outcomes the monitors reported may not have reached this snapshot: learn them again

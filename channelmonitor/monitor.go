@@ -135,6 +135,19 @@ func (m *ChannelMonitor) ForceClosed() bool {
 	return m.holderBroadcast || m.noAutoBroadcast
 }
 
+// FundingSpent reports whether a transaction spending the funding output is confirmed, and whether it
+// is a cooperative close rather than a commitment transaction. The ChannelManager learns it from a
+// CommitmentTxConfirmed or CooperativeCloseConfirmed event, which a restart loses if it was not yet
+// handled: a ChannelManager read back closes such a channel from this.
+func (m *ChannelMonitor) FundingSpent() (spent, cooperative bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.funding == nil {
+		return false, false
+	}
+	return true, m.funding.Kind == spendCooperative
+}
+
 // Update applies an update. UpdateIDs must follow one another; an update already applied (UpdateID not
 // above the latest) is ignored; ClosedChannelUpdateID updates are applied whenever they come and may
 // only carry PaymentPreimage and ChannelForceClosed steps. Errors: ErrUpdateOutOfOrder,
