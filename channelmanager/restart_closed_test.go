@@ -131,3 +131,37 @@ func TestRestartAfterFundingSpentUnhandled(t *testing.T) {
 	require.Equal(t, payID, failed[0].PaymentID)
 	require.Empty(t, eventsOf[events.PaymentSent](evs))
 }
+
+// TestRestartedHTLCIDReusedFailsOnChain: alice signs bob's commitment 1 with an HTLC (id 0) of a first
+// payment, and her host crashes before the messages leave; her manager restarts from the snapshot
+// before that payment, and sends another payment, whose HTLC takes id 0 again, on another commitment
+// 1. Her monitor holds both commitments 1. Alice then force-closes with her commitment 0, which has
+// neither HTLC: the second payment must fail once the close is final. The monitor told the two
+// HTLCs with id 0 apart by payment hash; keyed by id alone it kept one of them at random, and the
+// payment could stay pending for ever. (Run a few times: the choice was a map's order.)
+func TestRestartedHTLCIDReusedFailsOnChain(t *testing.T) {
+	for run := 0; run < 8; run++ {
+		nw, a, b := twoNodes(t)
+		id := nw.openChannel(0, 1, 5_000_000, 2_000_000_000)
+		a.withBumpHandler(1_000_000)
+		nw.settle()
+		snap := a.cm.Write()
+		_, _, err := nw.pay(0, 1, 100_000_000)
+		require.NoError(t, err)
+		require.NotEmpty(t, a.cm.GetAndClearPendingMsgEvents()) // signed, then lost with the crash
+		nw.disconnect(0, 1)
+		a.restart(snap)
+		nw.connect(0, 1)
+		nw.settle()
+		second, _, err := nw.pay(0, 1, 200_000_000)
+		require.NoError(t, err)
+		require.NotEmpty(t, a.cm.GetAndClearPendingMsgEvents()) // commitment 1 again, never delivered
+		a.takeEvents()
+		require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
+		nw.disconnect(0, 1)
+		nw.mine(channelmonitor.AntiReorgDelay + 3)
+		failed := eventsOf[events.PaymentFailed](a.takeEvents())
+		require.Len(t, failed, 1, "run %d", run)
+		require.Equal(t, second, failed[0].PaymentID)
+	}
+}

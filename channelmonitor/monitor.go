@@ -70,8 +70,8 @@ type ChannelMonitor struct {
 	claims         []*claim
 	packages       []*claimPackage
 	nextPackageID  uint64
-	htlcOutcomes   map[uint64]*htlcOutcome // our offered HTLCs' reported outcomes, by HTLC id
-	staticReported bool                    // the cooperative close output was reported
+	htlcOutcomes   map[htlcKey]*htlcOutcome // our offered HTLCs' reported outcomes
+	staticReported bool                     // the cooperative close output was reported
 
 	v1            *v1Chain                       // a version-1 monitor's chain state until the signer is known (reading)
 	revKeys       map[[33]byte]*btcec.PublicKey  // revocation keys by counterparty point (revocationKey)
@@ -102,7 +102,7 @@ func NewChannelMonitor(params ChannelParameters, signer keys.ChannelSigner, hold
 func newMonitor(params ChannelParameters, signer keys.ChannelSigner) *ChannelMonitor {
 	return &ChannelMonitor{params: params, signer: signer, log: slog.New(slog.DiscardHandler),
 		counterparty: map[chainhash.Hash]*LatestCounterpartyCommitment{}, secrets: keys.NewCounterpartyCommitmentSecrets(),
-		preimages: map[[32]byte][32]byte{}, htlcOutcomes: map[uint64]*htlcOutcome{}}
+		preimages: map[[32]byte][32]byte{}, htlcOutcomes: map[htlcKey]*htlcOutcome{}}
 }
 
 // setLogger gives the monitor a logger, tagged with the channel.

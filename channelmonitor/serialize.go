@@ -242,14 +242,9 @@ func (m *ChannelMonitor) writePreimages(w *ser.Writer) {
 }
 
 func (m *ChannelMonitor) writeOutcomes(w *ser.Writer) {
-	ids := make([]uint64, 0, len(m.htlcOutcomes))
-	for id := range m.htlcOutcomes {
-		ids = append(ids, id)
-	}
-	sortU64(ids)
-	writeEach(w, ids, func(e *ser.Writer, id uint64) {
-		o := m.htlcOutcomes[id]
-		e.U64(id)
+	writeEach(w, sortedKeys(m.htlcOutcomes), func(e *ser.Writer, k htlcKey) {
+		o := m.htlcOutcomes[k]
+		e.U64(k.id)
 		e.U8(o.Flags)
 		e.Fixed(o.Event.PaymentHash[:])
 		e.U64(o.Event.AmountMsat)
@@ -272,7 +267,7 @@ func (m *ChannelMonitor) readOutcomes(r *ser.Reader) {
 			o.Event.Preimage = &p
 		}
 		if e.Err() == nil {
-			m.htlcOutcomes[id] = o
+			m.htlcOutcomes[htlcKey{id, o.Event.PaymentHash}] = o
 		}
 	})
 }
