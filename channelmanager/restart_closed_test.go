@@ -165,3 +165,34 @@ func TestRestartedHTLCIDReusedFailsOnChain(t *testing.T) {
 		require.Equal(t, second, failed[0].PaymentID)
 	}
 }
+
+// TestRestartedCommitmentSupersededNoForceClose: alice signs bob's commitment 1 with an HTLC, and her
+// host crashes before the messages leave; restarted from the snapshot before it, she signs another
+// commitment 1 (an update_fee, no HTLC), which bob takes. Her monitor keeps both commitments 1; the
+// first, never sent, carries an HTLC nobody owes. When that HTLC's expiry passes, nothing may go on
+// chain: the channel stays open.
+func TestRestartedCommitmentSupersededNoForceClose(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	id := nw.openChannel(0, 1, 5_000_000, 2_000_000_000)
+	nw.settle()
+	snap := a.cm.Write()
+	_, _, err := nw.pay(0, 1, 100_000_000)
+	require.NoError(t, err)
+	require.NotEmpty(t, a.cm.GetAndClearPendingMsgEvents()) // signed, then lost with the crash
+	nw.disconnect(0, 1)
+	a.restart(snap)
+	nw.connect(0, 1)
+	nw.settle()
+	a.chain.SetDefaultFeeratePerKw(1000)
+	a.cm.TimerTickOccurred() // update_fee: commitment 1 again, without the HTLC
+	nw.settle()
+	require.Equal(t, uint32(1000), a.channel(id).FeeratePerKw)
+	a.takeEvents()
+	b.takeEvents()
+	nw.mine(int(DefaultMinFinalCLTVExpiryDelta) + 6 + channelmonitor.LatencyGracePeriodBlocks + 5)
+	require.Empty(t, eventsOf[events.ChannelClosed](a.takeEvents()), "no HTLC of alice's expired")
+	require.Empty(t, eventsOf[events.ChannelClosed](b.takeEvents()))
+	require.True(t, a.channel(id).IsUsable)
+	_, inPool := a.chain.SpentBy(a.channel(id).FundingTxo)
+	require.False(t, inPool, "no commitment broadcast")
+}

@@ -52,7 +52,12 @@ type ChannelMonitor struct {
 	prevHolder     *LatestHolderCommitment
 	// counterparty holds the commitments we signed for the counterparty, by txid. Revoked ones without
 	// HTLC outputs are dropped: their to_local is found from the secret alone.
-	counterparty   map[chainhash.Hash]*LatestCounterpartyCommitment
+	counterparty map[chainhash.Hash]*LatestCounterpartyCommitment
+	// superseded holds the unrevoked counterparty commitments another one of the same number replaced.
+	// A manager restarted from a snapshot older than its monitor signs a number again only when the
+	// peer never got the first one (its messages never left before the crash, or reestablish would
+	// have found us behind): they are kept to be recognised on chain, but their HTLCs are nobody's.
+	superseded     map[chainhash.Hash]bool
 	secrets        *keys.CounterpartyCommitmentSecrets
 	preimages      map[[32]byte][32]byte
 	shutdownScript []byte
@@ -101,7 +106,8 @@ func NewChannelMonitor(params ChannelParameters, signer keys.ChannelSigner, hold
 
 func newMonitor(params ChannelParameters, signer keys.ChannelSigner) *ChannelMonitor {
 	return &ChannelMonitor{params: params, signer: signer, log: slog.New(slog.DiscardHandler),
-		counterparty: map[chainhash.Hash]*LatestCounterpartyCommitment{}, secrets: keys.NewCounterpartyCommitmentSecrets(),
+		counterparty: map[chainhash.Hash]*LatestCounterpartyCommitment{}, superseded: map[chainhash.Hash]bool{},
+		secrets:   keys.NewCounterpartyCommitmentSecrets(),
 		preimages: map[[32]byte][32]byte{}, htlcOutcomes: map[htlcKey]*htlcOutcome{}}
 }
 
@@ -253,6 +259,12 @@ func (m *ChannelMonitor) addCounterparty(c *LatestCounterpartyCommitment) error 
 			return err
 		}
 	}
+	for txid, cp := range m.counterparty {
+		if cp.CommitmentNumber == c.CommitmentNumber && txid != c.Txid {
+			m.superseded[txid] = true
+		}
+	}
+	delete(m.superseded, c.Txid)
 	m.counterparty[c.Txid] = c
 	return nil
 }
@@ -281,6 +293,7 @@ func (m *ChannelMonitor) pruneRevoked() {
 		if _, revoked := m.revocationSecret(cp.CommitmentNumber); !revoked {
 			continue
 		}
+		delete(m.superseded, txid)
 		kept := cp.HTLCs[:0]
 		for _, h := range cp.HTLCs {
 			if h.OutputIndex >= 0 {

@@ -206,3 +206,44 @@ func (p *countingPersister) UpdatePersistedChannel(_ wire.OutPoint, u *ChannelMo
 	}
 	return Completed
 }
+
+// TestSupersededCounterpartyCommitment: a second counterparty commitment with the number of one the
+// monitor holds supersedes it: both are kept (to be recognised on chain), only the newer one's HTLCs
+// bind us, and that survives a write and a read; the older one's coming again makes it the live one.
+func TestSupersededCounterpartyCommitment(t *testing.T) {
+	m, km := testMonitor(t)
+	pt, _ := btcec.PrivKeyFromBytes([]byte{9, 9, 9})
+	cp := func(txid byte, hash byte) LatestCounterpartyCommitment {
+		return LatestCounterpartyCommitment{CommitmentNumber: 1, Txid: chainhash.Hash{txid}, PerCommitmentPoint: pt.PubKey(),
+			HTLCs: []CounterpartyHTLC{{OutputIndex: 2, AmountMsat: 5_000_000, PaymentHash: [32]byte{hash}, CltvExpiry: 500}}}
+	}
+	live := func(m *ChannelMonitor) []chainhash.Hash {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		var out []chainhash.Hash
+		for _, c := range m.liveCounterparty() {
+			if c.CommitmentNumber == 1 {
+				out = append(out, c.Txid)
+			}
+		}
+		return out
+	}
+	require.NoError(t, m.Update(&ChannelMonitorUpdate{UpdateID: 1, Steps: []UpdateStep{cp(0xa, 1)}}))
+	require.NoError(t, m.Update(&ChannelMonitorUpdate{UpdateID: 2, Steps: []UpdateStep{cp(0xb, 2)}}))
+	require.Equal(t, []chainhash.Hash{{0xb}}, live(m))
+	m.mu.Lock()
+	_, deadline := m.htlcDeadline(600)
+	offered := m.offeredHTLCs()
+	m.mu.Unlock()
+	require.True(t, deadline, "the live commitment's HTLC still counts")
+	require.Len(t, offered, 1)
+	require.Contains(t, offered, htlcKey{0, [32]byte{2}})
+
+	back, err := ReadChannelMonitor(m.Write(), km)
+	require.NoError(t, err)
+	require.Equal(t, []chainhash.Hash{{0xb}}, live(back))
+	require.Len(t, back.counterparty, 3, "commitment 0 and both commitments 1 kept")
+
+	require.NoError(t, back.Update(&ChannelMonitorUpdate{UpdateID: 3, Steps: []UpdateStep{cp(0xa, 1)}}))
+	require.Equal(t, []chainhash.Hash{{0xa}}, live(back))
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/lnkit/lnkit/events"
@@ -42,6 +43,7 @@ const (
 	recBestHeight     uint64 = 9
 	recOutcomes       uint64 = 11
 	recSpendable      uint64 = 13
+	recSuperseded     uint64 = 15
 )
 
 // ErrCorrupt is returned (wrapped) when stored monitor data cannot be read.
@@ -211,6 +213,19 @@ func (m *ChannelMonitor) Write() []byte {
 	s = record(s, recOutcomes, m.writeOutcomes)
 	if m.spendable != nil {
 		s = record(s, recSpendable, m.writeSpendable)
+	}
+	if len(m.superseded) > 0 {
+		s = record(s, recSuperseded, func(w *ser.Writer) {
+			txids := make([]chainhash.Hash, 0, len(m.superseded))
+			for txid := range m.superseded {
+				txids = append(txids, txid)
+			}
+			sort.Slice(txids, func(i, j int) bool { return bytes.Compare(txids[i][:], txids[j][:]) < 0 })
+			w.U32(uint32(len(txids)))
+			for _, txid := range txids {
+				w.Hash(txid)
+			}
+		})
 	}
 	if m.funding != nil {
 		s = record(s, recFunding, func(w *ser.Writer) { writeFunding(w, m.funding) })
@@ -387,6 +402,12 @@ func readMonitorV2(data []byte) (*ChannelMonitor, error) {
 	read(recBestHeight, func(r *ser.Reader) { m.bestHeight = r.U32() })
 	read(recOutcomes, m.readOutcomes)
 	read(recSpendable, m.readSpendable)
+	read(recSuperseded, func(r *ser.Reader) {
+		n := r.Count(32)
+		for i := 0; i < n; i++ {
+			m.superseded[r.Hash()] = true
+		}
+	})
 	read(recFunding, func(r *ser.Reader) { m.funding = readFunding(r) })
 	read(recClaims, m.readClaims)
 	read(recPackages, m.readPackages)

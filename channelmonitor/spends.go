@@ -285,11 +285,22 @@ func (m *ChannelMonitor) offeredHTLCs() map[htlcKey]*claimHTLC {
 			}
 		}
 	}
-	for _, cp := range m.unrevokedCounterparty() {
+	for _, cp := range m.liveCounterparty() {
 		for _, h := range cp.HTLCs {
 			if !h.Offered {
 				add(h.HTLCID, h.AmountMsat, h.PaymentHash, h.CltvExpiry, h.Source)
 			}
+		}
+	}
+	return out
+}
+
+// liveCounterparty returns the counterparty commitments that bind us: unrevoked and not superseded.
+func (m *ChannelMonitor) liveCounterparty() []*LatestCounterpartyCommitment {
+	var out []*LatestCounterpartyCommitment
+	for _, cp := range m.unrevokedCounterparty() {
+		if !m.superseded[cp.Txid] {
+			out = append(out, cp)
 		}
 	}
 	return out
