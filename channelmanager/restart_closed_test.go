@@ -196,3 +196,36 @@ func TestRestartedCommitmentSupersededNoForceClose(t *testing.T) {
 	_, inPool := a.chain.SpentBy(a.channel(id).FundingTxo)
 	require.False(t, inPool, "no commitment broadcast")
 }
+
+// TestRestartedCommitmentUnsentNoForceClose: as TestRestartedCommitmentSupersededNoForceClose, but
+// the channel stays idle after the restart: nothing signs commitment 1 again, and the monitor learns
+// from the manager read back that its commitment 1 was never sent. Past the lost HTLC's expiry the
+// channel stays open.
+func TestRestartedCommitmentUnsentNoForceClose(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	id := nw.openChannel(0, 1, 5_000_000, 2_000_000_000)
+	nw.settle()
+	snap := a.cm.Write()
+	_, _, err := nw.pay(0, 1, 100_000_000)
+	require.NoError(t, err)
+	require.NotEmpty(t, a.cm.GetAndClearPendingMsgEvents()) // signed, then lost with the crash
+	nw.disconnect(0, 1)
+	a.restart(snap)
+	nw.connect(0, 1)
+	nw.settle()
+	a.takeEvents()
+	b.takeEvents()
+	nw.mine(int(DefaultMinFinalCLTVExpiryDelta) + 6 + channelmonitor.LatencyGracePeriodBlocks + 5)
+	require.Empty(t, eventsOf[events.ChannelClosed](a.takeEvents()), "no HTLC of alice's expired")
+	require.Empty(t, eventsOf[events.ChannelClosed](b.takeEvents()))
+	require.True(t, a.channel(id).IsUsable)
+	// The channel goes on: a payment both ways.
+	_, _, err = nw.pay(0, 1, 50_000_000)
+	require.NoError(t, err)
+	_, _, err = nw.pay(1, 0, 20_000_000)
+	require.NoError(t, err)
+	nw.settle()
+	require.Len(t, eventsOf[events.PaymentSent](a.takeEvents()), 1)
+	require.Len(t, eventsOf[events.PaymentSent](b.takeEvents()), 1)
+	checkBalances(t, a, b, id, 3_000_000_000-50_000_000+20_000_000)
+}

@@ -465,6 +465,13 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 				"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
 			c.latestMonitorUpdateID = mon.LatestUpdateID()
 		}
+		// Commitments the monitor holds that this snapshot never signed were lost with the crash
+		// before their messages left.
+		signed := c.remoteCommitNum
+		if c.awaitingRAA {
+			signed++
+		}
+		mon.CounterpartyCommitmentsUnsent(signed)
 		// No peer is connected at start-up: apply the disconnection rules (forget the peer's
 		// uncommitted updates) so that channel_reestablish starts from the committed state.
 		c.peerDisconnected()

@@ -269,6 +269,22 @@ func (m *ChannelMonitor) addCounterparty(c *LatestCounterpartyCommitment) error 
 	return nil
 }
 
+// CounterpartyCommitmentsUnsent tells the monitor that the counterparty commitments it holds above
+// number n never reached the counterparty: the ChannelManager read back after a crash had signed
+// none above n, and a host writes the manager before its messages leave. They are kept, to be
+// recognised on chain, but as superseded ones their HTLCs bind nobody; the manager signs the number
+// again if the channel goes on.
+func (m *ChannelMonitor) CounterpartyCommitmentsUnsent(n uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for txid, cp := range m.counterparty {
+		if cp.CommitmentNumber > n && !m.superseded[txid] {
+			m.superseded[txid] = true
+			m.chainDirty = true
+		}
+	}
+}
+
 func (m *ChannelMonitor) addSecret(st CommitmentSecret) error {
 	if known, ok := m.secrets.GetSecretForCommitment(st.CommitmentNumber); ok && known == st.Secret {
 		// Given again after a restart from an older manager snapshot (the peer retransmitted its
