@@ -842,11 +842,44 @@ func TestForwardFuzzSeeded(t *testing.T) {
 	}
 }
 
+// fwdAct is one action of a script: op, then the argument's high and low bytes. times(k, acts...) is
+// acts k times; fwdScript joins them.
+type fwdAct = [3]byte
+
+var fwdDeliver = fwdAct{3, 0, 7} // up to eight messages
+
+func times(k int, acts ...fwdAct) []fwdAct {
+	var out []fwdAct
+	for i := 0; i < k; i++ {
+		out = append(out, acts...)
+	}
+	return out
+}
+
+func fwdScript(parts ...[]fwdAct) []byte {
+	var out []byte
+	for _, p := range parts {
+		for _, a := range p {
+			out = append(out, a[:]...)
+		}
+	}
+	return out
+}
+
 // FuzzForwardConsistency: go test ./channelmanager -run XXX -fuzz FuzzForwardConsistency.
 func FuzzForwardConsistency(f *testing.F) {
 	f.Add(int64(1), []byte{0, 0, 5, 3, 0, 7, 4, 0, 7, 1, 0, 9, 5, 0, 7, 2, 0, 6, 3, 0, 7})
 	f.Add(int64(2), []byte{12, 0, 0, 0, 0, 5, 3, 0, 7, 3, 0, 7, 15, 0, 16, 11, 0, 1, 13, 0, 2, 3, 0, 7})
 	f.Add(int64(3), []byte{8, 0, 1, 8, 0, 0, 0, 0, 9, 1, 0, 6, 3, 0, 7, 7, 0, 1, 9, 0, 1, 3, 0, 7, 15, 0, 0})
+	// Regressions (each failed before its fix). Alice force-closes ab and restarts from the snapshot
+	// before the close, then payments cross ab: the restarted manager resumed the channel and revoked
+	// the commitment on its way to the chain, and bob took everything.
+	f.Add(int64(4), fwdScript(times(1, fwdAct{0, 0, 1}), times(8, fwdDeliver),
+		times(1, fwdAct{15, 0, 0}, fwdAct{7, 0, 0}, fwdAct{1, 0, 1}), times(8, fwdDeliver)))
+	// Alice force-closes ab; every block is followed by bob's restart, before his host handled the
+	// block's events: the SpendableOutputs event for his balance was lost.
+	f.Add(int64(5), fwdScript(times(1, fwdAct{15, 0, 0}), times(3, fwdDeliver), times(14, fwdAct{11, 0, 1}, fwdAct{7, 0, 1})))
+	// More regressions, from the seeded scripts, are in testdata/fuzz/FuzzForwardConsistency.
 	f.Fuzz(func(t *testing.T, seed int64, data []byte) {
 		if len(data) > 3*200 {
 			data = data[:3*200]
