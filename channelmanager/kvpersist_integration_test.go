@@ -1,6 +1,7 @@
 package channelmanager
 
 import (
+	"bytes"
 	"math/rand"
 	"strconv"
 	"testing"
@@ -88,7 +89,9 @@ func (kb *kvBackend) checkStored(t testing.TB, n *testNode) {
 		l, ok := n.chainMon.GetMonitor(m.FundingTxo())
 		require.True(t, ok)
 		require.Equal(t, l.LatestUpdateID(), m.LatestUpdateID())
-		require.Equal(t, l.Write(), m.Write(), "%s: the stored monitor is the live one", n.name)
+		if lw, mw := l.Write(), m.Write(); !bytes.Equal(lw, mw) {
+			t.Fatalf("%s: the stored monitor is not the live one (%d vs %d bytes)", n.name, len(lw), len(mw))
+		}
 		f := m.FundingTxo()
 		ups, err := kb.store.List(channelmonitor.KVMonitorUpdateNamespace, f.Hash.String()+"_"+strconv.FormatUint(uint64(f.Index), 10))
 		require.NoError(t, err)

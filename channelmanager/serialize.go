@@ -484,13 +484,14 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	}
 	cm.highestBlockTime = r.U32()
 	monitors := monitorsByOutPoint(a.Monitors)
+	var fx readFixups
 	n := r.Count(500)
 	for i := 0; i < n; i++ {
 		c := readChannel(r, a.Keys, version)
 		if c == nil {
 			break
 		}
-		cm.restoreChannel(c, monitors)
+		cm.restoreChannel(c, monitors, &fx)
 	}
 	k := r.Count(32 + 32 + 8 + 2 + 8)
 	for i := 0; i < k; i++ {
@@ -517,7 +518,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	if r.Err() != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, r.Err())
 	}
-	cm.finishRead(a.Monitors)
+	cm.finishRead(a.Monitors, monitors, &fx)
 	return cm, nil
 }
 
@@ -534,9 +535,15 @@ func monitorsByOutPoint(ms []*channelmonitor.ChannelMonitor) map[wire.OutPoint]*
 	return out
 }
 
+// readFixups are what restoring the channels found to do once everything is read (finishRead).
+type readFixups struct {
+	closedByMonitor, spentByMonitor []*channel
+}
+
 // restoreChannel adds a channel read back, checked against its monitor: dropped without one, resumed
-// through channel_reestablish when older than it.
-func (cm *ChannelManager) restoreChannel(c *channel, monitors map[wire.OutPoint]*channelmonitor.ChannelMonitor) {
+// through channel_reestablish when older than it, and noted in fx when its monitor was force-closed or
+// saw the funding output spent since.
+func (cm *ChannelManager) restoreChannel(c *channel, monitors map[wire.OutPoint]*channelmonitor.ChannelMonitor, fx *readFixups) {
 	mon := monitors[c.fundingOutPoint]
 	switch {
 	case mon == nil:
@@ -554,10 +561,22 @@ func (cm *ChannelManager) restoreChannel(c *channel, monitors map[wire.OutPoint]
 			"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
 		c.latestMonitorUpdateID = mon.LatestUpdateID()
 	}
+	// Commitments the monitor holds that this snapshot never signed were lost with the crash before
+	// their messages left.
+	signed := c.remoteCommitNum
+	if c.awaitingRAA {
+		signed++
+	}
+	mon.CounterpartyCommitmentsUnsent(signed)
 	// No peer is connected at start-up: apply the disconnection rules (forget the peer's
 	// uncommitted updates) so that channel_reestablish starts from the committed state.
 	c.peerDisconnected()
 	cm.peer(c.counterparty, true).channels[c.channelID] = c
+	if spent, _ := mon.FundingSpent(); spent {
+		fx.spentByMonitor = append(fx.spentByMonitor, c)
+	} else if c.state != stateClosed && mon.ForceClosed() {
+		fx.closedByMonitor = append(fx.closedByMonitor, c)
+	}
 }
 
 func (cm *ChannelManager) restoreExpected(p *inboundPayment) {
@@ -575,9 +594,34 @@ func (cm *ChannelManager) restoreClaimable(c *claimablePayment) {
 	}
 }
 
-// finishRead learns again the on-chain outcomes the monitors reported, which may not have reached the
-// snapshot (idempotent for payments already settled), and reconciles outbound payments with them.
-func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor) {
+// finishRead ends the channels the monitors closed since the snapshot, learns again the on-chain
+// outcomes the monitors reported, which may not have reached the snapshot (idempotent for payments
+// already settled), and reconciles outbound payments with them.
+func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor, byOP map[wire.OutPoint]*channelmonitor.ChannelMonitor, fx *readFixups) {
+	// The monitor of a channel open in the snapshot was force-closed since (the host crashed before it
+	// wrote the manager again): the channel closes again rather than resume, which would sign and
+	// revoke commitments while ours is on its way to the chain.
+	for _, c := range fx.closedByMonitor {
+		msg := "channel force-closed before the restart"
+		ps := cm.peer(c.counterparty, false)
+		ps.mu.Lock()
+		cm.apply(ps, c, c.failWithError(msg, closure{events.HolderForceClosed, msg, true}))
+		ps.mu.Unlock()
+	}
+	// The funding output of a channel the snapshot holds is spent on chain: the monitor's event saying
+	// so was not handled before the restart, and will not come again. The channel ends as that event
+	// would have ended it.
+	for _, c := range fx.spentByMonitor {
+		cl := closure{events.CommitmentTxConfirmed, "commitment transaction confirmed", false}
+		if _, coop := byOP[c.fundingOutPoint].FundingSpent(); coop {
+			cl = closure{events.CooperativeClosure, "closing transaction confirmed", false}
+		}
+		ps := cm.peer(c.counterparty, false)
+		ps.mu.Lock()
+		cm.closeChannelLocked(ps, c, cl)
+		delete(ps.channels, c.channelID)
+		ps.mu.Unlock()
+	}
 	for _, m := range monitors {
 		for _, ev := range m.ResolvedHTLCs() {
 			cm.handleHTLCEvent(ev)

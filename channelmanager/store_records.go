@@ -316,6 +316,7 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 	}
 	cm.highestBlockTime = highest
 	monitors := monitorsByOutPoint(a.Monitors)
+	var fx readFixups
 	err = eachRecord(store, storeChannels, hashes, []uint64{recBody, recGossip}, func(k kvstore.Key, s lnwire.TLVStream, v uint8, r *ser.Reader) error {
 		c := readChannel(r, a.Keys, v)
 		if r.Err() != nil {
@@ -334,7 +335,7 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 		if hex.EncodeToString(c.channelID[:]) != k.Key {
 			return fmt.Errorf("holds channel %s", c.channelID)
 		}
-		cm.restoreChannel(c, monitors)
+		cm.restoreChannel(c, monitors, &fx)
 		return nil
 	})
 	if err == nil {
@@ -371,7 +372,7 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 		}
 	}
 	cm.reannounceIntercepts()
-	cm.finishRead(a.Monitors)
+	cm.finishRead(a.Monitors, monitors, &fx)
 	cm.storeHashes = hashes
 	return cm, nil
 }

@@ -173,7 +173,7 @@ func (m *ChannelMonitor) htlcDeadline(height uint32) (string, bool) {
 			return why, true
 		}
 	}
-	for _, cp := range m.unrevokedCounterparty() {
+	for _, cp := range m.liveCounterparty() {
 		for _, h := range cp.HTLCs {
 			if why, ok := check(!h.Offered, h.PaymentHash, h.CltvExpiry); ok {
 				return why, true

@@ -155,9 +155,12 @@ func (cm *ChainMonitor) ReleasePendingMonitorEvents() []MonitorEvent {
 	return out
 }
 
-// collect moves the monitors' queued events into the ChainMonitor's queues.
+// collect moves the monitors' queued events into the ChainMonitor's queues, and persists a monitor
+// whose chain state changed outside block processing (the ChannelManager's Read marking commitments
+// that never left, for one): what a restart would find must not wait for the next block.
 func (cm *ChainMonitor) collect() {
 	for _, mon := range cm.ListMonitors() {
+		cm.persistChainState(mon)
 		evs, mevs := mon.takeEvents()
 		if len(evs) == 0 && len(mevs) == 0 {
 			continue
@@ -172,6 +175,8 @@ func (cm *ChainMonitor) collect() {
 // ProcessPendingEvents hands the monitors' events to handler: SpendableOutputs, and, on anchor
 // channels, BumpChannelClose and BumpHTLCResolution (answer them with a
 // bumptx.BumpTransactionEventHandler). An event whose handler fails stays queued for the next call.
+// A SpendableOutputs event is persisted with its monitor until handled, so that a crash before then
+// does not lose it (nothing would raise it again): it comes again after the restart.
 func (cm *ChainMonitor) ProcessPendingEvents(handler events.Handler) error {
 	cm.collect()
 	cm.mu.Lock()
@@ -183,6 +188,29 @@ func (cm *ChainMonitor) ProcessPendingEvents(handler events.Handler) error {
 			cm.mu.Lock()
 			cm.events = append(append([]events.Event{}, evs[i:]...), cm.events...)
 			cm.mu.Unlock()
+			return err
+		}
+	}
+	// SpendableOutputs stay with their monitor, persisted, until handled; the monitor is persisted
+	// again once they are (a crash in between hands them over again).
+	mons := cm.ListMonitors()
+	sort.Slice(mons, func(i, j int) bool {
+		return outPointLess(mons[i].params.FundingOutPoint, mons[j].params.FundingOutPoint)
+	})
+	for _, mon := range mons {
+		handled := 0
+		var err error
+		for _, e := range mon.unhandledSpendable() {
+			if err = handler(e); err != nil {
+				break
+			}
+			handled++
+		}
+		if handled > 0 {
+			mon.spendableHandled(handled)
+			cm.persistChainState(mon)
+		}
+		if err != nil {
 			return err
 		}
 	}

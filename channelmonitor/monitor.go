@@ -52,7 +52,12 @@ type ChannelMonitor struct {
 	prevHolder     *LatestHolderCommitment
 	// counterparty holds the commitments we signed for the counterparty, by txid. Revoked ones without
 	// HTLC outputs are dropped: their to_local is found from the secret alone.
-	counterparty   map[chainhash.Hash]*LatestCounterpartyCommitment
+	counterparty map[chainhash.Hash]*LatestCounterpartyCommitment
+	// superseded holds the unrevoked counterparty commitments another one of the same number replaced.
+	// A manager restarted from a snapshot older than its monitor signs a number again only when the
+	// peer never got the first one (its messages never left before the crash, or reestablish would
+	// have found us behind): they are kept to be recognised on chain, but their HTLCs are nobody's.
+	superseded     map[chainhash.Hash]bool
 	secrets        *keys.CounterpartyCommitmentSecrets
 	preimages      map[[32]byte][32]byte
 	shutdownScript []byte
@@ -70,8 +75,8 @@ type ChannelMonitor struct {
 	claims         []*claim
 	packages       []*claimPackage
 	nextPackageID  uint64
-	htlcOutcomes   map[uint64]*htlcOutcome // our offered HTLCs' reported outcomes, by HTLC id
-	staticReported bool                    // the cooperative close output was reported
+	htlcOutcomes   map[htlcKey]*htlcOutcome // our offered HTLCs' reported outcomes
+	staticReported bool                     // the cooperative close output was reported
 
 	v1            *v1Chain                       // a version-1 monitor's chain state until the signer is known (reading)
 	revKeys       map[[33]byte]*btcec.PublicKey  // revocation keys by counterparty point (revocationKey)
@@ -79,6 +84,11 @@ type ChannelMonitor struct {
 	toWatch       []chaininterface.WatchedOutput // claimed outputs to register with the host's Filter
 	pendingEvents []events.Event
 	monitorEvents []MonitorEvent
+	// spendable holds the SpendableOutputs events the host has not handled yet. Nothing would raise
+	// them again, so unlike the other events they are persisted with the monitor until handled
+	// (ChainMonitor.ProcessPendingEvents): a host that crashes after the block that raised one and
+	// before handling it gets it after the restart.
+	spendable []events.SpendableOutputs
 }
 
 // NewChannelMonitor creates the monitor of a newly funded channel from its parameters, the channel
@@ -96,8 +106,9 @@ func NewChannelMonitor(params ChannelParameters, signer keys.ChannelSigner, hold
 
 func newMonitor(params ChannelParameters, signer keys.ChannelSigner) *ChannelMonitor {
 	return &ChannelMonitor{params: params, signer: signer, log: slog.New(slog.DiscardHandler),
-		counterparty: map[chainhash.Hash]*LatestCounterpartyCommitment{}, secrets: keys.NewCounterpartyCommitmentSecrets(),
-		preimages: map[[32]byte][32]byte{}, htlcOutcomes: map[uint64]*htlcOutcome{}}
+		counterparty: map[chainhash.Hash]*LatestCounterpartyCommitment{}, superseded: map[chainhash.Hash]bool{},
+		secrets:   keys.NewCounterpartyCommitmentSecrets(),
+		preimages: map[[32]byte][32]byte{}, htlcOutcomes: map[htlcKey]*htlcOutcome{}}
 }
 
 // setLogger gives the monitor a logger, tagged with the channel.
@@ -118,6 +129,29 @@ func (m *ChannelMonitor) LatestUpdateID() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.latestUpdateID
+}
+
+// ForceClosed reports whether the channel is closed by force for the monitor: a ChannelForceClosed
+// update told it so, or it went on chain itself for an HTLC's deadline. Our latest commitment may then
+// be on its way to the chain, so the channel must never move on: a ChannelManager read back from a
+// snapshot written before the close closes the channel again instead of resuming it.
+func (m *ChannelMonitor) ForceClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.holderBroadcast || m.noAutoBroadcast
+}
+
+// FundingSpent reports whether a transaction spending the funding output is confirmed, and whether it
+// is a cooperative close rather than a commitment transaction. The ChannelManager learns it from a
+// CommitmentTxConfirmed or CooperativeCloseConfirmed event, which a restart loses if it was not yet
+// handled: a ChannelManager read back closes such a channel from this.
+func (m *ChannelMonitor) FundingSpent() (spent, cooperative bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.funding == nil {
+		return false, false
+	}
+	return true, m.funding.Kind == spendCooperative
 }
 
 // Update applies an update. UpdateIDs must follow one another; an update already applied (UpdateID not
@@ -225,8 +259,30 @@ func (m *ChannelMonitor) addCounterparty(c *LatestCounterpartyCommitment) error 
 			return err
 		}
 	}
+	for txid, cp := range m.counterparty {
+		if cp.CommitmentNumber == c.CommitmentNumber && txid != c.Txid {
+			m.superseded[txid] = true
+		}
+	}
+	delete(m.superseded, c.Txid)
 	m.counterparty[c.Txid] = c
 	return nil
+}
+
+// CounterpartyCommitmentsUnsent tells the monitor that the counterparty commitments it holds above
+// number n never reached the counterparty: the ChannelManager read back after a crash had signed
+// none above n, and a host writes the manager before its messages leave. They are kept, to be
+// recognised on chain, but as superseded ones their HTLCs bind nobody; the manager signs the number
+// again if the channel goes on.
+func (m *ChannelMonitor) CounterpartyCommitmentsUnsent(n uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for txid, cp := range m.counterparty {
+		if cp.CommitmentNumber > n && !m.superseded[txid] {
+			m.superseded[txid] = true
+			m.chainDirty = true
+		}
+	}
 }
 
 func (m *ChannelMonitor) addSecret(st CommitmentSecret) error {
@@ -253,6 +309,7 @@ func (m *ChannelMonitor) pruneRevoked() {
 		if _, revoked := m.revocationSecret(cp.CommitmentNumber); !revoked {
 			continue
 		}
+		delete(m.superseded, txid)
 		kept := cp.HTLCs[:0]
 		for _, h := range cp.HTLCs {
 			if h.OutputIndex >= 0 {
@@ -549,8 +606,27 @@ func (m *ChannelMonitor) reportStaticTo(tx *wire.MsgTx, script []byte) {
 		}
 	}
 	if len(outs) > 0 {
-		m.pendingEvents = append(m.pendingEvents, events.SpendableOutputs{Outputs: outs, ChannelID: m.params.ChannelID})
+		m.spendable = append(m.spendable, events.SpendableOutputs{Outputs: outs, ChannelID: m.params.ChannelID})
+		m.chainDirty = true
 	}
+}
+
+// unhandledSpendable returns the SpendableOutputs events the host has not handled yet, oldest first.
+func (m *ChannelMonitor) unhandledSpendable() []events.SpendableOutputs {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]events.SpendableOutputs(nil), m.spendable...)
+}
+
+// spendableHandled forgets the n oldest SpendableOutputs events, which the host handled.
+func (m *ChannelMonitor) spendableHandled(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.spendable = append([]events.SpendableOutputs(nil), m.spendable[n:]...)
+	if len(m.spendable) == 0 {
+		m.spendable = nil
+	}
+	m.chainDirty = true
 }
 
 // takeEvents returns and clears the monitor's pending events.
@@ -569,7 +645,7 @@ func (m *ChannelMonitor) takeEvents() ([]events.Event, []MonitorEvent) {
 func (m *ChannelMonitor) IsFullyResolved() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.funding == nil || !m.funding.Settled {
+	if m.funding == nil || !m.funding.Settled || len(m.spendable) > 0 {
 		return false
 	}
 	if m.funding.Kind == spendCooperative {

@@ -2,6 +2,7 @@ package channelmonitor
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -152,4 +154,96 @@ func FuzzReadChannelMonitor(f *testing.F) {
 			_ = got.Write()
 		}
 	})
+}
+
+// TestSpendableOutputsPersistedUntilHandled: a SpendableOutputs event the host has not handled is
+// written with the monitor and read back; ProcessPendingEvents hands it over until a handler takes it,
+// then forgets it.
+func TestSpendableOutputsPersistedUntilHandled(t *testing.T) {
+	m, km := testMonitor(t)
+	tx := m.holder.Tx
+	m.mu.Lock()
+	m.reportStatic(tx)
+	m.mu.Unlock()
+	require.Len(t, m.unhandledSpendable(), 1)
+
+	back, err := ReadChannelMonitor(m.Write(), km)
+	require.NoError(t, err)
+	require.Equal(t, m.Write(), back.Write())
+	evs := back.unhandledSpendable()
+	require.Len(t, evs, 1)
+	require.Equal(t, m.ChannelID(), [32]byte(evs[0].ChannelID))
+	require.Equal(t, []events.SpendableOutputDescriptor{{Kind: events.StaticOutput,
+		OutPoint: wire.OutPoint{Hash: tx.TxHash(), Index: 0}, Output: *tx.TxOut[0]}}, evs[0].Outputs)
+
+	p := &countingPersister{}
+	cm := NewChainMonitor(nil, nil, nil, nil, p)
+	require.NoError(t, cm.LoadMonitor(back))
+	refuse := errors.New("not now")
+	require.ErrorIs(t, cm.ProcessPendingEvents(func(events.Event) error { return refuse }), refuse)
+	require.Len(t, back.unhandledSpendable(), 1, "kept when the handler fails")
+	var got []events.Event
+	require.NoError(t, cm.ProcessPendingEvents(func(e events.Event) error { got = append(got, e); return nil }))
+	require.Len(t, got, 1)
+	require.Empty(t, back.unhandledSpendable())
+	require.Equal(t, 1, p.chainWrites, "the monitor is persisted again once the event is handled")
+	after, err := ReadChannelMonitor(back.Write(), km)
+	require.NoError(t, err)
+	require.Empty(t, after.unhandledSpendable())
+	require.NoError(t, cm.ProcessPendingEvents(func(e events.Event) error { t.Fatalf("again: %s", e); return nil }))
+}
+
+// countingPersister counts the chain-state writes (updates without an update).
+type countingPersister struct{ chainWrites int }
+
+func (p *countingPersister) PersistNewChannel(wire.OutPoint, *ChannelMonitor) ChannelMonitorUpdateStatus {
+	return Completed
+}
+
+func (p *countingPersister) UpdatePersistedChannel(_ wire.OutPoint, u *ChannelMonitorUpdate, _ *ChannelMonitor) ChannelMonitorUpdateStatus {
+	if u == nil {
+		p.chainWrites++
+	}
+	return Completed
+}
+
+// TestSupersededCounterpartyCommitment: a second counterparty commitment with the number of one the
+// monitor holds supersedes it: both are kept (to be recognised on chain), only the newer one's HTLCs
+// bind us, and that survives a write and a read; the older one's coming again makes it the live one.
+func TestSupersededCounterpartyCommitment(t *testing.T) {
+	m, km := testMonitor(t)
+	pt, _ := btcec.PrivKeyFromBytes([]byte{9, 9, 9})
+	cp := func(txid byte, hash byte) LatestCounterpartyCommitment {
+		return LatestCounterpartyCommitment{CommitmentNumber: 1, Txid: chainhash.Hash{txid}, PerCommitmentPoint: pt.PubKey(),
+			HTLCs: []CounterpartyHTLC{{OutputIndex: 2, AmountMsat: 5_000_000, PaymentHash: [32]byte{hash}, CltvExpiry: 500}}}
+	}
+	live := func(m *ChannelMonitor) []chainhash.Hash {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		var out []chainhash.Hash
+		for _, c := range m.liveCounterparty() {
+			if c.CommitmentNumber == 1 {
+				out = append(out, c.Txid)
+			}
+		}
+		return out
+	}
+	require.NoError(t, m.Update(&ChannelMonitorUpdate{UpdateID: 1, Steps: []UpdateStep{cp(0xa, 1)}}))
+	require.NoError(t, m.Update(&ChannelMonitorUpdate{UpdateID: 2, Steps: []UpdateStep{cp(0xb, 2)}}))
+	require.Equal(t, []chainhash.Hash{{0xb}}, live(m))
+	m.mu.Lock()
+	_, deadline := m.htlcDeadline(600)
+	offered := m.offeredHTLCs()
+	m.mu.Unlock()
+	require.True(t, deadline, "the live commitment's HTLC still counts")
+	require.Len(t, offered, 1)
+	require.Contains(t, offered, htlcKey{0, [32]byte{2}})
+
+	back, err := ReadChannelMonitor(m.Write(), km)
+	require.NoError(t, err)
+	require.Equal(t, []chainhash.Hash{{0xb}}, live(back))
+	require.Len(t, back.counterparty, 3, "commitment 0 and both commitments 1 kept")
+
+	require.NoError(t, back.Update(&ChannelMonitorUpdate{UpdateID: 3, Steps: []UpdateStep{cp(0xa, 1)}}))
+	require.Equal(t, []chainhash.Hash{{0xa}}, live(back))
 }

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/ser"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -38,6 +42,8 @@ const (
 	recFlags          uint64 = 7
 	recBestHeight     uint64 = 9
 	recOutcomes       uint64 = 11
+	recSpendable      uint64 = 13
+	recSuperseded     uint64 = 15
 )
 
 // ErrCorrupt is returned (wrapped) when stored monitor data cannot be read.
@@ -205,6 +211,22 @@ func (m *ChannelMonitor) Write() []byte {
 	})
 	s = record(s, recBestHeight, func(w *ser.Writer) { w.U32(m.bestHeight) })
 	s = record(s, recOutcomes, m.writeOutcomes)
+	if m.spendable != nil {
+		s = record(s, recSpendable, m.writeSpendable)
+	}
+	if len(m.superseded) > 0 {
+		s = record(s, recSuperseded, func(w *ser.Writer) {
+			txids := make([]chainhash.Hash, 0, len(m.superseded))
+			for txid := range m.superseded {
+				txids = append(txids, txid)
+			}
+			sort.Slice(txids, func(i, j int) bool { return bytes.Compare(txids[i][:], txids[j][:]) < 0 })
+			w.U32(uint32(len(txids)))
+			for _, txid := range txids {
+				w.Hash(txid)
+			}
+		})
+	}
 	if m.funding != nil {
 		s = record(s, recFunding, func(w *ser.Writer) { writeFunding(w, m.funding) })
 		s = record(s, recClaims, m.writeClaims)
@@ -242,14 +264,9 @@ func (m *ChannelMonitor) writePreimages(w *ser.Writer) {
 }
 
 func (m *ChannelMonitor) writeOutcomes(w *ser.Writer) {
-	ids := make([]uint64, 0, len(m.htlcOutcomes))
-	for id := range m.htlcOutcomes {
-		ids = append(ids, id)
-	}
-	sortU64(ids)
-	writeEach(w, ids, func(e *ser.Writer, id uint64) {
-		o := m.htlcOutcomes[id]
-		e.U64(id)
+	writeEach(w, sortedKeys(m.htlcOutcomes), func(e *ser.Writer, k htlcKey) {
+		o := m.htlcOutcomes[k]
+		e.U64(k.id)
 		e.U8(o.Flags)
 		e.Fixed(o.Event.PaymentHash[:])
 		e.U64(o.Event.AmountMsat)
@@ -272,7 +289,37 @@ func (m *ChannelMonitor) readOutcomes(r *ser.Reader) {
 			o.Event.Preimage = &p
 		}
 		if e.Err() == nil {
-			m.htlcOutcomes[id] = o
+			m.htlcOutcomes[htlcKey{id, o.Event.PaymentHash}] = o
+		}
+	})
+}
+
+// writeSpendable writes the SpendableOutputs events not yet handled (StaticOutput descriptors: the
+// outpoint and the output).
+func (m *ChannelMonitor) writeSpendable(w *ser.Writer) {
+	writeEach(w, m.spendable, func(e *ser.Writer, ev events.SpendableOutputs) {
+		writeEach(e, ev.Outputs, func(d *ser.Writer, o events.SpendableOutputDescriptor) {
+			d.U8(uint8(o.Kind))
+			d.OutPoint(o.OutPoint)
+			d.I64(o.Output.Value)
+			d.Var(o.Output.PkScript)
+		})
+	})
+}
+
+func (m *ChannelMonitor) readSpendable(r *ser.Reader) {
+	readEach(r, "spendable outputs", func(e *ser.Reader) {
+		ev := events.SpendableOutputs{ChannelID: m.params.ChannelID}
+		readEach(e, "output", func(d *ser.Reader) {
+			o := events.SpendableOutputDescriptor{Kind: events.SpendableOutputKind(d.U8()), OutPoint: d.OutPoint()}
+			o.Output = wire.TxOut{Value: d.I64(), PkScript: d.Var()}
+			if o.Kind != events.StaticOutput {
+				d.Fail("kind %d", o.Kind)
+			}
+			ev.Outputs = append(ev.Outputs, o)
+		})
+		if e.Err() == nil {
+			m.spendable = append(m.spendable, ev)
 		}
 	})
 }
@@ -361,6 +408,13 @@ func readMonitorV2(data []byte) (*ChannelMonitor, error) {
 	})
 	read(recBestHeight, func(r *ser.Reader) { m.bestHeight = r.U32() })
 	read(recOutcomes, m.readOutcomes)
+	read(recSpendable, m.readSpendable)
+	read(recSuperseded, func(r *ser.Reader) {
+		n := r.Count(32)
+		for i := 0; i < n; i++ {
+			m.superseded[r.Hash()] = true
+		}
+	})
 	read(recFunding, func(r *ser.Reader) { m.funding = readFunding(r) })
 	read(recClaims, m.readClaims)
 	read(recPackages, m.readPackages)

@@ -337,5 +337,5 @@ func (m *ChannelMonitor) finishV1() {
 			}
 		}
 	}
-	m.monitorEvents, m.pendingEvents = nil, nil
+	m.monitorEvents, m.pendingEvents, m.spendable = nil, nil, nil
 }

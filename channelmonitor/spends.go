@@ -1,7 +1,9 @@
 package channelmonitor
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"sort"
 
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
@@ -126,6 +128,32 @@ func (m *ChannelMonitor) claimSpent(c *claim, tx *wire.MsgTx, txid chainhash.Has
 	}
 }
 
+// htlcKey tells one of our offered HTLCs from the others: its id, and its payment hash, since two HTLCs
+// may share an id. A manager restarted from a snapshot older than its monitor gives the id of an HTLC
+// it signed and lost (the peer never saw it) to the next one it adds, on another commitment with the
+// same number; the monitor keeps both commitments.
+type htlcKey struct {
+	id   uint64
+	hash [32]byte
+}
+
+func keyOf(h *claimHTLC) htlcKey { return htlcKey{h.ID, h.PaymentHash} }
+
+// sortedKeys returns keys in id order, then hash order.
+func sortedKeys[V any](m map[htlcKey]V) []htlcKey {
+	out := make([]htlcKey, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].id != out[j].id {
+			return out[i].id < out[j].id
+		}
+		return bytes.Compare(out[i].hash[:], out[j].hash[:]) < 0
+	})
+	return out
+}
+
 // htlcOutcome is what we reported about one of our offered HTLCs (persisted, so that a ChannelManager
 // restarted from an older snapshot can learn it again: ResolvedHTLCs).
 type htlcOutcome struct {
@@ -151,11 +179,11 @@ func (m *ChannelMonitor) learnPreimage(h *claimHTLC, pre [32]byte) {
 
 // outcome returns the outcome record of an HTLC, creating it.
 func (m *ChannelMonitor) outcome(h *claimHTLC) *htlcOutcome {
-	o := m.htlcOutcomes[h.ID]
+	o := m.htlcOutcomes[keyOf(h)]
 	if o == nil {
 		o = &htlcOutcome{Event: HTLCEvent{ChannelID: m.params.ChannelID, FundingTxo: m.params.FundingOutPoint,
 			HTLCID: h.ID, PaymentHash: h.PaymentHash, AmountMsat: h.AmountMsat, Source: h.Source}}
-		m.htlcOutcomes[h.ID] = o
+		m.htlcOutcomes[keyOf(h)] = o
 	}
 	return o
 }
@@ -163,7 +191,7 @@ func (m *ChannelMonitor) outcome(h *claimHTLC) *htlcOutcome {
 // failHTLC reports one of our offered HTLCs failed for good, unless its outcome was reported already
 // or we know its preimage (then it succeeded).
 func (m *ChannelMonitor) failHTLC(h *claimHTLC, why string) {
-	if o := m.htlcOutcomes[h.ID]; o != nil && o.Flags != 0 {
+	if o := m.htlcOutcomes[keyOf(h)]; o != nil && o.Flags != 0 {
 		return
 	}
 	if pre, ok := m.preimages[h.PaymentHash]; ok {
@@ -184,14 +212,10 @@ func (m *ChannelMonitor) failHTLC(h *claimHTLC, why string) {
 func (m *ChannelMonitor) ResolvedHTLCs() []HTLCEvent {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ids := make([]uint64, 0, len(m.htlcOutcomes))
-	for id := range m.htlcOutcomes {
-		ids = append(ids, id)
-	}
-	sortU64(ids)
-	out := make([]HTLCEvent, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, m.htlcOutcomes[id].Event)
+	keys := sortedKeys(m.htlcOutcomes)
+	out := make([]HTLCEvent, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, m.htlcOutcomes[k].Event)
 	}
 	return out
 }
@@ -243,12 +267,12 @@ func (m *ChannelMonitor) resolveDeep(height uint32) {
 }
 
 // offeredHTLCs lists the HTLCs we offered on any commitment that could still confirm: our latest and
-// previous commitments and the counterparty's unrevoked ones, by HTLC id.
-func (m *ChannelMonitor) offeredHTLCs() map[uint64]*claimHTLC {
-	out := map[uint64]*claimHTLC{}
+// previous commitments and the counterparty's unrevoked ones.
+func (m *ChannelMonitor) offeredHTLCs() map[htlcKey]*claimHTLC {
+	out := map[htlcKey]*claimHTLC{}
 	add := func(id uint64, amt uint64, hash [32]byte, cltv uint32, src []byte) {
-		if _, ok := out[id]; !ok {
-			out[id] = &claimHTLC{ID: id, OfferedByUs: true, AmountMsat: amt, PaymentHash: hash, CltvExpiry: cltv, Source: src}
+		if _, ok := out[htlcKey{id, hash}]; !ok {
+			out[htlcKey{id, hash}] = &claimHTLC{ID: id, OfferedByUs: true, AmountMsat: amt, PaymentHash: hash, CltvExpiry: cltv, Source: src}
 		}
 	}
 	for _, hc := range []*LatestHolderCommitment{m.holder, m.prevHolder} {
@@ -261,11 +285,22 @@ func (m *ChannelMonitor) offeredHTLCs() map[uint64]*claimHTLC {
 			}
 		}
 	}
-	for _, cp := range m.unrevokedCounterparty() {
+	for _, cp := range m.liveCounterparty() {
 		for _, h := range cp.HTLCs {
 			if !h.Offered {
 				add(h.HTLCID, h.AmountMsat, h.PaymentHash, h.CltvExpiry, h.Source)
 			}
+		}
+	}
+	return out
+}
+
+// liveCounterparty returns the counterparty commitments that bind us: unrevoked and not superseded.
+func (m *ChannelMonitor) liveCounterparty() []*LatestCounterpartyCommitment {
+	var out []*LatestCounterpartyCommitment
+	for _, cp := range m.unrevokedCounterparty() {
+		if !m.superseded[cp.Txid] {
+			out = append(out, cp)
 		}
 	}
 	return out
@@ -287,21 +322,16 @@ func (m *ChannelMonitor) unrevokedCounterparty() []*LatestCounterpartyCommitment
 // ... once the commitment transaction has reached reasonable depth"). Those with outputs are settled
 // by their claims.
 func (m *ChannelMonitor) failHTLCsNotOnChain() {
-	onChain := map[uint64]bool{}
+	onChain := map[htlcKey]bool{}
 	for _, c := range m.claims {
 		if c.HTLC != nil && c.HTLC.OfferedByUs && c.OutPoint.Hash == m.funding.Txid {
-			onChain[c.HTLC.ID] = true
+			onChain[keyOf(c.HTLC)] = true
 		}
 	}
 	offered := m.offeredHTLCs()
-	ids := make([]uint64, 0, len(offered))
-	for id := range offered {
-		ids = append(ids, id)
-	}
-	sortU64(ids)
-	for _, id := range ids {
-		if !onChain[id] {
-			m.failHTLC(offered[id], "not on the confirmed commitment")
+	for _, k := range sortedKeys(offered) {
+		if !onChain[k] {
+			m.failHTLC(offered[k], "not on the confirmed commitment")
 		}
 	}
 }
