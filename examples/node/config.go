@@ -115,7 +115,7 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.BtcdRPCCert, "btcd.rpccert", "", "btcd RPC TLS certificate (default ~/.btcd/rpc.cert)")
 	fs.BoolVar(&cfg.BtcdNoTLS, "btcd.notls", false, "talk to btcd without TLS")
 	fs.StringVar(&cfg.Listen, "listen", "", "Lightning p2p listen address (default 0.0.0.0:9735 on mainnet/regtest); \"off\" to not listen")
-	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835)")
+	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835); \"off\" for none")
 	fs.StringVar(&cfg.FeeURL, "feeurl", "", "fee estimates from a URL in lnd's fee.url JSON format instead of btcd's estimatefee")
 	fs.StringVar(&cfg.LogLevel, "loglevel", "info", "debug, info, warn or error")
 	fs.DurationVar(&cfg.PeerTick, "tick.peer", 10*time.Second, "interval of PeerManager.TimerTickOccurred (pings)")

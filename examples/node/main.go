@@ -25,11 +25,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/lnkit/lnkit/examples/nodeapi"
 )
@@ -79,12 +77,14 @@ func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
 // runDaemon runs the node until SIGINT/SIGTERM or the stop command, holding the data directory's
 // lock (lockDataDir) throughout: a second node on the same datadir gets ErrDataDirInUse.
 func runDaemon(cfg *Config, log *slog.Logger) error {
-	host, _, err := net.SplitHostPort(cfg.RPCListen)
-	if err != nil {
-		return fmt.Errorf("-rpclisten: %w", err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("-rpclisten %s: the control API listens on loopback only", cfg.RPCListen)
+	if cfg.RPCListen != "off" {
+		host, _, err := net.SplitHostPort(cfg.RPCListen)
+		if err != nil {
+			return fmt.Errorf("-rpclisten: %w", err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("-rpclisten %s: the control API listens on loopback only", cfg.RPCListen)
+		}
 	}
 	// Taken before any state in the datadir is read or written (only the config file has been read),
 	// released after the cookie is removed.
@@ -101,42 +101,14 @@ func runDaemon(cfg *Config, log *slog.Logger) error {
 		node.Stop()
 		return err
 	}
-	token, err := nodeapi.WriteCookie(cfg.DataDir)
-	if err != nil {
-		node.Stop()
-		return fmt.Errorf("cookie: %w", err)
-	}
-	ln, err := net.Listen("tcp", cfg.RPCListen)
-	if err != nil {
-		node.Stop()
-		return fmt.Errorf("control API: %w", err)
-	}
-	stopReq := make(chan struct{}, 1)
-	svc := &service{n: node, stop: func() {
-		select {
-		case stopReq <- struct{}{}:
-		default:
-		}
-	}}
-	srv := &http.Server{Handler: nodeapi.NewServer(svc, token, log.With("component", "rpc")), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("control API", "err", err)
-		}
-	}()
-	log.Info("control API listening", "addr", ln.Addr().String(), "cookie", cfg.DataDir+"/.cookie")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "signal", s.String())
-	case <-stopReq:
+	case <-node.stopReq:
 		log.Info("shutting down (stop requested)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = srv.Shutdown(ctx)
-	cancel()
 	node.Stop()
-	_ = os.Remove(cfg.DataDir + "/.cookie")
 	return nil
 }

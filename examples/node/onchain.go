@@ -15,8 +15,8 @@ import (
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/examples/node/wallet"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
 )

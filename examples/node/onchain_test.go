@@ -17,8 +17,8 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/examples/node/internal/anchorfix"
-	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/examples/node/wallet"
+	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -46,6 +46,7 @@ func newBumpNode(t *testing.T) *bumpNode {
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	hub := newEventHub()
+	hub.open()
 	evs, cancel := hub.subscribe()
 	t.Cleanup(cancel)
 	b, err := newBumper(w, w.Broadcaster(chain), km, log, hub)
@@ -213,6 +214,7 @@ func TestArchiveResolved(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	hub := newEventHub()
+	hub.open()
 	evs, cancel := hub.subscribe()
 	defer cancel()
 	a, b, c := wire.OutPoint{Hash: chainhash.Hash{2}, Index: 1}, wire.OutPoint{Hash: chainhash.Hash{1}}, wire.OutPoint{Hash: chainhash.Hash{3}}

@@ -43,7 +43,7 @@ func (s *syncBuffer) String() string {
 func testNodeConfig(t *testing.T, btcd *fakeBtcd, extra ...string) *Config {
 	t.Helper()
 	args := append([]string{"-datadir", t.TempDir(), "-network", "regtest", "-btcd.rpchost", btcd.addr(),
-		"-btcd.rpcuser", "u", "-btcd.rpcpass", "p", "-btcd.notls", "-listen", "off", "-tick.chain", "20ms"}, extra...)
+		"-btcd.rpcuser", "u", "-btcd.rpcpass", "p", "-btcd.notls", "-listen", "off", "-rpclisten", "127.0.0.1:0", "-tick.chain", "20ms"}, extra...)
 	cfg, rest, err := parseConfig(args)
 	require.NoError(t, err)
 	require.Empty(t, rest)
