@@ -130,6 +130,7 @@ func (cm *ChannelManager) BestBlockUpdated(header *wire.BlockHeader, height uint
 		ps.mu.Unlock()
 	}
 	cm.failExpiringClaimables(height)
+	cm.forgetExpiredInvoices()
 	cm.failExpiringIntercepts(height)
 	cm.markNeedsPersist()
 }

@@ -48,6 +48,7 @@ func (cm *ChannelManager) timeoutIncompleteMPP() {
 			cm.log.Info("multi-part payment incomplete; failing its parts back", "hash", hash, "parts", len(cp.Parts))
 			expired = append(expired, cp.Parts...)
 			delete(cm.inbound.claimable, hash)
+			cm.inbound.touchClaimable(hash)
 		}
 	}
 	cm.inbound.mu.Unlock()
@@ -65,6 +66,7 @@ func (cm *ChannelManager) failExpiringClaimables(height uint32) {
 			cm.log.Warn("payment not claimed before its deadline; failing it back", "hash", hash, "deadline", cp.claimDeadline())
 			expired = append(expired, cp.Parts...)
 			delete(cm.inbound.claimable, hash)
+			cm.inbound.touchClaimable(hash)
 		}
 	}
 	cm.inbound.mu.Unlock()

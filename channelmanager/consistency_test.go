@@ -13,6 +13,7 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
@@ -22,12 +23,15 @@ import (
 // asynchronous persistence completed in random order, fee changes, blocks and reorgs. Each host writes
 // its manager before its messages leave, as a real host must.
 type consistencyRig struct {
-	t      testing.TB
-	nw     *network
-	nodes  [2]*testNode
-	id     lnwire.ChannelID
-	value  int64
-	snaps  [2][]byte
+	t     testing.TB
+	nw    *network
+	nodes [2]*testNode
+	id    lnwire.ChannelID
+	value int64
+	snaps [2][]byte
+	// stores hold each node's manager records too (PersistTo next to each snapshot, checked against the
+	// manager); a restart reads back from one or the other.
+	stores [2]*kvstore.MemStore
 	logs   [2]*payLog
 	r      *rand.Rand
 	reorgs int
@@ -54,10 +58,11 @@ func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
 	nw.settle()
 	for i, n := range rig.nodes {
 		i, n := i, n
-		rig.snaps[i] = n.cm.Write()
+		rig.stores[i] = kvstore.NewMemStore()
+		rig.persist(i)
 		n.beforeSend = func() bool {
 			if n.cm.GetAndClearNeedsPersistence() {
-				rig.snaps[i] = n.cm.Write()
+				rig.persist(i)
 			}
 			return true
 		}
@@ -108,14 +113,28 @@ func (rig *consistencyRig) step(op byte, arg uint16) {
 	rig.account()
 }
 
-// restart replaces node i by one read back from its last snapshot and its persisted monitors.
+// persist writes node i's manager as a snapshot and into its store, and checks the store.
+func (rig *consistencyRig) persist(i int) {
+	n := rig.nodes[i]
+	rig.snaps[i] = n.cm.Write()
+	_, err := n.cm.PersistTo(rig.stores[i])
+	require.NoError(rig.t, err)
+	requireStoreMirrors(rig.t, n.cm, rig.stores[i])
+}
+
+// restart replaces node i by one read back from its persisted monitors and its last snapshot or,
+// every other time, its store.
 func (rig *consistencyRig) restart(i int) {
 	n := rig.nodes[i]
 	rig.nw.disconnect(0, 1)
 	n.persist.mu.Lock()
 	n.persist.inFlight = map[wire.OutPoint][]uint64{}
 	n.persist.mu.Unlock()
-	n.restart(rig.snaps[i])
+	if rig.r.Intn(2) == 0 {
+		n.startFromStore(rig.stores[i])
+	} else {
+		n.restart(rig.snaps[i])
+	}
 	rig.checkPromise3(i)
 	rig.p3[i] = nil // a new manager: its durable history is not in the tracker
 	forgetUnsentPayments(n, rig.logs[i])

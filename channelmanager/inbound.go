@@ -22,11 +22,19 @@ type inboundPayments struct {
 	mu        sync.Mutex
 	expected  map[[32]byte]*inboundPayment   // by payment hash
 	claimable map[[32]byte]*claimablePayment // by payment hash
+	// dirtyExpected and dirtyClaimable name the entries added, changed or removed since PersistTo last
+	// wrote them (its records are written per payment).
+	dirtyExpected, dirtyClaimable map[[32]byte]struct{}
 }
 
 func newInboundPayments() inboundPayments {
-	return inboundPayments{expected: map[[32]byte]*inboundPayment{}, claimable: map[[32]byte]*claimablePayment{}}
+	return inboundPayments{expected: map[[32]byte]*inboundPayment{}, claimable: map[[32]byte]*claimablePayment{},
+		dirtyExpected: map[[32]byte]struct{}{}, dirtyClaimable: map[[32]byte]struct{}{}}
 }
+
+// touchExpected and touchClaimable mark an entry for the next PersistTo. The caller holds mu.
+func (in *inboundPayments) touchExpected(hash [32]byte)  { in.dirtyExpected[hash] = struct{}{} }
+func (in *inboundPayments) touchClaimable(hash [32]byte) { in.dirtyClaimable[hash] = struct{}{} }
 
 // inboundPayment is a payment we expect: created by CreateInboundPayment.
 type inboundPayment struct {
@@ -75,9 +83,28 @@ func (cm *ChannelManager) CreateInboundPayment(amountMsat uint64, invoiceExpiryS
 	hash := sha256.Sum256(p.Preimage[:])
 	cm.inbound.mu.Lock()
 	cm.inbound.expected[hash] = p
+	cm.inbound.touchExpected(hash)
 	cm.inbound.mu.Unlock()
 	cm.markNeedsPersist()
 	return hash, p.Secret, nil
+}
+
+// forgetExpiredInvoices forgets the payments we expect whose invoice expired by the highest block time
+// seen: paymentPurpose refuses them from then on (that time never goes back), so keeping them would
+// only make the manager grow with every invoice ever created. A payment already being received keeps
+// its purpose in its claimable entry. Called by BestBlockUpdated.
+func (cm *ChannelManager) forgetExpiredInvoices() {
+	cm.mu.Lock()
+	now := uint64(cm.highestBlockTime)
+	cm.mu.Unlock()
+	cm.inbound.mu.Lock()
+	defer cm.inbound.mu.Unlock()
+	for hash, p := range cm.inbound.expected {
+		if p.ExpiresAt < now {
+			delete(cm.inbound.expected, hash)
+			cm.inbound.touchExpected(hash)
+		}
+	}
 }
 
 // GetPaymentPreimage returns the preimage of a payment created by CreateInboundPayment.
@@ -103,6 +130,7 @@ func (cm *ChannelManager) addClaimablePart(c *channel, h *htlc, payload *sphinx.
 		return false
 	}
 	cp := cm.inbound.claimable[h.PaymentHash]
+	cm.inbound.touchClaimable(h.PaymentHash)
 	if cp == nil {
 		cp = &claimablePayment{Hash: h.PaymentHash, TotalMsat: payload.TotalMsat(), Purpose: purpose}
 		cm.inbound.claimable[h.PaymentHash] = cp
@@ -162,6 +190,8 @@ func (cm *ChannelManager) takeClaimable(hash [32]byte) *claimablePayment {
 	}
 	delete(cm.inbound.claimable, hash)
 	delete(cm.inbound.expected, hash)
+	cm.inbound.touchClaimable(hash)
+	cm.inbound.touchExpected(hash)
 	return cp
 }
 

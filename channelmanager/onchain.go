@@ -41,6 +41,7 @@ func (cm *ChannelManager) paymentSucceeded(src *pathSource, hash, preimage [32]b
 	if op == nil || !op.resolvePath(src.PathIndex, pathSucceeded) {
 		return
 	}
+	cm.outbound.touch(src.PaymentID)
 	cm.markNeedsPersist()
 	if r, p := cm.getRouter(), &op.Paths[src.PathIndex].Route; r != nil && len(p.Hops) > 0 {
 		r.PaymentPathSuccessful(p)

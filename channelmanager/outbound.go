@@ -19,11 +19,28 @@ import (
 type outboundPayments struct {
 	mu   sync.Mutex
 	byID map[events.PaymentID]*outboundPayment
+	// dirty names the payments added, changed or removed since PersistTo last wrote them.
+	dirty map[events.PaymentID]struct{}
+	// retrying names the payments with an amount waiting for a retry (processRetries looks at these
+	// only, not at every payment remembered).
+	retrying map[events.PaymentID]struct{}
 }
 
 func newOutboundPayments() outboundPayments {
-	return outboundPayments{byID: map[events.PaymentID]*outboundPayment{}}
+	return outboundPayments{byID: map[events.PaymentID]*outboundPayment{}, dirty: map[events.PaymentID]struct{}{},
+		retrying: map[events.PaymentID]struct{}{}}
 }
+
+// restore adds a payment read back from storage. The caller holds mu (or owns o alone).
+func (o *outboundPayments) restore(op *outboundPayment) {
+	o.byID[op.ID] = op
+	if op.Retry != nil && op.Retry.RetryMsat > 0 && !op.Done {
+		o.retrying[op.ID] = struct{}{}
+	}
+}
+
+// touch marks a payment for the next PersistTo. The caller holds mu.
+func (o *outboundPayments) touch(id events.PaymentID) { o.dirty[id] = struct{}{} }
 
 // IdempotencyTimeoutTicks is how many TimerTickOccurred calls (about a minute apart) a finished payment
 // is remembered after its last path resolved: a second send with its PaymentID is refused meanwhile
@@ -94,6 +111,7 @@ func (cm *ChannelManager) forgetFinishedPayments() {
 		}
 		if op.DoneTicks++; op.DoneTicks >= IdempotencyTimeoutTicks {
 			delete(cm.outbound.byID, id)
+			cm.outbound.touch(id)
 			cm.markNeedsPersist()
 		}
 	}
@@ -148,6 +166,7 @@ func (cm *ChannelManager) sendRoute(route *router.Route, hash [32]byte, secret, 
 		return ErrDuplicatePayment
 	}
 	cm.outbound.byID[id] = op
+	cm.outbound.touch(id)
 	cm.outbound.mu.Unlock()
 	cm.markNeedsPersist()
 	sent, err := cm.sendPaths(route, hash, secret, keysend, id, 0, totalMsat)
@@ -157,6 +176,7 @@ func (cm *ChannelManager) sendRoute(route *router.Route, hash [32]byte, secret, 
 	case sent == 0:
 		cm.outbound.mu.Lock()
 		delete(cm.outbound.byID, id)
+		cm.outbound.touch(id)
 		cm.outbound.mu.Unlock()
 		return err
 	}
@@ -213,6 +233,7 @@ func (cm *ChannelManager) sendRetryRoute(route *router.Route, j retryJob) error 
 		cm.outbound.mu.Unlock()
 		return nil
 	}
+	cm.outbound.touch(j.id)
 	first, amount := len(op.Paths), op.AmountMsat
 	op.addPaths(route)
 	op.AmountMsat = amount // the total does not change
@@ -338,6 +359,7 @@ func (cm *ChannelManager) failOutbound(src *pathSource, ev events.PaymentPathFai
 	if op == nil || !op.resolvePath(src.PathIndex, pathFailed) {
 		return
 	}
+	cm.outbound.touch(src.PaymentID)
 	cm.markNeedsPersist()
 	p := &op.Paths[src.PathIndex]
 	if ev.ShortChannelID == 0 {

@@ -25,10 +25,12 @@ func (cm *ChannelManager) SendProbe(path router.Path) (events.PaymentID, [32]byt
 	op.addPaths(route)
 	cm.outbound.mu.Lock()
 	cm.outbound.byID[id] = op
+	cm.outbound.touch(id)
 	cm.outbound.mu.Unlock()
 	if _, err := cm.sendPaths(route, hash, nil, nil, id, 0, op.AmountMsat); err != nil {
 		cm.outbound.mu.Lock()
 		delete(cm.outbound.byID, id)
+		cm.outbound.touch(id)
 		cm.outbound.mu.Unlock()
 		return id, hash, err
 	}

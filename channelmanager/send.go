@@ -150,6 +150,7 @@ func (cm *ChannelManager) AbandonPayment(paymentID events.PaymentID) error {
 	if op == nil || op.Done {
 		return ErrUnknownPayment
 	}
+	cm.outbound.touch(paymentID)
 	if op.Retry == nil {
 		op.Retry = &retryState{}
 	}
@@ -203,6 +204,7 @@ func (cm *ChannelManager) scheduleRetry(op *outboundPayment, p *outboundPath, sc
 		rs.Reason = events.RecipientRejected
 	case rs.canRetry():
 		rs.RetryMsat += p.AmountMsat
+		cm.outbound.retrying[op.ID] = struct{}{}
 	}
 }
 
@@ -236,7 +238,12 @@ func (cm *ChannelManager) processRetries() {
 	r := cm.getRouter()
 	var jobs []retryJob
 	cm.outbound.mu.Lock()
-	for _, op := range cm.outbound.byID {
+	for id := range cm.outbound.retrying {
+		delete(cm.outbound.retrying, id)
+		op := cm.outbound.byID[id]
+		if op == nil {
+			continue
+		}
 		rs := op.Retry
 		if op.Done || rs == nil || rs.RetryMsat == 0 {
 			continue
@@ -248,6 +255,7 @@ func (cm *ChannelManager) processRetries() {
 			params.MaxPathCount = 1 // a keysend without a payment secret cannot be split
 		}
 		jobs = append(jobs, retryJob{id: op.ID, hash: op.Hash, params: params, secret: rs.Secret, keysend: rs.Keysend, total: op.AmountMsat})
+		cm.outbound.touch(op.ID)
 		rs.RetryMsat = 0
 		rs.Attempts++
 	}
@@ -284,6 +292,7 @@ func (cm *ChannelManager) retryFailed(id events.PaymentID) {
 	if op == nil || op.Retry == nil {
 		return
 	}
+	cm.outbound.touch(id)
 	if op.Retry.Reason == events.RetriesExhausted {
 		op.Retry.Reason = events.RouteNotFound
 	}
@@ -297,6 +306,7 @@ func (cm *ChannelManager) countRetryTicks() {
 	defer cm.outbound.mu.Unlock()
 	for _, op := range cm.outbound.byID {
 		if op.Retry != nil && !op.Done {
+			cm.outbound.touch(op.ID)
 			op.Retry.Ticks++
 		}
 	}

@@ -506,8 +506,7 @@ func Read(data []byte, a ReadArgs) (*ChannelManager, error) {
 	}
 	k = r.Count(32 + 32 + 8 + 8 + 1)
 	for i := 0; i < k; i++ {
-		o := readOutbound(r, version)
-		cm.outbound.byID[o.ID] = o
+		cm.outbound.restore(readOutbound(r, version))
 	}
 	if version >= 3 {
 		cm.readForwards(r)

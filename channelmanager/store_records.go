@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/ser"
 	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
@@ -82,11 +83,22 @@ func writerBytes(f func(w *ser.Writer)) []byte {
 	return w.Bytes()
 }
 
-// storeRecords builds every record of the manager, in the order Write reads the state: the chain tip,
-// the channels (each under its peer's lock, with its gossip state), the payments, then the forwards and
-// events (see snapshotChannels for why this order never loses a payment a channel refers to).
+// storeRecords builds every record of the manager (PersistAllTo, and tests that compare a store with
+// the manager). See storeChanges for the order.
 func (cm *ChannelManager) storeRecords() map[kvstore.Key][]byte {
+	recs, _, _ := cm.storeChanges(true)
+	return recs
+}
+
+// storeChanges builds the records PersistTo may have to write, in the order Write reads the state: the
+// chain tip, the channels (each under its peer's lock, with its gossip state), the payments, then the
+// forwards and events (see snapshotChannels for why this order never loses a payment a channel refers
+// to). Channels and the state record are always built (PersistTo compares their hashes); payments only
+// when marked dirty since the last call, or all of them with all. It returns the payment records that
+// are gone (to remove) and the dirty marks it took, for PersistTo to restore if the commit fails.
+func (cm *ChannelManager) storeChanges(all bool) (map[kvstore.Key][]byte, []kvstore.Key, *dirtyMarks) {
 	recs := map[kvstore.Key][]byte{}
+	var gone []kvstore.Key
 	cm.mu.Lock()
 	tip := writerBytes(func(w *ser.Writer) {
 		w.Hash(cm.bestBlock.Hash)
@@ -108,17 +120,37 @@ func (cm *ChannelManager) storeRecords() map[kvstore.Key][]byte {
 		}
 		ps.mu.Unlock()
 	}
+	marks := &dirtyMarks{}
 	cm.inbound.mu.Lock()
-	for hash, p := range cm.inbound.expected {
-		recs[paymentKey(storeExpected, hash)] = encodeRecord(map[uint64][]byte{recBody: writerBytes(func(w *ser.Writer) { writeExpected(w, p) })})
+	marks.expected, marks.claimable = cm.inbound.dirtyExpected, cm.inbound.dirtyClaimable
+	cm.inbound.dirtyExpected, cm.inbound.dirtyClaimable = map[[32]byte]struct{}{}, map[[32]byte]struct{}{}
+	for hash := range keysOr(all, cm.inbound.expected, marks.expected) {
+		k := paymentKey(storeExpected, hash)
+		if p := cm.inbound.expected[hash]; p != nil {
+			recs[k] = encodeRecord(map[uint64][]byte{recBody: writerBytes(func(w *ser.Writer) { writeExpected(w, p) })})
+		} else {
+			gone = append(gone, k)
+		}
 	}
-	for hash, c := range cm.inbound.claimable {
-		recs[paymentKey(storeClaimable, hash)] = encodeRecord(map[uint64][]byte{recBody: writerBytes(func(w *ser.Writer) { writeClaimable(w, c) })})
+	for hash := range keysOr(all, cm.inbound.claimable, marks.claimable) {
+		k := paymentKey(storeClaimable, hash)
+		if c := cm.inbound.claimable[hash]; c != nil {
+			recs[k] = encodeRecord(map[uint64][]byte{recBody: writerBytes(func(w *ser.Writer) { writeClaimable(w, c) })})
+		} else {
+			gone = append(gone, k)
+		}
 	}
 	cm.inbound.mu.Unlock()
 	cm.outbound.mu.Lock()
-	for id, o := range cm.outbound.byID {
-		recs[paymentKey(storeOutbound, id)] = encodeRecord(map[uint64][]byte{recBody: writerBytes(func(w *ser.Writer) { writeOutbound(w, o) })})
+	marks.outbound = cm.outbound.dirty
+	cm.outbound.dirty = map[events.PaymentID]struct{}{}
+	for id := range keysOr(all, cm.outbound.byID, marks.outbound) {
+		k := paymentKey(storeOutbound, id)
+		if o := cm.outbound.byID[id]; o != nil {
+			recs[k] = encodeRecord(map[uint64][]byte{recBody: writerBytes(func(w *ser.Writer) { writeOutbound(w, o) })})
+		} else {
+			gone = append(gone, k)
+		}
 	}
 	cm.outbound.mu.Unlock()
 	recs[kvstore.Key{Primary: storeNamespace, Key: storeStateKey}] = encodeRecord(map[uint64][]byte{
@@ -126,7 +158,45 @@ func (cm *ChannelManager) storeRecords() map[kvstore.Key][]byte {
 		recForwards: writerBytes(cm.writeForwards),
 		recEvents:   writerBytes(cm.writeEvents),
 	})
-	return recs
+	return recs, gone, marks
+}
+
+// dirtyMarks are the payment marks one storeChanges took.
+type dirtyMarks struct {
+	expected, claimable map[[32]byte]struct{}
+	outbound            map[events.PaymentID]struct{}
+}
+
+// restore puts the marks back after a failed commit, so that the next PersistTo writes them again.
+func (cm *ChannelManager) restoreMarks(m *dirtyMarks) {
+	cm.inbound.mu.Lock()
+	for h := range m.expected {
+		cm.inbound.touchExpected(h)
+	}
+	for h := range m.claimable {
+		cm.inbound.touchClaimable(h)
+	}
+	cm.inbound.mu.Unlock()
+	cm.outbound.mu.Lock()
+	for id := range m.outbound {
+		cm.outbound.touch(id)
+	}
+	cm.outbound.mu.Unlock()
+}
+
+// keysOr returns the keys of every entry (all) or the marked ones.
+func keysOr[K comparable, V any](all bool, m map[K]V, marked map[K]struct{}) map[K]struct{} {
+	if !all {
+		return marked
+	}
+	out := make(map[K]struct{}, len(m)+len(marked))
+	for k := range m {
+		out[k] = struct{}{}
+	}
+	for k := range marked {
+		out[k] = struct{}{}
+	}
+	return out
 }
 
 func paymentKey(kind string, id [32]byte) kvstore.Key {
@@ -144,10 +214,11 @@ type PersistStats struct {
 // that are gone. What it writes is proportional to what changed: a payment rewrites the records of the
 // channels it crossed and its own, whatever the node's history. Call it whenever
 // GetAndClearNeedsPersistence returns true, before sending the messages that follow (as for Write).
-// Calls are serialised; each compares every record with the hash of what was last written, so a
-// failed commit (the error is returned, wrapped) is simply retried by the next call. PersistTo assumes
-// one store: to start on another, use PersistAllTo. The layout and format of the records are described
-// at storeNamespace.
+// Calls are serialised. Payments are written when the payment layer marked them changed; channel
+// records and the state record are rebuilt and compared with the hash of what was last written (their
+// number does not grow with history). A failed commit (the error is returned, wrapped) changes nothing
+// and the next call writes it all again. PersistTo assumes one store: to start on another, use
+// PersistAllTo. The layout and format of the records are described at storeNamespace.
 func (cm *ChannelManager) PersistTo(store kvstore.KVStore) (PersistStats, error) {
 	cm.storeMu.Lock()
 	defer cm.storeMu.Unlock()
@@ -166,10 +237,13 @@ func (cm *ChannelManager) PersistAllTo(store kvstore.KVStore) (PersistStats, err
 }
 
 func (cm *ChannelManager) persistLocked(store kvstore.KVStore) (PersistStats, error) {
-	recs := cm.storeRecords()
+	// Without hashes (a new manager, or one read with Read) every payment record is written: the store
+	// may not hold them.
+	all := cm.storeHashes == nil
+	recs, gone, marks := cm.storeChanges(all)
 	var st PersistStats
 	var b kvstore.Batch
-	hashes := make(map[kvstore.Key][32]byte, len(recs))
+	hashes := make(map[kvstore.Key][32]byte, len(cm.storeHashes)+2)
 	keys := make([]kvstore.Key, 0, len(recs))
 	for k := range recs {
 		keys = append(keys, k)
@@ -177,6 +251,12 @@ func (cm *ChannelManager) persistLocked(store kvstore.KVStore) (PersistStats, er
 	sort.Slice(keys, func(i, j int) bool { return kvstore.Less(keys[i], keys[j]) })
 	for _, k := range keys {
 		v := recs[k]
+		if k.Secondary != storeChannels && k.Key != storeStateKey {
+			b.Put(k, v) // a payment marked dirty
+			st.Written++
+			st.Bytes += len(v)
+			continue
+		}
 		h := sha256.Sum256(v)
 		hashes[k] = h
 		if old, ok := cm.storeHashes[k]; ok && old == h {
@@ -186,7 +266,7 @@ func (cm *ChannelManager) persistLocked(store kvstore.KVStore) (PersistStats, er
 		st.Written++
 		st.Bytes += len(v)
 	}
-	var gone []kvstore.Key
+	// Channels that are gone (hashed last time, not built now), and payments marked and gone.
 	for k := range cm.storeHashes {
 		if _, ok := recs[k]; !ok {
 			gone = append(gone, k)
@@ -201,6 +281,7 @@ func (cm *ChannelManager) persistLocked(store kvstore.KVStore) (PersistStats, er
 		return st, nil
 	}
 	if err := store.Commit(&b); err != nil {
+		cm.restoreMarks(marks)
 		return PersistStats{}, fmt.Errorf("channelmanager: persisting %d records: %w", len(b.Ops), err)
 	}
 	cm.storeHashes = hashes
@@ -272,8 +353,7 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 	}
 	if err == nil {
 		err = eachRecord(store, storeOutbound, hashes, []uint64{recBody}, func(_ kvstore.Key, _ lnwire.TLVStream, v uint8, r *ser.Reader) error {
-			o := readOutbound(r, v)
-			cm.outbound.byID[o.ID] = o
+			cm.outbound.restore(readOutbound(r, v))
 			return r.Err()
 		})
 	}
@@ -297,7 +377,7 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 }
 
 // eachRecord reads every record of one kind, in key order, and calls f with its TLV stream and a reader
-// over its body; it notes each record's hash in hashes (records dropped on reading, such as a channel
+// over its body; it notes each channel record's hash in hashes (channels dropped on reading, such as one
 // without a monitor, are then removed by the next PersistTo). An error names the record.
 func eachRecord(store kvstore.KVStore, kind string, hashes map[kvstore.Key][32]byte, known []uint64,
 	f func(k kvstore.Key, s lnwire.TLVStream, version uint8, r *ser.Reader) error) error {
@@ -311,7 +391,9 @@ func eachRecord(store kvstore.KVStore, kind string, hashes map[kvstore.Key][32]b
 		if err != nil {
 			return fmt.Errorf("channelmanager: reading %s: %w", k, err)
 		}
-		hashes[k] = sha256.Sum256(raw)
+		if kind == storeChannels {
+			hashes[k] = sha256.Sum256(raw)
+		}
 		s, version, err := decodeRecord(k, raw, known...)
 		if err != nil {
 			return err

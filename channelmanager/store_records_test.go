@@ -28,22 +28,48 @@ func (s *countingStore) Commit(b *kvstore.Batch) error {
 	return s.KVStore.Commit(b)
 }
 
-// persistToStore makes n's host persist its manager into store before its messages leave.
+// persistToStore makes n's host persist its manager into store before its messages leave, and checks
+// after each write that the store holds exactly the manager's records (a change the payment layer
+// forgot to mark would show here).
 func persistToStore(t testing.TB, n *testNode, store kvstore.KVStore) {
 	_, err := n.cm.PersistTo(store)
 	require.NoError(t, err)
+	requireStoreMirrors(t, n.cm, store)
 	n.beforeSend = func() bool {
 		if n.cm.GetAndClearNeedsPersistence() {
 			_, err := n.cm.PersistTo(store)
 			require.NoError(t, err)
+			requireStoreMirrors(t, n.cm, store)
 		}
 		return true
 	}
 }
 
+// requireStoreMirrors checks that store's manager records are exactly cm's (built in full). Only when
+// nothing runs concurrently with the check.
+func requireStoreMirrors(t testing.TB, cm *ChannelManager, store kvstore.KVStore) {
+	t.Helper()
+	want := cm.storeRecords()
+	all, err := store.ListAll()
+	require.NoError(t, err)
+	got := map[kvstore.Key][]byte{}
+	for _, k := range all {
+		if k.Primary == storeNamespace {
+			v, _, err := store.Read(k)
+			require.NoError(t, err)
+			got[k] = v
+		}
+	}
+	requireSameRecords(t, want, got)
+}
+
 // startFromStore restarts n (a crash) from the manager records in store and its persisted monitors.
 func (n *testNode) startFromStore(store kvstore.KVStore) {
-	n.chainMon = channelmonitor.NewChainMonitor(n.filter, n.bcast, nil, n.chain, n.persist)
+	var persist channelmonitor.Persist = n.persist
+	if n.persistWrap != nil {
+		persist = n.persistWrap
+	}
+	n.chainMon = channelmonitor.NewChainMonitor(n.filter, n.bcast, nil, n.chain, persist)
 	mons := n.persist.read(n.t, n.km)
 	for _, m := range mons {
 		require.NoError(n.t, n.chainMon.LoadMonitor(m))
@@ -223,7 +249,7 @@ func copyStore(t *testing.T, from kvstore.KVStore) *kvstore.MemStore {
 }
 
 // requireSameRecords compares two managers' records, naming the keys that differ.
-func requireSameRecords(t *testing.T, want, got map[kvstore.Key][]byte) {
+func requireSameRecords(t testing.TB, want, got map[kvstore.Key][]byte) {
 	t.Helper()
 	var diff []string
 	for k, v := range want {
@@ -238,4 +264,34 @@ func requireSameRecords(t *testing.T, want, got map[kvstore.Key][]byte) {
 	}
 	require.Empty(t, diff, "records that differ")
 	require.NotEmpty(t, want)
+}
+
+// TestExpiredInvoicesForgotten: an invoice whose expiry passed by the block times is forgotten (its
+// record removed from the store), so the manager does not grow with every invoice ever created; one
+// still valid stays and is paid.
+func TestExpiredInvoicesForgotten(t *testing.T) {
+	nw, a, b := twoNodes(t)
+	nw.openChannel(0, 1, 1_000_000, 0)
+	store := kvstore.NewMemStore()
+	persistToStore(t, b, store)
+	for i := 0; i < 50; i++ {
+		_, _, err := b.cm.CreateInboundPayment(1_000, 600, 0) // ten minutes
+		require.NoError(t, err)
+	}
+	_, err := b.cm.PersistTo(store)
+	require.NoError(t, err)
+	listed, err := store.List(storeNamespace, storeExpected)
+	require.NoError(t, err)
+	require.Len(t, listed, 50)
+	nw.mine(2)                      // blocks are 600 s apart on the test chain
+	_, _, err = nw.pay(0, 1, 5_000) // a fresh invoice (nw.pay creates one) is paid
+	require.NoError(t, err)
+	nw.settle()
+	require.Len(t, eventsOf[events.PaymentSent](a.takeEvents()), 1)
+	_, err = b.cm.PersistTo(store)
+	require.NoError(t, err)
+	listed, err = store.List(storeNamespace, storeExpected)
+	require.NoError(t, err)
+	require.Empty(t, listed, "expired invoices forgotten; the paid one was claimed")
+	requireStoreMirrors(t, b.cm, store)
 }

@@ -218,7 +218,14 @@ func (m *ChannelMonitor) writeCounterparties(w *ser.Writer) {
 	for _, c := range m.counterparty {
 		cps = append(cps, c)
 	}
-	sort.Slice(cps, func(i, j int) bool { return cps[i].CommitmentNumber < cps[j].CommitmentNumber })
+	// By number, then txid: after a restart from an older manager snapshot the counterparty may hold two
+	// commitments of one number, and the bytes must not depend on the map's order.
+	sort.Slice(cps, func(i, j int) bool {
+		if cps[i].CommitmentNumber != cps[j].CommitmentNumber {
+			return cps[i].CommitmentNumber < cps[j].CommitmentNumber
+		}
+		return bytes.Compare(cps[i].Txid[:], cps[j].Txid[:]) < 0
+	})
 	writeEach(w, cps, writeCounterparty)
 }
 

@@ -52,6 +52,8 @@ func Run(t *testing.T, f Factory) {
 		{"BatchOrder", testBatchOrder},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ConcurrentCompareAndSet", testConcurrentCAS},
+		{"ConcurrentLease", testConcurrentLease},
+		{"ConcurrentBatchReaders", testConcurrentBatchReaders},
 	}
 	if f.Reopen != nil {
 		tests = append(tests, struct {
@@ -426,6 +428,186 @@ func testConcurrentCAS(t *testing.T, f Factory) {
 	v, _ := mustRead(t, s, k)
 	if string(v) != fmt.Sprint(n*per) {
 		t.Fatalf("counter %s after %d compare-and-set increments (%d retries)", v, n*per, mismatches)
+	}
+}
+
+// testConcurrentBatchReaders: no reader sees part of a batch. A writer commits batches that set five
+// keys to the batch's number; readers read the keys one after another (forwards and backwards): as the
+// batches are atomic, a later read never sees an older batch than an earlier read.
+func testConcurrentBatchReaders(t *testing.T, f Factory) {
+	s := f.Open(t)
+	const n = 5
+	keys := make([]kvstore.Key, n)
+	for i := range keys {
+		keys[i] = key("snap", "", fmt.Sprintf("k%d", i))
+	}
+	commit := func(i int) error {
+		var b kvstore.Batch
+		for _, k := range keys {
+			b.Put(k, []byte(fmt.Sprint(i)))
+		}
+		return s.Commit(&b)
+	}
+	must(t, commit(0))
+	done := make(chan struct{})
+	errs := make(chan error, f.Concurrency)
+	var wg sync.WaitGroup
+	for r := 0; r < f.Concurrency-1 || r < 1; r++ {
+		wg.Add(1)
+		go func(backwards bool) {
+			defer wg.Done()
+			last := 0
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for j := 0; j < n; j++ {
+					k := keys[j]
+					if backwards {
+						k = keys[n-1-j]
+					}
+					v, _, err := s.Read(k)
+					var got int
+					if err == nil {
+						_, err = fmt.Sscan(string(v), &got)
+					}
+					if err == nil && got < last {
+						err = fmt.Errorf("read %s = %d after reading batch %d: a batch was seen in part", k, got, last)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					last = got
+				}
+			}
+		}(r%2 == 1)
+	}
+	for i := 1; i <= 30; i++ {
+		if err := commit(i); err != nil {
+			errs <- err
+			break
+		}
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// testConcurrentLease: a batch's check of one key and its write of another are one atomic step, even
+// while other writers change the checked key (a standby that lost its lease writes nothing). Writers
+// count a leader key up by compare-and-set; mirrors copy the leader's count into a mirror key with a
+// batch that checks the leader's version and writes only the mirror. An observer reads the leader,
+// then the mirror: once it has seen the leader at count n, any later change of the mirror must copy a
+// count of at least n, since a mirror batch that checked an older leader version must fail.
+func testConcurrentLease(t *testing.T, f Factory) {
+	s := f.Open(t)
+	leader, mirror := key("lease", "", "leader"), key("lease", "", "mirror")
+	must(t, s.Write(leader, []byte("0")))
+	must(t, s.Write(mirror, []byte("0")))
+	read := func(k kvstore.Key) (int, uint64, error) {
+		v, ver, err := s.Read(k)
+		var n int
+		if err == nil {
+			_, err = fmt.Sscan(string(v), &n)
+		}
+		return n, ver, err
+	}
+	writers, per := f.Concurrency/4+1, 25
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
+	var wg, side sync.WaitGroup
+	done := make(chan struct{})
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; {
+				n, ver, err := read(leader)
+				if err == nil {
+					var b kvstore.Batch
+					err = s.Commit(b.Check(leader, ver).Put(leader, []byte(fmt.Sprint(n+1))))
+				}
+				switch {
+				case err == nil:
+					i++
+				case !errors.Is(err, kvstore.ErrVersionMismatch):
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+	for m := 0; m < f.Concurrency-writers-1 || m < 1; m++ {
+		side.Add(1)
+		go func() {
+			defer side.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				n, ver, err := read(leader)
+				if err == nil {
+					var b kvstore.Batch
+					err = s.Commit(b.Check(leader, ver).Put(mirror, []byte(fmt.Sprint(n))))
+				}
+				if err != nil && !errors.Is(err, kvstore.ErrVersionMismatch) {
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+	side.Add(1)
+	go func() {
+		defer side.Done()
+		floor, lastFloor, lastVer := 0, 0, uint64(0)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			n, _, err := read(leader)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if n > floor {
+				floor = n
+			}
+			m, ver, err := read(mirror)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if ver != lastVer && lastVer != 0 && m < lastFloor {
+				fail(fmt.Errorf("the mirror changed to %d after the leader was seen at %d: a batch wrote after its check had become false", m, lastFloor))
+				return
+			}
+			lastVer, lastFloor = ver, floor
+		}
+	}()
+	wg.Wait()
+	close(done)
+	side.Wait()
+	must(t, firstErr)
+	if n, _, err := read(leader); err != nil || n != writers*per {
+		t.Fatalf("leader at %d (%v) after %d increments", n, err, writers*per)
 	}
 }
 
