@@ -27,6 +27,11 @@ type Config struct {
 	BtcdRPCCert string
 	BtcdNoTLS   bool
 
+	// Store is where the node keeps its state: fs (a directory, the default), sqlite (a file) or
+	// postgres (PostgresDSN), all in <datadir>/<network> but the last.
+	Store       string
+	PostgresDSN string
+
 	Listen    string
 	RPCListen string
 	FeeURL    string
@@ -61,6 +66,9 @@ type Config struct {
 	Color           string
 	AnnounceAddr    string
 	NodeAnnInterval time.Duration
+
+	// openKV, set by tests, replaces -store.
+	openKV func() (*openedStore, error)
 }
 
 // networkParams maps -network to chain parameters.
@@ -114,6 +122,8 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.BtcdRPCPass, "btcd.rpcpass", "", "btcd RPC password")
 	fs.StringVar(&cfg.BtcdRPCCert, "btcd.rpccert", "", "btcd RPC TLS certificate (default ~/.btcd/rpc.cert)")
 	fs.BoolVar(&cfg.BtcdNoTLS, "btcd.notls", false, "talk to btcd without TLS")
+	fs.StringVar(&cfg.Store, "store", storeFS, "where the state is kept: fs (<datadir>/<network>/store), sqlite (<datadir>/<network>/store.sqlite) or postgres (-postgres.dsn)")
+	fs.StringVar(&cfg.PostgresDSN, "postgres.dsn", "", "PostgreSQL connection string for -store postgres (postgres://user:pass@host:5432/db)")
 	fs.StringVar(&cfg.Listen, "listen", "", "Lightning p2p listen address (default 0.0.0.0:9735 on mainnet/regtest); \"off\" to not listen")
 	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835); \"off\" for none")
 	fs.StringVar(&cfg.FeeURL, "feeurl", "", "fee estimates from a URL in lnd's fee.url JSON format instead of btcd's estimatefee")
@@ -163,6 +173,15 @@ func parseConfig(args []string) (*Config, []string, error) {
 	}
 	if _, err := networkParams(cfg.Network); err != nil {
 		return nil, nil, err
+	}
+	switch cfg.Store {
+	case storeFS, storeSQLite:
+	case storePostgres:
+		if cfg.PostgresDSN == "" {
+			return nil, nil, errors.New("-store postgres needs -postgres.dsn")
+		}
+	default:
+		return nil, nil, fmt.Errorf("-store %q: want fs, sqlite or postgres", cfg.Store)
 	}
 	p2p, rpc := defaultPorts(cfg.Network)
 	if cfg.Listen == "" {

@@ -45,6 +45,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "error:", err)
 		return 2
 	}
+	if len(rest) > 0 && rest[0] == "migrate" {
+		return runMigrate(cfg, rest[1:], stdout, stderr)
+	}
 	if len(rest) > 0 {
 		return runCLI(cfg, rest, stdout, stderr)
 	}

@@ -4,38 +4,33 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/channelmonitor"
-	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/examples/internal/lnsocket"
 	"github.com/lnkit/lnkit/examples/node/btcdchain"
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
-	"github.com/lnkit/lnkit/router"
 )
 
 const version = "lnkit-node 0.1"
@@ -63,8 +58,11 @@ type Node struct {
 
 	// The state, read from the store by the store component's Start (openState) and valid while it
 	// runs: every other component depends on it.
+	opened     *openedStore   // the store -store names
+	kvCount    *countingStore // counts what the node writes into it
+	kv         kvstore.KVStore
 	keys       *walletKeys
-	persister  *channelmonitor.FilesystemPersister
+	persister  *channelmonitor.KVStorePersister
 	chainMon   *channelmonitor.ChainMonitor
 	cm         *channelmanager.ChannelManager
 	pm         *peermanager.PeerManager
@@ -80,7 +78,8 @@ type Node struct {
 	// announcer remembers our last node_announcement (used by the gossip component's loop only).
 	announcer announcer
 
-	persistMu sync.Mutex // serialises writes of the channel manager and the chain tip
+	persistMu     sync.Mutex // serialises writes of the channel manager and the chain tip
+	persistFailed bool       // the last write of the manager failed: the next one is made whatever it says
 
 	wakeCh  chan struct{}
 	stopReq chan struct{}          // the control API's stop command; runDaemon waits on it
@@ -180,27 +179,6 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// lightningScript is the wallet script that cooperative closes and sweeps pay to: one wallet address,
-// chosen once and kept in <dir>/close_address.
-func (n *Node) lightningScript() ([]byte, error) {
-	path := filepath.Join(n.dir, "close_address")
-	if b, err := os.ReadFile(path); err == nil {
-		addr, err := btcutil.DecodeAddress(strings.TrimSpace(string(b)), n.net)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return txscript.PayToAddrScript(addr)
-	}
-	addr, err := n.wallet.NewAddress()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(path, []byte(addr.EncodeAddress()+"\n"), 0o600); err != nil {
-		return nil, err
-	}
-	return txscript.PayToAddrScript(addr)
-}
-
 // NewNode prepares a node on cfg.DataDir: the seed and the btcd client, and the components that Start
 // runs (the state itself is read when the store component starts). The caller must hold the datadir's
 // lock (lockDataDir) for as long as the Node exists.
@@ -244,165 +222,6 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 		n.sup.add(&rpcComponent{n: n}, compStore) // without the event stream, /events answers with an empty stream
 	}
 	return n, nil
-}
-
-// openState reads the node's state (the store component's Start): the chain tip, the wallet, the
-// monitors and the channel manager, the routing state, the payment records and the forwarding
-// history, and the known peers. A new node starts at btcd's tip.
-func (n *Node) openState(ctx context.Context) error {
-	cfg, log, params := n.cfg, n.log, n.net
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := n.chain.RefreshFees(ctx); err != nil {
-		log.Warn("fee estimates", "err", err)
-	}
-	tip, err := n.loadTip()
-	if err != nil {
-		return err
-	}
-	if tip.Height == 0 && tip.Hash == (chainhash.Hash{}) {
-		tip, err = n.chain.BestBlock(ctx)
-		if err != nil {
-			return fmt.Errorf("btcd: %w", err)
-		}
-	}
-
-	n.wallet, err = wallet.Open(filepath.Join(n.dir, "wallet"), n.seed[:], params, tip)
-	if err != nil {
-		return fmt.Errorf("wallet: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			n.closeStateQuietly()
-		}
-	}()
-	n.bcast = n.wallet.Broadcaster(n.chain)
-	script, err := n.lightningScript()
-	if err != nil {
-		return fmt.Errorf("wallet: %w", err)
-	}
-	n.keys = &walletKeys{KeysManager: n.km, script: script}
-	n.bumper, err = newBumper(n.wallet, n.bcast, n.keys, log.With("component", "bumptx"), n.hub)
-	if err != nil {
-		return err
-	}
-
-	n.persister, err = channelmonitor.NewFilesystemPersister(filepath.Join(n.dir, "monitors"))
-	if err != nil {
-		return fmt.Errorf("monitors: %w", err)
-	}
-	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, log.With("component", "chainmonitor"), n.chain, n.persister)
-	ucfg := config.Default()
-	cmPath := filepath.Join(n.dir, "channel_manager.bin")
-	if data, err := os.ReadFile(cmPath); err == nil {
-		mons, err := n.persister.ReadChannelMonitors(n.keys)
-		if err != nil {
-			return fmt.Errorf("reading monitors: %w", err)
-		}
-		for _, m := range mons {
-			if err := n.chainMon.LoadMonitor(m); err != nil {
-				return fmt.Errorf("loading monitor: %w", err)
-			}
-		}
-		n.cm, err = channelmanager.Read(data, channelmanager.ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon,
-			Broadcaster: n.bcast, Logger: log.With("component", "channelmanager"), Keys: n.keys, Config: ucfg,
-			Net: params, Monitors: mons})
-		if err != nil {
-			return fmt.Errorf("reading channel manager: %w", err)
-		}
-		log.Info("channel manager loaded", "channels", len(n.cm.ListChannels()), "monitors", len(mons))
-	} else if os.IsNotExist(err) {
-		n.cm, err = channelmanager.New(n.chain, n.chainMon, n.bcast, log.With("component", "channelmanager"), n.keys, ucfg,
-			channelmanager.ChainParams{Net: params, BestBlock: chaininterface.BestBlock{Hash: tip.Hash, Height: tip.Height}})
-		if err != nil {
-			return err
-		}
-		if err := n.persistManager(true); err != nil {
-			return err
-		}
-	} else {
-		return err
-	}
-	if err := n.saveTip(tip); err != nil {
-		return err
-	}
-	var utxo router.UTXOLookup
-	if cfg.GossipVerifyFunding {
-		utxo = n.chain.NewUTXOLookup()
-	}
-	n.routing = openRouting(n.dir, params, utxo, cfg.Gossip, log)
-	n.cm.SetRouter(n.routing.newRouter(n.nodeID))
-	var route peermanager.RoutingMessageHandler
-	n.gossipGate = nil
-	if n.routing.gossip != nil {
-		n.gossipGate = &gossipGate{sync: n.routing.gossip}
-		route = n.gossipGate
-	}
-	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm, Route: route}, n.km, n.km,
-		peermanager.Config{ChainHashes: []chainhash.Hash{*params.GenesisHash}}, log.With("component", "peermanager"))
-	n.listener0 = &chainListener{n: n}
-	n.follower = n.chain.NewFollower(tip, n.listener0)
-	n.follower.AddListener(n.wallet.BestBlock(), n.wallet)
-	n.store, err = openStore(filepath.Join(n.dir, "payments.jsonl"))
-	if err != nil {
-		return err
-	}
-	for _, id := range reconcilePayments(n.store, n.cm.ListRecentPayments()) {
-		log.Info("payment unknown to the channel manager marked failed", "payment_id", id)
-	}
-	var unreadable int
-	n.forwards, unreadable, err = openForwardLog(filepath.Join(n.dir, forwardsFile))
-	if err != nil {
-		return fmt.Errorf("forwarding history: %w", err)
-	}
-	if unreadable > 0 {
-		log.Warn("forwarding history: unreadable lines skipped", "lines", unreadable)
-	}
-	peers := map[string]string{}
-	if b, err := os.ReadFile(filepath.Join(n.dir, "peers.json")); err == nil {
-		_ = json.Unmarshal(b, &peers)
-	}
-	n.mu.Lock()
-	n.peerAddrs = peers
-	n.mu.Unlock()
-	n.announcer = announcer{}
-	ok = true
-	log.Info("node state loaded", "node_id", hex.EncodeToString(n.nodeID.SerializeCompressed()), "network", params.Name,
-		"height", tip.Height)
-	return nil
-}
-
-// closeState writes what is pending (the manager, the graph and scorer) and closes the state (the
-// store component's Stop).
-func (n *Node) closeState() error {
-	var errs []error
-	if err := n.persistManager(true); err != nil {
-		errs = append(errs, fmt.Errorf("persisting channel manager: %w", err))
-	}
-	if err := n.routing.save(time.Now()); err != nil {
-		errs = append(errs, fmt.Errorf("saving the network graph and scorer: %w", err))
-	}
-	n.closeStateQuietly()
-	return errors.Join(errs...)
-}
-
-// closeStateQuietly closes what openState opened, writing nothing more.
-func (n *Node) closeStateQuietly() {
-	if n.persister != nil {
-		_ = n.persister.Close()
-	}
-	if n.store != nil {
-		n.store.close()
-	}
-	if n.forwards != nil {
-		n.forwards.close()
-	}
-	if n.wallet != nil {
-		if err := n.wallet.Close(); err != nil {
-			n.log.Warn("closing wallet", "err", err)
-		}
-	}
 }
 
 // Start starts every component (catching up with the chain first) and returns once the node runs.
@@ -483,57 +302,6 @@ func (n *Node) checkpoint() {
 	}
 	if err := n.saveTip(tip); err != nil {
 		n.log.Error("saving chain tip", "err", err)
-	}
-}
-
-func (n *Node) tipPath() string { return filepath.Join(n.dir, "chaintip") }
-
-// loadTip reads the block the node's state has processed ("<hash> <height>"); zero if new.
-func (n *Node) loadTip() (btcdchain.BlockRef, error) {
-	b, err := os.ReadFile(n.tipPath())
-	if os.IsNotExist(err) {
-		return btcdchain.BlockRef{}, nil
-	}
-	if err != nil {
-		return btcdchain.BlockRef{}, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return btcdchain.BlockRef{}, fmt.Errorf("%s: malformed", n.tipPath())
-	}
-	h, err := chainhash.NewHashFromStr(f[0])
-	if err != nil {
-		return btcdchain.BlockRef{}, err
-	}
-	height, err := strconv.ParseUint(f[1], 10, 32)
-	if err != nil {
-		return btcdchain.BlockRef{}, err
-	}
-	return btcdchain.BlockRef{Hash: *h, Height: uint32(height)}, nil
-}
-
-func (n *Node) saveTip(t btcdchain.BlockRef) error {
-	n.persistMu.Lock()
-	defer n.persistMu.Unlock()
-	return writeFileAtomic(n.tipPath(), []byte(fmt.Sprintf("%s %d\n", t.Hash, t.Height)), 0o600)
-}
-
-// persistManager writes the channel manager if it changed (or always, with force).
-func (n *Node) persistManager(force bool) error {
-	n.persistMu.Lock()
-	defer n.persistMu.Unlock()
-	if !n.cm.GetAndClearNeedsPersistence() && !force {
-		return nil
-	}
-	return writeFileAtomic(filepath.Join(n.dir, "channel_manager.bin"), n.cm.Write(), 0o600)
-}
-
-func (n *Node) savePeers() {
-	n.mu.Lock()
-	b, _ := json.Marshal(n.peerAddrs)
-	n.mu.Unlock()
-	if err := writeFileAtomic(filepath.Join(n.dir, "peers.json"), b, 0o600); err != nil {
-		n.log.Warn("saving peers", "err", err)
 	}
 }
 
