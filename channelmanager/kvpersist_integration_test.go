@@ -12,6 +12,7 @@ import (
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/kvstore"
+	"github.com/lnkit/lnkit/kvstore/fsstore"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
@@ -282,24 +283,35 @@ func (s *crashStore) Commit(b *kvstore.Batch) error {
 // payment stream resumes with every payment resolved, the balances agreed, nothing closed or
 // broadcast.
 func TestKVCrashAtEveryPersistencePoint(t *testing.T) {
-	kvCrashEveryPoint(t, memStoreFactory, false)
+	kvCrashEveryPoint(t, memStoreFactory, false, 3) // TestKVCrashAllInStore covers every point
 }
 
 // TestKVCrashAllInStore is TestKVCrashAtEveryPersistencePoint with Bob's manager in the same store as
 // his monitors (PersistTo before his messages leave, ReadFromStore on restart): one store holds the
 // whole node, and a crash at any of its writes loses nothing.
 func TestKVCrashAllInStore(t *testing.T) {
-	kvCrashEveryPoint(t, memStoreFactory, true)
+	kvCrashEveryPoint(t, memStoreFactory, true, 1)
 }
 
 func memStoreFactory(testing.TB) kvstore.KVStore { return kvstore.NewMemStore() }
 
-// kvCrashEveryPoint runs kvCrashRun for every crash point (every 13th under -short or -race) on stores
-// from newStore.
-func kvCrashEveryPoint(t *testing.T, newStore func(testing.TB) kvstore.KVStore, managerInStore bool) {
+// TestKVCrashAllInFSStore is TestKVCrashAllInStore on the filesystem store (one directory per run;
+// fsync off, as the crash is the rig dropping writes, not the machine losing them: the store's own crash
+// safety is fsstore's tests).
+func TestKVCrashAllInFSStore(t *testing.T) {
+	kvCrashEveryPoint(t, func(tb testing.TB) kvstore.KVStore {
+		s, err := fsstore.Open(tb.TempDir(), &fsstore.Options{NoSync: true})
+		require.NoError(tb, err)
+		tb.Cleanup(func() { _ = s.Close() })
+		return s
+	}, true, 5) // every fifth point: a directory per run makes each slower
+}
+
+// kvCrashEveryPoint runs kvCrashRun for every step-th crash point (every 13th under -short or -race)
+// on stores from newStore.
+func kvCrashEveryPoint(t *testing.T, newStore func(testing.TB) kvstore.KVStore, managerInStore bool, step int) {
 	total := kvCrashRun(t, 0, newStore(t), managerInStore)
 	require.Greater(t, total, 50)
-	step := 1
 	if testing.Short() || raceEnabled {
 		step = 13
 	}
