@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"sync/atomic"
 
@@ -160,3 +162,21 @@ func readKey(kv kvstore.KVStore, k kvstore.Key) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// redactDSN hides the password of a PostgreSQL connection string (URL or key=value form) for logs.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
+	}
+	return passwordField.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+var passwordField = regexp.MustCompile(`(password\s*=\s*)('[^']*'|\S+)`)

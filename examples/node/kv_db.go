@@ -2,15 +2,26 @@ package main
 
 import (
 	"context"
-	"errors"
+
+	"github.com/lnkit/lnkit/stores/pgstore"
+	"github.com/lnkit/lnkit/stores/sqlitestore"
 )
 
-// openSQLite opens the SQLite store (stores/sqlitestore).
+// openSQLite opens the SQLite store (stores/sqlitestore) at path.
 func openSQLite(path string) (*openedStore, error) {
-	return nil, errors.New("-store sqlite is not in this build yet")
+	s, err := sqlitestore.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &openedStore{kv: s, close: s.Close, desc: "sqlite " + path}, nil
 }
 
-// openPostgres opens the PostgreSQL store (stores/pgstore).
+// openPostgres opens the PostgreSQL store (stores/pgstore) at dsn, in the default table of the
+// session's schema.
 func openPostgres(ctx context.Context, dsn string) (*openedStore, error) {
-	return nil, errors.New("-store postgres is not in this build yet")
+	s, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &openedStore{kv: s, close: func() error { s.Close(); return nil }, desc: "postgres " + redactDSN(dsn)}, nil
 }

@@ -92,6 +92,7 @@ func TestLegacyDatadirIsCopiedIntoTheStore(t *testing.T) {
 	btcd := newFakeBtcd(t)
 	a, b := startPair(t, btcd, 400_000)
 	payInvoices(t, a, b, 3, 21_000)
+	settledPayments(t, a, b)
 	require.NoError(t, a.forwards.add(fwd(1)))
 	require.NoError(t, a.forwards.add(fwd(2)))
 	before, _ := channelWith(a, b)
@@ -128,6 +129,7 @@ func TestLegacyDatadirIsCopiedIntoTheStore(t *testing.T) {
 	require.Eventually(t, func() bool { return usable(a2, b) && usable(b, a2) }, 20*time.Second, 10*time.Millisecond,
 		"the node redials its peer from the copied peers and the channel reestablishes")
 	payInvoices(t, a2, b, 2, 5_000)
+	settledPayments(t, a2, b)
 	after, _ := channelWith(a2, b)
 	require.Equal(t, before.BalanceMsat-10_000, after.BalanceMsat)
 	a2.Stop()
