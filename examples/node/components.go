@@ -116,6 +116,8 @@ func (c *chainComponent) Name() string { return compChain }
 
 func (c *chainComponent) Start(ctx context.Context) error {
 	n := c.n
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
 	for {
 		changed, err := n.follower.Poll(ctx)
 		if err != nil {

@@ -67,8 +67,14 @@ type Config struct {
 	AnnounceAddr    string
 	NodeAnnInterval time.Duration
 
-	// openKV, set by tests, replaces -store.
-	openKV func() (*openedStore, error)
+	// The lease of an active/passive pair (standby.go), with -store postgres.
+	LeaseDuration time.Duration
+	LeaseRenew    time.Duration
+	LeasePoll     time.Duration
+
+	// openKV, set by tests, replaces -store; leaseAlways, set by tests, takes the lease on any store.
+	openKV      func() (*openedStore, error)
+	leaseAlways bool
 }
 
 // networkParams maps -network to chain parameters.
@@ -124,6 +130,10 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.BoolVar(&cfg.BtcdNoTLS, "btcd.notls", false, "talk to btcd without TLS")
 	fs.StringVar(&cfg.Store, "store", storeFS, "where the state is kept: fs (<datadir>/<network>/store), sqlite (<datadir>/<network>/store.sqlite) or postgres (-postgres.dsn)")
 	fs.StringVar(&cfg.PostgresDSN, "postgres.dsn", "", "PostgreSQL connection string for -store postgres (postgres://user:pass@host:5432/db)")
+	fs.DurationVar(&cfg.LeaseDuration, "lease.duration", defaultLeaseDuration,
+		"with -store postgres: how long the leader's lease lasts without renewal (a standby takes over after it)")
+	fs.DurationVar(&cfg.LeaseRenew, "lease.renew", defaultLeaseRenew, "with -store postgres: how often the leader renews its lease")
+	fs.DurationVar(&cfg.LeasePoll, "lease.poll", defaultLeasePoll, "with -store postgres: how often a standby checks the lease")
 	fs.StringVar(&cfg.Listen, "listen", "", "Lightning p2p listen address (default 0.0.0.0:9735 on mainnet/regtest); \"off\" to not listen")
 	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835); \"off\" for none")
 	fs.StringVar(&cfg.FeeURL, "feeurl", "", "fee estimates from a URL in lnd's fee.url JSON format instead of btcd's estimatefee")
@@ -172,6 +182,9 @@ func parseConfig(args []string) (*Config, []string, error) {
 		}
 	}
 	if _, err := networkParams(cfg.Network); err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.leaseConfig().check(); err != nil {
 		return nil, nil, err
 	}
 	switch cfg.Store {
@@ -244,4 +257,11 @@ func applyConfigFile(fs *flag.FlagSet, file string, set map[string]bool) error {
 		}
 	}
 	return sc.Err()
+}
+
+// leaseEnabled says whether the node runs as one of an active/passive pair: with -store postgres.
+func (c *Config) leaseEnabled() bool { return c.Store == storePostgres || c.leaseAlways }
+
+func (c *Config) leaseConfig() leaseConfig {
+	return leaseConfig{duration: c.LeaseDuration, renew: c.LeaseRenew, poll: c.LeasePoll}
 }

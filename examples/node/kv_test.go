@@ -181,6 +181,13 @@ func TestCopyStore(t *testing.T) {
 	}
 	_, err = copyStore(src, dst)
 	require.ErrorContains(t, err, "the destination is not empty")
+
+	require.NoError(t, checkNoLeader(src), "an unreadable or expired lease holds nothing")
+	l := newTestLease(src, "host/1/ab", nil)
+	require.NoError(t, l.acquire(context.Background()))
+	require.ErrorContains(t, checkNoLeader(src), "a node holds the lease (host/1/ab")
+	l.release()
+	require.NoError(t, checkNoLeader(src))
 }
 
 // storeBytesPerPayment pays count invoices of b from a and returns what each node wrote into its

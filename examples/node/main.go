@@ -58,6 +58,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if err := runDaemon(cfg, log); err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			log.Error("another lnkit-node is the leader now; this one stopped without writing, sending or broadcasting "+
+				"anything after it lost the lease, and exits", "err", err)
+			fmt.Fprintln(stderr, "lnkit-node: exiting: "+err.Error()+" (this process wrote nothing after that)")
+			return 3
+		}
 		log.Error("node failed", "err", err)
 		return 1
 	}
@@ -100,17 +106,25 @@ func runDaemon(cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := node.Start(); err != nil {
+	// A standby waits for the lease inside Start: a signal ends the wait.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := node.StartContext(ctx); err != nil {
 		node.Stop()
+		if ctx.Err() != nil {
+			log.Info("stopped before it started (a standby that never became the leader)")
+			return nil
+		}
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
+	case <-ctx.Done():
+		log.Info("shutting down (signal)")
 	case <-node.stopReq:
 		log.Info("shutting down (stop requested)")
+	case err := <-node.Fatal():
+		node.Stop()
+		return err
 	}
 	node.Stop()
 	return nil

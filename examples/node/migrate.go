@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -77,6 +78,12 @@ func runMigrate(cfg *Config, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer dst.close()
+	for _, s := range []*openedStore{src, dst} {
+		if err := checkNoLeader(s.kv); err != nil {
+			fmt.Fprintf(stderr, "error: %s: %v\n", s.desc, err)
+			return 1
+		}
+	}
 	st, err := copyStore(src.kv, dst.kv)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: copying %s to %s: %v\n", src.desc, dst.desc, err)
@@ -157,4 +164,19 @@ func copyStore(src, dst kvstore.KVStore) (copyStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// checkNoLeader refuses a store whose lease a node holds (a running leader of a standby pair: stop
+// both nodes first).
+func checkNoLeader(kv kvstore.KVStore) error {
+	raw, err := readKey(kv, keyLease)
+	if err != nil || raw == nil {
+		return err
+	}
+	var v leaseValue
+	if json.Unmarshal(raw, &v) == nil && time.Now().Before(v.expires()) {
+		return fmt.Errorf("a node holds the lease (%s, for %s more): stop it (and its standby) first",
+			v.Holder, time.Until(v.expires()).Round(time.Second))
+	}
+	return nil
 }

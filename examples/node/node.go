@@ -85,6 +85,10 @@ type Node struct {
 	stopReq chan struct{}          // the control API's stop command; runDaemon waits on it
 	rpcAddr atomic.Pointer[string] // the control API's address while it runs
 
+	lease atomic.Pointer[lease] // with a lease (-store postgres): this node's, once it holds it
+	fatal chan error            // Fatal: the lease was lost
+	out   gatedChain            // broadcasting, gated on the lease
+
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when Stop has finished
 
@@ -199,9 +203,10 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
 	n := &Node{cfg: cfg, net: params, dir: dir, log: log, seed: seed, hub: newEventHub(),
-		wakeCh: make(chan struct{}, 1), stopReq: make(chan struct{}, 1), stopped: make(chan struct{}),
+		wakeCh: make(chan struct{}, 1), stopReq: make(chan struct{}, 1), stopped: make(chan struct{}), fatal: make(chan error, 1),
 		conns: map[*lnsocket.Conn]connInfo{}, peerAddrs: map[string]string{}, opening: map[[32]byte]chan openResult{},
 		fundingTxs: map[chainhash.Hash]*wire.MsgTx{}}
+	n.out = gatedChain{n: n}
 	now := time.Now()
 	n.km = keys.NewKeysManager(seed, uint64(now.Unix()), uint32(now.Nanosecond()))
 	n.nodeID = n.km.GetNodeID()
@@ -225,9 +230,10 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 }
 
 // Start starts every component (catching up with the chain first) and returns once the node runs.
-func (n *Node) Start() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+func (n *Node) Start() error { return n.StartContext(context.Background()) }
+
+// StartContext is Start, giving up when ctx ends: a standby waits for the lease until then.
+func (n *Node) StartContext(ctx context.Context) error {
 	if err := n.sup.StartAll(ctx); err != nil {
 		return err
 	}
@@ -242,7 +248,11 @@ func (n *Node) Start() error {
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		if err := n.sup.StopAll(context.Background()); err != nil {
-			n.log.Error("stopping the node", "err", err)
+			if l := n.lease.Load(); l != nil && l.err() != nil {
+				n.log.Info("stopped; what it would still have written was refused (not the leader)", "err", err)
+			} else {
+				n.log.Error("stopping the node", "err", err)
+			}
 		}
 		n.chain.Close()
 		close(n.stopped)
@@ -399,7 +409,7 @@ func (n *Node) refreshFees() {
 	}
 	cancel()
 	// Our own unconfirmed transactions (funding change, sweeps) are offered again.
-	n.chain.BroadcastTransactions(n.wallet.UnconfirmedTransactions()...)
+	n.out.BroadcastTransactions(n.wallet.UnconfirmedTransactions()...)
 }
 
 // handleEvent is the host's reaction to each event of the ChannelManager and the ChainMonitor.
@@ -418,7 +428,7 @@ func (n *Node) handleEvent(e events.Event) error {
 			// The manager has broadcast it (through a queue); hand it to btcd now as well, so that
 			// openchannel returns with the funding transaction in the mempool.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := n.chain.SendRawTransaction(ctx, tx); err != nil && !errors.Is(err, btcdchain.ErrAlreadyKnown) {
+			if err := n.out.SendRawTransaction(ctx, tx); err != nil && !errors.Is(err, btcdchain.ErrAlreadyKnown) {
 				n.log.Warn("broadcasting funding transaction", "txid", tx.TxHash(), "err", err)
 			}
 			cancel()
@@ -604,7 +614,7 @@ func (n *Node) sweep(ev events.SpendableOutputs) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := n.chain.SendRawTransaction(ctx, tx); err != nil {
+	if err := n.out.SendRawTransaction(ctx, tx); err != nil {
 		n.log.Warn("broadcasting sweep", "txid", tx.TxHash(), "err", err)
 	}
 	n.log.Info("swept spendable outputs", "txid", tx.TxHash(), "outputs", len(descs))

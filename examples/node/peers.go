@@ -167,6 +167,7 @@ func (n *Node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 		return errPeersStopped
 	}
 	info := connInfo{addr: nc.RemoteAddr().String(), inbound: theirID == nil}
+	nc = &gatedConn{Conn: nc, n: n} // nothing leaves once the node is no longer the leader
 	if theirID != nil {
 		info.nodeID = hex.EncodeToString(theirID.SerializeCompressed())
 		info.addr = addr

@@ -31,24 +31,41 @@ import (
 // layout before the store is copied in first (migrateFiles).
 func (n *Node) openState(ctx context.Context) error {
 	cfg, log, params := n.cfg, n.log, n.net
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	opened, err := n.openStore(ctx)
+	openCtx, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
+	opened, err := n.openStore(openCtx)
+	cancelOpen()
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	n.opened = opened
-	n.kvCount = &countingStore{KVStore: opened.kv}
-	n.kv = n.kvCount
 	ok := false
 	defer func() {
 		if !ok {
 			n.closeStateQuietly()
 		}
 	}()
+	if _, err := n.storedNodeID(opened.kv); err != nil {
+		return err
+	}
+	kv := opened.kv
+	if cfg.leaseEnabled() {
+		l := &lease{kv: opened.kv, cfg: cfg.leaseConfig(), holder: newHolderID(),
+			nodeID: hex.EncodeToString(n.nodeID.SerializeCompressed()), log: log.With("component", "lease"), onLost: n.leaseLost}
+		log.Info("waiting for the lease (active/passive)", "holder", l.holder, "store", opened.desc)
+		if err := l.acquire(ctx); err != nil {
+			return fmt.Errorf("waiting for the lease: %w", err)
+		}
+		l.startRenewing()
+		n.lease.Store(l)
+		kv = &fencedStore{KVStore: opened.kv, l: l}
+	}
+	n.kvCount = &countingStore{KVStore: kv}
+	n.kv = n.kvCount
 	if err := n.checkNodeID(); err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	legacy, err := n.migrateFiles()
 	if err != nil {
 		return fmt.Errorf("copying the datadir's files into the store: %w", err)
@@ -71,7 +88,7 @@ func (n *Node) openState(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}
-	n.bcast = n.wallet.Broadcaster(n.chain)
+	n.bcast = n.wallet.Broadcaster(n.out)
 	script, err := n.lightningScript()
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
@@ -190,20 +207,26 @@ func (n *Node) openStore(ctx context.Context) (*openedStore, error) {
 	return openKV(ctx, n.cfg.Store, n.dir, n.cfg.PostgresDSN)
 }
 
-// checkNodeID makes sure the store holds this node's state (or nothing yet, when it records our id).
-func (n *Node) checkNodeID() error {
+// storedNodeID returns the node id the store records (nil if none) and an error if it is not ours.
+func (n *Node) storedNodeID(kv kvstore.KVStore) ([]byte, error) {
 	ours := hex.EncodeToString(n.nodeID.SerializeCompressed())
-	b, err := readKey(n.kv, keyNodeID)
+	b, err := readKey(kv, keyNodeID)
 	if err != nil {
+		return nil, err
+	}
+	if b != nil && string(b) != ours {
+		return nil, fmt.Errorf("the store holds the state of node %s, but the seed in %s is node %s's", b, n.cfg.DataDir, ours)
+	}
+	return b, nil
+}
+
+// checkNodeID makes sure the store holds this node's state, recording our id in a new store.
+func (n *Node) checkNodeID() error {
+	b, err := n.storedNodeID(n.kv)
+	if err != nil || b != nil {
 		return err
 	}
-	if b == nil {
-		return n.kv.Write(keyNodeID, []byte(ours))
-	}
-	if string(b) != ours {
-		return fmt.Errorf("the store holds the state of node %s, but the seed in %s is node %s's", b, n.cfg.DataDir, ours)
-	}
-	return nil
+	return n.kv.Write(keyNodeID, []byte(hex.EncodeToString(n.nodeID.SerializeCompressed())))
 }
 
 // closeState writes what is pending (the manager, the graph and scorer) and closes the store (the
@@ -216,7 +239,9 @@ func (n *Node) closeState() error {
 	if err := n.routing.save(time.Now()); err != nil {
 		errs = append(errs, fmt.Errorf("saving the network graph and scorer: %w", err))
 	}
-	n.log.Info("store closed", "writes", n.kvCount.writes.Load(), "bytes_written", n.kvCount.bytes.Load())
+	if n.kvCount != nil {
+		n.log.Info("store closed", "writes", n.kvCount.writes.Load(), "bytes_written", n.kvCount.bytes.Load())
+	}
 	return errors.Join(append(errs, n.closeStateQuietly())...)
 }
 
@@ -229,6 +254,9 @@ func (n *Node) closeStateQuietly() error {
 		if err := n.wallet.Close(); err != nil {
 			n.log.Warn("closing wallet", "err", err)
 		}
+	}
+	if l := n.lease.Load(); l != nil {
+		l.release() // the standby may take over at once
 	}
 	if n.opened == nil {
 		return nil
