@@ -31,6 +31,9 @@ type Config struct {
 	// postgres (PostgresDSN), all in <datadir>/<network> but the last.
 	Store       string
 	PostgresDSN string
+	// PostgresTimeout bounds each store call and is the sessions' idle_in_transaction_session_timeout:
+	// a leader stopped inside a transaction holds the lease key's lock no longer than that.
+	PostgresTimeout time.Duration
 
 	Listen    string
 	RPCListen string
@@ -130,6 +133,8 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.BoolVar(&cfg.BtcdNoTLS, "btcd.notls", false, "talk to btcd without TLS")
 	fs.StringVar(&cfg.Store, "store", storeFS, "where the state is kept: fs (<datadir>/<network>/store), sqlite (<datadir>/<network>/store.sqlite) or postgres (-postgres.dsn)")
 	fs.StringVar(&cfg.PostgresDSN, "postgres.dsn", "", "PostgreSQL connection string for -store postgres (postgres://user:pass@host:5432/db)")
+	fs.DurationVar(&cfg.PostgresTimeout, "postgres.timeout", 10*time.Second,
+		"with -store postgres: the longest a store call may take (also PostgreSQL's idle_in_transaction_session_timeout)")
 	fs.DurationVar(&cfg.LeaseDuration, "lease.duration", defaultLeaseDuration,
 		"with -store postgres: how long the leader's lease lasts without renewal (a standby takes over after it)")
 	fs.DurationVar(&cfg.LeaseRenew, "lease.renew", defaultLeaseRenew, "with -store postgres: how often the leader renews its lease")
@@ -210,6 +215,9 @@ func parseConfig(args []string) (*Config, []string, error) {
 		if home, err := os.UserHomeDir(); err == nil {
 			cfg.BtcdRPCCert = filepath.Join(home, ".btcd", "rpc.cert")
 		}
+	}
+	if cfg.PostgresTimeout <= 0 {
+		return nil, nil, errors.New("-postgres.timeout must be positive")
 	}
 	if cfg.PeerTick <= 0 || cfg.ManagerTick <= 0 || cfg.ChainPoll <= 0 || cfg.FeeRefresh <= 0 || cfg.ArchiveEvery <= 0 ||
 		cfg.GossipTick <= 0 || cfg.GraphSave <= 0 {

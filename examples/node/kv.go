@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/kvstore"
@@ -62,8 +63,9 @@ type openedStore struct {
 	desc  string // for the log: kind and place
 }
 
-// openKV opens the store of kind in dir (<datadir>/<network>); dsn is PostgreSQL's connection string.
-func openKV(ctx context.Context, kind, dir, dsn string) (*openedStore, error) {
+// openKV opens the store of kind in dir (<datadir>/<network>); dsn is PostgreSQL's connection string,
+// pgTimeout the bound of each PostgreSQL call (0: 10 s).
+func openKV(ctx context.Context, kind, dir, dsn string, pgTimeout time.Duration) (*openedStore, error) {
 	switch kind {
 	case storeFS:
 		path := filepath.Join(dir, storeDirName)
@@ -78,7 +80,7 @@ func openKV(ctx context.Context, kind, dir, dsn string) (*openedStore, error) {
 		if dsn == "" {
 			return nil, errors.New("-store postgres needs -postgres.dsn")
 		}
-		return openPostgres(ctx, dsn)
+		return openPostgres(ctx, dsn, pgTimeout)
 	}
 	return nil, fmt.Errorf("unknown store %q (want fs, sqlite or postgres)", kind)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/lnkit/lnkit/stores/pgstore"
 	"github.com/lnkit/lnkit/stores/sqlitestore"
@@ -17,9 +18,12 @@ func openSQLite(path string) (*openedStore, error) {
 }
 
 // openPostgres opens the PostgreSQL store (stores/pgstore) at dsn, in the default table of the
-// session's schema.
-func openPostgres(ctx context.Context, dsn string) (*openedStore, error) {
-	s, err := pgstore.Open(ctx, dsn, pgstore.Options{})
+// session's schema, each call bounded by timeout (0: 10 s).
+func openPostgres(ctx context.Context, dsn string, timeout time.Duration) (*openedStore, error) {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	s, err := pgstore.Open(ctx, dsn, pgstore.Options{Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,12 @@
 // same datadir exits at once with an error naming the datadir and the holder's PID. The file left
 // behind after a crash does not block a restart. Commands do not take the lock: they only talk to
 // the running node.
+//
+// Everything the node persists lives in one store: -store fs (the default, <datadir>/<network>/store),
+// sqlite or postgres (-postgres.dsn); `node migrate -from fs -to sqlite` copies a stopped node's store.
+// With -store postgres, a second node with the same seed on the same database is a standby: it waits for
+// the lease and takes over when the leader is gone (standby.go). A node that loses its lease exits with
+// status 3.
 package main
 
 import (

@@ -66,13 +66,13 @@ func runMigrate(cfg *Config, args []string, stdout, stderr io.Writer) int {
 	dir := filepath.Join(cfg.DataDir, params.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	src, err := openKV(ctx, *from, dir, *fromDSN)
+	src, err := openKV(ctx, *from, dir, *fromDSN, cfg.PostgresTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: opening the source (%s): %v\n", *from, err)
 		return 1
 	}
 	defer src.close()
-	dst, err := openKV(ctx, *to, dir, *toDSN)
+	dst, err := openKV(ctx, *to, dir, *toDSN, cfg.PostgresTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: opening the destination (%s): %v\n", *to, err)
 		return 1

@@ -53,7 +53,7 @@ func testNodeConfig(t *testing.T, btcd *fakeBtcd, extra ...string) *Config {
 // withStore opens the store of a stopped node of cfg (-store fs) and calls f with it.
 func withStore(t *testing.T, cfg *Config, f func(kv kvstore.KVStore)) {
 	t.Helper()
-	s, err := openKV(context.Background(), cfg.Store, filepath.Join(cfg.DataDir, "regtest"), cfg.PostgresDSN)
+	s, err := openKV(context.Background(), cfg.Store, filepath.Join(cfg.DataDir, "regtest"), cfg.PostgresDSN, cfg.PostgresTimeout)
 	require.NoError(t, err)
 	defer s.close()
 	f(s.kv)

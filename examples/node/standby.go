@@ -244,8 +244,7 @@ func (l *lease) startRenewing() {
 				return
 			}
 			if !l.valid() {
-				l.lose(fmt.Errorf("%w: not renewed for %s (this process was paused, or the store unreachable); "+
-					"another node may hold it now", ErrLeaseLost, l.cfg.duration-l.cfg.margin()))
+				l.lose(l.expired())
 				return
 			}
 			if err := l.renew(); err != nil {
@@ -282,6 +281,18 @@ func (l *lease) renew() error {
 // has not run out on this process's clock.
 func (l *lease) valid() bool {
 	return !l.lost.Load() && monoNow() < l.untilMono.Load()
+}
+
+// expired describes a lease that ran out on this process's clock: taken over, if the store says so.
+func (l *lease) expired() error {
+	if raw, _, err := l.kv.Read(keyLease); err == nil {
+		var v leaseValue
+		if json.Unmarshal(raw, &v) == nil && v.Holder != l.holder {
+			return l.takenOver()
+		}
+	}
+	return fmt.Errorf("%w: not renewed for %s (this process was paused, or the store unreachable); "+
+		"another node may hold it now", ErrLeaseLost, l.cfg.duration-l.cfg.margin())
 }
 
 // takenOver describes the lease's new holder.
@@ -414,6 +425,9 @@ func (c *gatedConn) Write(b []byte) (int, error) {
 type gatedChain struct{ n *Node }
 
 func (g gatedChain) BroadcastTransactions(txs ...*wire.MsgTx) {
+	if len(txs) == 0 {
+		return
+	}
 	if !g.n.mayAct() {
 		g.n.log.Warn("not broadcasting: not the leader", "transactions", len(txs))
 		return
@@ -433,7 +447,12 @@ func (g gatedChain) SendRawTransaction(ctx context.Context, tx *wire.MsgTx) erro
 // itself), cuts its peer connections and reports the error on Fatal; runDaemon then stops it and
 // exits.
 func (n *Node) leaseLost(err error) {
-	n.log.Error("this node is no longer the leader: it stops now and writes, sends and broadcasts nothing more", "err", err)
+	var writes int64
+	if n.kvCount != nil {
+		writes = n.kvCount.writes.Load()
+	}
+	n.log.Error("this node is no longer the leader: it stops now and writes, sends and broadcasts nothing more",
+		"err", err, "writes_so_far", writes)
 	go func() {
 		n.mu.Lock()
 		for c := range n.conns {

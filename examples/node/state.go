@@ -204,7 +204,7 @@ func (n *Node) openStore(ctx context.Context) (*openedStore, error) {
 	if n.cfg.openKV != nil {
 		return n.cfg.openKV()
 	}
-	return openKV(ctx, n.cfg.Store, n.dir, n.cfg.PostgresDSN)
+	return openKV(ctx, n.cfg.Store, n.dir, n.cfg.PostgresDSN, n.cfg.PostgresTimeout)
 }
 
 // storedNodeID returns the node id the store records (nil if none) and an error if it is not ours.
