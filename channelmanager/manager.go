@@ -371,7 +371,24 @@ func (cm *ChannelManager) closeChannelLocked(ps *peerState, c *channel, cl closu
 		delete(ps.channels, id)
 	}
 	cm.apply(ps, c, eff)
+	cm.broadcastDisabledUpdate(c)
 	cm.log.Info("channel closed", "channel", id, "peer", fmt.Sprintf("%x", nodeKey(c.counterparty)), "reason", cl.reason, "msg", cl.msg)
+}
+
+// broadcastDisabledUpdate tells the network that an announced channel that just closed routes nothing
+// more: a channel_update with the `disable` bit (BOLT 7; LDK's BroadcastChannelUpdate on close), so that
+// payers stop trying it before its funding spend is seen or buried. The caller holds c's peer lock.
+func (cm *ChannelManager) broadcastDisabledUpdate(c *channel) {
+	if c.gossip.announcement == nil {
+		return
+	}
+	c.gossip.disabled = true
+	upd, err := c.newChannelUpdate(cm.gossipCtx(), false)
+	if err != nil {
+		cm.log.Error("cannot sign the closed channel's channel_update", "channel", c.channelID, "err", err)
+		return
+	}
+	cm.queueBroadcast(upd)
 }
 
 // failChannel handles an error on a channel (c.fail): a ChannelError without Close sends a `warning`;

@@ -668,3 +668,33 @@ func TestPublicChannelThroughPeerManagers(t *testing.T) {
 	require.Equal(t, alias, ni.Announcement.Alias)
 	require.Equal(t, uint32(1000), b.channel(id).CounterpartyForwardingInfo.FeeBaseMsat)
 }
+
+// TestClosedChannelUpdateDisabled: when an announced channel closes (here alice force-closes it), alice
+// broadcasts her channel_update with the `disable` bit at once, newer than her last one and accepted by a
+// gossip sync holding the channel, whose policy is then disabled; a private channel's close broadcasts
+// nothing.
+func TestClosedChannelUpdateDisabled(t *testing.T) {
+	for _, public := range []bool{true, false} {
+		nw, a, b, id, rec := publicPair(t, public)
+		nw.mine(AnnouncementDepth - 3)
+		sync := newSync(a.chain)
+		for _, m := range rec.take(0) {
+			require.NoError(t, sync.BroadcastAnnouncement(m))
+		}
+		require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
+		nw.settle()
+		ups := ofType[*lnwire.ChannelUpdate](rec.take(0))
+		if !public {
+			require.Empty(t, ups)
+			continue
+		}
+		require.Len(t, ups, 1)
+		require.True(t, ups[0].IsDisabled())
+		require.NoError(t, sync.BroadcastAnnouncement(ups[0]))
+		v := sync.Graph().ReadOnly()
+		ci, ok := v.Channel(ups[0].ShortChannelID.ToUint64())
+		require.True(t, ok)
+		require.True(t, ci.Directions[ups[0].Direction()].Disabled, "the graph has it disabled")
+		v.Release()
+	}
+}

@@ -44,6 +44,12 @@ type KVStorePersisterOptions struct {
 	// in full instead and the stored updates removed. Reading a channel then replays fewer than this
 	// many updates. 0 means DefaultMaximumPendingUpdates; 1 writes every update as a full monitor.
 	MaximumPendingUpdates int
+	// LogFraction, when set (FilesystemPersister's rule), also waits, before writing the monitor in
+	// full, until the updates stored since the last full write add up to that fraction of its size
+	// (0.5: half), so that a large monitor is not rewritten every MaximumPendingUpdates updates; at most
+	// 16 × MaximumPendingUpdates updates are stored in any case, which bounds what a read replays. 0 (the
+	// default) counts updates only, as LDK does.
+	LogFraction float64
 	// Async makes every Persist call return InProgress and queue its write; the host performs the
 	// queued writes with PersistPending and reports what it returns to ChainMonitor.ChannelMonitorUpdated.
 	Async bool
@@ -108,6 +114,7 @@ type CompletedUpdate struct {
 type KVStorePersister struct {
 	store   kvstore.KVStore
 	maxPend int
+	logFrac float64
 	async   bool
 	log     *slog.Logger
 	mu      sync.Mutex // guards chans and queue
@@ -123,6 +130,9 @@ type kvChannel struct {
 	// listed: updates holds the id of every update stored for the channel (else List tells).
 	listed  bool
 	updates []uint64 // ascending
+	// logBytes is the size of the updates stored since the last full write, fullBytes that write's
+	// (both 0 until this persister wrote one: LogFraction then does not delay the next).
+	logBytes, fullBytes int
 }
 
 type kvWriteKind uint8
@@ -154,7 +164,8 @@ func NewKVStorePersister(store kvstore.KVStore, opts KVStorePersisterOptions) *K
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &KVStorePersister{store: store, maxPend: maxPend, async: opts.Async, log: log, chans: map[wire.OutPoint]*kvChannel{}}
+	return &KVStorePersister{store: store, maxPend: maxPend, logFrac: opts.LogFraction, async: opts.Async, log: log,
+		chans: map[wire.OutPoint]*kvChannel{}}
 }
 
 // kvMonitorName is a channel's key in KVMonitorNamespace and namespace in KVMonitorUpdateNamespace.
@@ -304,14 +315,26 @@ func (p *KVStorePersister) perform(w kvWrite) error {
 		}
 		c.updates, c.listed = ids, true
 	}
-	if w.kind == kvWriteUpdate && w.enc != nil && len(c.updates)+1 < p.maxPend {
+	if w.kind == kvWriteUpdate && w.enc != nil && p.storeAlone(c) {
 		if err := p.store.Write(kvUpdateKey(c.name, w.id), w.enc); err != nil {
 			return err
 		}
 		c.add(w.id)
+		c.logBytes += len(w.enc)
 		return nil
 	}
 	return p.writeFull(c, w.mon)
+}
+
+// storeAlone says whether the next update is stored by itself rather than with a full write: fewer than
+// MaximumPendingUpdates stored, or, with LogFraction, their size still under that fraction of the last
+// full write (up to 16 × MaximumPendingUpdates updates).
+func (p *KVStorePersister) storeAlone(c *kvChannel) bool {
+	n := len(c.updates) + 1
+	if n < p.maxPend {
+		return true
+	}
+	return p.logFrac > 0 && n < 16*p.maxPend && float64(c.logBytes) < p.logFrac*float64(c.fullBytes)
 }
 
 // add records a stored update id, keeping c.updates ascending and without duplicates.
@@ -346,6 +369,7 @@ func (p *KVStorePersister) writeFull(c *kvChannel, mon *ChannelMonitor) error {
 		return err
 	}
 	c.updates = append(c.updates[:0], c.updates[n:]...)
+	c.logBytes, c.fullBytes = 0, len(data)
 	return nil
 }
 

@@ -617,11 +617,14 @@ func BenchmarkKVStorePersisterUpdate(b *testing.B) {
 			}
 		}
 		op := m.FundingTxo()
-		for _, mode := range []string{"cycle", "alone"} {
+		for _, mode := range []string{"cycle", "alone", "halflog"} {
 			b.Run(fmt.Sprintf("after=%d/%s", start, mode), func(b *testing.B) {
 				opts := KVStorePersisterOptions{}
-				if mode == "alone" {
+				switch mode {
+				case "alone":
 					opts.MaximumPendingUpdates = 1 << 62
+				case "halflog":
+					opts.LogFraction = 0.5
 				}
 				s := newCountingStore()
 				p := NewKVStorePersister(s, opts)
@@ -649,4 +652,41 @@ func BenchmarkKVStorePersisterUpdate(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestKVPersisterLogFraction: with LogFraction 0.5 the monitor is not written in full every
+// MaximumPendingUpdates updates but once the updates stored add up to half its size (here the monitor
+// is large and updates small, so the count cap of 16 × MaximumPendingUpdates decides), and the store
+// still reads back the live monitor.
+func TestKVPersisterLogFraction(t *testing.T) {
+	m, km := testMonitor(t)
+	for id := uint64(1); id <= 2_000; id++ {
+		require.NoError(t, m.Update(growUpdate(id)))
+	}
+	s := newCountingStore()
+	p := NewKVStorePersister(s, KVStorePersisterOptions{MaximumPendingUpdates: 8, LogFraction: 0.5})
+	op := m.FundingTxo()
+	require.Equal(t, Completed, p.PersistNewChannel(op, m))
+	full := len(m.Write())
+	fulls := 0
+	var stored int
+	for id := uint64(2_001); id <= 2_400; id++ {
+		u := growUpdate(id)
+		require.NoError(t, m.Update(u))
+		require.Equal(t, Completed, p.UpdatePersistedChannel(op, u, m))
+		names, err := s.List(KVMonitorUpdateNamespace, kvMonitorName(op))
+		require.NoError(t, err)
+		if len(names) < stored {
+			fulls++
+		}
+		stored = len(names)
+		require.Less(t, stored, 16*8, "the count cap bounds the updates stored")
+	}
+	t.Logf("monitor %d bytes, update %d bytes: %d full writes in 400 updates", full, len(growUpdate(1).Encode()), fulls)
+	require.Less(t, fulls, 400/8, "fewer full writes than every MaximumPendingUpdates")
+	require.Greater(t, fulls, 0)
+	mons, err := NewKVStorePersister(s, KVStorePersisterOptions{}).ReadChannelMonitors(km)
+	require.NoError(t, err)
+	require.Len(t, mons, 1)
+	require.Equal(t, m.Write(), mons[0].Write())
 }

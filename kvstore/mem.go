@@ -12,6 +12,8 @@ import (
 type MemStore struct {
 	mu   sync.RWMutex
 	data map[Key]memValue
+	// byNS indexes the keys of each namespace pair, so that List costs what it returns.
+	byNS map[[2]string]map[string]struct{}
 }
 
 type memValue struct {
@@ -20,7 +22,9 @@ type memValue struct {
 }
 
 // NewMemStore returns an empty store.
-func NewMemStore() *MemStore { return &MemStore{data: map[Key]memValue{}} }
+func NewMemStore() *MemStore {
+	return &MemStore{data: map[Key]memValue{}, byNS: map[[2]string]map[string]struct{}{}}
+}
 
 // Read implements KVStore.
 func (s *MemStore) Read(k Key) ([]byte, uint64, error) {
@@ -55,11 +59,10 @@ func (s *MemStore) List(primary, secondary string) ([]string, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := []string{}
-	for k := range s.data {
-		if k.Primary == primary && k.Secondary == secondary {
-			out = append(out, k.Key)
-		}
+	keys := s.byNS[[2]string{primary, secondary}]
+	out := make([]string, 0, len(keys))
+	for k := range keys {
+		out = append(out, k)
 	}
 	sort.Strings(out)
 	return out, nil
@@ -92,11 +95,20 @@ func (s *MemStore) Commit(b *Batch) error {
 		}
 	}
 	for _, op := range b.Ops {
+		ns := [2]string{op.Key.Primary, op.Key.Secondary}
 		switch op.Kind {
 		case OpPut:
 			s.data[op.Key] = memValue{value: bytes.Clone(op.Value), version: s.data[op.Key].version + 1}
+			if s.byNS[ns] == nil {
+				s.byNS[ns] = map[string]struct{}{}
+			}
+			s.byNS[ns][op.Key.Key] = struct{}{}
 		case OpRemove:
 			delete(s.data, op.Key)
+			delete(s.byNS[ns], op.Key.Key)
+			if len(s.byNS[ns]) == 0 {
+				delete(s.byNS, ns)
+			}
 		}
 	}
 	return nil
