@@ -99,8 +99,11 @@ func (n *Node) openState(ctx context.Context) error {
 		return err
 	}
 
+	// A monitor is written in full once the updates stored since add up to half its size (at most
+	// 16 × 64 updates apart), so that an update costs its own size, not the monitor's, however long
+	// the channel's history.
 	n.persister = channelmonitor.NewKVStorePersister(n.kv, channelmonitor.KVStorePersisterOptions{
-		Logger: log.With("component", "monitorpersister")})
+		LogFraction: 0.5, Logger: log.With("component", "monitorpersister")})
 	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, log.With("component", "chainmonitor"), n.chain, n.persister)
 	readArgs := func(mons []*channelmonitor.ChannelMonitor) channelmanager.ReadArgs {
 		return channelmanager.ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.bcast,
