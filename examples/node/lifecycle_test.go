@@ -163,6 +163,14 @@ func TestRestartComponentsDuringPayments(t *testing.T) {
 		}
 		waitMore(what)
 	}
+	// The event loop restarts only with what depends on it (the peer listener) stopped first.
+	require.ErrorContains(t, a.sup.Stop(ctx, compEventLoop), "peers depends on it")
+	require.NoError(t, a.sup.Stop(ctx, compPeers))
+	require.NoError(t, a.sup.Stop(ctx, compEventLoop))
+	require.NoError(t, a.sup.Start(ctx, compEventLoop))
+	require.NoError(t, a.sup.Start(ctx, compPeers))
+	require.Eventually(t, func() bool { return usable(a, b) && usable(b, a) }, 20*time.Second, 10*time.Millisecond)
+	waitMore("restarting the payer's event loop")
 	close(stop)
 	n := <-attempts
 
@@ -180,4 +188,25 @@ func TestRestartComponentsDuringPayments(t *testing.T) {
 				"failed payments say why: %+v", p)
 		}
 	}
+}
+
+// TestNodeRestartsInPlace: every component of a node stops and starts again on the same Node (the
+// store component reads the state back), and the channel works on.
+func TestNodeRestartsInPlace(t *testing.T) {
+	btcd := newFakeBtcd(t)
+	a, b := startPair(t, btcd, 300_000)
+	payInvoices(t, a, b, 2, 4_000)
+	settledPayments(t, a, b)
+	ctx := context.Background()
+	require.NoError(t, a.sup.StopAll(ctx))
+	for _, name := range a.sup.names() {
+		require.False(t, a.sup.Running(name), name)
+	}
+	require.NoError(t, a.sup.StartAll(ctx))
+	require.Eventually(t, func() bool { return usable(a, b) && usable(b, a) }, 20*time.Second, 10*time.Millisecond)
+	payInvoices(t, a, b, 2, 4_000)
+	settledPayments(t, a, b)
+	cb, _ := channelWith(b, a)
+	require.EqualValues(t, 16_000, cb.BalanceMsat)
+	require.Len(t, a.store.listPayments(), 4)
 }

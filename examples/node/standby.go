@@ -155,7 +155,8 @@ func (l *lease) acquire(ctx context.Context) error {
 		}
 		if err == nil || errors.Is(err, kvstore.ErrNotFound) {
 			now := time.Now()
-			if ver == 0 || !now.Before(cur.expires()) {
+			// Ours already: a take whose read-back failed.
+			if ver == 0 || !now.Before(cur.expires()) || cur.Holder == l.holder {
 				ok, terr := l.take(ver, cur)
 				if ok {
 					return nil
@@ -265,16 +266,35 @@ func (l *lease) renew() error {
 	start := monoNow()
 	now := time.Now()
 	v := leaseValue{Holder: l.holder, NodeID: l.nodeID, Expires: now.Add(l.cfg.duration).UnixMilli(), Acquired: l.acquired.UnixMilli()}
-	if err := l.commitValue(l.token, v); err != nil {
-		return err
+	err := l.commitValue(l.token, v)
+	if errors.Is(err, kvstore.ErrVersionMismatch) && l.resyncLocked() {
+		err = l.commitValue(l.token, v)
 	}
-	tok, err := l.readOwnToken()
 	if err != nil {
 		return err
 	}
-	l.token = tok
 	l.untilMono.Store(start + int64(l.cfg.duration-l.cfg.margin()))
+	if tok, err := l.readOwnToken(); err == nil {
+		l.token = tok
+	} else if errors.Is(err, kvstore.ErrVersionMismatch) {
+		return err
+	} else {
+		// The lease is renewed; the token is read again when a write finds it stale (resyncLocked).
+		l.log.Warn("reading the renewed lease back", "err", err)
+	}
 	return nil
+}
+
+// resyncLocked adopts the lease key's current version as the token if we still hold the lease (a
+// renewal whose read-back failed left the token behind); it reports whether it did. The caller holds
+// mu.
+func (l *lease) resyncLocked() bool {
+	tok, err := l.readOwnToken()
+	if err != nil || tok == l.token {
+		return false
+	}
+	l.token = tok
+	return true
 }
 
 // valid says whether this node may still act as the leader: the lease is not known lost and its time
@@ -388,6 +408,29 @@ func (f *fencedStore) Commit(b *kvstore.Batch) error {
 		}
 		ops = append(ops, op)
 	}
+	err := f.KVStore.Commit(&kvstore.Batch{Ops: ops})
+	f.l.mu.RUnlock()
+	if !errors.Is(err, kvstore.ErrVersionMismatch) {
+		return err
+	}
+	if _, ver, rerr := f.KVStore.Read(keyLease); rerr == nil && ver == token {
+		return err // one of the caller's own checks failed
+	}
+	f.l.mu.Lock()
+	resynced := f.l.resyncLocked()
+	f.l.mu.Unlock()
+	if resynced {
+		return f.commitOnce(b, err)
+	}
+	f.l.lose(f.l.takenOver())
+	return fmt.Errorf("%w: %w", errNotLeader, err)
+}
+
+// commitOnce is Commit again after the token was resynced; a second mismatch on the lease is final.
+func (f *fencedStore) commitOnce(b *kvstore.Batch, first error) error {
+	f.l.mu.RLock()
+	token := f.l.token
+	ops := append([]kvstore.Op{{Kind: kvstore.OpCheck, Key: keyLease, Version: token}}, b.Ops...)
 	err := f.KVStore.Commit(&kvstore.Batch{Ops: ops})
 	f.l.mu.RUnlock()
 	if errors.Is(err, kvstore.ErrVersionMismatch) {

@@ -45,6 +45,17 @@ func TestLeaseFencing(t *testing.T) {
 	require.NoError(t, fa.Write(kvstore.Key{Primary: "x", Key: "1"}, []byte("a")))
 	var b kvstore.Batch
 	require.ErrorIs(t, fa.Commit(b.Put(keyLease, []byte("mine"))), kvstore.ErrInvalidKey, "the lease key is not the node's to write")
+	// A token left behind (a renewal whose read-back failed) is read again, not taken for a takeover.
+	a.mu.Lock()
+	a.token--
+	a.mu.Unlock()
+	require.NoError(t, fa.Write(kvstore.Key{Primary: "x", Key: "1"}, []byte("a2")))
+	require.True(t, a.valid())
+	// A failed check of the caller's own is the caller's.
+	var own kvstore.Batch
+	require.ErrorIs(t, fa.Commit(own.Check(kvstore.Key{Primary: "x", Key: "1"}, 7).Put(kvstore.Key{Primary: "x", Key: "1"}, nil)),
+		kvstore.ErrVersionMismatch)
+	require.True(t, a.valid())
 
 	// A standby waits while a renews.
 	bl := newTestLease(kv, "b", nil)
