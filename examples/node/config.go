@@ -27,6 +27,14 @@ type Config struct {
 	BtcdRPCCert string
 	BtcdNoTLS   bool
 
+	// Store is where the node keeps its state: fs (a directory, the default), sqlite (a file) or
+	// postgres (PostgresDSN), all in <datadir>/<network> but the last.
+	Store       string
+	PostgresDSN string
+	// PostgresTimeout bounds each store call and is the sessions' idle_in_transaction_session_timeout:
+	// a leader stopped inside a transaction holds the lease key's lock no longer than that.
+	PostgresTimeout time.Duration
+
 	Listen    string
 	RPCListen string
 	FeeURL    string
@@ -61,6 +69,15 @@ type Config struct {
 	Color           string
 	AnnounceAddr    string
 	NodeAnnInterval time.Duration
+
+	// The lease of an active/passive pair (standby.go), with -store postgres.
+	LeaseDuration time.Duration
+	LeaseRenew    time.Duration
+	LeasePoll     time.Duration
+
+	// openKV, set by tests, replaces -store; leaseAlways, set by tests, takes the lease on any store.
+	openKV      func() (*openedStore, error)
+	leaseAlways bool
 }
 
 // networkParams maps -network to chain parameters.
@@ -114,8 +131,16 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.BtcdRPCPass, "btcd.rpcpass", "", "btcd RPC password")
 	fs.StringVar(&cfg.BtcdRPCCert, "btcd.rpccert", "", "btcd RPC TLS certificate (default ~/.btcd/rpc.cert)")
 	fs.BoolVar(&cfg.BtcdNoTLS, "btcd.notls", false, "talk to btcd without TLS")
+	fs.StringVar(&cfg.Store, "store", storeFS, "where the state is kept: fs (<datadir>/<network>/store), sqlite (<datadir>/<network>/store.sqlite) or postgres (-postgres.dsn)")
+	fs.StringVar(&cfg.PostgresDSN, "postgres.dsn", "", "PostgreSQL connection string for -store postgres (postgres://user:pass@host:5432/db)")
+	fs.DurationVar(&cfg.PostgresTimeout, "postgres.timeout", 10*time.Second,
+		"with -store postgres: the longest a store call may take (also PostgreSQL's idle_in_transaction_session_timeout)")
+	fs.DurationVar(&cfg.LeaseDuration, "lease.duration", defaultLeaseDuration,
+		"with -store postgres: how long the leader's lease lasts without renewal (a standby takes over after it)")
+	fs.DurationVar(&cfg.LeaseRenew, "lease.renew", defaultLeaseRenew, "with -store postgres: how often the leader renews its lease")
+	fs.DurationVar(&cfg.LeasePoll, "lease.poll", defaultLeasePoll, "with -store postgres: how often a standby checks the lease")
 	fs.StringVar(&cfg.Listen, "listen", "", "Lightning p2p listen address (default 0.0.0.0:9735 on mainnet/regtest); \"off\" to not listen")
-	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835)")
+	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835); \"off\" for none")
 	fs.StringVar(&cfg.FeeURL, "feeurl", "", "fee estimates from a URL in lnd's fee.url JSON format instead of btcd's estimatefee")
 	fs.StringVar(&cfg.LogLevel, "loglevel", "info", "debug, info, warn or error")
 	fs.DurationVar(&cfg.PeerTick, "tick.peer", 10*time.Second, "interval of PeerManager.TimerTickOccurred (pings)")
@@ -164,6 +189,18 @@ func parseConfig(args []string) (*Config, []string, error) {
 	if _, err := networkParams(cfg.Network); err != nil {
 		return nil, nil, err
 	}
+	if err := cfg.leaseConfig().check(); err != nil {
+		return nil, nil, err
+	}
+	switch cfg.Store {
+	case storeFS, storeSQLite:
+	case storePostgres:
+		if cfg.PostgresDSN == "" {
+			return nil, nil, errors.New("-store postgres needs -postgres.dsn")
+		}
+	default:
+		return nil, nil, fmt.Errorf("-store %q: want fs, sqlite or postgres", cfg.Store)
+	}
 	p2p, rpc := defaultPorts(cfg.Network)
 	if cfg.Listen == "" {
 		cfg.Listen = fmt.Sprintf("0.0.0.0:%d", p2p)
@@ -178,6 +215,9 @@ func parseConfig(args []string) (*Config, []string, error) {
 		if home, err := os.UserHomeDir(); err == nil {
 			cfg.BtcdRPCCert = filepath.Join(home, ".btcd", "rpc.cert")
 		}
+	}
+	if cfg.PostgresTimeout <= 0 {
+		return nil, nil, errors.New("-postgres.timeout must be positive")
 	}
 	if cfg.PeerTick <= 0 || cfg.ManagerTick <= 0 || cfg.ChainPoll <= 0 || cfg.FeeRefresh <= 0 || cfg.ArchiveEvery <= 0 ||
 		cfg.GossipTick <= 0 || cfg.GraphSave <= 0 {
@@ -225,4 +265,11 @@ func applyConfigFile(fs *flag.FlagSet, file string, set map[string]bool) error {
 		}
 	}
 	return sc.Err()
+}
+
+// leaseEnabled says whether the node runs as one of an active/passive pair: with -store postgres.
+func (c *Config) leaseEnabled() bool { return c.Store == storePostgres || c.leaseAlways }
+
+func (c *Config) leaseConfig() leaseConfig {
+	return leaseConfig{duration: c.LeaseDuration, renew: c.LeaseRenew, poll: c.LeasePoll}
 }

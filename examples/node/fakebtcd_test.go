@@ -22,10 +22,11 @@ import (
 type fakeBtcd struct {
 	srv *httptest.Server
 
-	mu     sync.Mutex
-	blocks map[chainhash.Hash]*wire.MsgBlock
-	main   []chainhash.Hash
-	nonce  uint32
+	mu      sync.Mutex
+	blocks  map[chainhash.Hash]*wire.MsgBlock
+	main    []chainhash.Hash
+	nonce   uint32
+	mempool []*wire.MsgTx // sendrawtransaction's, in order, until mined by mineMempool
 }
 
 func newFakeBtcd(t *testing.T) *fakeBtcd {
@@ -39,6 +40,27 @@ func newFakeBtcd(t *testing.T) *fakeBtcd {
 
 // addr is the server's host:port.
 func (f *fakeBtcd) addr() string { return strings.TrimPrefix(f.srv.URL, "http://") }
+
+// mineMempool mines a block with every transaction sent since the last one and returns its height.
+func (f *fakeBtcd) mineMempool() uint32 {
+	f.mu.Lock()
+	txs := f.mempool
+	f.mempool = nil
+	f.mu.Unlock()
+	return f.mine(txs...)
+}
+
+// inMempool says whether a transaction with txid was sent and not yet mined.
+func (f *fakeBtcd) inMempool(txid chainhash.Hash) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, tx := range f.mempool {
+		if tx.TxHash() == txid {
+			return true
+		}
+	}
+	return false
+}
 
 // mine adds a block holding txs (after a coinbase) to the best chain and returns its height.
 func (f *fakeBtcd) mine(txs ...*wire.MsgTx) uint32 {
@@ -112,8 +134,30 @@ func (f *fakeBtcd) call(req rpcRequest) (any, string) {
 		return f.txOut(txid, vout), ""
 	case "estimatefee":
 		return -1, ""
+	case "getinfo":
+		return map[string]any{"version": 240200}, ""
 	case "sendrawtransaction":
-		return strings.Repeat("0", 64), ""
+		var txHex string
+		arg(0, &txHex)
+		raw, err := hex.DecodeString(txHex)
+		tx := new(wire.MsgTx)
+		if err != nil || tx.Deserialize(bytes.NewReader(raw)) != nil {
+			return nil, "TX decode failed"
+		}
+		for _, m := range f.mempool {
+			if m.TxHash() == tx.TxHash() {
+				return nil, "already have transaction " + tx.TxHash().String()
+			}
+		}
+		for _, h := range f.main {
+			for _, m := range f.blocks[h].Transactions {
+				if m.TxHash() == tx.TxHash() {
+					return nil, "transaction already exists"
+				}
+			}
+		}
+		f.mempool = append(f.mempool, tx)
+		return tx.TxHash().String(), ""
 	}
 	return nil, "unknown method " + req.Method
 }

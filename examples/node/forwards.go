@@ -1,68 +1,65 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
-	"os"
+	"fmt"
 	"sync"
+	"time"
 
 	"github.com/lnkit/lnkit/examples/nodeapi"
+	"github.com/lnkit/lnkit/kvstore"
 )
 
-// forwardsFile is the forwarding history, in the network's directory.
-const forwardsFile = "forwards.jsonl"
+// nsForwards is the namespace of the forwarding history.
+const nsForwards = "forwards"
 
-// forwardLog is the node's forwarding history (forwardinghistory): one JSON line per PaymentForwarded,
-// appended with a single write and synced before the event is taken as handled, so that a forward the
-// manager reported is on disk before the manager forgets the event. After a crash the file is cut
-// back to its last complete line (a torn append); a forward whose event the manager re-delivers
-// because it had not persisted that the event was handled is recorded twice (the event carries no
-// identifier to tell the two apart).
+// forwardLog is the node's forwarding history (forwardinghistory): one key per PaymentForwarded in the
+// node's KVStore, ("forwards", "", "<unix nanoseconds, 19 digits>"), so that the keys sort by time,
+// holding the nodeapi.Forward as JSON. The write is durable before the event is taken as handled, so a
+// forward the manager reported is stored before the manager forgets the event; one whose event the
+// manager re-delivers (it had not persisted that the event was handled) is recorded twice (the event
+// carries no identifier to tell the two apart). Every forward is read at start and kept in memory.
 type forwardLog struct {
-	mu   sync.Mutex
-	path string
-	f    *os.File
-	recs []nodeapi.Forward
+	mu     sync.Mutex
+	kv     kvstore.KVStore
+	recs   []nodeapi.Forward
+	lastNs int64 // the last key's time: keys are made strictly increasing
+	closed bool
 }
 
-// openForwardLog reads path (if it exists), drops a torn last line and opens it for appending. It
-// returns how many complete lines it could not read (skipped; the caller logs them).
-func openForwardLog(path string) (l *forwardLog, unreadable int, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, 0, err
+// forwardKey is the key of a forward recorded at ns (unix nanoseconds).
+func forwardKey(ns int64) kvstore.Key {
+	return kvstore.Key{Primary: nsForwards, Key: fmt.Sprintf("%019d", ns)}
+}
+
+// openForwardLog reads every forward of kv, oldest first.
+func openForwardLog(kv kvstore.KVStore) (*forwardLog, error) {
+	l := &forwardLog{kv: kv}
+	names, err := kv.List(nsForwards, "")
+	if err != nil {
+		return nil, fmt.Errorf("listing forwards: %w", err)
 	}
-	l = &forwardLog{path: path}
-	complete := data[:bytes.LastIndexByte(data, '\n')+1]
-	for line := range bytes.Lines(complete) {
+	for _, name := range names {
+		k := kvstore.Key{Primary: nsForwards, Key: name}
+		b, _, err := kv.Read(k)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", k, err)
+		}
 		var rec nodeapi.Forward
-		if err := json.Unmarshal(line, &rec); err != nil {
-			unreadable++
-			continue
+		if err := json.Unmarshal(b, &rec); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", k, err)
 		}
 		l.recs = append(l.recs, rec)
-	}
-	l.f, err = os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(complete) < len(data) {
-		// A torn append: cut it off so that the next line starts on its own.
-		if err := l.f.Truncate(int64(len(complete))); err != nil {
-			_ = l.f.Close()
-			return nil, 0, err
+		var ns int64
+		if _, err := fmt.Sscanf(name, "%d", &ns); err == nil {
+			l.lastNs = max(l.lastNs, ns)
 		}
 	}
-	if _, err := l.f.Seek(0, io.SeekEnd); err != nil {
-		_ = l.f.Close()
-		return nil, 0, err
-	}
-	return l, unreadable, nil
+	return l, nil
 }
 
-// add appends a forward and syncs the file.
+// add stores a forward, durably, under the current time (or just after the last key, if the clock
+// has not moved past it).
 func (l *forwardLog) add(rec nodeapi.Forward) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -70,15 +67,14 @@ func (l *forwardLog) add(rec nodeapi.Forward) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f == nil {
-		return errors.New("forwarding history closed")
+	if l.closed {
+		return fmt.Errorf("forwarding history closed")
 	}
-	if _, err := l.f.Write(append(b, '\n')); err != nil {
+	ns := max(time.Now().UnixNano(), l.lastNs+1)
+	if err := l.kv.Write(forwardKey(ns), b); err != nil {
 		return err
 	}
-	if err := l.f.Sync(); err != nil {
-		return err
-	}
+	l.lastNs = ns
 	l.recs = append(l.recs, rec)
 	return nil
 }
@@ -102,11 +98,9 @@ func (l *forwardLog) history(limit uint32) *nodeapi.ForwardingHistoryResult {
 	return res
 }
 
+// close refuses further forwards (the store is closing).
 func (l *forwardLog) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.f != nil {
-		_ = l.f.Close()
-		l.f = nil
-	}
+	l.closed = true
 }

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/examples/nodeapi"
+	"github.com/lnkit/lnkit/kvstore"
 )
 
 func fwd(i uint64) nodeapi.Forward {
@@ -23,15 +24,13 @@ func hex32(c byte) string {
 	return string(b)
 }
 
-// TestForwardLogAppendsSurviveReopen: forwards are listed oldest first with totals over those listed
-// (the most recent with a limit), are back after a reopen, and a torn last line (a crash while
-// appending) is cut off so that the next forward starts on its own line; an unreadable complete line
-// is skipped and counted.
-func TestForwardLogAppendsSurviveReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), forwardsFile)
-	l, bad, err := openForwardLog(path)
+// TestForwardLogSurvivesReopen: forwards are listed oldest first with totals over those listed (the
+// most recent with a limit), one key each, keys sorting by time even when the clock gives one time
+// twice, and are back after a reopen.
+func TestForwardLogSurvivesReopen(t *testing.T) {
+	kv := kvstore.NewMemStore()
+	l, err := openForwardLog(kv)
 	require.NoError(t, err)
-	require.Zero(t, bad)
 	empty := l.history(0)
 	require.Equal(t, &nodeapi.ForwardingHistoryResult{Forwards: []nodeapi.Forward{}}, empty)
 	for i := uint64(1); i <= 3; i++ {
@@ -50,30 +49,21 @@ func TestForwardLogAppendsSurviveReopen(t *testing.T) {
 	require.Equal(t, 3, h.TotalForwards)
 	require.EqualValues(t, 2005, h.TotalFeeMsat)
 	require.Len(t, l.history(10).Forwards, 3)
+	names, err := kv.List(nsForwards, "")
+	require.NoError(t, err)
+	require.Len(t, names, 3)
 	l.close()
 	require.Error(t, l.add(fwd(9)), "closed")
 
-	// A crash in the middle of an append.
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	// A key from the future (another node's clock): the next one still sorts after it.
+	future := time.Now().Add(time.Hour).UnixNano()
+	b, _ := json.Marshal(fwd(4))
+	require.NoError(t, kv.Write(forwardKey(future), b))
+	l, err = openForwardLog(kv)
 	require.NoError(t, err)
-	_, err = f.WriteString(`{"timestamp":17000000`)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-
-	l, bad, err = openForwardLog(path)
-	require.NoError(t, err)
-	require.Zero(t, bad)
-	require.Equal(t, []nodeapi.Forward{fwd(1), fwd(2), fwd(3)}, l.history(0).Forwards)
-	require.NoError(t, l.add(fwd(4)))
-	l.close()
-
-	// An unreadable complete line is skipped; the others stay.
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(path, append([]byte("garbage\n"), data...), 0o600))
-	l, bad, err = openForwardLog(path)
-	require.NoError(t, err)
-	defer l.close()
-	require.Equal(t, 1, bad)
 	require.Equal(t, []nodeapi.Forward{fwd(1), fwd(2), fwd(3), fwd(4)}, l.history(0).Forwards)
+	require.NoError(t, l.add(fwd(5)))
+	l, err = openForwardLog(kv)
+	require.NoError(t, err)
+	require.Equal(t, []nodeapi.Forward{fwd(1), fwd(2), fwd(3), fwd(4), fwd(5)}, l.history(0).Forwards)
 }

@@ -15,6 +15,12 @@
 // same datadir exits at once with an error naming the datadir and the holder's PID. The file left
 // behind after a crash does not block a restart. Commands do not take the lock: they only talk to
 // the running node.
+//
+// Everything the node persists lives in one store: -store fs (the default, <datadir>/<network>/store),
+// sqlite or postgres (-postgres.dsn); `node migrate -from fs -to sqlite` copies a stopped node's store.
+// With -store postgres, a second node with the same seed on the same database is a standby: it waits for
+// the lease and takes over when the leader is gone (standby.go). A node that loses its lease exits with
+// status 3.
 package main
 
 import (
@@ -25,11 +31,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/lnkit/lnkit/examples/nodeapi"
 )
@@ -47,6 +51,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "error:", err)
 		return 2
 	}
+	if len(rest) > 0 && rest[0] == "migrate" {
+		return runMigrate(cfg, rest[1:], stdout, stderr)
+	}
 	if len(rest) > 0 {
 		return runCLI(cfg, rest, stdout, stderr)
 	}
@@ -57,6 +64,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if err := runDaemon(cfg, log); err != nil {
+		if errors.Is(err, ErrLeaseLost) {
+			log.Error("another lnkit-node is the leader now; this one stopped without writing, sending or broadcasting "+
+				"anything after it lost the lease, and exits", "err", err)
+			fmt.Fprintln(stderr, "lnkit-node: exiting: "+err.Error()+" (this process wrote nothing after that)")
+			return 3
+		}
 		log.Error("node failed", "err", err)
 		return 1
 	}
@@ -79,12 +92,14 @@ func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
 // runDaemon runs the node until SIGINT/SIGTERM or the stop command, holding the data directory's
 // lock (lockDataDir) throughout: a second node on the same datadir gets ErrDataDirInUse.
 func runDaemon(cfg *Config, log *slog.Logger) error {
-	host, _, err := net.SplitHostPort(cfg.RPCListen)
-	if err != nil {
-		return fmt.Errorf("-rpclisten: %w", err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("-rpclisten %s: the control API listens on loopback only", cfg.RPCListen)
+	if cfg.RPCListen != "off" {
+		host, _, err := net.SplitHostPort(cfg.RPCListen)
+		if err != nil {
+			return fmt.Errorf("-rpclisten: %w", err)
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return fmt.Errorf("-rpclisten %s: the control API listens on loopback only", cfg.RPCListen)
+		}
 	}
 	// Taken before any state in the datadir is read or written (only the config file has been read),
 	// released after the cookie is removed.
@@ -97,46 +112,26 @@ func runDaemon(cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if err := node.Start(); err != nil {
+	// A standby waits for the lease inside Start: a signal ends the wait.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if err := node.StartContext(ctx); err != nil {
+		node.Stop()
+		if ctx.Err() != nil {
+			log.Info("stopped before it started (a standby that never became the leader)")
+			return nil
+		}
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down (signal)")
+	case <-node.stopReq:
+		log.Info("shutting down (stop requested)")
+	case err := <-node.Fatal():
 		node.Stop()
 		return err
 	}
-	token, err := nodeapi.WriteCookie(cfg.DataDir)
-	if err != nil {
-		node.Stop()
-		return fmt.Errorf("cookie: %w", err)
-	}
-	ln, err := net.Listen("tcp", cfg.RPCListen)
-	if err != nil {
-		node.Stop()
-		return fmt.Errorf("control API: %w", err)
-	}
-	stopReq := make(chan struct{}, 1)
-	svc := &service{n: node, stop: func() {
-		select {
-		case stopReq <- struct{}{}:
-		default:
-		}
-	}}
-	srv := &http.Server{Handler: nodeapi.NewServer(svc, token, log.With("component", "rpc")), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("control API", "err", err)
-		}
-	}()
-	log.Info("control API listening", "addr", ln.Addr().String(), "cookie", cfg.DataDir+"/.cookie")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-	case <-stopReq:
-		log.Info("shutting down (stop requested)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	_ = srv.Shutdown(ctx)
-	cancel()
 	node.Stop()
-	_ = os.Remove(cfg.DataDir + "/.cookie")
 	return nil
 }

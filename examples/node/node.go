@@ -4,38 +4,33 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/channelmonitor"
-	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/examples/internal/lnsocket"
 	"github.com/lnkit/lnkit/examples/node/btcdchain"
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
-	"github.com/lnkit/lnkit/router"
 )
 
 const version = "lnkit-node 0.1"
@@ -43,45 +38,62 @@ const version = "lnkit-node 0.1"
 // Node is the example host around lnkit: it owns the sockets, the timers, the files and the btcd
 // connection, and drives the library's components (which do none of that themselves).
 //
-// Goroutines: one event loop (events, timers, persistence; fee bumping runs there, in the chain
-// monitor's event handler), one chain poller, one fee refresher, one monitor archiver, the p2p
-// listener, two per connection (lnsocket) and the control API server.
+// Its parts are components (lifecycle.go, components.go) run by a supervisor: the store (the state),
+// the event stream, the chain follower, the event loop, the gossip sync, the peer listener and the
+// control API, started in that order and stopped in reverse; each can be stopped and started again
+// while the others run. Goroutines: one event loop (events, timers, persistence; fee bumping runs there,
+// in the chain monitor's event handler), the chain poller, fee refresher and monitor archiver, the
+// gossip timer and graph saver, the p2p listener, two per connection (lnsocket) and the control API.
 type Node struct {
 	cfg    *Config
 	net    *chaincfg.Params
 	dir    string // <datadir>/<network>
 	log    *slog.Logger
+	seed   [32]byte
 	nodeID *btcec.PublicKey
+	km     *keys.KeysManager
+	chain  *btcdchain.Client
+	hub    *eventHub
+	sup    *supervisor
 
-	km        *keys.KeysManager
-	keys      *walletKeys
-	persister *channelmonitor.FilesystemPersister
-	chainMon  *channelmonitor.ChainMonitor
-	cm        *channelmanager.ChannelManager
-	pm        *peermanager.PeerManager
-	chain     *btcdchain.Client
-	bcast     chaininterface.BroadcasterInterface // the chain, telling the wallet of our own transactions
-	bumper    *bumper                             // answers the chain monitor's fee-bumping events
-	follower  *btcdchain.Follower
-	listener0 *chainListener // the channel manager's and chain monitor's position on the chain
-	wallet    *wallet.Wallet
-	store     *store
-	forwards  *forwardLog // the forwarding history
-	hub       *eventHub
-	routing   *routing // the network graph, gossip and scorer
-	// announcer remembers our last node_announcement (used by the event loop only).
+	// The state, read from the store by the store component's Start (openState) and valid while it
+	// runs: every other component depends on it.
+	opened     *openedStore   // the store -store names
+	kvCount    *countingStore // counts what the node writes into it
+	kv         kvstore.KVStore
+	keys       *walletKeys
+	persister  *channelmonitor.KVStorePersister
+	chainMon   *channelmonitor.ChainMonitor
+	cm         *channelmanager.ChannelManager
+	pm         *peermanager.PeerManager
+	bcast      chaininterface.BroadcasterInterface // the chain, telling the wallet of our own transactions
+	bumper     *bumper                             // answers the chain monitor's fee-bumping events
+	follower   *btcdchain.Follower
+	listener0  *chainListener // the channel manager's and chain monitor's position on the chain
+	wallet     *wallet.Wallet
+	store      *store
+	forwards   *forwardLog // the forwarding history
+	routing    *routing    // the network graph, gossip and scorer
+	gossipGate *gossipGate // the PeerManager's routing handler (nil without -gossip)
+	// announcer remembers our last node_announcement (used by the gossip component's loop only).
 	announcer announcer
 
-	persistMu sync.Mutex // serialises writes of the channel manager and the chain tip
+	persistMu     sync.Mutex // serialises writes of the channel manager and the chain tip
+	persistFailed bool       // the last write of the manager failed: the next one is made whatever it says
 
-	wakeCh chan struct{}
-	stopCh chan struct{}
-	doneCh chan struct{} // closed when Stop has finished
-	wg     sync.WaitGroup
+	wakeCh  chan struct{}
+	stopReq chan struct{}          // the control API's stop command; runDaemon waits on it
+	rpcAddr atomic.Pointer[string] // the control API's address while it runs
+
+	lease atomic.Pointer[lease] // with a lease (-store postgres): this node's, once it holds it
+	fatal chan error            // Fatal: the lease was lost
+	out   gatedChain            // broadcasting, gated on the lease
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed when Stop has finished
 
 	mu        sync.Mutex
-	stopping  bool
-	listener  net.Listener
+	peers     *peerRun // the peer listener's current run; nil while it is stopped
 	conns     map[*lnsocket.Conn]connInfo
 	peerAddrs map[string]string // node id hex → address we dial (persisted in peers.json)
 	opening   map[[32]byte]chan openResult
@@ -171,29 +183,9 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// lightningScript is the wallet script that cooperative closes and sweeps pay to: one wallet address,
-// chosen once and kept in <dir>/close_address.
-func (n *Node) lightningScript() ([]byte, error) {
-	path := filepath.Join(n.dir, "close_address")
-	if b, err := os.ReadFile(path); err == nil {
-		addr, err := btcutil.DecodeAddress(strings.TrimSpace(string(b)), n.net)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return txscript.PayToAddrScript(addr)
-	}
-	addr, err := n.wallet.NewAddress()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(path, []byte(addr.EncodeAddress()+"\n"), 0o600); err != nil {
-		return nil, err
-	}
-	return txscript.PayToAddrScript(addr)
-}
-
-// NewNode opens (or creates) the node's state under cfg.DataDir and connects to btcd. Start runs it.
-// The caller must hold the datadir's lock (lockDataDir) for as long as the Node exists.
+// NewNode prepares a node on cfg.DataDir: the seed and the btcd client, and the components that Start
+// runs (the state itself is read when the store component starts). The caller must hold the datadir's
+// lock (lockDataDir) for as long as the Node exists.
 func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	params, err := networkParams(cfg.Network)
 	if err != nil {
@@ -210,119 +202,70 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
-	n := &Node{cfg: cfg, net: params, dir: dir, log: log, hub: newEventHub(),
-		wakeCh: make(chan struct{}, 1), stopCh: make(chan struct{}), doneCh: make(chan struct{}),
+	n := &Node{cfg: cfg, net: params, dir: dir, log: log, seed: seed, hub: newEventHub(),
+		wakeCh: make(chan struct{}, 1), stopReq: make(chan struct{}, 1), stopped: make(chan struct{}), fatal: make(chan error, 1),
 		conns: map[*lnsocket.Conn]connInfo{}, peerAddrs: map[string]string{}, opening: map[[32]byte]chan openResult{},
 		fundingTxs: map[chainhash.Hash]*wire.MsgTx{}}
+	n.out = gatedChain{n: n}
+	now := time.Now()
+	n.km = keys.NewKeysManager(seed, uint64(now.Unix()), uint32(now.Nanosecond()))
+	n.nodeID = n.km.GetNodeID()
 
 	n.chain, err = btcdchain.New(btcdchain.Config{Host: cfg.BtcdRPCHost, User: cfg.BtcdRPCUser, Pass: cfg.BtcdRPCPass,
 		CertPath: cfg.BtcdRPCCert, DisableTLS: cfg.BtcdNoTLS, Params: params, FeeURL: cfg.FeeURL}, log.With("component", "btcd"))
 	if err != nil {
 		return nil, fmt.Errorf("btcd: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := n.chain.RefreshFees(ctx); err != nil {
-		log.Warn("fee estimates", "err", err)
-	}
-	tip, err := n.loadTip()
-	if err != nil {
-		return nil, err
-	}
-	if tip.Height == 0 && tip.Hash == (chainhash.Hash{}) {
-		tip, err = n.chain.BestBlock(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("btcd: %w", err)
-		}
-	}
-
-	n.wallet, err = wallet.Open(filepath.Join(dir, "wallet"), seed[:], params, tip)
-	if err != nil {
-		return nil, fmt.Errorf("wallet: %w", err)
-	}
-	n.bcast = n.wallet.Broadcaster(n.chain)
-	script, err := n.lightningScript()
-	if err != nil {
-		return nil, fmt.Errorf("wallet: %w", err)
-	}
-	now := time.Now()
-	n.km = keys.NewKeysManager(seed, uint64(now.Unix()), uint32(now.Nanosecond()))
-	n.keys = &walletKeys{KeysManager: n.km, script: script}
-	n.nodeID = n.km.GetNodeID()
-	n.bumper, err = newBumper(n.wallet, n.bcast, n.keys, log.With("component", "bumptx"), n.hub)
-	if err != nil {
-		return nil, err
-	}
-
-	n.persister, err = channelmonitor.NewFilesystemPersister(filepath.Join(dir, "monitors"))
-	if err != nil {
-		return nil, fmt.Errorf("monitors: %w", err)
-	}
-	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, log.With("component", "chainmonitor"), n.chain, n.persister)
-	ucfg := config.Default()
-	cmPath := filepath.Join(dir, "channel_manager.bin")
-	if data, err := os.ReadFile(cmPath); err == nil {
-		mons, err := n.persister.ReadChannelMonitors(n.keys)
-		if err != nil {
-			return nil, fmt.Errorf("reading monitors: %w", err)
-		}
-		for _, m := range mons {
-			if err := n.chainMon.LoadMonitor(m); err != nil {
-				return nil, fmt.Errorf("loading monitor: %w", err)
-			}
-		}
-		n.cm, err = channelmanager.Read(data, channelmanager.ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon,
-			Broadcaster: n.bcast, Logger: log.With("component", "channelmanager"), Keys: n.keys, Config: ucfg,
-			Net: params, Monitors: mons})
-		if err != nil {
-			return nil, fmt.Errorf("reading channel manager: %w", err)
-		}
-		log.Info("channel manager loaded", "channels", len(n.cm.ListChannels()), "monitors", len(mons))
-	} else if os.IsNotExist(err) {
-		n.cm, err = channelmanager.New(n.chain, n.chainMon, n.bcast, log.With("component", "channelmanager"), n.keys, ucfg,
-			channelmanager.ChainParams{Net: params, BestBlock: chaininterface.BestBlock{Hash: tip.Hash, Height: tip.Height}})
-		if err != nil {
-			return nil, err
-		}
-		if err := n.persistManager(true); err != nil {
-			return nil, err
-		}
-	} else {
-		return nil, err
-	}
-	if err := n.saveTip(tip); err != nil {
-		return nil, err
-	}
-	var utxo router.UTXOLookup
-	if cfg.GossipVerifyFunding {
-		utxo = n.chain.NewUTXOLookup()
-	}
-	n.routing = openRouting(dir, params, utxo, cfg.Gossip, log)
-	n.cm.SetRouter(n.routing.newRouter(n.nodeID))
-	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm, Route: n.routing.handler()}, n.km, n.km,
-		peermanager.Config{ChainHashes: []chainhash.Hash{*params.GenesisHash}}, log.With("component", "peermanager"))
-	n.listener0 = &chainListener{n: n}
-	n.follower = n.chain.NewFollower(tip, n.listener0)
-	n.follower.AddListener(n.wallet.BestBlock(), n.wallet)
-	n.store, err = openStore(filepath.Join(dir, "payments.jsonl"))
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range reconcilePayments(n.store, n.cm.ListRecentPayments()) {
-		log.Info("payment unknown to the channel manager marked failed", "payment_id", id)
-	}
-	var unreadable int
-	n.forwards, unreadable, err = openForwardLog(filepath.Join(dir, forwardsFile))
-	if err != nil {
-		return nil, fmt.Errorf("forwarding history: %w", err)
-	}
-	if unreadable > 0 {
-		log.Warn("forwarding history: unreadable lines skipped", "lines", unreadable)
-	}
-	if b, err := os.ReadFile(filepath.Join(dir, "peers.json")); err == nil {
-		_ = json.Unmarshal(b, &n.peerAddrs)
+	n.sup = newSupervisor(log.With("component", "supervisor"))
+	n.sup.add(&storeComponent{n: n})
+	n.sup.add(&eventsComponent{n: n})
+	n.sup.add(&chainComponent{n: n}, compStore)
+	n.sup.add(&eventLoopComponent{n: n}, compStore)
+	n.sup.add(&gossipComponent{n: n}, compStore)
+	n.sup.add(&peerComponent{n: n}, compStore, compEventLoop)
+	if cfg.RPCListen != "off" {
+		n.sup.add(&rpcComponent{n: n}, compStore) // without the event stream, /events answers with an empty stream
 	}
 	return n, nil
+}
+
+// Start starts every component (catching up with the chain first) and returns once the node runs.
+func (n *Node) Start() error { return n.StartContext(context.Background()) }
+
+// StartContext is Start, giving up when ctx ends: a standby waits for the lease until then.
+func (n *Node) StartContext(ctx context.Context) error {
+	if err := n.sup.StartAll(ctx); err != nil {
+		return err
+	}
+	n.log.Info("node started", "node_id", hex.EncodeToString(n.nodeID.SerializeCompressed()), "network", n.net.Name,
+		"listen", n.listenAddr())
+	return nil
+}
+
+// Stop stops every component in reverse order (closing the sockets, ending the loops and flushing
+// the state) and closes the btcd client. It may be called more than once, and concurrently: every
+// call returns once the node has stopped.
+func (n *Node) Stop() {
+	n.stopOnce.Do(func() {
+		if err := n.sup.StopAll(context.Background()); err != nil {
+			if l := n.lease.Load(); l != nil && l.err() != nil {
+				n.log.Info("stopped; what it would still have written was refused (not the leader)", "err", err)
+			} else {
+				n.log.Error("stopping the node", "err", err)
+			}
+		}
+		n.chain.Close()
+		close(n.stopped)
+	})
+	<-n.stopped
+}
+
+// requestStop asks runDaemon to stop the node (the control API's stop command).
+func (n *Node) requestStop() {
+	select {
+	case n.stopReq <- struct{}{}:
+	default:
+	}
 }
 
 // chainListener hands each block to the chain monitor, the channel manager (both must see every
@@ -372,150 +315,6 @@ func (n *Node) checkpoint() {
 	}
 }
 
-func (n *Node) tipPath() string { return filepath.Join(n.dir, "chaintip") }
-
-// loadTip reads the block the node's state has processed ("<hash> <height>"); zero if new.
-func (n *Node) loadTip() (btcdchain.BlockRef, error) {
-	b, err := os.ReadFile(n.tipPath())
-	if os.IsNotExist(err) {
-		return btcdchain.BlockRef{}, nil
-	}
-	if err != nil {
-		return btcdchain.BlockRef{}, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) != 2 {
-		return btcdchain.BlockRef{}, fmt.Errorf("%s: malformed", n.tipPath())
-	}
-	h, err := chainhash.NewHashFromStr(f[0])
-	if err != nil {
-		return btcdchain.BlockRef{}, err
-	}
-	height, err := strconv.ParseUint(f[1], 10, 32)
-	if err != nil {
-		return btcdchain.BlockRef{}, err
-	}
-	return btcdchain.BlockRef{Hash: *h, Height: uint32(height)}, nil
-}
-
-func (n *Node) saveTip(t btcdchain.BlockRef) error {
-	n.persistMu.Lock()
-	defer n.persistMu.Unlock()
-	return writeFileAtomic(n.tipPath(), []byte(fmt.Sprintf("%s %d\n", t.Hash, t.Height)), 0o600)
-}
-
-// persistManager writes the channel manager if it changed (or always, with force).
-func (n *Node) persistManager(force bool) error {
-	n.persistMu.Lock()
-	defer n.persistMu.Unlock()
-	if !n.cm.GetAndClearNeedsPersistence() && !force {
-		return nil
-	}
-	return writeFileAtomic(filepath.Join(n.dir, "channel_manager.bin"), n.cm.Write(), 0o600)
-}
-
-func (n *Node) savePeers() {
-	n.mu.Lock()
-	b, _ := json.Marshal(n.peerAddrs)
-	n.mu.Unlock()
-	if err := writeFileAtomic(filepath.Join(n.dir, "peers.json"), b, 0o600); err != nil {
-		n.log.Warn("saving peers", "err", err)
-	}
-}
-
-// Start catches up with the chain, opens the p2p listener, reconnects to known peers and starts the
-// loops.
-func (n *Node) Start() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for {
-		changed, err := n.follower.Poll(ctx)
-		if err != nil {
-			return fmt.Errorf("syncing with btcd: %w", err)
-		}
-		if !changed {
-			break
-		}
-		n.checkpoint()
-	}
-	n.setSynced(true)
-	n.routing.tick(time.Now()) // the gossip sync needs the time before the first peer connects
-	if n.cfg.Listen != "off" {
-		ln, err := net.Listen("tcp", n.cfg.Listen)
-		if err != nil {
-			return fmt.Errorf("p2p listen: %w", err)
-		}
-		n.listener = ln
-		n.wg.Add(1)
-		go n.acceptLoop(ln)
-	}
-	n.archive()
-	n.wg.Add(5)
-	go n.eventLoop()
-	go n.every(n.cfg.ChainPoll, n.pollChain)
-	go n.every(n.cfg.FeeRefresh, n.refreshFees)
-	go n.every(n.cfg.ArchiveEvery, n.archive)
-	go n.every(n.cfg.GraphSave, n.saveRouting)
-	n.mu.Lock()
-	peers := make(map[string]string, len(n.peerAddrs))
-	for k, v := range n.peerAddrs {
-		peers[k] = v
-	}
-	n.mu.Unlock()
-	for id, addr := range peers {
-		pub, err := parseNodeID(id)
-		if err != nil {
-			continue
-		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.redial(pub, addr)
-		}()
-	}
-	n.log.Info("node started", "node_id", hex.EncodeToString(n.nodeID.SerializeCompressed()), "network", n.net.Name,
-		"listen", n.cfg.Listen)
-	return nil
-}
-
-// Stop closes the sockets, ends the loops and flushes the state.
-func (n *Node) Stop() {
-	n.mu.Lock()
-	if n.stopping {
-		n.mu.Unlock()
-		<-n.doneCh
-		return
-	}
-	n.stopping = true
-	conns := make([]*lnsocket.Conn, 0, len(n.conns))
-	for c := range n.conns {
-		conns = append(conns, c)
-	}
-	ln := n.listener
-	n.mu.Unlock()
-	close(n.stopCh)
-	if ln != nil {
-		_ = ln.Close()
-	}
-	for _, c := range conns {
-		c.Close()
-	}
-	n.wg.Wait()
-	n.processEvents()
-	if err := n.persistManager(true); err != nil {
-		n.log.Error("persisting channel manager", "err", err)
-	}
-	n.saveRouting()
-	_ = n.persister.Close()
-	n.store.close()
-	n.forwards.close()
-	if err := n.wallet.Close(); err != nil {
-		n.log.Warn("closing wallet", "err", err)
-	}
-	n.chain.Close()
-	close(n.doneCh)
-}
-
 func (n *Node) wake() {
 	select {
 	case n.wakeCh <- struct{}{}:
@@ -529,23 +328,21 @@ func (n *Node) setSynced(v bool) {
 	n.mu.Unlock()
 }
 
-// eventLoop processes the components' events and drives their timers.
-func (n *Node) eventLoop() {
-	defer n.wg.Done()
+// eventLoop processes the components' events and drives the PeerManager's and the ChannelManager's
+// timers until stop is closed.
+func (n *Node) eventLoop(stop <-chan struct{}) {
 	// The library says when it has work (EventOrPersistenceNeeded, UpdateAvailable): the loop waits on
 	// that instead of polling. The slow ticker is only a safety net for work nothing signals (gossip
 	// replies queued in the routing handler are also pulled by ProcessEvents).
 	fast := time.NewTicker(time.Second)
 	peerTick := time.NewTicker(n.cfg.PeerTick)
 	mgrTick := time.NewTicker(n.cfg.ManagerTick)
-	gossipTick := time.NewTicker(n.cfg.GossipTick)
 	defer fast.Stop()
 	defer peerTick.Stop()
 	defer mgrTick.Stop()
-	defer gossipTick.Stop()
 	for {
 		select {
-		case <-n.stopCh:
+		case <-stop:
 			return
 		case <-fast.C:
 		case <-n.wakeCh:
@@ -555,9 +352,6 @@ func (n *Node) eventLoop() {
 			n.pm.TimerTickOccurred()
 		case <-mgrTick.C:
 			n.cm.TimerTickOccurred()
-		case now := <-gossipTick.C:
-			n.routing.tick(now)
-			n.announceNode(now)
 		}
 		n.processEvents()
 	}
@@ -575,21 +369,6 @@ func (n *Node) processEvents() {
 	n.pm.ProcessEvents()
 	if err := n.persistManager(false); err != nil {
 		n.log.Error("persisting channel manager", "err", err)
-	}
-}
-
-// every calls fn every d until the node stops.
-func (n *Node) every(d time.Duration, fn func()) {
-	defer n.wg.Done()
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stopCh:
-			return
-		case <-t.C:
-		}
-		fn()
 	}
 }
 
@@ -630,148 +409,7 @@ func (n *Node) refreshFees() {
 	}
 	cancel()
 	// Our own unconfirmed transactions (funding change, sweeps) are offered again.
-	n.chain.BroadcastTransactions(n.wallet.UnconfirmedTransactions()...)
-}
-
-func (n *Node) acceptLoop(ln net.Listener) {
-	defer n.wg.Done()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			select {
-			case <-n.stopCh:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			n.log.Warn("accept", "err", err)
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		if err := n.addConn(nc, nil, ""); err != nil {
-			n.log.Warn("inbound connection refused", "err", err)
-		}
-	}
-}
-
-// dial opens an outbound connection to id at addr and returns once the socket is registered (the
-// handshake and `init` follow).
-func (n *Node) dial(id *btcec.PublicKey, addr string) error {
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil {
-		return err
-	}
-	return n.addConn(nc, id, addr)
-}
-
-// addConn registers a connection with the PeerManager and starts its goroutines. An outbound
-// connection to a peer we have channels with is redialled when it drops.
-func (n *Node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error {
-	n.mu.Lock()
-	if n.stopping {
-		n.mu.Unlock()
-		_ = nc.Close()
-		return errors.New("node is stopping")
-	}
-	n.mu.Unlock()
-	info := connInfo{addr: nc.RemoteAddr().String(), inbound: theirID == nil}
-	if theirID != nil {
-		info.nodeID = hex.EncodeToString(theirID.SerializeCompressed())
-		info.addr = addr
-	}
-	c, err := lnsocket.Register(n.pm, nc, theirID, 0, 0, nil, n.log, n.wake)
-	if err != nil {
-		return err
-	}
-	// No byte leaves before the manager state that produced it is on disk: commitment_signed is made
-	// when the PeerManager pulls messages, so the write is the last point where the host can persist.
-	// A restarted node then resumes with channel_reestablish rather than finding itself behind its peer.
-	c.SetBeforeWrite(func() {
-		if err := n.persistManager(false); err != nil {
-			n.log.Error("persisting channel manager", "err", err)
-		}
-	})
-	n.mu.Lock()
-	if n.stopping {
-		n.mu.Unlock()
-		n.pm.SocketDisconnected(c)
-		_ = nc.Close()
-		return errors.New("node is stopping")
-	}
-	n.conns[c] = info
-	c.Start(&n.wg)
-	n.wg.Add(1)
-	n.mu.Unlock()
-	go func() {
-		defer n.wg.Done()
-		<-c.Done()
-		n.mu.Lock()
-		delete(n.conns, c)
-		stopping := n.stopping
-		n.mu.Unlock()
-		n.wake()
-		if theirID != nil && !stopping && n.hasChannelWith(theirID) {
-			n.redial(theirID, addr)
-		}
-	}()
-	return nil
-}
-
-func (n *Node) hasChannelWith(id *btcec.PublicKey) bool {
-	for _, ch := range n.cm.ListChannels() {
-		if ch.CounterpartyNodeID.IsEqual(id) {
-			return true
-		}
-	}
-	return false
-}
-
-// isConnected says whether the PeerManager has a peer with id (init exchanged).
-func (n *Node) isConnected(id *btcec.PublicKey) bool {
-	for _, p := range n.pm.GetPeerNodeIDs() {
-		if p.NodeID.IsEqual(id) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasOutboundConn says whether a connection we opened to id is registered, handshake done or not.
-func (n *Node) hasOutboundConn(id *btcec.PublicKey) bool {
-	key := hex.EncodeToString(id.SerializeCompressed())
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	for _, info := range n.conns {
-		if info.nodeID == key {
-			return true
-		}
-	}
-	return false
-}
-
-// redial reconnects to a peer with backoff until connected or stopped. If the peer connects to us
-// meanwhile, or another connection of ours to it is under way (one that replaced the connection whose
-// end started this redial), it stops: redialling then would replace that one in turn, endlessly.
-func (n *Node) redial(id *btcec.PublicKey, addr string) {
-	delay := 500 * time.Millisecond
-	for {
-		if n.isConnected(id) || n.hasOutboundConn(id) {
-			return
-		}
-		if err := n.dial(id, addr); err == nil {
-			return
-		} else {
-			n.log.Debug("reconnect failed", "peer", addr, "err", err)
-		}
-		select {
-		case <-n.stopCh:
-			return
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, 30*time.Second)
-	}
+	n.out.BroadcastTransactions(n.wallet.UnconfirmedTransactions()...)
 }
 
 // handleEvent is the host's reaction to each event of the ChannelManager and the ChainMonitor.
@@ -790,7 +428,7 @@ func (n *Node) handleEvent(e events.Event) error {
 			// The manager has broadcast it (through a queue); hand it to btcd now as well, so that
 			// openchannel returns with the funding transaction in the mempool.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := n.chain.SendRawTransaction(ctx, tx); err != nil && !errors.Is(err, btcdchain.ErrAlreadyKnown) {
+			if err := n.out.SendRawTransaction(ctx, tx); err != nil && !errors.Is(err, btcdchain.ErrAlreadyKnown) {
 				n.log.Warn("broadcasting funding transaction", "txid", tx.TxHash(), "err", err)
 			}
 			cancel()
@@ -976,7 +614,7 @@ func (n *Node) sweep(ev events.SpendableOutputs) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := n.chain.SendRawTransaction(ctx, tx); err != nil {
+	if err := n.out.SendRawTransaction(ctx, tx); err != nil {
 		n.log.Warn("broadcasting sweep", "txid", tx.TxHash(), "err", err)
 	}
 	n.log.Info("swept spendable outputs", "txid", tx.TxHash(), "outputs", len(descs))
@@ -1025,21 +663,46 @@ func parseNodeID(s string) (*btcec.PublicKey, error) {
 	return k, nil
 }
 
-// eventHub fans node events out to the control API's subscribers.
+// eventHub fans node events out to the control API's subscribers. It is the event stream component:
+// closed (the initial state, and after close), it has no subscribers, gives new ones a closed channel
+// and drops what is published.
 type eventHub struct {
-	mu   sync.Mutex
-	next int
-	subs map[int]chan nodeapi.Event
+	mu     sync.Mutex
+	next   int
+	subs   map[int]chan nodeapi.Event
+	closed bool
 }
 
-func newEventHub() *eventHub { return &eventHub{subs: map[int]chan nodeapi.Event{}} }
+func newEventHub() *eventHub { return &eventHub{subs: map[int]chan nodeapi.Event{}, closed: true} }
+
+// open lets subscribers in.
+func (h *eventHub) open() {
+	h.mu.Lock()
+	h.closed = false
+	h.mu.Unlock()
+}
+
+// close ends every subscription (their channels are closed) and refuses new ones until open.
+func (h *eventHub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for id, ch := range h.subs {
+		delete(h.subs, id)
+		close(ch)
+	}
+}
 
 func (h *eventHub) subscribe() (<-chan nodeapi.Event, func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	ch := make(chan nodeapi.Event, 256)
+	if h.closed {
+		close(ch)
+		return ch, func() {}
+	}
 	id := h.next
 	h.next++
-	ch := make(chan nodeapi.Event, 256)
 	h.subs[id] = ch
 	return ch, func() {
 		h.mu.Lock()

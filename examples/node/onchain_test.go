@@ -46,6 +46,7 @@ func newBumpNode(t *testing.T) *bumpNode {
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	hub := newEventHub()
+	hub.open()
 	evs, cancel := hub.subscribe()
 	t.Cleanup(cancel)
 	b, err := newBumper(w, w.Broadcaster(chain), km, log, hub)
@@ -213,6 +214,7 @@ func TestArchiveResolved(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	hub := newEventHub()
+	hub.open()
 	evs, cancel := hub.subscribe()
 	defer cancel()
 	a, b, c := wire.OutPoint{Hash: chainhash.Hash{2}, Index: 1}, wire.OutPoint{Hash: chainhash.Hash{1}}, wire.OutPoint{Hash: chainhash.Hash{3}}

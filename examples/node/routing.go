@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -15,43 +13,48 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 
 	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/peermanager"
 	"github.com/lnkit/lnkit/router"
 )
 
-// Snapshot files of the routing state, in the network's directory.
-const (
-	graphFile  = "graph"
-	scorerFile = "scorer"
+// Keys of the routing state's snapshots in the node's KVStore; a snapshot that cannot be decoded is
+// moved to the key with corruptSuffix.
+var (
+	graphKey  = kvstore.Key{Primary: "routing", Key: "graph"}
+	scorerKey = kvstore.Key{Primary: "routing", Key: "scorer"}
 )
+
+const corruptSuffix = "-corrupt"
 
 // routing is the node's view of the network: the NetworkGraph, fed by gossip (the P2PGossipSync is
 // the PeerManager's routing message handler) and by the chain (chainListener hands it every block, so
 // a funding spend closes the channel), the ProbabilisticScorer that queryroutes consults, and the
 // DefaultRouter over both that the ChannelManager pays with (SetRouter), learning from every outcome.
 //
-// Both are caches: they are snapshotted to <dir>/graph and <dir>/scorer every -tick.graph, at Stop,
-// and the graph also at a chain checkpoint that changed its funding spends (so that a close seen in a
-// block is not lost to a crash once the block is checkpointed). A snapshot that cannot be read is
-// moved aside (<file>.corrupt) and the node starts with an empty graph or scorer.
+// Both are caches: they are snapshotted to ("routing", "", "graph") and ("routing", "", "scorer") every
+// -tick.graph, at Stop, and the graph also at a chain checkpoint that changed its funding spends (so
+// that a close seen in a block is not lost to a crash once the block is checkpointed). A snapshot that
+// cannot be decoded is moved aside (to "graph-corrupt", "scorer-corrupt") and the node starts with an
+// empty graph or scorer.
 type routing struct {
 	graph  *router.NetworkGraph
 	scorer *router.ProbabilisticScorer
 	gossip *router.P2PGossipSync // nil without -gossip
 	router *router.DefaultRouter // nil until newRouter
-	dir    string
+	kv     kvstore.KVStore
 	log    *slog.Logger
 
 	saveMu     sync.Mutex
 	spentSaved [sha256.Size]byte // digest of the graph's funding spends in the last graph snapshot
 }
 
-// openRouting loads the graph and scorer snapshots of dir (or starts empty) and, with gossip, makes
+// openRouting loads the graph and scorer snapshots of kv (or starts empty) and, with gossip, makes
 // the gossip sync over the graph. utxo may be nil (announcements are then not checked on chain).
-func openRouting(dir string, net *chaincfg.Params, utxo router.UTXOLookup, gossip bool, log *slog.Logger) *routing {
-	r := &routing{dir: dir, log: log}
-	r.graph = loadGraph(filepath.Join(dir, graphFile), utxo, log)
-	r.scorer = loadScorer(filepath.Join(dir, scorerFile), r.graph, log)
+func openRouting(kv kvstore.KVStore, net *chaincfg.Params, utxo router.UTXOLookup, gossip bool, log *slog.Logger) *routing {
+	r := &routing{kv: kv, log: log}
+	r.graph = loadGraph(kv, utxo, log)
+	r.scorer = loadScorer(kv, r.graph, log)
 	r.spentSaved = spentDigest(r.graph)
 	if gossip {
 		r.gossip = router.NewP2PGossipSync(r.graph, net, router.GossipConfig{}, log.With("component", "gossip"))
@@ -61,55 +64,57 @@ func openRouting(dir string, net *chaincfg.Params, utxo router.UTXOLookup, gossi
 	return r
 }
 
-// loadGraph reads a graph snapshot; a missing one gives an empty graph, an unreadable one is moved
+// loadGraph reads the graph snapshot; a missing one gives an empty graph, an undecodable one is moved
 // aside and gives an empty graph.
-func loadGraph(path string, utxo router.UTXOLookup, log *slog.Logger) *router.NetworkGraph {
-	data, err := readSnapshot(path, log)
-	if err != nil || data == nil {
+func loadGraph(kv kvstore.KVStore, utxo router.UTXOLookup, log *slog.Logger) *router.NetworkGraph {
+	data := readSnapshot(kv, graphKey, log)
+	if data == nil {
 		return router.NewNetworkGraph(utxo)
 	}
 	g, err := router.ReadNetworkGraph(data, utxo)
 	if err != nil {
-		quarantine(path, err, log)
+		quarantine(kv, graphKey, data, err, log)
 		return router.NewNetworkGraph(utxo)
 	}
 	return g
 }
 
-// loadScorer reads a scorer snapshot as loadGraph does, with LDK's default parameters.
-func loadScorer(path string, graph *router.NetworkGraph, log *slog.Logger) *router.ProbabilisticScorer {
+// loadScorer reads the scorer snapshot as loadGraph does, with LDK's default parameters.
+func loadScorer(kv kvstore.KVStore, graph *router.NetworkGraph, log *slog.Logger) *router.ProbabilisticScorer {
 	decay := router.DefaultProbabilisticScoringDecayParameters()
 	fee := router.DefaultProbabilisticScoringFeeParameters()
-	data, err := readSnapshot(path, log)
-	if err != nil || data == nil {
+	data := readSnapshot(kv, scorerKey, log)
+	if data == nil {
 		return router.NewProbabilisticScorer(decay, fee, graph)
 	}
 	s, err := router.ReadProbabilisticScorer(data, decay, fee, graph)
 	if err != nil {
-		quarantine(path, err, log)
+		quarantine(kv, scorerKey, data, err, log)
 		return router.NewProbabilisticScorer(decay, fee, graph)
 	}
 	return s
 }
 
-// readSnapshot returns the file's bytes, nil if it does not exist; another error is logged.
-func readSnapshot(path string, log *slog.Logger) ([]byte, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+// readSnapshot returns the value under k, nil if there is none; another error is logged.
+func readSnapshot(kv kvstore.KVStore, k kvstore.Key, log *slog.Logger) []byte {
+	data, _, err := kv.Read(k)
+	if errors.Is(err, kvstore.ErrNotFound) {
+		return nil
 	}
 	if err != nil {
-		log.Warn("cannot read snapshot; starting empty", "file", path, "err", err)
-		return nil, err
+		log.Warn("cannot read snapshot; starting empty", "key", k.String(), "err", err)
+		return nil
 	}
-	return data, nil
+	return data
 }
 
-// quarantine logs a snapshot that could not be decoded and moves it to <path>.corrupt.
-func quarantine(path string, err error, log *slog.Logger) {
-	log.Warn("corrupt snapshot moved aside; starting empty", "file", path, "err", err)
-	if rerr := os.Rename(path, path+".corrupt"); rerr != nil {
-		log.Warn("moving corrupt snapshot", "file", path, "err", rerr)
+// quarantine logs a snapshot that could not be decoded and moves it to <key>-corrupt.
+func quarantine(kv kvstore.KVStore, k kvstore.Key, data []byte, err error, log *slog.Logger) {
+	aside := kvstore.Key{Primary: k.Primary, Secondary: k.Secondary, Key: k.Key + corruptSuffix}
+	log.Warn("corrupt snapshot moved aside; starting empty", "key", k.String(), "to", aside.String(), "err", err)
+	var b kvstore.Batch
+	if err := kv.Commit(b.Put(aside, data).Remove(k)); err != nil {
+		log.Warn("moving corrupt snapshot", "key", k.String(), "err", err)
 	}
 }
 
@@ -144,7 +149,7 @@ func (r *routing) save(now time.Time) error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
 	r.scorer.TimePassed(time.Duration(now.UnixNano()))
-	return errors.Join(r.saveGraphLocked(), writeFileAtomic(filepath.Join(r.dir, scorerFile), r.scorer.Write(), 0o600))
+	return errors.Join(r.saveGraphLocked(), r.kv.Write(scorerKey, r.scorer.Write()))
 }
 
 // saveIfSpendsChanged writes the graph snapshot if the funding spends it tracks changed since the last
@@ -160,7 +165,7 @@ func (r *routing) saveIfSpendsChanged() error {
 
 func (r *routing) saveGraphLocked() error {
 	digest := spentDigest(r.graph)
-	if err := writeFileAtomic(filepath.Join(r.dir, graphFile), r.graph.Write(), 0o600); err != nil {
+	if err := r.kv.Write(graphKey, r.graph.Write()); err != nil {
 		return err
 	}
 	r.spentSaved = digest

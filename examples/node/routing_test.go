@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/router"
 )
@@ -43,11 +43,20 @@ func (s *syncBuffer) String() string {
 func testNodeConfig(t *testing.T, btcd *fakeBtcd, extra ...string) *Config {
 	t.Helper()
 	args := append([]string{"-datadir", t.TempDir(), "-network", "regtest", "-btcd.rpchost", btcd.addr(),
-		"-btcd.rpcuser", "u", "-btcd.rpcpass", "p", "-btcd.notls", "-listen", "off", "-tick.chain", "20ms"}, extra...)
+		"-btcd.rpcuser", "u", "-btcd.rpcpass", "p", "-btcd.notls", "-listen", "off", "-rpclisten", "127.0.0.1:0", "-tick.chain", "20ms"}, extra...)
 	cfg, rest, err := parseConfig(args)
 	require.NoError(t, err)
 	require.Empty(t, rest)
 	return cfg
+}
+
+// withStore opens the store of a stopped node of cfg (-store fs) and calls f with it.
+func withStore(t *testing.T, cfg *Config, f func(kv kvstore.KVStore)) {
+	t.Helper()
+	s, err := openKV(context.Background(), cfg.Store, filepath.Join(cfg.DataDir, "regtest"), cfg.PostgresDSN, cfg.PostgresTimeout)
+	require.NoError(t, err)
+	defer s.close()
+	f(s.kv)
 }
 
 // startTestNode opens and starts a node on cfg's datadir; it is stopped at the end of the test (Stop
@@ -78,9 +87,10 @@ func fundingFor(t *testing.T, seed1, seed2 byte, valueSat int64) (*wire.MsgTx, [
 	return tx, [2][33]byte{b1, b2}
 }
 
-func readGraphFile(t *testing.T, dir string) *router.NetworkGraph {
+// readGraph decodes the graph snapshot in kv.
+func readGraph(t *testing.T, kv kvstore.KVStore) *router.NetworkGraph {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, graphFile))
+	data, _, err := kv.Read(graphKey)
 	require.NoError(t, err)
 	g, err := router.ReadNetworkGraph(data, nil)
 	require.NoError(t, err)
@@ -103,7 +113,6 @@ func TestRoutingStateSurvivesRestart(t *testing.T) {
 	height := btcd.mine(fund)
 	btcd.mine()
 	cfg := testNodeConfig(t, btcd)
-	dir := filepath.Join(cfg.DataDir, "regtest")
 	a, b := testID(1), testID(2)
 	ab := scid(height, 1, 0)
 
@@ -126,9 +135,12 @@ func TestRoutingStateSurvivesRestart(t *testing.T) {
 	require.True(t, ok)
 	require.EqualValues(t, 200_000_000, maxBefore, "the failed probe bounds the liquidity")
 	n.Stop()
-	for _, f := range []string{graphFile, scorerFile} {
-		require.FileExists(t, filepath.Join(dir, f))
-	}
+	withStore(t, cfg, func(kv kvstore.KVStore) {
+		for _, k := range []kvstore.Key{graphKey, scorerKey} {
+			_, _, err := kv.Read(k)
+			require.NoError(t, err, "%s saved at stop", k)
+		}
+	})
 
 	n = startTestNode(t, cfg, nil)
 	after, ok := channelOf(n.routing.graph, ab)
@@ -170,7 +182,7 @@ func TestRoutingStateSurvivesRestart(t *testing.T) {
 		tip, err := n.loadTip()
 		return err == nil && tip.Height >= spentAt
 	}, 10*time.Second, 10*time.Millisecond, "the block is checkpointed")
-	ci, ok := channelOf(readGraphFile(t, dir), ab)
+	ci, ok := channelOf(readGraph(t, n.kv), ab)
 	require.True(t, ok)
 	require.Equal(t, spentAt, ci.SpentAtHeight, "the snapshot is saved before the checkpoint that saw the spend")
 }
@@ -178,42 +190,44 @@ func TestRoutingStateSurvivesRestart(t *testing.T) {
 func TestCorruptSnapshotsDoNotStopTheNode(t *testing.T) {
 	btcd := newFakeBtcd(t)
 	cfg := testNodeConfig(t, btcd)
-	dir := filepath.Join(cfg.DataDir, "regtest")
-	require.NoError(t, os.MkdirAll(dir, 0o700))
 	garbage := []byte("not a snapshot")
-	for _, f := range []string{graphFile, scorerFile} {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, f), garbage, 0o600))
-	}
+	withStore(t, cfg, func(kv kvstore.KVStore) {
+		for _, k := range []kvstore.Key{graphKey, scorerKey} {
+			require.NoError(t, kv.Write(k, garbage))
+		}
+	})
 	var logs syncBuffer
 	n := startTestNode(t, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	require.Equal(t, 0, n.routing.graph.NumChannels())
 	require.Equal(t, 0, n.routing.scorer.Len())
 	require.Contains(t, logs.String(), "corrupt snapshot moved aside")
-	for _, f := range []string{graphFile, scorerFile} {
-		kept, err := os.ReadFile(filepath.Join(dir, f+".corrupt"))
+	for _, k := range []kvstore.Key{graphKey, scorerKey} {
+		kept, _, err := n.kv.Read(kvstore.Key{Primary: k.Primary, Key: k.Key + corruptSuffix})
 		require.NoError(t, err)
-		require.Equal(t, garbage, kept, "%s kept aside", f)
+		require.Equal(t, garbage, kept, "%s kept aside", k)
 	}
 	info, err := (&service{n: n}).GetInfo(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 0, info.Gossip.NumNodes)
 
 	n.Stop()
-	readGraphFile(t, dir)
-	data, err := os.ReadFile(filepath.Join(dir, scorerFile))
-	require.NoError(t, err)
-	_, err = router.ReadProbabilisticScorer(data, router.DefaultProbabilisticScoringDecayParameters(),
-		router.DefaultProbabilisticScoringFeeParameters(), nil)
-	require.NoError(t, err, "a valid scorer snapshot replaces the corrupt one")
+	withStore(t, cfg, func(kv kvstore.KVStore) {
+		readGraph(t, kv)
+		data, _, err := kv.Read(scorerKey)
+		require.NoError(t, err)
+		_, err = router.ReadProbabilisticScorer(data, router.DefaultProbabilisticScoringDecayParameters(),
+			router.DefaultProbabilisticScoringFeeParameters(), nil)
+		require.NoError(t, err, "a valid scorer snapshot replaces the corrupt one")
+	})
 }
 
 func TestGossipOff(t *testing.T) {
-	r := openRouting(t.TempDir(), &chaincfg.RegressionNetParams, nil, false, slog.New(slog.DiscardHandler))
+	r := openRouting(kvstore.NewMemStore(), &chaincfg.RegressionNetParams, nil, false, slog.New(slog.DiscardHandler))
 	require.Nil(t, r.handler(), "no routing handler for the PeerManager")
 	require.False(t, r.gossipInfo().Enabled)
 	r.tick(time.Now()) // no gossip sync: a no-op
 
-	on := openRouting(t.TempDir(), &chaincfg.RegressionNetParams, nil, true, slog.New(slog.DiscardHandler))
+	on := openRouting(kvstore.NewMemStore(), &chaincfg.RegressionNetParams, nil, true, slog.New(slog.DiscardHandler))
 	require.NotNil(t, on.handler())
 	require.True(t, on.gossipInfo().Enabled)
 }

@@ -42,8 +42,8 @@ func (s *service) GetInfo(ctx context.Context) (*nodeapi.GetInfoResult, error) {
 	synced := n.synced
 	n.mu.Unlock()
 	var listen []string
-	if n.listener != nil {
-		listen = append(listen, n.listener.Addr().String())
+	if addr := n.listenAddr(); addr != "" {
+		listen = append(listen, addr)
 	}
 	return &nodeapi.GetInfoResult{NodeID: nodeIDHex(n.nodeID), Network: n.net.Name, BlockHeight: tip.Height,
 		BlockHash: tip.Hash.String(), SyncedToChain: synced, NumPeers: len(n.pm.GetPeerNodeIDs()),

@@ -22,6 +22,7 @@ import (
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/invoice"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/router"
 )
@@ -184,9 +185,7 @@ func TestPaymentsGoThroughTheRouter(t *testing.T) {
 // TestReconcilePayments: a payment recorded pending that the manager does not know is marked failed;
 // one it knows stays pending (its events will finish it); finished records are left alone.
 func TestReconcilePayments(t *testing.T) {
-	s, err := openStore(t.TempDir() + "/p.jsonl")
-	require.NoError(t, err)
-	defer s.close()
+	s := testRecords(t, kvstore.NewMemStore())
 	var known events.PaymentID
 	known[0] = 0xaa
 	s.putPayment(nodeapi.Payment{PaymentID: hex.EncodeToString(known[:]), Status: nodeapi.StatusPending, CreatedAt: 1})
@@ -319,9 +318,7 @@ func TestFailureName(t *testing.T) {
 // (ErrPartialSend) is in flight, not failed: the call waits for the manager's outcome. Any other error
 // of the send fails the record at once.
 func TestPartialSendWaitsForTheOutcome(t *testing.T) {
-	s, err := openStore(t.TempDir() + "/p.jsonl")
-	require.NoError(t, err)
-	defer s.close()
+	s := testRecords(t, kvstore.NewMemStore())
 	svc := &service{n: &Node{store: s, log: slog.New(slog.DiscardHandler), wakeCh: make(chan struct{}, 1)}}
 	ctx := context.Background()
 
@@ -345,7 +342,7 @@ func TestPartialSendWaitsForTheOutcome(t *testing.T) {
 	s.updatePayment("aa", func(p *nodeapi.Payment) { p.Status = nodeapi.StatusSucceeded })
 	require.Equal(t, nodeapi.StatusSucceeded, (<-done).Status)
 
-	_, err = svc.sendAndWait(ctx, nodeapi.Payment{PaymentID: "bb"}, false, func() error { return errors.New("peer offline") })
+	_, err := svc.sendAndWait(ctx, nodeapi.Payment{PaymentID: "bb"}, false, func() error { return errors.New("peer offline") })
 	require.ErrorContains(t, err, "peer offline")
 	p, _ := s.payment("bb")
 	require.Equal(t, nodeapi.StatusFailed, p.Status)
@@ -394,7 +391,7 @@ func TestNoRedialWhileAConnectionIsBeingMade(t *testing.T) {
 	require.True(t, n.hasOutboundConn(peer))
 	require.False(t, n.isConnected(peer))
 
-	n.redial(peer, ln.Addr().String()) // returns at once
+	n.redial(n.peers, peer, ln.Addr().String()) // returns at once
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err = (&service{n: n}).Connect(ctx, nodeapi.ConnectParams{NodeID: nodeIDHex(peer), Address: ln.Addr().String()})

@@ -1,117 +1,95 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
+	"log/slog"
 	"sort"
 	"sync"
 
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/examples/nodeapi"
+	"github.com/lnkit/lnkit/kvstore"
 )
 
-// store keeps the node's payment and invoice records for listpayments and listinvoices. It is an
-// append-only file of JSON lines, one per change ({"payment": ...} or {"invoice": ...}); the last
-// line for a key wins. The file is compacted when the store is opened. The channel state itself
-// lives with the ChannelManager and the monitors: these records are the host's bookkeeping.
+// store keeps the node's payment and invoice records for listpayments and listinvoices, one key per
+// record in the node's KVStore (a payment's cost does not grow with the history):
+//
+//	("payments", "", "<payment id, hex>")   a nodeapi.Payment, JSON
+//	("invoices", "", "<payment hash, hex>") a nodeapi.Invoice, JSON
+//
+// Every record is read at start and kept in memory; each change rewrites its record. The channel
+// state itself lives with the ChannelManager and the monitors: these records are the host's
+// bookkeeping. A write that fails is logged and the record stays changed in memory (the manager
+// re-delivers payment outcomes it was not told were handled; a fenced store stops the node anyway).
 type store struct {
 	mu       sync.Mutex
-	path     string
-	f        *os.File
-	w        *bufio.Writer
+	kv       kvstore.KVStore
+	log      *slog.Logger
 	payments map[string]*nodeapi.Payment // by payment id (hex)
 	invoices map[string]*nodeapi.Invoice // by payment hash (hex)
 	// waiters are the callers waiting for a payment to finish, by payment id.
 	waiters map[string][]chan nodeapi.Payment
 }
 
-type storeLine struct {
-	Payment *nodeapi.Payment `json:"payment,omitempty"`
-	Invoice *nodeapi.Invoice `json:"invoice,omitempty"`
-}
+// Namespaces of the records.
+const (
+	nsPayments = "payments"
+	nsInvoices = "invoices"
+)
 
-// openStore reads path (if it exists), compacts it and opens it for appending.
-func openStore(path string) (*store, error) {
-	s := &store{path: path, payments: map[string]*nodeapi.Payment{}, invoices: map[string]*nodeapi.Invoice{},
+// openStore reads every record of kv.
+func openStore(kv kvstore.KVStore, log *slog.Logger) (*store, error) {
+	s := &store{kv: kv, log: log, payments: map[string]*nodeapi.Payment{}, invoices: map[string]*nodeapi.Invoice{},
 		waiters: map[string][]chan nodeapi.Payment{}}
-	if f, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for sc.Scan() {
-			var l storeLine
-			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-				// A torn last line after a crash: ignore it.
-				continue
-			}
-			if l.Payment != nil {
-				s.payments[l.Payment.PaymentID] = l.Payment
-			}
-			if l.Invoice != nil {
-				s.invoices[l.Invoice.PaymentHash] = l.Invoice
-			}
-		}
-		_ = f.Close()
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-	} else if !os.IsNotExist(err) {
+	if err := readRecords(kv, nsPayments, func(p *nodeapi.Payment) { s.payments[p.PaymentID] = p }); err != nil {
 		return nil, err
 	}
-	if err := s.compact(); err != nil {
+	if err := readRecords(kv, nsInvoices, func(inv *nodeapi.Invoice) { s.invoices[inv.PaymentHash] = inv }); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// compact rewrites the file with one line per record and reopens it for appending.
-func (s *store) compact() error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	for _, p := range s.payments {
-		if err := enc.Encode(storeLine{Payment: p}); err != nil {
-			return err
-		}
-	}
-	for _, inv := range s.invoices {
-		if err := enc.Encode(storeLine{Invoice: inv}); err != nil {
-			return err
-		}
-	}
-	if err := writeFileAtomic(s.path, buf.Bytes(), 0o600); err != nil {
-		return err
-	}
-	var err error
-	s.f, err = os.OpenFile(s.path, os.O_APPEND|os.O_WRONLY, 0o600)
+// readRecords decodes every JSON record of one namespace, in key order.
+func readRecords[T any](kv kvstore.KVStore, ns string, f func(*T)) error {
+	names, err := kv.List(ns, "")
 	if err != nil {
-		return err
+		return fmt.Errorf("listing %s: %w", ns, err)
 	}
-	s.w = bufio.NewWriter(s.f)
+	for _, name := range names {
+		k := kvstore.Key{Primary: ns, Key: name}
+		b, _, err := kv.Read(k)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", k, err)
+		}
+		v := new(T)
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("decoding %s: %w", k, err)
+		}
+		f(v)
+	}
 	return nil
 }
 
-// appendLocked writes one record line. The OS gets it at once (no fsync: these are records, and the
-// payment outcomes are re-delivered by the ChannelManager after a crash).
-func (s *store) appendLocked(l storeLine) {
-	b, err := json.Marshal(l)
-	if err != nil || s.w == nil {
-		return
+// recordKey is the key of a record whose id is hex (lower case); anything else (only tests make such
+// ids) is hex-encoded as it stands so that the key stays valid.
+func recordKey(ns, id string) kvstore.Key {
+	if (kvstore.Key{Primary: ns, Key: id}).Validate() != nil {
+		id = "x" + hex.EncodeToString([]byte(id))
 	}
-	_, _ = s.w.Write(append(b, '\n'))
-	_ = s.w.Flush()
+	return kvstore.Key{Primary: ns, Key: id}
 }
 
-func (s *store) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f != nil {
-		_ = s.w.Flush()
-		_ = s.f.Sync()
-		_ = s.f.Close()
-		s.f, s.w = nil, nil
+// writeLocked writes one record. The caller holds s.mu.
+func (s *store) writeLocked(k kvstore.Key, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = s.kv.Write(k, b)
+	}
+	if err != nil {
+		s.log.Error("writing record", "key", k.String(), "err", err)
 	}
 }
 
@@ -121,7 +99,7 @@ func (s *store) putPayment(p nodeapi.Payment) {
 	defer s.mu.Unlock()
 	cp := p
 	s.payments[p.PaymentID] = &cp
-	s.appendLocked(storeLine{Payment: &cp})
+	s.writeLocked(recordKey(nsPayments, p.PaymentID), &cp)
 	if p.Status != nodeapi.StatusPending {
 		for _, ch := range s.waiters[p.PaymentID] {
 			ch <- p
@@ -174,7 +152,7 @@ func (s *store) putInvoice(inv nodeapi.Invoice) {
 	defer s.mu.Unlock()
 	cp := inv
 	s.invoices[inv.PaymentHash] = &cp
-	s.appendLocked(storeLine{Invoice: &cp})
+	s.writeLocked(recordKey(nsInvoices, inv.PaymentHash), &cp)
 }
 
 func (s *store) invoice(hash string) (nodeapi.Invoice, bool) {

@@ -1,19 +1,26 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/examples/nodeapi"
+	"github.com/lnkit/lnkit/kvstore"
 )
 
-func TestStoreKeepsLastRecordAcrossReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "payments.jsonl")
-	s, err := openStore(path)
+func testRecords(t *testing.T, kv kvstore.KVStore) *store {
+	t.Helper()
+	s, err := openStore(kv, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
+	return s
+}
+
+// TestStoreKeepsLastRecordAcrossReopen: each record is one key holding its last version.
+func TestStoreKeepsLastRecordAcrossReopen(t *testing.T) {
+	kv := kvstore.NewMemStore()
+	s := testRecords(t, kv)
 	s.putPayment(nodeapi.Payment{PaymentID: "aa", PaymentHash: "h1", AmountMsat: 5, Status: nodeapi.StatusPending, CreatedAt: 1})
 	s.putPayment(nodeapi.Payment{PaymentID: "bb", PaymentHash: "h2", AmountMsat: 7, Status: nodeapi.StatusPending, CreatedAt: 2})
 	got, ok := s.updatePayment("aa", func(p *nodeapi.Payment) { p.Status = nodeapi.StatusSucceeded; p.Preimage = "pp" })
@@ -23,18 +30,12 @@ func TestStoreKeepsLastRecordAcrossReopen(t *testing.T) {
 	require.False(t, ok)
 	s.putInvoice(nodeapi.Invoice{PaymentHash: "h3", AmountMsat: 9, Status: nodeapi.InvoiceOpen, CreatedAt: 3})
 	s.putInvoice(nodeapi.Invoice{PaymentHash: "h3", AmountMsat: 9, ReceivedMsat: 9, Status: nodeapi.InvoicePaid, CreatedAt: 3})
-	s.close()
+	keys, err := kv.ListAll()
+	require.NoError(t, err)
+	require.Equal(t, []kvstore.Key{{Primary: nsInvoices, Key: "h3"}, {Primary: nsPayments, Key: "aa"},
+		{Primary: nsPayments, Key: "bb"}}, keys, "one key per record")
 
-	// A torn last line (a crash while appending) is ignored.
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	require.NoError(t, err)
-	_, err = f.WriteString(`{"payment":{"payment_id":"cc","sta`)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
-
-	s, err = openStore(path)
-	require.NoError(t, err)
-	defer s.close()
+	s = testRecords(t, kv)
 	ps := s.listPayments()
 	require.Len(t, ps, 2)
 	require.Equal(t, "aa", ps[0].PaymentID)
@@ -45,12 +46,14 @@ func TestStoreKeepsLastRecordAcrossReopen(t *testing.T) {
 	require.Len(t, invs, 1)
 	require.Equal(t, nodeapi.InvoicePaid, invs[0].Status)
 	require.Equal(t, uint64(9), invs[0].ReceivedMsat)
+
+	// An id that is not a valid key part gets one.
+	s.putPayment(nodeapi.Payment{PaymentID: "a/b", Status: nodeapi.StatusFailed})
+	require.Len(t, testRecords(t, kv).listPayments(), 3)
 }
 
 func TestStoreWaitersGetFinalPayment(t *testing.T) {
-	s, err := openStore(filepath.Join(t.TempDir(), "p.jsonl"))
-	require.NoError(t, err)
-	defer s.close()
+	s := testRecords(t, kvstore.NewMemStore())
 	s.putPayment(nodeapi.Payment{PaymentID: "aa", Status: nodeapi.StatusPending})
 	w1 := s.waitPayment("aa")
 	w2 := s.waitPayment("aa")

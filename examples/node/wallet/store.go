@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -227,36 +228,82 @@ func (w *Wallet) encode() ([]byte, error) {
 	return json.MarshalIndent(&st, "", " ")
 }
 
-// save writes the state file atomically: a temporary file in the same directory, fsync, rename, and an
-// fsync of the directory. The caller holds w.mu.
+// Storage keeps the wallet's state: one document (JSON, see state), replaced as a whole by each save.
+// NewFileStorage keeps it in a file; a host may keep it elsewhere (the example node keeps it in its
+// KVStore), as long as Save is durable when it returns.
+type Storage interface {
+	// Load returns the saved state, or an error wrapping ErrNoState if none was saved.
+	Load() ([]byte, error)
+	// Save replaces the saved state, durably before it returns.
+	Save(state []byte) error
+}
+
+// ErrNoState: the Storage holds no wallet yet.
+var ErrNoState = errors.New("wallet: no saved state")
+
+// FileStorage is a Storage in dir/wallet.json, written atomically: a temporary file in the same
+// directory, fsync, rename, and an fsync of the directory.
+type FileStorage struct {
+	path string
+}
+
+// NewFileStorage returns the storage of a wallet in dir, creating dir (mode 0700) if needed.
+func NewFileStorage(dir string) (*FileStorage, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("wallet: %w", err)
+	}
+	return &FileStorage{path: filepath.Join(dir, StateFileName)}, nil
+}
+
+// Load implements Storage.
+func (f *FileStorage) Load() ([]byte, error) {
+	data, err := os.ReadFile(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNoState, f.path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wallet: %w", err)
+	}
+	return data, nil
+}
+
+// Save implements Storage.
+func (f *FileStorage) Save(data []byte) error {
+	dir := filepath.Dir(f.path)
+	tf, err := os.CreateTemp(dir, StateFileName+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := tf.Name()
+	_, err = tf.Write(data)
+	if err == nil {
+		err = tf.Sync()
+	}
+	if cerr := tf.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, f.path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
+
+// save writes the state through the Storage. The caller holds w.mu.
 func (w *Wallet) save() error {
 	data, err := w.encode()
 	if err != nil {
 		return fmt.Errorf("wallet: encoding state: %w", err)
 	}
-	dir := filepath.Dir(w.path)
-	f, err := os.CreateTemp(dir, StateFileName+".tmp*")
-	if err != nil {
+	if err := w.store.Save(data); err != nil {
 		return fmt.Errorf("wallet: saving: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, w.path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("wallet: saving: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
 	}
 	w.dirty = false
 	w.sinceSave = 0

@@ -21,7 +21,8 @@
 // CPFP children and fee inputs paid from the wallet, replaced (BIP 125) as the monitor raises its
 // target.
 //
-// State lives in dir/wallet.json, written as a whole (temporary file, fsync, rename). Every call that hands
+// State lives in a Storage: dir/wallet.json with Open (written as a whole: temporary file, fsync, rename),
+// or wherever OpenStorage is given (the example node keeps it in its KVStore). Every call that hands
 // out something (an address, a funded transaction) saves before it returns; block callbacks save when a
 // block touched the wallet and otherwise every SaveEveryBlocks blocks, so after a crash the wallet resumes
 // from a slightly older best block and the chain follower replays the blocks since. Reorganisations deeper
@@ -36,8 +37,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 
@@ -133,7 +132,7 @@ type txRecord struct {
 // Wallet is a BIP 84 wallet. Create it with Open.
 type Wallet struct {
 	mu     sync.Mutex
-	path   string // state file
+	store  Storage // where the state is saved
 	net    *chaincfg.Params
 	chains [2]*hdkeychain.ExtendedKey // private keys of m/84'/coin'/0'/0 and .../1
 	acctID []byte                     // compressed public key of the account, identifies the seed
@@ -170,6 +169,16 @@ type Wallet struct {
 // Errors: ErrInvalidSeed, ErrWrongWallet (dir holds a wallet of another seed or network), ErrCorruptState,
 // or the file system's error.
 func Open(dir string, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wallet, error) {
+	st, err := NewFileStorage(dir)
+	if err != nil {
+		return nil, err
+	}
+	return OpenStorage(st, seed, net, birthday)
+}
+
+// OpenStorage opens the wallet whose state st holds, or creates one there, as Open does for a
+// directory. Errors: those of Open, and st's, wrapped.
+func OpenStorage(st Storage, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wallet, error) {
 	if net == nil {
 		return nil, errors.New("wallet: nil network parameters")
 	}
@@ -191,11 +200,8 @@ func Open(dir string, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wa
 	if err != nil {
 		return nil, fmt.Errorf("wallet: account key: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("wallet: %w", err)
-	}
 	w := &Wallet{
-		path:       filepath.Join(dir, StateFileName),
+		store:      st,
 		net:        net,
 		chains:     chains,
 		acctID:     acctPub.SerializeCompressed(),
@@ -210,7 +216,7 @@ func Open(dir string, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wa
 		claimTxids: make(map[chainhash.Hash]struct{}),
 		coinbaseMa: int32(net.CoinbaseMaturity),
 	}
-	data, err := os.ReadFile(w.path)
+	data, err := st.Load()
 	switch {
 	case err == nil:
 		st, err := decodeState(data)
@@ -220,7 +226,7 @@ func Open(dir string, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wa
 		if err := w.restore(st); err != nil {
 			return nil, err
 		}
-	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, ErrNoState):
 		w.extendWatch()
 		if err := w.save(); err != nil {
 			return nil, err
