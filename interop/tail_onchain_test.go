@@ -553,8 +553,9 @@ func Test13Justice(t *testing.T) {
 }
 
 // Test14ArchiveResolvedMonitors: the node archives the monitors of the channels the on-chain
-// scenarios resolved (with the suite's -tick.archive=3s; the default is 10 minutes): each moves to
-// <datadir>/regtest/monitors/archive/ and leaves listbalances.
+// scenarios resolved (with the suite's -tick.archive=3s; the default is 10 minutes): each moves, in the
+// node's filesystem store (<datadir>/regtest/store, kvstore/fsstore's layout), from monitors/ to
+// archived_monitors/ and leaves listbalances.
 func Test14ArchiveResolvedMonitors(t *testing.T) {
 	lk := needNode(t)
 	if !strings.Contains(nodeTuning(), "-tick.archive") {
@@ -564,11 +565,11 @@ func Test14ArchiveResolvedMonitors(t *testing.T) {
 		t.Skip("no on-chain scenario ran")
 	}
 	nw.mine(t, 1)
-	dir := filepath.Join(lk.dir, "regtest", "monitors")
+	dir := filepath.Join(lk.dir, "regtest", "store")
 	for _, fund := range suite.resolved {
 		waitFor(t, 30*time.Second, func() (bool, string) {
-			_, live := os.Stat(filepath.Join(dir, fund+"_0"))
-			_, archived := os.Stat(filepath.Join(dir, "archive", fund+"_0"))
+			_, live := os.Stat(filepath.Join(dir, "monitors", "@", fund+"_0"))
+			_, archived := os.Stat(filepath.Join(dir, "archived_monitors", "@", fund+"_0"))
 			return os.IsNotExist(live) && archived == nil && lk.chanBalances(t, fund) == nil,
 				fmt.Sprintf("monitor of %s not archived (%v, %v)", fund, live, archived)
 		})
