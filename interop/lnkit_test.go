@@ -24,6 +24,8 @@ type lnkitNode struct {
 	rpcAddr string
 	bin     string
 	net     *network
+	// extra are more flags for the node (TestThroughput's -store).
+	extra []string
 
 	mu  sync.Mutex
 	p   *proc
@@ -52,6 +54,7 @@ func (n *lnkitNode) args() []string {
 		"-btcd.rpccert", n.net.btcd.certPath,
 		"-listen", n.p2pAddr, "-rpclisten", n.rpcAddr, "-feeurl", n.net.fees.url(),
 	}
+	a = append(a, n.extra...)
 	return append(a, strings.Fields(nodeTuning())...)
 }
 

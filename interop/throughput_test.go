@@ -49,6 +49,7 @@ import (
 //	LNKIT_THROUGHPUT_CHAN_SAT     capacity of both channels (default 16000000, under the 2^24 limit)
 //	LNKIT_THROUGHPUT_LND_API      v1 (default): POST /v1/channels/transactions (SendPaymentSync);
 //	                              v2: POST /v2/router/send (SendPaymentV2, streaming, as lncli does)
+//	LNKIT_THROUGHPUT_STORE        the lnkit nodes' store: fs (default), sqlite, postgres
 //	LNKIT_THROUGHPUT_DEBUGLOG     1: keep the suite's debug logging on all four nodes (default: info
 //	                              on all four, as a production node would run)
 //
@@ -81,8 +82,9 @@ func TestThroughput(t *testing.T) {
 	var wg sync.WaitGroup
 	var startErr [4]error
 	wg.Add(4)
-	go func() { defer wg.Done(); a, startErr[0] = tpStartLnkit(bin, "tp-lnkit-a") }()
-	go func() { defer wg.Done(); b, startErr[1] = tpStartLnkit(bin, "tp-lnkit-b") }()
+	storeFlags := tpStoreFlags(t)
+	go func() { defer wg.Done(); a, startErr[0] = tpStartLnkit(bin, "tp-lnkit-a", storeFlags[0]) }()
+	go func() { defer wg.Done(); b, startErr[1] = tpStartLnkit(bin, "tp-lnkit-b", storeFlags[1]) }()
 	go func() { defer wg.Done(); c, startErr[2] = tpStartLnd("tp-lnd-c", lndExtra) }()
 	go func() { defer wg.Done(); d, startErr[3] = tpStartLnd("tp-lnd-d", lndExtra) }()
 	wg.Wait()
@@ -332,13 +334,33 @@ func tpConfigFromEnv(t *testing.T) tpConfig {
 }
 
 // tpStartLnkit starts one more lnkit example node (not the suite's nw.lk: nw.mine does not wait for it).
-func tpStartLnkit(bin, name string) (*lnkitNode, error) {
+func tpStartLnkit(bin, name string, extra []string) (*lnkitNode, error) {
 	n := &lnkitNode{name: name, dir: filepath.Join(nw.dir, name), p2pAddr: ports.next(), rpcAddr: ports.next(),
-		bin: bin, net: nw}
+		bin: bin, net: nw, extra: extra}
 	if err := n.start(); err != nil {
 		return nil, err
 	}
 	return n, nil
+}
+
+// tpStoreFlags are the lnkit nodes' -store flags for LNKIT_THROUGHPUT_STORE (fs, the default; sqlite;
+// postgres: a throwaway PostgreSQL cluster per node, as Test21Failover starts).
+func tpStoreFlags(t *testing.T) [2][]string {
+	switch s := os.Getenv("LNKIT_THROUGHPUT_STORE"); s {
+	case "", "fs":
+		return [2][]string{}
+	case "sqlite":
+		return [2][]string{{"-store", "sqlite"}, {"-store", "sqlite"}}
+	case "postgres":
+		var out [2][]string
+		for i := range out {
+			out[i] = []string{"-store", "postgres", "-postgres.dsn", startFailoverPostgres(t)}
+		}
+		return out
+	default:
+		t.Fatalf("LNKIT_THROUGHPUT_STORE=%q: fs, sqlite or postgres", s)
+		return [2][]string{}
+	}
 }
 
 // tpStartLnd starts one more lnd with extra flags (unfunded) and registers it with the network, so

@@ -10,6 +10,7 @@
 #   LNKIT_THROUGHPUT_CHAN_SAT     capacity of each channel (16000000)
 #   LNKIT_THROUGHPUT_LND_API      v1 (SendPaymentSync, default) or v2 (/v2/router/send)
 #   LNKIT_THROUGHPUT_DEBUGLOG     1 to keep the suite's debug logging on the four nodes
+#   LNKIT_THROUGHPUT_STORE        the lnkit nodes' store: fs (default), sqlite or postgres
 #   LNKIT_INTEROP_BIN, LNKIT_INTEROP_KEEP, LNKIT_INTEROP_NODE_PKG as for run.sh
 # Extra arguments go to `go test`.
 set -euo pipefail
