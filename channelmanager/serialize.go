@@ -404,7 +404,8 @@ func readChannel(r *ser.Reader, sp keys.SignerProvider, version uint8) *channel 
 }
 
 // ReadArgs are what Read needs besides the data: the same components New takes, and the monitors read
-// back from storage (every one, so that channels can be reconciled with them).
+// back from storage (every one, so that channels can be reconciled with them), already loaded into
+// Watch (ChainMonitor.LoadMonitor): reconciling may hand them updates (a channel closed again).
 type ReadArgs struct {
 	FeeEstimator chaininterface.FeeEstimator
 	Watch        Watch
