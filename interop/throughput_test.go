@@ -33,8 +33,8 @@ import (
 // nodes A and B) and lnd→lnd (two extra lnd nodes C and D) on the suite's regtest chain, with the same
 // client load: W workers, each sending keysend payments of the same amount one after the other through
 // the node's control API (lnkit: nodeapi.Client.Keysend on A; lnd: REST SendPaymentSync on C, over
-// one keep-alive HTTP client). Both sides keep their default persistence (lnkit: fsynced monitor
-// updates and channel manager checkpoints; lnd: bbolt with its default sync). The sides run one after
+// one keep-alive HTTP client). Both sides keep their default persistence (lnkit: its store, fs by default,
+// fsynced; lnd: bbolt with its default sync). The sides run one after
 // the other (lnkit first), so they do not compete for the CPU with each other. Afterwards both channels'
 // balances must have moved by exactly succeeded × amount, and the receivers must list as many keysend
 // receipts.
