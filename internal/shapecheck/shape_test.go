@@ -81,10 +81,6 @@ func violations(fset *token.FileSet, name string, src []byte) ([]string, error) 
 	return out, nil
 }
 
-// hostSide are the directories outside the promise: host programs, and test support that starts
-// goroutines to test concurrent callers.
-var hostSide = map[string]bool{"examples": true, "kvstore/kvstoretest": true}
-
 func TestLibraryHasNoRuntime(t *testing.T) {
 	root := moduleRoot(t)
 	fset := token.NewFileSet()
@@ -95,11 +91,8 @@ func TestLibraryHasNoRuntime(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || hostSide[filepath.ToSlash(rel)]) {
+			if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || rel == "examples") {
 				return filepath.SkipDir
-			}
-			if _, err := os.Stat(filepath.Join(path, "go.mod")); err == nil && rel != "." {
-				return filepath.SkipDir // a nested module (database drivers): host-side by design
 			}
 			return nil
 		}

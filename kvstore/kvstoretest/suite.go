@@ -1,6 +1,6 @@
 // Package kvstoretest is the conformance suite of the kvstore contract: every KVStore implementation
-// runs Run from its tests. It is test support, not library code: it starts goroutines to test
-// concurrent writers (internal/shapecheck exempts it).
+// runs Run from its tests. Its concurrent callers are parallel subtests run by the testing package
+// (as many at once as -parallel allows): it starts no goroutine of its own.
 package kvstoretest
 
 import (
@@ -10,7 +10,7 @@ import (
 	"math/rand"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lnkit/lnkit/kvstore"
@@ -328,6 +328,21 @@ func testBatchOrder(t *testing.T, f Factory) {
 	mustNotFound(t, s, k)
 }
 
+// parallel runs body(t, i) for i in 0..n-1 as parallel subtests of t and returns once all have
+// finished. The testing package runs them (as many at once as -parallel allows, GOMAXPROCS by
+// default): the suite starts no goroutine of its own. Each body's work is bounded, so that the
+// concurrent tests finish whatever number run together; the lowest indexes start first.
+func parallel(t *testing.T, n int, body func(t *testing.T, i int)) {
+	t.Run("workers", func(t *testing.T) {
+		for i := 0; i < n; i++ {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				t.Parallel()
+				body(t, i)
+			})
+		}
+	})
+}
+
 // testConcurrentWriters: writers on distinct keys all land; writers racing on one key leave one of
 // the written values and a version that counts every write; readers never see a torn value.
 func testConcurrentWriters(t *testing.T, f Factory) {
@@ -335,31 +350,19 @@ func testConcurrentWriters(t *testing.T, f Factory) {
 	n, per := f.Concurrency, 20
 	shared := key("conc", "", "shared")
 	val := func(w, i int) []byte { return bytes.Repeat([]byte{byte(w), byte(i)}, 512) }
-	var wg sync.WaitGroup
-	errs := make(chan error, n*per*2+n)
-	for w := 0; w < n; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; i < per; i++ {
-				if err := s.Write(key("conc", "", fmt.Sprintf("w%d-%d", w, i)), val(w, i)); err != nil {
-					errs <- err
-				}
-				if err := s.Write(shared, val(w, i)); err != nil {
-					errs <- err
-				}
-				if v, _, err := s.Read(shared); err != nil {
-					errs <- err
-				} else if len(v) != 1024 || !bytes.Equal(v, bytes.Repeat(v[:2], 512)) {
-					errs <- fmt.Errorf("torn read of %d bytes", len(v))
-				}
+	parallel(t, n, func(t *testing.T, w int) {
+		for i := 0; i < per; i++ {
+			must(t, s.Write(key("conc", "", fmt.Sprintf("w%d-%d", w, i)), val(w, i)))
+			must(t, s.Write(shared, val(w, i)))
+			v, _, err := s.Read(shared)
+			must(t, err)
+			if len(v) != 1024 || !bytes.Equal(v, bytes.Repeat(v[:2], 512)) {
+				t.Fatalf("torn read of %d bytes", len(v))
 			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
+		}
+	})
+	if t.Failed() {
+		return
 	}
 	l, err := s.List("conc", "")
 	must(t, err)
@@ -383,57 +386,50 @@ func testConcurrentWriters(t *testing.T, f Factory) {
 	}
 }
 
-// testConcurrentCAS: goroutines increment one counter by read, then compare-and-set on its version,
-// retrying on ErrVersionMismatch. No increment may be lost: the final count is the number of
-// successful commits, which is every attempt made.
+// casIncrement adds one to the counter under k by read, then compare-and-set on its version,
+// retrying on ErrVersionMismatch; it returns the retries.
+func casIncrement(t *testing.T, s kvstore.KVStore, k kvstore.Key) int {
+	for retries := 0; ; retries++ {
+		v, ver, err := s.Read(k)
+		must(t, err)
+		var c int
+		if _, err := fmt.Sscan(string(v), &c); err != nil {
+			t.Fatalf("counter %q: %v", v, err)
+		}
+		var b kvstore.Batch
+		err = s.Commit(b.Check(k, ver).Put(k, []byte(fmt.Sprint(c+1))))
+		if err == nil {
+			return retries
+		}
+		if !errors.Is(err, kvstore.ErrVersionMismatch) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// testConcurrentCAS: workers increment one counter by compare-and-set (casIncrement). No increment may
+// be lost: the final count is the number of successful commits, which is every attempt made.
 func testConcurrentCAS(t *testing.T, f Factory) {
 	s := f.Open(t)
 	k := key("cas", "", "counter")
 	must(t, s.Write(k, []byte("0")))
 	n, per := f.Concurrency, 15
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	mismatches := 0
-	for w := 0; w < n; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < per; {
-				v, ver, err := s.Read(k)
-				if err == nil {
-					var c int
-					fmt.Sscan(string(v), &c)
-					var b kvstore.Batch
-					err = s.Commit(b.Check(k, ver).Put(k, []byte(fmt.Sprint(c+1))))
-				}
-				if errors.Is(err, kvstore.ErrVersionMismatch) {
-					mu.Lock()
-					mismatches++
-					mu.Unlock()
-					continue
-				}
-				if err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-					return
-				}
-				i++
-			}
-		}()
-	}
-	wg.Wait()
-	must(t, firstErr)
+	var retries atomic.Int64
+	parallel(t, n, func(t *testing.T, _ int) {
+		for i := 0; i < per; i++ {
+			retries.Add(int64(casIncrement(t, s, k)))
+		}
+	})
 	v, _ := mustRead(t, s, k)
 	if string(v) != fmt.Sprint(n*per) {
-		t.Fatalf("counter %s after %d compare-and-set increments (%d retries)", v, n*per, mismatches)
+		t.Fatalf("counter %s after %d compare-and-set increments (%d retries)", v, n*per, retries.Load())
 	}
 }
 
-// testConcurrentBatchReaders: no reader sees part of a batch. A writer commits batches that set five
-// keys to the batch's number; readers read the keys one after another (forwards and backwards): as the
-// batches are atomic, a later read never sees an older batch than an earlier read.
+// testConcurrentBatchReaders: no reader sees part of a batch. Worker 0 commits batches that set five
+// keys to the batch's number; the others read the keys one after another (forwards and backwards)
+// until it is done: as the batches are atomic, a later read never sees an older batch than an earlier
+// read.
 func testConcurrentBatchReaders(t *testing.T, f Factory) {
 	s := f.Open(t)
 	const n = 5
@@ -449,165 +445,88 @@ func testConcurrentBatchReaders(t *testing.T, f Factory) {
 		return s.Commit(&b)
 	}
 	must(t, commit(0))
-	done := make(chan struct{})
-	errs := make(chan error, f.Concurrency)
-	var wg sync.WaitGroup
-	for r := 0; r < f.Concurrency-1 || r < 1; r++ {
-		wg.Add(1)
-		go func(backwards bool) {
-			defer wg.Done()
-			last := 0
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				for j := 0; j < n; j++ {
-					k := keys[j]
-					if backwards {
-						k = keys[n-1-j]
-					}
-					v, _, err := s.Read(k)
-					var got int
-					if err == nil {
-						_, err = fmt.Sscan(string(v), &got)
-					}
-					if err == nil && got < last {
-						err = fmt.Errorf("read %s = %d after reading batch %d: a batch was seen in part", k, got, last)
-					}
-					if err != nil {
-						errs <- err
-						return
-					}
-					last = got
-				}
+	var written atomic.Bool
+	parallel(t, max(f.Concurrency, 2), func(t *testing.T, w int) {
+		if w == 0 {
+			defer written.Store(true)
+			for i := 1; i <= 30; i++ {
+				must(t, commit(i))
 			}
-		}(r%2 == 1)
-	}
-	for i := 1; i <= 30; i++ {
-		if err := commit(i); err != nil {
-			errs <- err
-			break
+			return
 		}
-	}
-	close(done)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+		last := 0
+		for round := 0; round < 5_000 && !written.Load(); round++ {
+			for j := 0; j < n; j++ {
+				k := keys[j]
+				if w%2 == 1 {
+					k = keys[n-1-j]
+				}
+				v, _, err := s.Read(k)
+				must(t, err)
+				var got int
+				if _, err := fmt.Sscan(string(v), &got); err != nil {
+					t.Fatalf("%s = %q: %v", k, v, err)
+				}
+				if got < last {
+					t.Fatalf("read %s = %d after reading batch %d: a batch was seen in part", k, got, last)
+				}
+				last = got
+			}
+		}
+	})
 }
 
 // testConcurrentLease: a batch's check of one key and its write of another are one atomic step, even
-// while other writers change the checked key (a standby that lost its lease writes nothing). Writers
-// count a leader key up by compare-and-set; mirrors copy the leader's count into a mirror key with a
-// batch that checks the leader's version and writes only the mirror. An observer reads the leader,
-// then the mirror: once it has seen the leader at count n, any later change of the mirror must copy a
-// count of at least n, since a mirror batch that checked an older leader version must fail.
+// while other writers change the checked key (a standby that lost its lease writes nothing). Every
+// worker mixes three actions at random: count a leader key up by compare-and-set; copy the leader's
+// count into a mirror key with a batch that checks the leader's version and writes only the mirror;
+// observe, reading the leader, then the mirror. Once a worker has seen the leader at count n, any
+// later change of the mirror must copy a count of at least n, since a mirror batch that checked an
+// older leader version must fail.
 func testConcurrentLease(t *testing.T, f Factory) {
 	s := f.Open(t)
 	leader, mirror := key("lease", "", "leader"), key("lease", "", "mirror")
 	must(t, s.Write(leader, []byte("0")))
 	must(t, s.Write(mirror, []byte("0")))
-	read := func(k kvstore.Key) (int, uint64, error) {
+	read := func(t *testing.T, k kvstore.Key) (int, uint64) {
 		v, ver, err := s.Read(k)
+		must(t, err)
 		var n int
-		if err == nil {
-			_, err = fmt.Sscan(string(v), &n)
+		if _, err := fmt.Sscan(string(v), &n); err != nil {
+			t.Fatalf("%s = %q: %v", k, v, err)
 		}
-		return n, ver, err
+		return n, ver
 	}
-	writers, per := f.Concurrency/4+1, 25
-	var mu sync.Mutex
-	var firstErr error
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		mu.Unlock()
-	}
-	var wg, side sync.WaitGroup
-	done := make(chan struct{})
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < per; {
-				n, ver, err := read(leader)
-				if err == nil {
-					var b kvstore.Batch
-					err = s.Commit(b.Check(leader, ver).Put(leader, []byte(fmt.Sprint(n+1))))
-				}
-				switch {
-				case err == nil:
-					i++
-				case !errors.Is(err, kvstore.ErrVersionMismatch):
-					fail(err)
-					return
-				}
-			}
-		}()
-	}
-	for m := 0; m < f.Concurrency-writers-1 || m < 1; m++ {
-		side.Add(1)
-		go func() {
-			defer side.Done()
-			for {
-				select {
-				case <-done:
-					return
-				default:
-				}
-				n, ver, err := read(leader)
-				if err == nil {
-					var b kvstore.Batch
-					err = s.Commit(b.Check(leader, ver).Put(mirror, []byte(fmt.Sprint(n))))
-				}
-				if err != nil && !errors.Is(err, kvstore.ErrVersionMismatch) {
-					fail(err)
-					return
-				}
-			}
-		}()
-	}
-	side.Add(1)
-	go func() {
-		defer side.Done()
+	n, per := max(f.Concurrency, 2), 25
+	parallel(t, n, func(t *testing.T, w int) {
+		r := rand.New(rand.NewSource(int64(w)))
 		floor, lastFloor, lastVer := 0, 0, uint64(0)
-		for {
-			select {
-			case <-done:
-				return
+		for counted := 0; counted < per; {
+			switch r.Intn(3) {
+			case 0:
+				casIncrement(t, s, leader)
+				counted++
+			case 1:
+				n, ver := read(t, leader)
+				var b kvstore.Batch
+				if err := s.Commit(b.Check(leader, ver).Put(mirror, []byte(fmt.Sprint(n)))); err != nil &&
+					!errors.Is(err, kvstore.ErrVersionMismatch) {
+					t.Fatal(err)
+				}
 			default:
+				if n, _ := read(t, leader); n > floor {
+					floor = n
+				}
+				m, ver := read(t, mirror)
+				if ver != lastVer && lastVer != 0 && m < lastFloor {
+					t.Fatalf("the mirror changed to %d after the leader was seen at %d: a batch wrote after its check had become false", m, lastFloor)
+				}
+				lastVer, lastFloor = ver, floor
 			}
-			n, _, err := read(leader)
-			if err != nil {
-				fail(err)
-				return
-			}
-			if n > floor {
-				floor = n
-			}
-			m, ver, err := read(mirror)
-			if err != nil {
-				fail(err)
-				return
-			}
-			if ver != lastVer && lastVer != 0 && m < lastFloor {
-				fail(fmt.Errorf("the mirror changed to %d after the leader was seen at %d: a batch wrote after its check had become false", m, lastFloor))
-				return
-			}
-			lastVer, lastFloor = ver, floor
 		}
-	}()
-	wg.Wait()
-	close(done)
-	side.Wait()
-	must(t, firstErr)
-	if n, _, err := read(leader); err != nil || n != writers*per {
-		t.Fatalf("leader at %d (%v) after %d increments", n, err, writers*per)
+	})
+	if got, _ := read(t, leader); got != n*per {
+		t.Fatalf("leader at %d after %d increments", got, n*per)
 	}
 }
 

@@ -624,13 +624,10 @@ func (s *Store) resolve(ctx context.Context, xid int64, commitErr error) error {
 		case *status == "aborted":
 			return s.wrap("commit (rolled back)", commitErr)
 		}
-		// "in progress": the server has not yet seen the old connection go.
-		t := time.NewTimer(50 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w: %v (transaction %d still in progress)", ErrOutcomeUnknown, commitErr, xid)
-		case <-t.C:
+		// "in progress": the server has not yet seen the old connection go. It waits before the next
+		// question (pg_sleep on the server: the store arms no timer of its own); ctx bounds it.
+		if _, err := s.pool.Exec(ctx, `SELECT pg_sleep(0.05)`); err != nil {
+			return fmt.Errorf("%w: %v (transaction %d still in progress: %v)", ErrOutcomeUnknown, commitErr, xid, err)
 		}
 	}
 }
