@@ -9,6 +9,7 @@ import (
 
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/lnwire"
 )
 
 // crashRig counts a node's durable writes (monitor persists and manager snapshots) and kills the node
@@ -88,6 +89,14 @@ func crashRun(t *testing.T, k int) int {
 		}
 		return !rig.crashed
 	}
+	playCrashScript(t, nw, a, b, id, funding, rig, func() { b.restart(rig.snapshot) }, k)
+	return rig.writes
+}
+
+// playCrashScript plays the crash tests' payment stream between a and b (Bob, whose host dies at rig's
+// k-th durable write; restart brings him back from what was durable) and checks the end: every payment
+// resolved, both sides agree on the balances, nothing closed, nothing broadcast.
+func playCrashScript(t *testing.T, nw *network, a, b *testNode, id lnwire.ChannelID, funding wire.OutPoint, rig *crashRig, restart func(), k int) {
 	r := rand.New(rand.NewSource(5))
 	logs := []*payLog{newPayLog(), newPayLog()}
 	// deliver delivers up to n messages; when Bob dies it restarts him from what was durable.
@@ -96,7 +105,7 @@ func crashRun(t *testing.T, k int) int {
 			progressed := nw.deliverOne(r)
 			if rig.crashed {
 				nw.disconnect(0, 1)
-				b.restart(rig.snapshot)
+				restart()
 				rig.crashed, rig.k = false, -1
 				forgetUnsentPayments(b, logs[1])
 				nw.connect(0, 1)
@@ -137,7 +146,6 @@ func crashRun(t *testing.T, k int) int {
 	_, spent := a.chain.SpentBy(funding)
 	require.False(t, spent, "crash at %d: nothing broadcast", k)
 	require.Empty(t, a.chain.Mempool())
-	return rig.writes
 }
 
 // forgetUnsentPayments drops from the log the payments the restarted node does not know: they were

@@ -377,54 +377,7 @@ func kvCrashRun(t *testing.T, k int, base kvstore.KVStore, managerInStore bool) 
 		}
 		return !rig.crashed
 	}
-	r := rand.New(rand.NewSource(5))
-	logs := []*payLog{newPayLog(), newPayLog()}
-	deliver := func(n int) {
-		for i := 0; i < n; i++ {
-			progressed := nw.deliverOne(r)
-			if rig.crashed {
-				nw.disconnect(0, 1)
-				restart()
-				rig.crashed, rig.k = false, -1
-				forgetUnsentPayments(b, logs[1])
-				nw.connect(0, 1)
-				continue
-			}
-			if !progressed {
-				return
-			}
-		}
-	}
-	for round := 0; round < 12; round++ {
-		for j := 0; j < 1+r.Intn(3); j++ {
-			from := r.Intn(2)
-			amt := randAmount(r, 1_000_000, 40_000_000)
-			if _, hash, err := nw.pay(from, 1-from, amt); err == nil {
-				logs[from].amounts[hash] = amt
-			}
-		}
-		deliver(400)
-		for i, n := range nw.nodes {
-			evs := n.takeEvents()
-			require.Zero(t, countEvents[events.ChannelClosed](evs), "crash at %d: %s closed the channel: %v", k, n.name, evs)
-			logs[i].account(evs)
-		}
-	}
-	deliver(100_000)
-	require.False(t, rig.crashed)
-	nw.settleRandom(r)
-	for i, n := range nw.nodes {
-		evs := n.takeEvents()
-		require.Zero(t, countEvents[events.ChannelClosed](evs), "crash at %d", k)
-		logs[i].account(evs)
-	}
-	require.Empty(t, logs[0].amounts, "crash at %d: alice's payments resolved", k)
-	require.Empty(t, logs[1].amounts, "crash at %d: bob's payments resolved", k)
-	checkBalances(t, a, b, id, 1_000_000_000-logs[0].sent+logs[1].sent)
-	require.True(t, b.channel(id).IsUsable)
-	_, spent := a.chain.SpentBy(funding)
-	require.False(t, spent, "crash at %d: nothing broadcast", k)
-	require.Empty(t, a.chain.Mempool())
+	playCrashScript(t, nw, a, b, id, funding, rig, restart, k)
 	kb.checkStored(t, b)
 	return rig.writes
 }
