@@ -92,6 +92,7 @@ func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
 // runDaemon runs the node until SIGINT/SIGTERM or the stop command, holding the data directory's
 // lock (lockDataDir) throughout: a second node on the same datadir gets ErrDataDirInUse.
 func runDaemon(cfg *Config, log *slog.Logger) error {
+	startProfiling(cfg.DataDir, log)
 	if cfg.RPCListen != "off" {
 		host, _, err := net.SplitHostPort(cfg.RPCListen)
 		if err != nil {

@@ -58,9 +58,13 @@ type Node struct {
 
 	// The state, read from the store by the store component's Start (openState) and valid while it
 	// runs: every other component depends on it.
-	opened     *openedStore   // the store -store names
-	kvCount    *countingStore // counts what the node writes into it
-	kv         kvstore.KVStore
+	opened  *openedStore   // the store -store names
+	kvCount *countingStore // counts what the node writes into it
+	kv      kvstore.KVStore
+	// hot holds the writes of the payment path (monitors, the manager's records, payment and forward
+	// records) until flush commits them together: one store commit per socket write or event-loop
+	// pass instead of one per change. Nothing that depends on them leaves before that (flush).
+	hot        *kvstore.WriteBuffer
 	keys       *walletKeys
 	persister  *channelmonitor.KVStorePersister
 	chainMon   *channelmonitor.ChainMonitor
@@ -302,8 +306,9 @@ func (n *Node) checkpoint() {
 	if !ok {
 		return
 	}
-	if err := n.persistManager(true); err != nil {
-		n.log.Error("persisting channel manager", "err", err)
+	// The monitors' and the manager's records of the blocks go first: the tip says they were seen.
+	if err := n.persistAndFlush(true); err != nil {
+		n.log.Error("checkpoint", "err", err)
 		return
 	}
 	if err := n.routing.saveIfSpendsChanged(); err != nil {
@@ -367,8 +372,8 @@ func (n *Node) processEvents() {
 		n.log.Warn("chain monitor events", "err", err)
 	}
 	n.pm.ProcessEvents()
-	if err := n.persistManager(false); err != nil {
-		n.log.Error("persisting channel manager", "err", err)
+	if err := n.persistAndFlush(false); err != nil {
+		n.log.Error("end of the event loop's pass", "err", err)
 	}
 }
 

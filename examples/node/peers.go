@@ -179,10 +179,14 @@ func (n *Node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error
 	// No byte leaves before the manager state that produced it is on disk: commitment_signed is made
 	// when the PeerManager pulls messages, so the write is the last point where the host can persist.
 	// A restarted node then resumes with channel_reestablish rather than finding itself behind its peer.
-	c.SetBeforeWrite(func() {
-		if err := n.persistManager(false); err != nil {
-			n.log.Error("persisting channel manager", "err", err)
+	// The write is also the barrier of the held writes (flush): with them, one store commit covers
+	// every change the bytes depend on. If it fails, nothing is sent and the connection closes.
+	c.SetBeforeWrite(func() error {
+		if err := n.persistAndFlush(false); err != nil {
+			n.log.Error("not sending: the state the bytes depend on is not durable", "err", err)
+			return err
 		}
+		return nil
 	})
 	n.mu.Lock()
 	if n.peers != run {

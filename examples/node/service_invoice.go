@@ -28,6 +28,9 @@ func (s *service) Invoice(ctx context.Context, p nodeapi.InvoiceParams) (*nodeap
 	expires := inv.ExpiresAt().Unix()
 	s.n.store.putInvoice(nodeapi.Invoice{PaymentHash: hash, Bolt11: bolt11, AmountMsat: p.AmountMsat,
 		Status: nodeapi.InvoiceOpen, CreatedAt: now.Unix(), ExpiresAt: expires})
+	if err := s.n.flush(); err != nil { // the record is durable before the invoice is handed out
+		return nil, err
+	}
 	return &nodeapi.InvoiceResult{Bolt11: bolt11, PaymentHash: hash, ExpiresAt: expires}, nil
 }
 

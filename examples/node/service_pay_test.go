@@ -201,6 +201,12 @@ func TestReconcilePayments(t *testing.T) {
 	require.Equal(t, unknownToManager, ps[1].FailureReason)
 	require.Equal(t, nodeapi.StatusSucceeded, ps[2].Status)
 	require.Equal(t, "x", ps[3].FailureReason)
+	select {
+	case <-done:
+		t.Fatal("a waiter heard of an outcome before it was durable")
+	default:
+	}
+	s.release() // the node's flush
 	require.Equal(t, "bb", (<-done).PaymentID)
 	require.Empty(t, reconcilePayments(s, nil)[1:], "only the one the manager knew is left pending")
 }
@@ -340,6 +346,7 @@ func TestPartialSendWaitsForTheOutcome(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	s.updatePayment("aa", func(p *nodeapi.Payment) { p.Status = nodeapi.StatusSucceeded })
+	s.release() // the node's flush: the outcome is durable
 	require.Equal(t, nodeapi.StatusSucceeded, (<-done).Status)
 
 	_, err := svc.sendAndWait(ctx, nodeapi.Payment{PaymentID: "bb"}, false, func() error { return errors.New("peer offline") })

@@ -475,6 +475,12 @@ func (g gatedChain) BroadcastTransactions(txs ...*wire.MsgTx) {
 		g.n.log.Warn("not broadcasting: not the leader", "transactions", len(txs))
 		return
 	}
+	// What made the transactions (a monitor's update, the manager's state) is durable first; if it
+	// cannot be, nothing is broadcast: the library offers them again later.
+	if err := g.n.flush(); err != nil {
+		g.n.log.Error("not broadcasting: the state behind the transactions is not durable", "transactions", len(txs), "err", err)
+		return
+	}
 	g.n.chain.BroadcastTransactions(txs...)
 }
 
@@ -482,6 +488,9 @@ func (g gatedChain) BroadcastTransactions(txs ...*wire.MsgTx) {
 func (g gatedChain) SendRawTransaction(ctx context.Context, tx *wire.MsgTx) error {
 	if !g.n.mayAct() {
 		return errNotLeader
+	}
+	if err := g.n.flush(); err != nil {
+		return fmt.Errorf("not broadcasting: %w", err)
 	}
 	return g.n.chain.SendRawTransaction(ctx, tx)
 }

@@ -61,6 +61,7 @@ func (n *Node) openState(ctx context.Context) error {
 	}
 	n.kvCount = &countingStore{KVStore: kv}
 	n.kv = n.kvCount
+	n.hot = kvstore.NewWriteBuffer(n.kv)
 	if err := n.checkNodeID(); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func (n *Node) openState(ctx context.Context) error {
 	// A monitor is written in full once the updates stored since add up to half its size (at most
 	// 16 × 64 updates apart), so that an update costs its own size, not the monitor's, however long
 	// the channel's history.
-	n.persister = channelmonitor.NewKVStorePersister(n.kv, channelmonitor.KVStorePersisterOptions{
+	n.persister = channelmonitor.NewKVStorePersister(n.hot, channelmonitor.KVStorePersisterOptions{
 		LogFraction: 0.5, Logger: log.With("component", "monitorpersister")})
 	n.chainMon = channelmonitor.NewChainMonitor(nil, n.bcast, log.With("component", "chainmonitor"), n.chain, n.persister)
 	readArgs := func(mons []*channelmonitor.ChannelMonitor) channelmanager.ReadArgs {
@@ -173,14 +174,14 @@ func (n *Node) openState(ctx context.Context) error {
 	n.listener0 = &chainListener{n: n}
 	n.follower = n.chain.NewFollower(tip, n.listener0)
 	n.follower.AddListener(n.wallet.BestBlock(), n.wallet)
-	n.store, err = openStore(n.kv, log.With("component", "records"))
+	n.store, err = openStore(n.hot, log.With("component", "records"))
 	if err != nil {
 		return fmt.Errorf("payment records: %w", err)
 	}
 	for _, id := range reconcilePayments(n.store, n.cm.ListRecentPayments()) {
 		log.Info("payment unknown to the channel manager marked failed", "payment_id", id)
 	}
-	n.forwards, err = openForwardLog(n.kv)
+	n.forwards, err = openForwardLog(n.hot)
 	if err != nil {
 		return fmt.Errorf("forwarding history: %w", err)
 	}
@@ -236,8 +237,8 @@ func (n *Node) checkNodeID() error {
 // store component's Stop).
 func (n *Node) closeState() error {
 	var errs []error
-	if err := n.persistManager(true); err != nil {
-		errs = append(errs, fmt.Errorf("persisting channel manager: %w", err))
+	if err := n.persistAndFlush(true); err != nil {
+		errs = append(errs, err)
 	}
 	if err := n.routing.save(time.Now()); err != nil {
 		errs = append(errs, fmt.Errorf("saving the network graph and scorer: %w", err))
@@ -333,9 +334,38 @@ func (n *Node) persistManager(force bool) error {
 	if !n.cm.GetAndClearNeedsPersistence() && !force && !n.persistFailed {
 		return nil
 	}
-	_, err := n.cm.PersistTo(n.kv)
+	_, err := n.cm.PersistTo(n.hot)
 	n.persistFailed = err != nil
 	return err
+}
+
+// flush commits the held writes of the payment path (n.hot) to the store in one batch, and then
+// lets the callers waiting for a payment whose outcome it made durable have it. It is the node's
+// durability barrier: called before bytes go to a peer, before a broadcast, before the chain tip is
+// recorded, and at the end of each event-loop pass.
+func (n *Node) flush() error {
+	if n.hot == nil {
+		return nil
+	}
+	if err := n.hot.Flush(); err != nil {
+		return err
+	}
+	if n.store != nil {
+		n.store.release()
+	}
+	return nil
+}
+
+// persistAndFlush writes the channel manager's changed records (force: all that differ from the
+// store) and flushes; see flush.
+func (n *Node) persistAndFlush(force bool) error {
+	if err := n.persistManager(force); err != nil {
+		return fmt.Errorf("persisting channel manager: %w", err)
+	}
+	if err := n.flush(); err != nil {
+		return fmt.Errorf("committing to the store: %w", err)
+	}
+	return nil
 }
 
 func (n *Node) savePeers() {

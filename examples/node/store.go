@@ -31,6 +31,9 @@ type store struct {
 	invoices map[string]*nodeapi.Invoice // by payment hash (hex)
 	// waiters are the callers waiting for a payment to finish, by payment id.
 	waiters map[string][]chan nodeapi.Payment
+	// unreleased are the payments recorded final since the last release: their waiters hear of them
+	// at the next release, once the record is durable (the store is the node's held writes).
+	unreleased map[string]bool
 }
 
 // Namespaces of the records.
@@ -42,7 +45,7 @@ const (
 // openStore reads every record of kv.
 func openStore(kv kvstore.KVStore, log *slog.Logger) (*store, error) {
 	s := &store{kv: kv, log: log, payments: map[string]*nodeapi.Payment{}, invoices: map[string]*nodeapi.Invoice{},
-		waiters: map[string][]chan nodeapi.Payment{}}
+		waiters: map[string][]chan nodeapi.Payment{}, unreleased: map[string]bool{}}
 	if err := readRecords(kv, nsPayments, func(p *nodeapi.Payment) { s.payments[p.PaymentID] = p }); err != nil {
 		return nil, err
 	}
@@ -93,7 +96,8 @@ func (s *store) writeLocked(k kvstore.Key, v any) {
 	}
 }
 
-// putPayment records a new or changed payment; when it is final, its waiters get it.
+// putPayment records a new or changed payment; when it is final, its waiters get it at the next
+// release.
 func (s *store) putPayment(p nodeapi.Payment) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,11 +105,23 @@ func (s *store) putPayment(p nodeapi.Payment) {
 	s.payments[p.PaymentID] = &cp
 	s.writeLocked(recordKey(nsPayments, p.PaymentID), &cp)
 	if p.Status != nodeapi.StatusPending {
-		for _, ch := range s.waiters[p.PaymentID] {
+		s.unreleased[p.PaymentID] = true
+	}
+}
+
+// release hands the final payments recorded so far to their waiters; the node calls it once the
+// records are durable.
+func (s *store) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.unreleased {
+		p := *s.payments[id]
+		for _, ch := range s.waiters[id] {
 			ch <- p
 		}
-		delete(s.waiters, p.PaymentID)
+		delete(s.waiters, id)
 	}
+	clear(s.unreleased)
 }
 
 // updatePayment applies fn to a known payment and stores the result; it reports whether the payment
@@ -124,12 +140,13 @@ func (s *store) updatePayment(id string, fn func(p *nodeapi.Payment)) (nodeapi.P
 	return p, true
 }
 
-// waitPayment returns a channel that receives the payment once it is final (at once if it is).
+// waitPayment returns a channel that receives the payment once it is final and durable (at once if it
+// is).
 func (s *store) waitPayment(id string) <-chan nodeapi.Payment {
 	ch := make(chan nodeapi.Payment, 1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p, ok := s.payments[id]; ok && p.Status != nodeapi.StatusPending {
+	if p, ok := s.payments[id]; ok && p.Status != nodeapi.StatusPending && !s.unreleased[id] {
 		ch <- *p
 		return ch
 	}

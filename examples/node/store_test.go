@@ -63,7 +63,17 @@ func TestStoreWaitersGetFinalPayment(t *testing.T) {
 	default:
 	}
 	s.updatePayment("aa", func(p *nodeapi.Payment) { p.Status = nodeapi.StatusFailed; p.FailureCode = 0x400f })
+	w3 := s.waitPayment("aa")
+	select {
+	case <-w1:
+		t.Fatal("an outcome not yet durable must not wake its waiters")
+	case <-w3:
+		t.Fatal("an outcome not yet durable must not answer a new waiter")
+	default:
+	}
+	s.release() // the node's flush made the record durable
 	require.Equal(t, uint16(0x400f), (<-w1).FailureCode)
+	require.Equal(t, uint16(0x400f), (<-w3).FailureCode)
 	require.Equal(t, nodeapi.StatusFailed, (<-w2).Status)
 	// A finished payment answers at once.
 	require.Equal(t, nodeapi.StatusFailed, (<-s.waitPayment("aa")).Status)

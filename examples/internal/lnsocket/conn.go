@@ -83,7 +83,7 @@ type Conn struct {
 	// can process the events it caused at once.
 	afterRead func()
 	// beforeWrite, if set, is called by the writer before each batch of bytes goes to the socket.
-	beforeWrite func()
+	beforeWrite func() error
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when buf gains bytes or the connection closes
@@ -125,8 +125,9 @@ func NewConn(nc net.Conn, host Host, maxBuf int, writeTimeout time.Duration, sta
 
 // SetBeforeWrite sets a function the writer calls before each batch of bytes goes to the socket
 // (a host persists its ChannelManager there, so that no message leaves before the state that
-// produced it is on disk). Call it before Start.
-func (c *Conn) SetBeforeWrite(fn func()) { c.beforeWrite = fn }
+// produced it is on disk). If it returns an error, the bytes are not written and the connection
+// closes (the peer and we resume from durable state with channel_reestablish). Call it before Start.
+func (c *Conn) SetBeforeWrite(fn func() error) { c.beforeWrite = fn }
 
 // Start runs the reader and writer goroutines; wg counts them.
 func (c *Conn) Start(wg *sync.WaitGroup) {
@@ -278,7 +279,11 @@ func (c *Conn) writeLoop() {
 		c.mu.Unlock()
 
 		if c.beforeWrite != nil {
-			c.beforeWrite()
+			if err := c.beforeWrite(); err != nil {
+				c.log.Warn("not writing to the socket; closing", "remote", c.nc.RemoteAddr().String(), "err", err)
+				c.Close() // the reader then tells the PeerManager
+				return
+			}
 		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.writeTimeout))
 		_, err := c.nc.Write(out)
