@@ -553,9 +553,10 @@ func Test13Justice(t *testing.T) {
 }
 
 // Test14ArchiveResolvedMonitors: the node archives the monitors of the channels the on-chain
-// scenarios resolved (with the suite's -tick.archive=3s; the default is 10 minutes): each moves, in the
-// node's filesystem store (<datadir>/regtest/store, kvstore/fsstore's layout), from monitors/ to
-// archived_monitors/ and leaves listbalances.
+// scenarios resolved (with the suite's -tick.archive=3s; the default is 10 minutes): each leaves
+// listbalances and, once the node stopped cleanly (the filesystem store writes what its log holds to
+// the files), has moved in <datadir>/regtest/store (kvstore/fsstore's layout) from monitors/ to
+// archived_monitors/. The node is started again for the tests after this one.
 func Test14ArchiveResolvedMonitors(t *testing.T) {
 	lk := needNode(t)
 	if !strings.Contains(nodeTuning(), "-tick.archive") {
@@ -565,16 +566,21 @@ func Test14ArchiveResolvedMonitors(t *testing.T) {
 		t.Skip("no on-chain scenario ran")
 	}
 	nw.mine(t, 1)
-	dir := filepath.Join(lk.dir, "regtest", "store")
 	for _, fund := range suite.resolved {
 		waitFor(t, 30*time.Second, func() (bool, string) {
-			_, live := os.Stat(filepath.Join(dir, "monitors", "@", fund+"_0"))
-			_, archived := os.Stat(filepath.Join(dir, "archived_monitors", "@", fund+"_0"))
-			return os.IsNotExist(live) && archived == nil && lk.chanBalances(t, fund) == nil,
-				fmt.Sprintf("monitor of %s not archived (%v, %v)", fund, live, archived)
+			archived := strings.Contains(logLines(lk.logPath(), "archived the monitor", 100), fund)
+			return archived && lk.chanBalances(t, fund) == nil, fmt.Sprintf("monitor of %s not archived", fund)
 		})
 	}
-	require.Contains(t, logLines(lk.logPath(), "archived the monitor", 100), suite.resolved[0])
+	lk.Stop()
+	defer lk.Restart(t)
+	dir := filepath.Join(lk.dir, "regtest", "store")
+	for _, fund := range suite.resolved {
+		_, live := os.Stat(filepath.Join(dir, "monitors", "@", fund+"_0"))
+		_, archived := os.Stat(filepath.Join(dir, "archived_monitors", "@", fund+"_0"))
+		require.True(t, os.IsNotExist(live), "monitor of %s still live: %v", fund, live)
+		require.NoError(t, archived, "monitor of %s not in archived_monitors", fund)
+	}
 }
 
 // payLnkit has l pay lnkit amtSat over their channel (an lnkit invoice) and checks it succeeded.

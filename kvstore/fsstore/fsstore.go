@@ -1,13 +1,14 @@
 // Package fsstore is the filesystem kvstore.KVStore, the default store of lnkit hosts: one file per
-// value, written so that a crash of the process or the machine at any moment leaves every change
-// whose call returned, and every batch either whole or absent.
+// value and a write-ahead log, written so that a crash of the process or the machine at any moment
+// leaves every change whose call returned, and every batch either whole or absent.
 //
 // # Layout
 //
 // A store owns its directory (give it one of its own, not a directory other programs write to):
 //
 //	<dir>/.fsstore.lock                the lock (flock) that keeps a second Open out
-//	<dir>/.fsstore.journal             the batch journal; empty between batches
+//	<dir>/.fsstore.log                 the write-ahead log: changes not yet in their files
+//	<dir>/.fsstore.journal             the batch journal of DirectWrites mode; empty between batches
 //	<dir>/<primary>/<secondary>/<key>  one value
 //	<dir>/<primary>/<secondary>/.tmp.<key>  a value being written
 //
@@ -24,36 +25,95 @@
 // returned: Read, and a change that needs the key's version, fail with an error wrapping ErrCorrupt.
 // Remove still removes it.
 //
-// # Writing
+// The log is a sequence of records, one per change (a Write, a Remove, or a Commit that changes
+// anything), and the journal is one such record under its own magic ("lnkj"): a 24-byte header
 //
-// Write, Remove, and a Commit whose batch ends up changing one key, write the value to the temporary
-// file, fsync it, rename it over the key's file and fsync the directory (a remove: unlink, fsync the
-// directory). A batch that changes several keys first writes the journal: every change with its
-// value and resulting version, under a header with the body's length and CRC-32C. Once the journal
-// is fsynced the batch is decided; the store then writes and fsyncs the temporary files, renames them
-// all into place (removes the removed keys) while readers wait, fsyncs the directories, and empties
-// the journal (fsynced). Version checks are evaluated first, under the store's lock, before anything
-// is written. A new namespace directory is fsynced into its parent before a value goes in it.
+//	"lnkl" | format 1 | 3 zero bytes | body length u64 | CRC-32C of the body u32 | CRC-32C of the first 20 bytes u32
 //
-// Open takes the lock, then recovers: a journal that checks out is replayed (writing every change
-// again, so replaying twice is harmless), one that does not (torn: the crash came before it was
-// synced, so none of its batch was applied) is discarded; temporary files are removed; and every
-// directory is fsynced, so that what a crashed process left visible is durable before anyone reads it.
+// and a body with, for every key the change writes or removes, in the order the keys first appear:
 //
-// A change that fails part way after it became visible (an fsync error after a rename, a rename
-// error inside a journaled batch) leaves the store failed: every later call returns an error wrapping
-// ErrFailed, and the host must reopen the store, which completes a journaled batch.
+//	kind[1] (1 put, 2 remove) | len[1] primary | len[1] secondary | len[1] key | for a put: version u64 | length u64 | value
+//
+// A record carries the versions the change results in, not increments, so applying it twice is
+// harmless.
+//
+// # Writing (the default: the log)
+//
+// A change's checks are evaluated, and its versions computed, under the store's lock, against the
+// latest state of each key (a change logged but not yet synced, the table, the file); a change that
+// changes nothing (failed checks aside) writes nothing. Its record is appended to the log, the log is
+// fsynced (the first time the log file is created, its directory too), and the change is applied
+// to an in-memory table (key → value and version, or removed) that Read, List and ListAll consult
+// before the files. The call returns once the log is synced: that is the durability point, one
+// fsync per change whatever its size. Concurrent changes share it (group commit): a change appends
+// its record, then the first caller to reach the sync point takes the sync role, fsyncs everything
+// appended so far, applies those records to the table in order (a batch at once, for readers) and
+// wakes the callers it covered; those that came after it wait for the role and do the same.
+//
+// Checkpoint: when the log grows past Options.CheckpointBytes (8 MiB by default), the change that
+// crossed the threshold, in its own goroutine, writes every key of the table to its file as
+// DirectWrites does for a batch (each value to its temporary file, fsynced; renamed into place; each
+// directory touched fsynced once), truncates the log (fsynced) and empties the table. A key written
+// many times between two checkpoints reaches its file once; a key written and removed in between
+// never touches the files. The checkpoint is a latency spike: the call that crossed the threshold
+// returns only after it, and the changes that come during it wait for it (an fsync per distinct key
+// written since the last one: tens of milliseconds for a few hundred keys on a fast disk; the
+// default threshold bounds it). Readers are not held up, and never see an older value: they read
+// the table until it is emptied, when the files hold the same values. Close checkpoints too.
+//
+// # Writing (DirectWrites)
+//
+// With Options.DirectWrites there is no log, and every change is in its files before its call
+// returns. Write, Remove, and a Commit whose batch ends up changing one key, write the value to the
+// temporary file, fsync it, rename it over the key's file and fsync the directory (a remove: unlink,
+// fsync the directory): two fsyncs. A batch that changes several keys first writes the journal (its
+// record, above). Once the journal is fsynced the batch is decided; the store then writes and
+// fsyncs the temporary files, renames them all into place (removes the removed keys) while readers
+// wait, fsyncs the directories, and empties the journal (fsynced): N + D + 2 fsyncs. Version checks
+// are evaluated first, under the store's lock, before anything is written. A new namespace
+// directory is fsynced into its parent before a value goes in it (in both modes).
+//
+// Options.NoSync skips every fsync, in both modes.
+//
+// # Recovery
+//
+// Open takes the lock, then recovers, whichever mode it opens in (so a directory written in one mode
+// opens in the other):
+//
+//   - A journal that checks out is replayed (writing every change again); one that does not (torn:
+//     the crash came before it was synced, so none of its batch was applied) is discarded.
+//   - The log's records that check out are replayed in order into a table, which is checkpointed
+//     into the files; then the log is truncated. What follows the last good record is a torn tail
+//     (the record being written when the machine stopped: its change never returned) and is
+//     discarded. But a damaged record followed by a good one stops Open with ErrCorrupt: if the good
+//     one was synced, so was the damaged one (an fsync covers everything written before it), and
+//     dropping it, with or without the changes after it, would lose changes that returned, silently.
+//     The store cannot tell that from a disk that wrote two unsynced records out of order, and a
+//     silent loss is the worse mistake; the error gives the offset, where the operator may cut the
+//     log to accept losing what follows.
+//   - Temporary files are removed, and every directory is fsynced, so that what a crashed process
+//     left visible is durable before anyone reads it.
+//
+// A change that fails part way after it may have become durable (an fsync error of the log, or of a
+// directory after a rename, a rename error inside a journaled batch or a checkpoint) leaves the
+// store failed: every later call returns an error wrapping ErrFailed, and the host must reopen the
+// store, which completes what the log or the journal holds. (A checkpoint runs after the change that
+// triggered it is durable: that change returns nil, and the next call reports the failure.)
 //
 // # Concurrency
 //
-// Changes of one key are serialized, and its readers wait while one is in progress. A change whose
-// operations are all on one key (Write, Remove, a compare-and-set of a key) runs concurrently with
-// changes of other keys, so that concurrent writers share the disk's fsyncs; any other batch runs
-// alone, and readers wait only while it renames its files into place. List and ListAll may show a key
-// whose creating Write has not returned yet. The store starts no goroutine and reads no clock.
+// In log mode, changes are evaluated and appended one at a time, and share their fsyncs; readers
+// wait only while a synced group of records is applied to the table. In DirectWrites mode, changes
+// of one key are serialized, and its readers wait while one is in progress; a change whose
+// operations are all on one key runs concurrently with changes of other keys, so that concurrent
+// writers share the disk's fsyncs; any other batch runs alone, and readers wait only while it
+// renames its files into place (List and ListAll may show a key whose creating Write has not
+// returned yet). In both modes a reader never sees a change before it is durable, nor part of a
+// batch. The store starts no goroutine and reads no clock.
 package fsstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -61,7 +121,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/lnkit/lnkit/kvstore"
@@ -82,16 +141,32 @@ const (
 	lockName      = ".fsstore.lock"
 	caseProbeName = ".FSSTORE.LOCK" // exists only if names are not case-sensitive
 	journalName   = ".fsstore.journal"
+	logName       = ".fsstore.log"
 	tmpPrefix     = ".tmp."
 	emptyName     = "@" // an empty namespace
+
+	// DefaultCheckpointBytes is Options.CheckpointBytes when not set.
+	DefaultCheckpointBytes = 8 << 20
 )
 
 // Options configures a Store. The zero value (or nil) is the durable default.
 type Options struct {
-	// NoSync skips every fsync. The store then survives a crash of the process but not of the
-	// machine, which may lose recent changes or leave damaged files (refused with ErrCorrupt). For
-	// tests and throw-away nodes only.
+	// NoSync skips every fsync, in both modes. The store then survives a crash of the process but not
+	// of the machine, which may lose recent changes or leave damaged files (refused with ErrCorrupt).
+	// For tests and throw-away nodes only.
 	NoSync bool
+
+	// DirectWrites turns the log off: every change is written to its files (temporary file, fsync,
+	// rename, directory fsync; a journal first for a batch of several keys) before its call
+	// returns. Slower (two fsyncs per write, N + D + 2 per batch), but the files are always current.
+	DirectWrites bool
+
+	// CheckpointBytes is the size of the log past which the change that crosses it checkpoints
+	// (writes the table to the files and empties the log); 0 (or less) is DefaultCheckpointBytes.
+	// A larger value writes rewritten keys to their files less often, at the cost of longer
+	// checkpoints, more memory (the table holds the latest value of every key changed since the last
+	// checkpoint) and a longer replay at Open after a crash. Not used with DirectWrites.
+	CheckpointBytes int64
 
 	fs fsys // tests: the file system; nil: the operating system's
 }
@@ -101,16 +176,21 @@ type Store struct {
 	fs     fsys
 	dir    string
 	noSync bool
+	direct bool
 	lock   io.Closer
 
-	// cmu orders changes: a change whose operations (checks included) are all on one key holds it
+	log logState // log mode
+
+	// DirectWrites mode. cmu orders changes: a change whose operations (checks included) are all on one key holds it
 	// shared, with the key's stripe, so that changes of different keys run (and fsync) concurrently;
 	// any other change holds it exclusively.
 	cmu sync.RWMutex
 	// stripes serialize the changes of each key and keep the key's readers waiting until a change of
 	// it is durable. A key's stripe is s.stripe(key).
 	stripes [64]sync.RWMutex
-	// mu is shared by readers and held exclusively by a batch while it renames its files into place.
+	// mu is shared by readers. In DirectWrites mode a batch holds it exclusively while it renames its
+	// files into place; in log mode, it guards the table, held exclusively while records are applied
+	// to it and when a checkpoint empties it.
 	mu sync.RWMutex
 
 	dmu  sync.Mutex
@@ -145,7 +225,14 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 		return nil, err
 	}
-	s := &Store{fs: fsy, dir: dir, noSync: o.NoSync, lock: lock, dirs: map[string]bool{}}
+	s := &Store{fs: fsy, dir: dir, noSync: o.NoSync, direct: o.DirectWrites, lock: lock, dirs: map[string]bool{}}
+	s.log.ckptBytes = o.CheckpointBytes
+	if s.log.ckptBytes <= 0 {
+		s.log.ckptBytes = DefaultCheckpointBytes
+	}
+	s.log.latest = map[kvstore.Key]latestChange{}
+	s.log.table = table{}
+	s.log.gcond.L = &s.log.gmu
 	if err := s.recover(); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("fsstore: opening %s: %w", dir, err)
@@ -167,9 +254,12 @@ func makeDir(dir string, noSync bool) error {
 	return osFS{root: filepath.Dir(dir)}.syncDir(".")
 }
 
-// Close releases the directory, after the calls in progress. Later calls return kvstore.ErrClosed;
-// closing again does nothing.
+// Close releases the directory, after the calls in progress; in log mode it checkpoints first. Later
+// calls return kvstore.ErrClosed; closing again does nothing.
 func (s *Store) Close() error {
+	if !s.direct {
+		return s.closeLog()
+	}
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	s.mu.Lock()
@@ -255,11 +345,19 @@ func (s *Store) Read(k kvstore.Key) ([]byte, uint64, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := s.stripe(k)
-	st.RLock()
-	defer st.RUnlock()
+	if s.direct {
+		st := s.stripe(k)
+		st.RLock()
+		defer st.RUnlock()
+	}
 	if err := s.usable(); err != nil {
 		return nil, 0, err
+	}
+	if e, ok := s.log.table.get(k); ok {
+		if e.version == 0 {
+			return nil, 0, fmt.Errorf("%w: %s", kvstore.ErrNotFound, k)
+		}
+		return bytes.Clone(e.value), e.version, nil
 	}
 	b, err := s.fs.readFile(keyPath(k))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -287,7 +385,11 @@ func (s *Store) List(primary, secondary string) ([]string, error) {
 	if err := s.usable(); err != nil {
 		return nil, err
 	}
-	return s.listKeys(nsDir(primary, secondary))
+	names, err := s.listKeys(nsDir(primary, secondary))
+	if err != nil {
+		return nil, err
+	}
+	return s.log.table.merge(nsKey{primary, secondary}, names), nil
 }
 
 // listKeys returns the key names in a namespace directory, sorted. The caller holds mu.
@@ -314,15 +416,26 @@ func (s *Store) ListAll() ([]kvstore.Key, error) {
 		return nil, err
 	}
 	out := []kvstore.Key{}
+	seen := map[nsKey]bool{}
+	add := func(ns nsKey, names []string) {
+		for _, n := range s.log.table.merge(ns, names) {
+			out = append(out, kvstore.Key{Primary: ns.primary, Secondary: ns.secondary, Key: n})
+		}
+	}
 	err := s.walk(func(primary, secondary, dir string) error {
 		names, err := s.listKeys(dir)
-		for _, n := range names {
-			out = append(out, kvstore.Key{Primary: primary, Secondary: secondary, Key: n})
-		}
+		ns := nsKey{primary, secondary}
+		seen[ns] = true
+		add(ns, names)
 		return err
 	}, nil)
 	if err != nil {
 		return nil, err
+	}
+	for ns := range s.log.table {
+		if !seen[ns] {
+			add(ns, nil) // a namespace whose directory the next checkpoint creates
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return kvstore.Less(out[i], out[j]) })
 	return out, nil
@@ -384,33 +497,19 @@ func (s *Store) Commit(b *kvstore.Batch) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
-	k := b.Ops[0].Key
-	for _, op := range b.Ops[1:] {
-		if op.Key != k {
-			s.cmu.Lock()
-			defer s.cmu.Unlock()
-			return s.commit(b.Ops, true)
-		}
+	if s.direct {
+		return s.commitDirect(b.Ops)
 	}
-	s.cmu.RLock()
-	defer s.cmu.RUnlock()
-	st := s.stripe(k)
-	st.Lock()
-	defer st.Unlock()
-	return s.commit(b.Ops, false)
+	return s.commitLog(b.Ops)
 }
 
-// commit checks and applies ops. The caller holds cmu, exclusively if exclusive, else shared with the
-// stripe of the only key of ops.
-func (s *Store) commit(ops []kvstore.Op, exclusive bool) error {
-	if err := s.usable(); err != nil {
-		return err
-	}
+// check evaluates the checks of ops against the versions version gives.
+func (s *Store) check(ops []kvstore.Op, version func(kvstore.Key) (uint64, error)) error {
 	for _, op := range ops {
 		if op.Kind != kvstore.OpCheck {
 			continue
 		}
-		have, err := s.version(op.Key)
+		have, err := version(op.Key)
 		if err != nil {
 			return err
 		}
@@ -418,23 +517,7 @@ func (s *Store) commit(ops []kvstore.Op, exclusive bool) error {
 			return fmt.Errorf("%w: %s at version %d, not %d", kvstore.ErrVersionMismatch, op.Key, have, op.Version)
 		}
 	}
-	cs, err := s.plan(ops)
-	if err != nil {
-		return err
-	}
-	switch len(cs) {
-	case 0:
-		return nil
-	case 1:
-		if exclusive {
-			st := s.stripe(cs[0].key)
-			st.Lock()
-			defer st.Unlock()
-		}
-		return s.commitOne(cs[0])
-	default:
-		return s.commitMany(cs)
-	}
+	return nil
 }
 
 // version returns the version of k on disk (0: absent).
@@ -455,8 +538,8 @@ func (s *Store) version(k kvstore.Key) (uint64, error) {
 
 // plan turns the puts and removes of a batch into one change per key, in the order the keys first
 // appear: the last operation on a key wins, and each put counts one version from the key's version
-// before it (0 after a remove).
-func (s *Store) plan(ops []kvstore.Op) ([]change, error) {
+// before it (from version; 0 after a remove).
+func plan(ops []kvstore.Op, version func(kvstore.Key) (uint64, error)) ([]change, error) {
 	var cs []change
 	index := map[kvstore.Key]int{}
 	for _, op := range ops {
@@ -475,7 +558,7 @@ func (s *Store) plan(ops []kvstore.Op) ([]change, error) {
 			continue
 		}
 		if !seen {
-			v, err := s.version(op.Key)
+			v, err := version(op.Key)
 			if err != nil {
 				return nil, err
 			}
@@ -485,122 +568,6 @@ func (s *Store) plan(ops []kvstore.Op) ([]change, error) {
 		c.version++
 	}
 	return cs, nil
-}
-
-// commitOne makes a change to one key: rename or unlink, then fsync the directory. The caller holds
-// the key's stripe, so the key's readers wait until the change is durable: none sees a value a crash
-// could take back.
-func (s *Store) commitOne(c change) error {
-	dir, path := nsDir(c.key.Primary, c.key.Secondary), keyPath(c.key)
-	if !c.put {
-		err := s.fs.remove(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("fsstore: %w", err)
-		}
-		if err := s.syncDir(dir); err != nil {
-			return s.fail(err)
-		}
-		return nil
-	}
-	if err := s.ensureDir(c.key); err != nil {
-		return err
-	}
-	tmp := tmpPath(c.key)
-	if err := s.writeFile(tmp, encodeRecordHeader(c.version, c.value), c.value); err != nil {
-		_ = s.fs.remove(tmp)
-		return err
-	}
-	if err := s.fs.rename(tmp, path); err != nil {
-		_ = s.fs.remove(tmp)
-		return fmt.Errorf("fsstore: %w", err)
-	}
-	if err := s.syncDir(dir); err != nil {
-		return s.fail(err)
-	}
-	return nil
-}
-
-// commitMany makes the changes of a batch through the journal. The caller holds cmu exclusively.
-func (s *Store) commitMany(cs []change) error {
-	for _, c := range cs {
-		if c.put {
-			if err := s.ensureDir(c.key); err != nil {
-				return err
-			}
-		}
-	}
-	if err := s.writeFile(journalName, encodeJournal(cs)); err != nil {
-		return s.dropJournal(err)
-	}
-	// The batch is decided: a crash from here on is followed by the journal's replay.
-	if err := s.stage(cs); err != nil {
-		return s.dropJournal(err)
-	}
-	if err := s.install(cs); err != nil {
-		return s.fail(err)
-	}
-	return nil
-}
-
-// dropJournal empties the journal of a batch that failed before any of it was visible, and returns
-// err. If it cannot, the store fails: the batch may still be replayed by the next Open.
-func (s *Store) dropJournal(err error) error {
-	if jerr := s.writeFile(journalName); jerr != nil {
-		return s.fail(errors.Join(err, jerr))
-	}
-	return err
-}
-
-// stage writes the temporary file of every put, durably. On error it removes those it wrote.
-func (s *Store) stage(cs []change) error {
-	for i, c := range cs {
-		if !c.put {
-			continue
-		}
-		if err := s.writeFile(tmpPath(c.key), encodeRecordHeader(c.version, c.value), c.value); err != nil {
-			for _, d := range cs[:i+1] {
-				if d.put {
-					_ = s.fs.remove(tmpPath(d.key))
-				}
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-// install renames the staged files into place and removes the removed keys, with readers waiting,
-// then makes that durable and empties the journal.
-func (s *Store) install(cs []change) error {
-	var dirs []string
-	touched := map[string]bool{}
-	s.mu.Lock()
-	for _, c := range cs {
-		var err error
-		if c.put {
-			err = s.fs.rename(tmpPath(c.key), keyPath(c.key))
-		} else if err = s.fs.remove(keyPath(c.key)); errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			s.mu.Unlock()
-			return fmt.Errorf("fsstore: %w", err)
-		}
-		if d := nsDir(c.key.Primary, c.key.Secondary); !touched[d] {
-			touched[d] = true
-			dirs = append(dirs, d)
-		}
-	}
-	s.mu.Unlock()
-	for _, d := range dirs {
-		if err := s.syncDir(d); err != nil {
-			return err
-		}
-	}
-	return s.writeFile(journalName)
 }
 
 // ensureDir creates the namespace directories of k if needed and makes sure their entries are
@@ -661,81 +628,4 @@ func (s *Store) syncDir(name string) error {
 		return fmt.Errorf("fsstore: syncing directory %s: %w", s.describe(name), err)
 	}
 	return nil
-}
-
-// Recovery.
-
-// knownDir syncs a namespace directory found at Open and remembers it (its parent is synced next).
-func (s *Store) knownDir(dir string) error {
-	if err := s.syncDir(dir); err != nil {
-		return err
-	}
-	s.dmu.Lock()
-	defer s.dmu.Unlock()
-	s.dirs[dir] = true
-	return nil
-}
-
-// recover brings the directory to a consistent, durable state at Open: the journal replayed or
-// discarded, temporary files removed, every directory synced.
-func (s *Store) recover() error {
-	if insensitive, err := s.fs.exists(caseProbeName); err != nil {
-		return err
-	} else if insensitive {
-		return errors.New("the file system is not case-sensitive: keys that differ only in case would collide")
-	}
-	j, err := s.fs.readFile(journalName)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := s.writeFile(journalName); err != nil {
-			return err
-		}
-		if err := s.syncDir("."); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	case len(j) > 0:
-		cs, err := decodeJournal(j)
-		switch {
-		case errors.Is(err, errTorn):
-			if err := s.writeFile(journalName); err != nil {
-				return err
-			}
-		case err != nil:
-			return fmt.Errorf("%w (%s)", err, s.describe(journalName))
-		default:
-			for _, c := range cs {
-				if c.put {
-					if err := s.ensureDir(c.key); err != nil {
-						return err
-					}
-				}
-			}
-			if err := s.stage(cs); err != nil {
-				return err
-			}
-			if err := s.install(cs); err != nil {
-				return err
-			}
-		}
-	}
-	err = s.walk(func(_, _, dir string) error {
-		es, err := s.fs.readDir(dir)
-		if err != nil {
-			return fmt.Errorf("fsstore: %w", err)
-		}
-		for _, e := range es {
-			if !e.dir && strings.HasPrefix(e.name, tmpPrefix) {
-				if err := s.fs.remove(dir + "/" + e.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("fsstore: %w", err)
-				}
-			}
-		}
-		return s.knownDir(dir)
-	}, s.knownDir)
-	if err != nil {
-		return err
-	}
-	return s.syncDir(".")
 }

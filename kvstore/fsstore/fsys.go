@@ -16,6 +16,8 @@ type fsys interface {
 	mkdir(name string) error
 	// create opens name for writing, creating it or emptying it.
 	create(name string) (wfile, error)
+	// openAppend opens name for appending, creating it if it does not exist (created reports that).
+	openAppend(name string) (f afile, created bool, err error)
 	// readFile returns the whole content of name.
 	readFile(name string) ([]byte, error)
 	// readHead returns the first n bytes of name, fewer if it is shorter.
@@ -42,6 +44,12 @@ type wfile interface {
 	Close() error
 }
 
+// afile is a file open for appending: every Write goes to its end, and Truncate cuts it.
+type afile interface {
+	wfile
+	Truncate(size int64) error
+}
+
 type dirEntry struct {
 	name string
 	dir  bool // a directory; otherwise a regular file (other kinds are not listed)
@@ -58,6 +66,21 @@ func (o osFS) mkdir(name string) error { return os.Mkdir(o.path(name), 0o700) }
 
 func (o osFS) create(name string) (wfile, error) {
 	return os.OpenFile(o.path(name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+}
+
+func (o osFS) openAppend(name string) (afile, bool, error) {
+	f, err := os.OpenFile(o.path(name), os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f, true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return nil, false, err
+	}
+	f, err = os.OpenFile(o.path(name), os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, false, err
+	}
+	return f, false, nil
 }
 
 func (o osFS) readFile(name string) ([]byte, error) { return os.ReadFile(o.path(name)) }

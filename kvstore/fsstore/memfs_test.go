@@ -35,7 +35,7 @@ type memFS struct {
 	ops   int // changing operations done, for tests that count them
 
 	// fail, if not nil, makes a changing operation ("mkdir", "create", "write", "sync", "syncdir",
-	// "rename", "remove") on a name fail, without dying.
+	// "rename", "remove", "truncate") on a name fail, without dying.
 	fail func(op, name string) bool
 }
 
@@ -43,6 +43,9 @@ type memNode struct {
 	dir bool
 	// files
 	data, synced []byte
+	// cut: since the last Sync, the file was emptied or truncated below its synced length, so data
+	// need not begin with synced. If not, only appends were made: a crash keeps at least synced.
+	cut bool
 	// directories
 	entries, syncedEntries map[string]*memNode
 	log                    []memDirOp
@@ -124,10 +127,15 @@ func (m *memFS) crash(r *rand.Rand) {
 				case 0:
 					n.synced = bytes.Clone(n.data)
 				case 1:
-					n.synced = bytes.Clone(n.data[:r.Intn(len(n.data)+1)])
+					from := 0
+					if !n.cut {
+						from = len(n.synced) // an append: what was synced stays
+					}
+					n.synced = bytes.Clone(n.data[:from+r.Intn(len(n.data)-from+1)])
 				}
 			}
 			n.data = bytes.Clone(n.synced)
+			n.cut = false
 			return
 		}
 		keep := 0
@@ -162,7 +170,7 @@ func (m *memFS) clone() *memFS {
 		if c, ok := copies[n]; ok {
 			return c
 		}
-		c := &memNode{dir: n.dir, data: bytes.Clone(n.data), synced: bytes.Clone(n.synced)}
+		c := &memNode{dir: n.dir, data: bytes.Clone(n.data), synced: bytes.Clone(n.synced), cut: n.cut}
 		copies[n] = c
 		if n.dir {
 			c.entries, c.syncedEntries = map[string]*memNode{}, map[string]*memNode{}
@@ -280,9 +288,34 @@ func (m *memFS) create(name string) (wfile, error) {
 	case n.dir:
 		return nil, fmt.Errorf("%s: is a directory", name)
 	default:
-		n.data = nil
+		n.data, n.cut = nil, true
 	}
 	return &memFile{m: m, n: n, name: name, gen: m.gen}, nil
+}
+
+func (m *memFS) openAppend(name string) (afile, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dead {
+		return nil, false, errCrashed
+	}
+	d, base, err := m.lookup(name)
+	if err != nil {
+		return nil, false, err
+	}
+	n, ok := d.entries[base]
+	if ok {
+		if n.dir {
+			return nil, false, fmt.Errorf("%s: is a directory", name)
+		}
+		return &memFile{m: m, n: n, name: name, gen: m.gen}, false, nil
+	}
+	if err := m.change("create", name); err != nil {
+		return nil, false, err
+	}
+	n = &memNode{}
+	m.logOp(d, memDirOp{name: base, node: n})
+	return &memFile{m: m, n: n, name: name, gen: m.gen}, true, nil
 }
 
 func (m *memFS) readFile(name string) ([]byte, error) {
@@ -475,6 +508,23 @@ func (f *memFile) Sync() error {
 		return err
 	}
 	f.n.synced = bytes.Clone(f.n.data)
+	f.n.cut = false
+	return nil
+}
+
+func (f *memFile) Truncate(size int64) error {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	if err := f.op("truncate"); err != nil {
+		return err
+	}
+	if size > int64(len(f.n.data)) {
+		return fmt.Errorf("memfs: truncating %s to %d bytes extends it", f.name, size)
+	}
+	f.n.data = f.n.data[:size:size]
+	if size < int64(len(f.n.synced)) {
+		f.n.cut = true
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package fsstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,12 +10,14 @@ import (
 	"github.com/lnkit/lnkit/kvstore"
 )
 
-// The two on-disk encodings: a value file (header, then the value) and the batch journal (header,
-// then the batch's operations). Both are checked by CRC-32C before anything in them is trusted.
+// The on-disk encodings: a value file (header, then the value), the batch journal (header, then the
+// batch's operations) and the log (a sequence of records, each encoded as a journal is, under its
+// own magic). All are checked by CRC-32C before anything in them is trusted.
 
 const (
 	recordMagic   = "lnkv"
 	journalMagic  = "lnkj"
+	logMagic      = "lnkl"
 	formatVersion = 1
 
 	// recordHeaderLen: magic[4] format[1] zero[3] version[8] length[8] valueCRC[4] headerCRC[4].
@@ -101,7 +104,15 @@ const (
 // encodeJournal returns the journal of changes. Each change is
 //
 //	kind[1] len[1] primary len[1] secondary len[1] key, then for a put: version[8] length[8] value
-func encodeJournal(cs []change) []byte {
+func encodeJournal(cs []change) []byte { return encodeBatch(journalMagic, cs, false) }
+
+// encodeLogRecord returns the log record of one change of the store (the changes of its keys), and
+// points the value of each put of cs at its copy in the record, so that cs no longer shares memory
+// with the caller.
+func encodeLogRecord(cs []change) []byte { return encodeBatch(logMagic, cs, true) }
+
+// encodeBatch encodes cs under a header with magic: a journal, or one record of the log.
+func encodeBatch(magic string, cs []change, repoint bool) []byte {
 	n := journalHeaderLen
 	for _, c := range cs {
 		n += 4 + len(c.key.Primary) + len(c.key.Secondary) + len(c.key.Key)
@@ -109,8 +120,8 @@ func encodeJournal(cs []change) []byte {
 			n += 16 + len(c.value)
 		}
 	}
-	b := make([]byte, journalHeaderLen, n)
-	for _, c := range cs {
+	b := make([]byte, journalHeaderLen, n) // exactly n: b never moves, so cs may point into it
+	for i, c := range cs {
 		kind := byte(journalRemove)
 		if c.put {
 			kind = journalPut
@@ -124,9 +135,12 @@ func encodeJournal(cs []change) []byte {
 			b = binary.BigEndian.AppendUint64(b, c.version)
 			b = binary.BigEndian.AppendUint64(b, uint64(len(c.value)))
 			b = append(b, c.value...)
+			if repoint {
+				cs[i].value = b[len(b)-len(c.value) : len(b) : len(b)]
+			}
 		}
 	}
-	copy(b, journalMagic)
+	copy(b, magic)
 	b[4] = formatVersion
 	binary.BigEndian.PutUint64(b[8:], uint64(len(b)-journalHeaderLen))
 	binary.BigEndian.PutUint32(b[16:], checksum(b[journalHeaderLen:]))
@@ -143,35 +157,109 @@ var errTorn = errors.New("fsstore: torn journal")
 // format, a bad key) returns an error wrapping ErrCorrupt: it may be a committed batch, so it must not
 // be dropped. The values are subslices of b.
 func decodeJournal(b []byte) ([]change, error) {
-	if len(b) < journalHeaderLen {
-		return nil, fmt.Errorf("%w: %d bytes", errTorn, len(b))
+	cs, n, err := decodeBatch(journalMagic, b)
+	if err == nil && n != len(b) {
+		return nil, fmt.Errorf("%w: %d bytes after the journal's %d", errTorn, len(b)-n, n)
 	}
-	if string(b[:4]) != journalMagic {
-		return nil, fmt.Errorf("%w: magic %q", errTorn, b[:4])
+	return cs, err
+}
+
+// decodeLogRecord decodes the log record at the start of b and returns its changes and its length.
+// Errors wrap errTorn (the record is not completely and correctly there: b ends inside it, or a
+// checksum fails) or ErrCorrupt (it checks out but cannot be understood). The values are subslices
+// of b.
+func decodeLogRecord(b []byte) ([]change, int, error) { return decodeBatch(logMagic, b) }
+
+// decodeBatch decodes the batch encoded under magic at the start of b (see decodeJournal) and
+// returns its length.
+func decodeBatch(magic string, b []byte) ([]change, int, error) {
+	if len(b) < journalHeaderLen {
+		return nil, 0, fmt.Errorf("%w: %d bytes", errTorn, len(b))
+	}
+	if string(b[:4]) != magic {
+		return nil, 0, fmt.Errorf("%w: magic %q", errTorn, b[:4])
 	}
 	if binary.BigEndian.Uint32(b[20:]) != checksum(b[:20]) {
-		return nil, fmt.Errorf("%w: header checksum", errTorn)
+		return nil, 0, fmt.Errorf("%w: header checksum", errTorn)
 	}
-	body := b[journalHeaderLen:]
-	if n := binary.BigEndian.Uint64(b[8:]); n != uint64(len(body)) {
-		return nil, fmt.Errorf("%w: %d body bytes, the header says %d", errTorn, len(body), n)
+	n := binary.BigEndian.Uint64(b[8:])
+	if n > uint64(len(b)-journalHeaderLen) {
+		return nil, 0, fmt.Errorf("%w: %d body bytes, the header says %d", errTorn, len(b)-journalHeaderLen, n)
 	}
+	body := b[journalHeaderLen : journalHeaderLen+int(n)]
 	if binary.BigEndian.Uint32(b[16:]) != checksum(body) {
-		return nil, fmt.Errorf("%w: body checksum", errTorn)
+		return nil, 0, fmt.Errorf("%w: body checksum", errTorn)
 	}
 	if b[4] != formatVersion || b[5]|b[6]|b[7] != 0 {
-		return nil, fmt.Errorf("%w: journal of unknown format %d (flags %x)", ErrCorrupt, b[4], b[5:8])
+		return nil, 0, fmt.Errorf("%w: %q of unknown format %d (flags %x)", ErrCorrupt, magic, b[4], b[5:8])
 	}
 	var cs []change
 	for len(body) > 0 {
 		c, rest, err := decodeChange(body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: journal change %d: %v", ErrCorrupt, len(cs), err)
+			return nil, 0, fmt.Errorf("%w: %q change %d: %v", ErrCorrupt, magic, len(cs), err)
 		}
 		cs = append(cs, c)
 		body = rest
 	}
-	return cs, nil
+	return cs, journalHeaderLen + int(n), nil
+}
+
+// decodeLog returns the changes of every record of a log, in order, and the length of the log they
+// fill. What follows them is a torn tail, discarded: the last record being written when the
+// process or machine stopped, never synced, so that its change never returned (a partial record, a
+// bad checksum, or bytes that are not a record, such as the zeros a file system may leave).
+//
+// A damaged record followed by a record that checks out is not a torn tail: if the later record was
+// synced, so was the damaged one (an fsync covers every byte written before it), whose change and
+// every later one returned; skipping it, or stopping at it, would lose committed changes without a
+// word. The store cannot tell that case from a disk that wrote two unsynced records out of order, so
+// it refuses the log: an error wrapping ErrCorrupt that gives the offset. (The operator may cut the
+// log there, accepting the loss of the changes after it.) A record that checks out but cannot be
+// understood also gives ErrCorrupt.
+func decodeLog(b []byte) (records [][]change, n int, err error) {
+	for n < len(b) {
+		cs, m, err := decodeLogRecord(b[n:])
+		if err == nil {
+			records = append(records, cs)
+			n += m
+			continue
+		}
+		if !errors.Is(err, errTorn) {
+			return nil, 0, fmt.Errorf("log record at offset %d: %w", n, err)
+		}
+		if at, ok := findLogRecord(b, n); ok {
+			return nil, 0, fmt.Errorf("%w: damaged log record at offset %d (%v) followed by a good one at offset %d", ErrCorrupt, n, err, at)
+		}
+		return records, n, nil
+	}
+	return records, n, nil
+}
+
+// findLogRecord looks for a record that checks out after the damaged one at offset bad of the log
+// b: from the end the damaged record's header gives, if that header checks out, else from the next
+// byte.
+func findLogRecord(b []byte, bad int) (int, bool) {
+	from := bad + 1
+	if h := b[bad:]; len(h) >= journalHeaderLen && string(h[:4]) == logMagic && binary.BigEndian.Uint32(h[20:]) == checksum(h[:20]) {
+		n := binary.BigEndian.Uint64(h[8:])
+		if n > uint64(len(h)-journalHeaderLen) {
+			return 0, false // the record runs past the end: the tail was being written
+		}
+		from = bad + journalHeaderLen + int(n)
+	}
+	for from < len(b) {
+		i := bytes.Index(b[from:], []byte(logMagic))
+		if i < 0 {
+			return 0, false
+		}
+		at := from + i
+		if _, _, err := decodeLogRecord(b[at:]); !errors.Is(err, errTorn) {
+			return at, true
+		}
+		from = at + 1
+	}
+	return 0, false
 }
 
 func decodeChange(b []byte) (change, []byte, error) {
