@@ -115,6 +115,7 @@ func (cm *ChannelManager) handOver(ps *peerState, c *channel, updates []monitorU
 		switch status {
 		case channelmonitor.InProgress:
 			c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
+			c.pendingMonitorUpdates = append(c.pendingMonitorUpdates, upd)
 		case channelmonitor.UnrecoverableError:
 			cm.monitorUpdateFailed(ps, c, upd.UpdateID)
 			return false
@@ -169,6 +170,14 @@ func (cm *ChannelManager) monitorUpdated(c *channel, updateID uint64) {
 		}
 	}
 	c.inFlightUpdates = kept
+	pending := c.pendingMonitorUpdates[:0]
+	for _, u := range c.pendingMonitorUpdates {
+		if u.UpdateID > updateID {
+			pending = append(pending, u)
+		}
+	}
+	clear(c.pendingMonitorUpdates[len(pending):])
+	c.pendingMonitorUpdates = pending
 	if len(kept) > 0 {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
+	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/internal/bolt3"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -203,6 +204,10 @@ type channel struct {
 	// closed, and a restarted manager reads it as such).
 	latestMonitorUpdateID uint64
 	inFlightUpdates       []uint64
+	// pendingMonitorUpdates are the in-flight updates themselves (InProgress, not yet reported
+	// persisted), kept in the channel's store record: a restart hands the monitor those it lost
+	// (the monitor's writes were asynchronous and the host died before they were made).
+	pendingMonitorUpdates []*channelmonitor.ChannelMonitorUpdate
 	heldMessages          []heldOutput
 	monitorFailed         bool
 

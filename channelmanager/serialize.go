@@ -539,6 +539,9 @@ func monitorsByOutPoint(ms []*channelmonitor.ChannelMonitor) map[wire.OutPoint]*
 // readFixups are what restoring the channels found to do once everything is read (finishRead).
 type readFixups struct {
 	closedByMonitor, spentByMonitor []*channel
+	// behindMonitor are channels whose monitor lacks updates the manager handed it (asynchronous
+	// persistence, the host died before the writes): finishRead hands them over again.
+	behindMonitor []*channel
 }
 
 // restoreChannel adds a channel read back, checked against its monitor: dropped without one, resumed
@@ -561,6 +564,8 @@ func (cm *ChannelManager) restoreChannel(c *channel, monitors map[wire.OutPoint]
 		cm.log.Warn("channel state older than its monitor; resuming with channel_reestablish", "channel", c.channelID,
 			"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
 		c.latestMonitorUpdateID = mon.LatestUpdateID()
+	case mon.LatestUpdateID() < c.latestMonitorUpdateID:
+		fx.behindMonitor = append(fx.behindMonitor, c)
 	}
 	// Commitments the monitor holds that this snapshot never signed were lost with the crash before
 	// their messages left.
@@ -599,6 +604,9 @@ func (cm *ChannelManager) restoreClaimable(c *claimablePayment) {
 // outcomes the monitors reported, which may not have reached the snapshot (idempotent for payments
 // already settled), and reconciles outbound payments with them.
 func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor, byOP map[wire.OutPoint]*channelmonitor.ChannelMonitor, fx *readFixups) {
+	for _, c := range fx.behindMonitor {
+		cm.replayMonitorUpdates(c, byOP[c.fundingOutPoint])
+	}
 	// The monitor of a channel open in the snapshot was force-closed since (the host crashed before it
 	// wrote the manager again): the channel closes again rather than resume, which would sign and
 	// revoke commitments while ours is on its way to the chain.
@@ -630,4 +638,51 @@ func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor, 
 	}
 	cm.reconcileOutbound(monitors)
 	cm.wake.Notify() // what was read may call for work (events, reestablish) before anything else happens
+}
+
+// replayMonitorUpdates hands a channel's monitor, again, the updates the manager had handed it and the
+// monitor lost (LDK replays its in-flight updates the same way): they were in flight, persisted
+// asynchronously, when the host died, so nothing that depended on them left. If the channel's record
+// does not hold every missing update (a record from Write's snapshot, which does not keep them), the
+// manager's state cannot be matched with the monitor's, and the channel fails: the monitor's latest
+// commitment is safe to broadcast, since the revocation the lost updates led to never left.
+func (cm *ChannelManager) replayMonitorUpdates(c *channel, mon *channelmonitor.ChannelMonitor) {
+	have := mon.LatestUpdateID()
+	var missing []*channelmonitor.ChannelMonitorUpdate
+	for _, u := range c.pendingMonitorUpdates {
+		if u.UpdateID > have {
+			missing = append(missing, u)
+		}
+	}
+	c.pendingMonitorUpdates = nil
+	ps := cm.peer(c.counterparty, false)
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	next := have + 1
+	for _, u := range missing {
+		if u.UpdateID != next {
+			break
+		}
+		next++
+	}
+	if next != c.latestMonitorUpdateID+1 {
+		cm.log.Error("channel state ahead of its monitor and the updates between are lost; failing the channel",
+			"channel", c.channelID, "manager_update", c.latestMonitorUpdateID, "monitor_update", have)
+		msg := "channel state ahead of its monitor after a restart"
+		cm.apply(ps, c, c.failWithError(msg, closure{events.HolderForceClosed, msg, true}))
+		return
+	}
+	cm.log.Info("handing the monitor the updates it lost in a crash", "channel", c.channelID, "from", have+1, "to", c.latestMonitorUpdateID)
+	for _, u := range missing {
+		status := cm.watch.UpdateChannel(c.fundingOutPoint, u)
+		switch status {
+		case channelmonitor.InProgress:
+			c.inFlightUpdates = append(c.inFlightUpdates, u.UpdateID)
+			c.pendingMonitorUpdates = append(c.pendingMonitorUpdates, u)
+		case channelmonitor.UnrecoverableError:
+			cm.monitorUpdateFailed(ps, c, u.UpdateID)
+			return
+		}
+	}
+	cm.markNeedsPersist()
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/lnkit/lnkit/chaininterface"
+	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/ser"
 	"github.com/lnkit/lnkit/kvstore"
@@ -35,12 +36,16 @@ const (
 	storeOutbound  = "outbound"
 	storeStateKey  = "state"
 
-	recVersion  uint64 = 0
-	recBody     uint64 = 2 // the record's fields, encoded as in Write at managerVersion
-	recGossip   uint64 = 4 // channel records: the channel's BOLT 7 state (a TLV stream of its own)
-	recTip      uint64 = 2 // state: best block hash, height, highest block time
-	recForwards uint64 = 4 // state: writeForwards
-	recEvents   uint64 = 6 // state: writeEvents
+	recVersion uint64 = 0
+	recBody    uint64 = 2 // the record's fields, encoded as in Write at managerVersion
+	recGossip  uint64 = 4 // channel records: the channel's BOLT 7 state (a TLV stream of its own)
+	// recMonitorUpdates (channel records): the monitor updates in flight (asynchronous persistence),
+	// each a u32 length and ChannelMonitorUpdate.Encode. Even: an lnkit that would not replay them
+	// must not read the record.
+	recMonitorUpdates uint64 = 6
+	recTip            uint64 = 2 // state: best block hash, height, highest block time
+	recForwards       uint64 = 4 // state: writeForwards
+	recEvents         uint64 = 6 // state: writeEvents
 )
 
 // ErrUnknownRecordVersion is returned (wrapped) by ReadFromStore for a record written by a newer lnkit
@@ -115,6 +120,9 @@ func (cm *ChannelManager) storeChanges(all bool) (map[kvstore.Key][]byte, []kvst
 			fields := map[uint64][]byte{recBody: writerBytes(func(w *ser.Writer) { writeChannel(w, c) })}
 			if g := c.gossip.encode(); g != nil {
 				fields[recGossip] = g
+			}
+			if len(c.pendingMonitorUpdates) > 0 {
+				fields[recMonitorUpdates] = encodeMonitorUpdates(c.pendingMonitorUpdates)
 			}
 			recs[kvstore.Key{Primary: storeNamespace, Secondary: storeChannels, Key: hex.EncodeToString(c.channelID[:])}] = encodeRecord(fields)
 		}
@@ -317,10 +325,17 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 	cm.highestBlockTime = highest
 	monitors := monitorsByOutPoint(a.Monitors)
 	var fx readFixups
-	err = eachRecord(store, storeChannels, hashes, []uint64{recBody, recGossip}, func(k kvstore.Key, s lnwire.TLVStream, v uint8, r *ser.Reader) error {
+	err = eachRecord(store, storeChannels, hashes, []uint64{recBody, recGossip, recMonitorUpdates}, func(k kvstore.Key, s lnwire.TLVStream, v uint8, r *ser.Reader) error {
 		c := readChannel(r, a.Keys, v)
 		if r.Err() != nil {
 			return r.Err()
+		}
+		if ub, ok := s.Get(recMonitorUpdates); ok {
+			ups, err := decodeMonitorUpdates(ub)
+			if err != nil {
+				return err
+			}
+			c.pendingMonitorUpdates = ups
 		}
 		if gb, ok := s.Get(recGossip); ok {
 			g, err := decodeGossipState(gb)
@@ -412,4 +427,37 @@ func eachRecord(store kvstore.KVStore, kind string, hashes map[kvstore.Key][32]b
 		}
 	}
 	return nil
+}
+
+// encodeMonitorUpdates encodes a channel's in-flight monitor updates: each a u32 length and the update.
+func encodeMonitorUpdates(ups []*channelmonitor.ChannelMonitorUpdate) []byte {
+	return writerBytes(func(w *ser.Writer) {
+		for _, u := range ups {
+			w.Var(u.Encode())
+		}
+	})
+}
+
+// maxPendingMonitorUpdates bounds the in-flight updates a channel record may hold.
+const maxPendingMonitorUpdates = 10_000
+
+// decodeMonitorUpdates reads encodeMonitorUpdates' output. Errors: the updates' own, or a malformed list.
+func decodeMonitorUpdates(b []byte) ([]*channelmonitor.ChannelMonitorUpdate, error) {
+	r := ser.NewReader(b)
+	var ups []*channelmonitor.ChannelMonitorUpdate
+	for r.Remaining() > 0 {
+		if len(ups) == maxPendingMonitorUpdates {
+			return nil, fmt.Errorf("more than %d monitor updates in flight", maxPendingMonitorUpdates)
+		}
+		raw := r.Var()
+		if r.Err() != nil {
+			return nil, fmt.Errorf("monitor updates in flight: %w", r.Err())
+		}
+		u, err := channelmonitor.DecodeChannelMonitorUpdate(raw)
+		if err != nil {
+			return nil, fmt.Errorf("monitor update in flight: %w", err)
+		}
+		ups = append(ups, u)
+	}
+	return ups, nil
 }

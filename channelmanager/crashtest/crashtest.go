@@ -59,6 +59,11 @@ type Factory struct {
 	// any of his messages leaves (group commit, as examples/node does): the crash points are then the
 	// flushes, and a crash also loses whatever the buffer held.
 	Buffered bool
+	// Async makes Bob's monitor persistence asynchronous (KVStorePersisterOptions.Async: every update
+	// answers InProgress; his host performs the queued writes with PersistPending and reports them with
+	// ChainMonitor.ChannelMonitorUpdated before it pulls his messages): the manager must hold what
+	// depends on an update until then, and a crash between the two loses nothing.
+	Async bool
 }
 
 // minWrites is the fewest durable writes the script must make: fewer means the stream did not run.
@@ -68,7 +73,7 @@ const minWrites = 50
 // (a subtest each, stopping at the first that fails), each on a store of its own from f.Open.
 func Run(t *testing.T, f Factory) {
 	var total int
-	if !t.Run("no_crash", func(t *testing.T) { total = run(t, f.Open(t), f.Buffered, 0) }) {
+	if !t.Run("no_crash", func(t *testing.T) { total = run(t, f.Open(t), f, 0) }) {
 		t.FailNow()
 	}
 	if total <= minWrites {
@@ -77,7 +82,7 @@ func Run(t *testing.T, f Factory) {
 	points := crashPoints(total, f.Step, testing.Short() || raceEnabled)
 	t.Logf("%d durable writes; crashing at %d of them (step %d)", total, len(points), stepOf(points))
 	for _, k := range points {
-		if !t.Run(fmt.Sprintf("crash_at_%03d_of_%d", k, total), func(t *testing.T) { run(t, f.Open(t), f.Buffered, k) }) {
+		if !t.Run(fmt.Sprintf("crash_at_%03d_of_%d", k, total), func(t *testing.T) { run(t, f.Open(t), f, k) }) {
 			t.Fatalf("crash at write %d of %d failed", k, total)
 		}
 	}

@@ -18,18 +18,31 @@ func TestMemStoreBuffered(t *testing.T) {
 	Run(t, Factory{Buffered: true, Open: func(testing.TB) kvstore.KVStore { return kvstore.NewMemStore() }})
 }
 
+// TestMemStoreAsync is TestMemStore with Bob's monitors persisted asynchronously (Factory.Async).
+func TestMemStoreAsync(t *testing.T) {
+	Run(t, Factory{Async: true, Open: func(testing.TB) kvstore.KVStore { return kvstore.NewMemStore() }})
+}
+
 // TestFSStore runs the script on the filesystem store, a directory per run, at every third write (a
 // directory per run makes each slower; TestMemStore covers every point). Fsync is off: the crash is
 // the host dropping writes, not the machine losing them, which is fsstore's own tests' business.
 func TestFSStore(t *testing.T) {
-	Run(t, Factory{Step: 3, Open: func(t testing.TB) kvstore.KVStore {
+	fsStore(t, Factory{Step: 3})
+}
+
+// TestFSStoreAsync is TestFSStore with asynchronous monitor persistence, at every fifth point.
+func TestFSStoreAsync(t *testing.T) { fsStore(t, Factory{Step: 5, Async: true}) }
+
+func fsStore(t *testing.T, f Factory) {
+	f.Open = func(t testing.TB) kvstore.KVStore {
 		s, err := fsstore.Open(t.TempDir(), &fsstore.Options{NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		return s
-	}})
+	}
+	Run(t, f)
 }
 
 // TestCrashPoints: every step-th point from the first, or about four when sampling.

@@ -49,6 +49,7 @@ func (nw *network) disconnect() {
 // as on the wire (unless its beforeSend drops them).
 func (nw *network) collect() {
 	for i, n := range nw.nodes {
+		n.completeAsync()
 		n.handleEvents()
 		msgs := n.cm.GetAndClearPendingMsgEvents()
 		if n.beforeSend != nil && !n.beforeSend() {

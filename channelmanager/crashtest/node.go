@@ -41,6 +41,7 @@ type node struct {
 	base   kvstore.KVStore // the store itself
 	opts   channelmonitor.KVStorePersisterOptions
 	mon    *channelmonitor.ChainMonitor
+	pers   *channelmonitor.KVStorePersister
 	cm     *channelmanager.ChannelManager
 	proxy  *listenerProxy
 	events []events.Event
@@ -69,7 +70,8 @@ func newNode(t testing.TB, chain *testchain.Chain, name string, seedByte byte, s
 	wk, _ := btcec.PrivKeyFromBytes(sha256Bytes([]byte(name + " wallet")))
 	n.wallet = testchain.NewWallet(chain, wk)
 	n.bcast = &broadcaster{chain: chain}
-	n.mon = channelmonitor.NewChainMonitor(nil, n.bcast, nil, chain, channelmonitor.NewKVStorePersister(store, opts))
+	n.pers = channelmonitor.NewKVStorePersister(store, opts)
+	n.mon = channelmonitor.NewChainMonitor(nil, n.bcast, nil, chain, n.pers)
 	var err error
 	n.cm, err = channelmanager.New(chain, n.mon, n.bcast, nil, n.km, n.cfg,
 		channelmanager.ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: chain.BestBlock()})
@@ -87,6 +89,7 @@ func (n *node) restartFromStore() {
 		n.store = kvstore.NewWriteBuffer(n.base) // what it held died with the process
 	}
 	p := channelmonitor.NewKVStorePersister(n.store, n.opts)
+	n.pers = p
 	mons, err := p.ReadChannelMonitors(n.km)
 	n.must(err, "read monitors")
 	n.mon = channelmonitor.NewChainMonitor(nil, n.bcast, nil, n.chain, p)
@@ -240,5 +243,23 @@ func (n *node) persist() {
 	n.must(err, "persist manager")
 	if wb, ok := n.store.(*kvstore.WriteBuffer); ok {
 		n.must(wb.Flush(), "flush")
+	}
+}
+
+// completeAsync is the host's side of asynchronous monitor persistence (KVStorePersisterOptions.Async):
+// it performs the queued writes (PersistPending) and reports each channel's last durable update to
+// the ChainMonitor, which lets the manager release what waited for it. Without Async it does nothing.
+func (n *node) completeAsync() {
+	if !n.opts.Async {
+		return
+	}
+	done, err := n.pers.PersistPending()
+	n.must(err, "persist pending monitor writes")
+	last := map[wire.OutPoint]uint64{}
+	for _, d := range done {
+		last[d.FundingTxo] = d.UpdateID
+	}
+	for op, id := range last {
+		n.must(n.mon.ChannelMonitorUpdated(op, id), "monitor updated")
 	}
 }

@@ -39,8 +39,8 @@ type rig struct {
 
 // run plays the script with Bob dying at his k-th durable write into base (0: never) and returns how
 // many durable writes Bob made during the script.
-func run(t testing.TB, base kvstore.KVStore, buffered bool, k int) int {
-	g := setup(t, base, buffered)
+func run(t testing.TB, base kvstore.KVStore, f Factory, k int) int {
+	g := setup(t, base, f)
 	g.b.persist()
 	// Bob's writes count from here: the restart and the reestablishment after it are crash points too.
 	g.k = k
@@ -57,16 +57,16 @@ func run(t testing.TB, base kvstore.KVStore, buffered bool, k int) int {
 
 // setup opens the channel: Alice funds it (2,000,000 sat, anchors) and pushes 1,000,000,000 msat
 // to Bob; his host writes his manager into the store (PersistTo) before any message of his leaves.
-func setup(t testing.TB, base kvstore.KVStore, buffered bool) *rig {
+func setup(t testing.TB, base kvstore.KVStore, f Factory) *rig {
 	chain := testchain.New(&chaincfg.RegressionNetParams)
 	chain.MineBlocks(101)
 	store := &crashStore{KVStore: base}
 	a := newNode(t, chain, "alice", 1, kvstore.NewMemStore(), channelmonitor.KVStorePersisterOptions{})
 	var bobKV kvstore.KVStore = store
-	if buffered {
+	if f.Buffered {
 		bobKV = kvstore.NewWriteBuffer(store)
 	}
-	b := newNode(t, chain, "bob", 2, bobKV, channelmonitor.KVStorePersisterOptions{MaximumPendingUpdates: maxPendingUpdates})
+	b := newNode(t, chain, "bob", 2, bobKV, channelmonitor.KVStorePersisterOptions{MaximumPendingUpdates: maxPendingUpdates, Async: f.Async})
 	b.base = store
 	g := &rig{t: t, chain: chain, store: store, a: a, b: b, logs: [2]*ledger{newLedger(), newLedger()},
 		nw: &network{t: t, nodes: [2]*node{a, b}}, r: rand.New(rand.NewSource(5))}

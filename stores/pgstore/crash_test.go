@@ -18,3 +18,11 @@ func TestCrashEveryPersistencePoint(t *testing.T) {
 	needPG(t)
 	crashtest.Run(t, crashtest.Factory{Open: func(t testing.TB) kvstore.KVStore { return openStore(t, Options{}) }})
 }
+
+// TestCrashEveryPersistencePointAsync is TestCrashEveryPersistencePoint with the monitors persisted
+// asynchronously (crashtest.Factory.Async: InProgress, then PersistPending and ChannelMonitorUpdated),
+// at every fifth crash point.
+func TestCrashEveryPersistencePointAsync(t *testing.T) {
+	needPG(t)
+	crashtest.Run(t, crashtest.Factory{Async: true, Step: 5, Open: func(t testing.TB) kvstore.KVStore { return openStore(t, Options{}) }})
+}

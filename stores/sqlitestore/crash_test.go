@@ -25,3 +25,17 @@ func TestCrashEveryPersistencePoint(t *testing.T) {
 		return s
 	}})
 }
+
+// TestCrashEveryPersistencePointAsync is TestCrashEveryPersistencePoint with the monitors persisted
+// asynchronously (crashtest.Factory.Async: InProgress, then PersistPending and ChannelMonitorUpdated),
+// at every third crash point.
+func TestCrashEveryPersistencePointAsync(t *testing.T) {
+	crashtest.Run(t, crashtest.Factory{Async: true, Step: 3, Open: func(t testing.TB) kvstore.KVStore {
+		s, err := open(filepath.Join(t.TempDir(), "kv.db"), []string{"synchronous(OFF)"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}})
+}
