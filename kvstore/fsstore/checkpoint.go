@@ -26,13 +26,57 @@ func (s *Store) writeChanges(cs []change) error {
 	return s.install(cs, false)
 }
 
+// writeChangesBulk is writeChanges for a checkpoint, where the log still holds every change until it
+// returns: where the file system can be synced as a whole (syncfs on Linux), the temporary files are
+// written without an fsync each, one syncAll makes them durable, the renames and removals follow, and
+// a second syncAll makes those durable — two syncs instead of one per key and one per directory.
+// Elsewhere, or with NoSync, it is writeChanges. A crash part way leaves the log to replay.
+func (s *Store) writeChangesBulk(cs []change) error {
+	if s.noSync {
+		return s.writeChanges(cs)
+	}
+	for _, c := range cs {
+		if c.put {
+			if err := s.ensureDir(c.key); err != nil {
+				return err
+			}
+		}
+	}
+	if err := s.stageSync(cs, false); err != nil {
+		return err
+	}
+	switch err := s.fs.syncAll(); {
+	case errors.Is(err, errSyncAllUnsupported):
+		for _, c := range cs { // sync file by file after all
+			if c.put {
+				if err := s.writeFile(tmpPath(c.key), encodeRecordHeader(c.version, c.value), c.value); err != nil {
+					return err
+				}
+			}
+		}
+		return s.install(cs, false)
+	case err != nil:
+		return fmt.Errorf("fsstore: syncing the file system: %w", err)
+	}
+	if _, err := s.rename(cs, false); err != nil {
+		return err
+	}
+	if err := s.fs.syncAll(); err != nil {
+		return fmt.Errorf("fsstore: syncing the file system: %w", err)
+	}
+	return nil
+}
+
 // stage writes the temporary file of every put, durably. On error it removes those it wrote.
-func (s *Store) stage(cs []change) error {
+func (s *Store) stage(cs []change) error { return s.stageSync(cs, !s.noSync) }
+
+// stageSync is stage, with each file fsynced only if sync.
+func (s *Store) stageSync(cs []change, sync bool) error {
 	for i, c := range cs {
 		if !c.put {
 			continue
 		}
-		if err := s.writeFile(tmpPath(c.key), encodeRecordHeader(c.version, c.value), c.value); err != nil {
+		if err := s.writeFileSync(tmpPath(c.key), sync, encodeRecordHeader(c.version, c.value), c.value); err != nil {
 			for _, d := range cs[:i+1] {
 				if d.put {
 					_ = s.fs.remove(tmpPath(d.key))
@@ -47,6 +91,21 @@ func (s *Store) stage(cs []change) error {
 // install renames the staged files into place and removes the removed keys (with readers waiting on
 // mu if lockReaders), then fsyncs each directory it changed.
 func (s *Store) install(cs []change, lockReaders bool) error {
+	dirs, err := s.rename(cs, lockReaders)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := s.syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rename renames the staged files into place and removes the removed keys (with readers waiting on mu
+// if lockReaders), and returns the directories it changed.
+func (s *Store) rename(cs []change, lockReaders bool) ([]string, error) {
 	var dirs []string
 	touched := map[string]bool{}
 	if lockReaders {
@@ -63,7 +122,7 @@ func (s *Store) install(cs []change, lockReaders bool) error {
 			if lockReaders {
 				s.mu.Unlock()
 			}
-			return fmt.Errorf("fsstore: %w", err)
+			return nil, fmt.Errorf("fsstore: %w", err)
 		}
 		if d := nsDir(c.key.Primary, c.key.Secondary); !touched[d] {
 			touched[d] = true
@@ -73,12 +132,7 @@ func (s *Store) install(cs []change, lockReaders bool) error {
 	if lockReaders {
 		s.mu.Unlock()
 	}
-	for _, d := range dirs {
-		if err := s.syncDir(d); err != nil {
-			return err
-		}
-	}
-	return nil
+	return dirs, nil
 }
 
 // checkpoint writes the table to the files and empties the log and the table. The caller holds wmu
@@ -93,7 +147,7 @@ func (s *Store) checkpoint() error {
 		s.apply(l.seq)
 	}
 	if cs := l.table.changes(); len(cs) > 0 {
-		if err := s.writeChanges(cs); err != nil {
+		if err := s.writeChangesBulk(cs); err != nil {
 			return err
 		}
 	}
@@ -222,7 +276,7 @@ func (s *Store) recoverLog() error {
 		}
 	}
 	if cs := t.changes(); len(cs) > 0 {
-		if err := s.writeChanges(cs); err != nil {
+		if err := s.writeChangesBulk(cs); err != nil {
 			return err
 		}
 	}

@@ -51,14 +51,17 @@
 // wakes the callers it covered; those that came after it wait for the role and do the same.
 //
 // Checkpoint: when the log grows past Options.CheckpointBytes (8 MiB by default), the change that
-// crossed the threshold, in its own goroutine, writes every key of the table to its file as
-// DirectWrites does for a batch (each value to its temporary file, fsynced; renamed into place; each
-// directory touched fsynced once), truncates the log (fsynced) and empties the table. A key written
+// crossed the threshold, in its own goroutine, writes every key of the table to its file (each value
+// to its temporary file, renamed into place), truncates the log (fsynced) and empties the table. On
+// Linux the files are made durable with two syncfs(2) calls, one after the temporary files are
+// written and one after the renames, instead of an fsync per file and per directory; elsewhere it is
+// done as DirectWrites does for a batch (each file fsynced, each directory touched fsynced once). The
+// log is truncated only after, so a crash during a checkpoint replays it. A key written
 // many times between two checkpoints reaches its file once; a key written and removed in between
 // never touches the files. The checkpoint is a latency spike: the call that crossed the threshold
-// returns only after it, and the changes that come during it wait for it (an fsync per distinct key
-// written since the last one: tens of milliseconds for a few hundred keys on a fast disk; the
-// default threshold bounds it). Readers are not held up, and never see an older value: they read
+// returns only after it, and the changes that come during it wait for it (a file written per distinct
+// key since the last one: tens of milliseconds for a few hundred keys on a fast disk; the default
+// threshold bounds it). Readers are not held up, and never see an older value: they read
 // the table until it is emptied, when the files hold the same values. Close checkpoints too.
 //
 // # Writing (DirectWrites)
@@ -599,6 +602,11 @@ func (s *Store) ensureDir(k kvstore.Key) error {
 
 // writeFile replaces the content of name by parts, durably.
 func (s *Store) writeFile(name string, parts ...[]byte) error {
+	return s.writeFileSync(name, !s.noSync, parts...)
+}
+
+// writeFileSync is writeFile, with the file fsynced only if sync.
+func (s *Store) writeFileSync(name string, sync bool, parts ...[]byte) error {
 	f, err := s.fs.create(name)
 	if err != nil {
 		return fmt.Errorf("fsstore: %w", err)
@@ -608,7 +616,7 @@ func (s *Store) writeFile(name string, parts ...[]byte) error {
 			_, err = f.Write(p)
 		}
 	}
-	if err == nil && !s.noSync {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

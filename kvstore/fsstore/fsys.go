@@ -30,6 +30,9 @@ type fsys interface {
 	readDir(name string) ([]dirEntry, error)
 	// syncDir makes the directory's entries durable.
 	syncDir(name string) error
+	// syncAll makes everything written under the store's directory durable, files and directory
+	// entries, in one call (syncfs on Linux); errSyncAllUnsupported where the system has no such call.
+	syncAll() error
 	// exists reports whether name exists.
 	exists(name string) (bool, error)
 	// lock takes the exclusive lock of the store named by the file name, without waiting. If someone
@@ -128,6 +131,9 @@ func (o osFS) syncDir(name string) error {
 	}
 	return err
 }
+
+// errSyncAllUnsupported: the file system cannot be synced as a whole; the store syncs file by file.
+var errSyncAllUnsupported = errors.New("fsstore: no whole-file-system sync here")
 
 func (o osFS) exists(name string) (bool, error) {
 	_, err := os.Lstat(o.path(name))

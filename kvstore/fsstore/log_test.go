@@ -105,8 +105,15 @@ func workload() []func(s kvstore.KVStore) error {
 // changing operation and crashed (losing all that was not synced, or a random part of it): every
 // change that returned is there, the one cut is whole or absent, versions are right (the content
 // is compared, with versions, to a MemStore's after the same changes), and the store works after.
-// Every seventh cut also cuts the recovery at every step.
+// Every seventh cut also cuts the recovery at every step. It runs with the file system synced as a whole
+// at checkpoints (syncfs) and without (file by file, where the system has no syncfs).
 func TestCrashAcrossCheckpoints(t *testing.T) {
+	for _, noSyncAll := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noSyncAll=%v", noSyncAll), func(t *testing.T) { crashAcrossCheckpoints(t, noSyncAll) })
+	}
+}
+
+func crashAcrossCheckpoints(t *testing.T, noSyncAll bool) {
 	md := mode{"log-checkpoint600", Options{CheckpointBytes: 600}}
 	w := workload()
 	oracle := kvstore.NewMemStore()
@@ -124,6 +131,7 @@ func TestCrashAcrossCheckpoints(t *testing.T) {
 				r = rand.New(rand.NewSource(seed*1_000_003 + int64(cut)))
 			}
 			m := newMemFS()
+			m.noSyncAll = noSyncAll
 			truncates := 0
 			m.fail = func(op, name string) bool {
 				if op == "truncate" {

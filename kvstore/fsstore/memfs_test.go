@@ -34,6 +34,9 @@ type memFS struct {
 	dead  bool
 	ops   int // changing operations done, for tests that count them
 
+	// noSyncAll makes syncAll answer errSyncAllUnsupported, as on systems without syncfs.
+	noSyncAll bool
+
 	// fail, if not nil, makes a changing operation ("mkdir", "create", "write", "sync", "syncdir",
 	// "rename", "remove", "truncate") on a name fail, without dying.
 	fail func(op, name string) bool
@@ -186,7 +189,7 @@ func (m *memFS) clone() *memFS {
 		}
 		return c
 	}
-	return &memFS{root: cp(m.root), locks: map[string]bool{}}
+	return &memFS{root: cp(m.root), locks: map[string]bool{}, noSyncAll: m.noSyncAll}
 }
 
 func applyDirOp(es map[string]*memNode, op memDirOp) {
@@ -433,6 +436,35 @@ func (m *memFS) syncDir(name string) error {
 	}
 	n.syncedEntries = cloneEntries(n.entries)
 	n.log = nil
+	return nil
+}
+
+// syncAll makes every file's data and every directory's entries durable (syncfs).
+func (m *memFS) syncAll() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.noSyncAll {
+		return errSyncAllUnsupported
+	}
+	if m.dead {
+		return errCrashed
+	}
+	if err := m.change("syncall", "."); err != nil {
+		return err
+	}
+	var walk func(n *memNode)
+	walk = func(n *memNode) {
+		if !n.dir {
+			n.synced, n.cut = bytes.Clone(n.data), false
+			return
+		}
+		n.syncedEntries = cloneEntries(n.entries)
+		n.log = nil
+		for _, c := range n.entries {
+			walk(c)
+		}
+	}
+	walk(m.root)
 	return nil
 }
 
