@@ -86,7 +86,7 @@ func (cm *ChannelManager) watchChannel(ps *peerState, c *channel, mon *channelmo
 	c.latestMonitorUpdateID = 0
 	switch status {
 	case channelmonitor.InProgress:
-		c.inFlightUpdates = append(c.inFlightUpdates, 0)
+		c.inFlightUpdates = append(c.inFlightUpdates, &channelmonitor.ChannelMonitorUpdate{ChannelID: c.channelID})
 	case channelmonitor.UnrecoverableError:
 		cm.log.Error("a new channel's monitor could not be persisted", "channel", c.channelID)
 		cm.failChannel(ps, c, errors.New("monitor could not be persisted"))
@@ -114,8 +114,7 @@ func (cm *ChannelManager) handOver(ps *peerState, c *channel, updates []monitorU
 		}
 		switch status {
 		case channelmonitor.InProgress:
-			c.inFlightUpdates = append(c.inFlightUpdates, upd.UpdateID)
-			c.pendingMonitorUpdates = append(c.pendingMonitorUpdates, upd)
+			c.inFlightUpdates = append(c.inFlightUpdates, upd)
 		case channelmonitor.UnrecoverableError:
 			cm.monitorUpdateFailed(ps, c, upd.UpdateID)
 			return false
@@ -164,20 +163,13 @@ func (cm *ChannelManager) queueFor(c *channel, msg lnwire.Message) {
 func (cm *ChannelManager) monitorUpdated(c *channel, updateID uint64) {
 	cm.trace(applyTrace{kind: traceCompleted, c: c, updateID: updateID})
 	kept := c.inFlightUpdates[:0]
-	for _, id := range c.inFlightUpdates {
-		if id > updateID {
-			kept = append(kept, id)
-		}
-	}
-	c.inFlightUpdates = kept
-	pending := c.pendingMonitorUpdates[:0]
-	for _, u := range c.pendingMonitorUpdates {
+	for _, u := range c.inFlightUpdates {
 		if u.UpdateID > updateID {
-			pending = append(pending, u)
+			kept = append(kept, u)
 		}
 	}
-	clear(c.pendingMonitorUpdates[len(pending):])
-	c.pendingMonitorUpdates = pending
+	clear(c.inFlightUpdates[len(kept):])
+	c.inFlightUpdates = kept
 	if len(kept) > 0 {
 		return
 	}

@@ -386,9 +386,9 @@ func newBenchPersistNode(b *testing.B, chain *testchain.Chain, name string, seed
 	var err error
 	n.cm, err = New(chain, n.chainMon, chain, nil, n.km, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: chain.BestBlock()})
 	require.NoError(b, err)
-	n.proxy = &listenerProxy{}
+	n.proxy = &testchain.ListenerProxy{}
 	chain.RegisterListener(n.proxy)
-	n.proxy.set(n.cm, n.chainMon)
+	n.proxy.Set(n.cm, n.chainMon)
 	return n
 }
 

@@ -203,13 +203,13 @@ type channel struct {
 	// persisted; the channel is failed and that output never leaves (not persisted: the channel is
 	// closed, and a restarted manager reads it as such).
 	latestMonitorUpdateID uint64
-	inFlightUpdates       []uint64
-	// pendingMonitorUpdates are the in-flight updates themselves (InProgress, not yet reported
-	// persisted), kept in the channel's store record: a restart hands the monitor those it lost
-	// (the monitor's writes were asynchronous and the host died before they were made).
-	pendingMonitorUpdates []*channelmonitor.ChannelMonitorUpdate
-	heldMessages          []heldOutput
-	monitorFailed         bool
+	// inFlightUpdates are the updates persisted asynchronously (InProgress) and not yet reported
+	// complete, in order; a new channel's first write is an entry with UpdateID 0 and no steps. The
+	// others are kept in the channel's store record: a restart hands the monitor those it lost (the host
+	// died before the writes were made).
+	inFlightUpdates []*channelmonitor.ChannelMonitorUpdate
+	heldMessages    []heldOutput
+	monitorFailed   bool
 
 	// gossip is the channel's BOLT 7 state: public or not, announcement_signatures, our channel_update
 	// and the counterparty's forwarding parameters (channel_announce.go, gossip_out.go).

@@ -82,7 +82,7 @@ func cheatOnce(t *testing.T, seed int64, anchors bool) {
 	}
 	nw.mine(r.Intn(20))
 	commit, htlcTxs := captured[0], captured[1:]
-	b.proxy.set() // the cheater's own node stays out of it
+	b.proxy.Set() // the cheater's own node stays out of it
 	bWallet := b.wallet.Balance()
 
 	// The cheat: the commitment, and each HTLC transaction now, later, or never.

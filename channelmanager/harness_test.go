@@ -139,7 +139,7 @@ type testNode struct {
 	id       *btcec.PublicKey
 	cfg      config.UserConfig
 
-	proxy *listenerProxy
+	proxy *testchain.ListenerProxy
 
 	evMu      sync.Mutex
 	events    []events.Event
@@ -237,40 +237,10 @@ func (n *testNode) start(data []byte) {
 		require.NoError(n.t, err)
 	}
 	if n.proxy == nil {
-		n.proxy = &listenerProxy{}
+		n.proxy = &testchain.ListenerProxy{}
 		n.chain.RegisterListener(n.proxy)
 	}
-	n.proxy.set(n.cm, n.chainMon)
-}
-
-// listenerProxy forwards blocks to a node's current components, so a restarted node replaces the old.
-type listenerProxy struct {
-	mu        sync.Mutex
-	listeners []chaininterface.Listen
-}
-
-func (p *listenerProxy) set(ls ...chaininterface.Listen) {
-	p.mu.Lock()
-	p.listeners = ls
-	p.mu.Unlock()
-}
-
-func (p *listenerProxy) get() []chaininterface.Listen {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.listeners
-}
-
-func (p *listenerProxy) BlockConnected(b *wire.MsgBlock, h uint32) {
-	for _, l := range p.get() {
-		l.BlockConnected(b, h)
-	}
-}
-
-func (p *listenerProxy) BlockDisconnected(hd *wire.BlockHeader, h uint32) {
-	for _, l := range p.get() {
-		l.BlockDisconnected(hd, h)
-	}
+	n.proxy.Set(n.cm, n.chainMon)
 }
 
 // restart simulates a crash and restart: the manager is read back from its last persisted snapshot and

@@ -48,7 +48,7 @@ func (kb *kvBackend) restart(t testing.TB, n *testNode, snapshot []byte) {
 	n.cm, err = Read(snapshot, ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.bcast, Keys: n.km,
 		Config: n.cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons})
 	require.NoError(t, err)
-	n.proxy.set(n.cm, n.chainMon)
+	n.proxy.Set(n.cm, n.chainMon)
 }
 
 // restartFromStore is restart with the manager read from the same store (ReadFromStore).
@@ -63,7 +63,7 @@ func (kb *kvBackend) restartFromStore(t testing.TB, n *testNode) {
 	}
 	n.cm, err = ReadFromStore(kb.store, n.readArgs(mons))
 	require.NoError(t, err)
-	n.proxy.set(n.cm, n.chainMon)
+	n.proxy.Set(n.cm, n.chainMon)
 }
 
 // complete performs the queued writes (Async) and reports them to n's ChainMonitor; it returns how many
@@ -189,13 +189,11 @@ func TestKVPersisterPaymentsAndRestart(t *testing.T) {
 	kb.checkStored(t, b)
 }
 
-// TestKVPersisterAsync: Bob's persister is asynchronous. His answers to Alice's payment wait until his
-// host runs PersistPending and reports the writes to the ChainMonitor; then the payment completes.
-// Payments then flow with the host completing persistence between deliveries, and a restart from the
-// store reads back his live monitor.
-func TestKVPersisterAsync(t *testing.T) {
+// openAsyncBob opens a channel alice → bob (2,000,000 sat, 1,000,000,000 msat pushed) with Bob's
+// persister asynchronous and his host completing persistence as it comes; settleKV delivers every
+// message and completes every write until nothing is left.
+func openAsyncBob(t *testing.T) (*network, *testNode, *testNode, *kvBackend, lnwire.ChannelID, func()) {
 	nw, a, b, _, kb := kvNodes(t, channelmonitor.KVStorePersisterOptions{}, channelmonitor.KVStorePersisterOptions{Async: true})
-	// The channel opens with Bob's host completing persistence as it comes.
 	a.chain.FundAddress(a.wallet.PkScript(), 2_100_000)
 	a.chain.MineBlocks(1)
 	_, err := a.cm.CreateChannel(b.id, 2_000_000, 1_000_000_000, [16]byte{1}, nil)
@@ -224,9 +222,18 @@ func TestKVPersisterAsync(t *testing.T) {
 	require.NotEqual(t, lnwire.ChannelID{}, id)
 	a.takeEvents()
 	b.takeEvents()
+	return nw, a, b, kb, id, settleKV
+}
+
+// TestKVPersisterAsync: Bob's persister is asynchronous. His answers to Alice's payment wait until his
+// host runs PersistPending and reports the writes to the ChainMonitor; then the payment completes.
+// Payments then flow with the host completing persistence between deliveries, and a restart from the
+// store reads back his live monitor.
+func TestKVPersisterAsync(t *testing.T) {
+	nw, a, b, kb, id, settleKV := openAsyncBob(t)
 
 	counts := countMessages(nw)
-	_, _, err = nw.pay(0, 1, 7_000_000)
+	_, _, err := nw.pay(0, 1, 7_000_000)
 	require.NoError(t, err)
 	nw.settle()
 	require.Positive(t, kb.p.PendingWrites(), "bob's writes are queued")

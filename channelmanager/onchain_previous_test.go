@@ -86,7 +86,7 @@ func testOlderHolderCommitmentRecognised(t *testing.T, anchors bool) {
 		nw.settle()
 	}
 	nw.disconnect(0, 1)
-	b.proxy.set() // bob is offline: he sees no blocks
+	b.proxy.Set() // bob is offline: he sees no blocks
 	_, err = a.chain.MineBlockWith(old)
 	require.NoError(t, err)
 	evs := map[*testNode][]events.Event{}

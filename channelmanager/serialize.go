@@ -541,7 +541,13 @@ type readFixups struct {
 	closedByMonitor, spentByMonitor []*channel
 	// behindMonitor are channels whose monitor lacks updates the manager handed it (asynchronous
 	// persistence, the host died before the writes): finishRead hands them over again.
-	behindMonitor []*channel
+	behindMonitor []behindChannel
+}
+
+// behindChannel is a channel ahead of its monitor, with the updates its record kept in flight.
+type behindChannel struct {
+	c        *channel
+	inFlight []*channelmonitor.ChannelMonitorUpdate
 }
 
 // restoreChannel adds a channel read back, checked against its monitor: dropped without one, resumed
@@ -549,6 +555,8 @@ type readFixups struct {
 // saw the funding output spent since.
 func (cm *ChannelManager) restoreChannel(c *channel, monitors map[wire.OutPoint]*channelmonitor.ChannelMonitor, fx *readFixups) {
 	mon := monitors[c.fundingOutPoint]
+	inFlight := c.inFlightUpdates // as the record kept them (ReadFromStore); nothing is in flight now
+	c.inFlightUpdates = nil
 	switch {
 	case mon == nil:
 		cm.log.Warn("no monitor for channel; dropping it", "channel", c.channelID)
@@ -565,7 +573,7 @@ func (cm *ChannelManager) restoreChannel(c *channel, monitors map[wire.OutPoint]
 			"manager_update", c.latestMonitorUpdateID, "monitor_update", mon.LatestUpdateID())
 		c.latestMonitorUpdateID = mon.LatestUpdateID()
 	case mon.LatestUpdateID() < c.latestMonitorUpdateID:
-		fx.behindMonitor = append(fx.behindMonitor, c)
+		fx.behindMonitor = append(fx.behindMonitor, behindChannel{c, inFlight})
 	}
 	// Commitments the monitor holds that this snapshot never signed were lost with the crash before
 	// their messages left.
@@ -604,8 +612,8 @@ func (cm *ChannelManager) restoreClaimable(c *claimablePayment) {
 // outcomes the monitors reported, which may not have reached the snapshot (idempotent for payments
 // already settled), and reconciles outbound payments with them.
 func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor, byOP map[wire.OutPoint]*channelmonitor.ChannelMonitor, fx *readFixups) {
-	for _, c := range fx.behindMonitor {
-		cm.replayMonitorUpdates(c, byOP[c.fundingOutPoint])
+	for _, b := range fx.behindMonitor {
+		cm.replayMonitorUpdates(b.c, byOP[b.c.fundingOutPoint], b.inFlight)
 	}
 	// The monitor of a channel open in the snapshot was force-closed since (the host crashed before it
 	// wrote the manager again): the channel closes again rather than resume, which would sign and
@@ -646,15 +654,14 @@ func (cm *ChannelManager) finishRead(monitors []*channelmonitor.ChannelMonitor, 
 // does not hold every missing update (a record from Write's snapshot, which does not keep them), the
 // manager's state cannot be matched with the monitor's, and the channel fails: the monitor's latest
 // commitment is safe to broadcast, since the revocation the lost updates led to never left.
-func (cm *ChannelManager) replayMonitorUpdates(c *channel, mon *channelmonitor.ChannelMonitor) {
+func (cm *ChannelManager) replayMonitorUpdates(c *channel, mon *channelmonitor.ChannelMonitor, inFlight []*channelmonitor.ChannelMonitorUpdate) {
 	have := mon.LatestUpdateID()
 	var missing []*channelmonitor.ChannelMonitorUpdate
-	for _, u := range c.pendingMonitorUpdates {
+	for _, u := range inFlight {
 		if u.UpdateID > have {
 			missing = append(missing, u)
 		}
 	}
-	c.pendingMonitorUpdates = nil
 	ps := cm.peer(c.counterparty, false)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -677,8 +684,7 @@ func (cm *ChannelManager) replayMonitorUpdates(c *channel, mon *channelmonitor.C
 		status := cm.watch.UpdateChannel(c.fundingOutPoint, u)
 		switch status {
 		case channelmonitor.InProgress:
-			c.inFlightUpdates = append(c.inFlightUpdates, u.UpdateID)
-			c.pendingMonitorUpdates = append(c.pendingMonitorUpdates, u)
+			c.inFlightUpdates = append(c.inFlightUpdates, u)
 		case channelmonitor.UnrecoverableError:
 			cm.monitorUpdateFailed(ps, c, u.UpdateID)
 			return

@@ -121,8 +121,12 @@ func (cm *ChannelManager) storeChanges(all bool) (map[kvstore.Key][]byte, []kvst
 			if g := c.gossip.encode(); g != nil {
 				fields[recGossip] = g
 			}
-			if len(c.pendingMonitorUpdates) > 0 {
-				fields[recMonitorUpdates] = encodeMonitorUpdates(c.pendingMonitorUpdates)
+			ups := c.inFlightUpdates
+			if len(ups) > 0 && ups[0].UpdateID == 0 {
+				ups = ups[1:] // a new channel's first write: its monitor is created anew, not updated
+			}
+			if len(ups) > 0 {
+				fields[recMonitorUpdates] = encodeMonitorUpdates(ups)
 			}
 			recs[kvstore.Key{Primary: storeNamespace, Secondary: storeChannels, Key: hex.EncodeToString(c.channelID[:])}] = encodeRecord(fields)
 		}
@@ -335,7 +339,7 @@ func ReadFromStore(store kvstore.KVStore, a ReadArgs) (*ChannelManager, error) {
 			if err != nil {
 				return err
 			}
-			c.pendingMonitorUpdates = ups
+			c.inFlightUpdates = ups // restoreChannel takes them: nothing is in flight in a new process
 		}
 		if gb, ok := s.Get(recGossip); ok {
 			g, err := decodeGossipState(gb)

@@ -77,7 +77,7 @@ func (n *testNode) startFromStore(store kvstore.KVStore) {
 	var err error
 	n.cm, err = ReadFromStore(store, n.readArgs(mons))
 	require.NoError(n.t, err)
-	n.proxy.set(n.cm, n.chainMon)
+	n.proxy.Set(n.cm, n.chainMon)
 }
 
 func (n *testNode) readArgs(mons []*channelmonitor.ChannelMonitor) ReadArgs {

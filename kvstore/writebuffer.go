@@ -158,13 +158,11 @@ func (w *WriteBuffer) viewLocked(k Key) view {
 // storeVersion returns k's version in the store beneath (0 if absent).
 func (w *WriteBuffer) storeVersion(k Key) (uint64, error) {
 	_, ver, err := w.inner.Read(k)
-	if err != nil && !isNotFound(err) {
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return 0, err
 	}
 	return ver, nil
 }
-
-func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
 // lookup returns k's value (nil, ok false if absent) and version as the buffer shows them.
 func (w *WriteBuffer) lookup(k Key) (value []byte, ok bool, version uint64, err error) {
@@ -174,7 +172,7 @@ func (w *WriteBuffer) lookup(k Key) (value []byte, ok bool, version uint64, err 
 		w.mu.Unlock()
 		if !v.decided {
 			val, ver, err := w.inner.Read(k)
-			if isNotFound(err) {
+			if errors.Is(err, ErrNotFound) {
 				return nil, false, 0, nil
 			}
 			return val, err == nil, ver, err

@@ -11,7 +11,6 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/wire"
 
-	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
@@ -43,7 +42,7 @@ type node struct {
 	mon    *channelmonitor.ChainMonitor
 	pers   *channelmonitor.KVStorePersister
 	cm     *channelmanager.ChannelManager
-	proxy  *listenerProxy
+	proxy  *testchain.ListenerProxy
 	events []events.Event
 	// beforeSend, if set, runs after the node's messages are pulled and before they leave; false
 	// drops them (the host is dead).
@@ -65,7 +64,7 @@ func newNode(t testing.TB, chain *testchain.Chain, name string, seedByte byte, s
 	var seed [32]byte
 	seed[0] = seedByte
 	n := &node{t: t, name: name, km: keys.NewKeysManager(seed, 1_700_000_000, 0), cfg: nodeConfig(), chain: chain,
-		store: store, base: store, opts: opts, proxy: &listenerProxy{}}
+		store: store, base: store, opts: opts, proxy: &testchain.ListenerProxy{}}
 	n.id = n.km.GetNodeID()
 	wk, _ := btcec.PrivKeyFromBytes(sha256Bytes([]byte(name + " wallet")))
 	n.wallet = testchain.NewWallet(chain, wk)
@@ -76,7 +75,7 @@ func newNode(t testing.TB, chain *testchain.Chain, name string, seedByte byte, s
 	n.cm, err = channelmanager.New(chain, n.mon, n.bcast, nil, n.km, n.cfg,
 		channelmanager.ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: chain.BestBlock()})
 	n.must(err, "new manager")
-	n.proxy.set(n.cm, n.mon)
+	n.proxy.Set(n.cm, n.mon)
 	chain.RegisterListener(n.proxy)
 	return n
 }
@@ -99,7 +98,7 @@ func (n *node) restartFromStore() {
 	n.cm, err = channelmanager.ReadFromStore(n.store, channelmanager.ReadArgs{FeeEstimator: n.chain, Watch: n.mon,
 		Broadcaster: n.bcast, Keys: n.km, Config: n.cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons})
 	n.must(err, "read manager")
-	n.proxy.set(n.cm, n.mon)
+	n.proxy.Set(n.cm, n.mon)
 }
 
 // handleEvents handles both components' events as a host does: funding and claims; every event is kept
@@ -174,36 +173,6 @@ func (n *node) must(err error, what string) {
 func sha256Bytes(b []byte) []byte {
 	h := sha256.Sum256(b)
 	return h[:]
-}
-
-// listenerProxy hands blocks to a node's current components, so that a restarted node replaces the old.
-type listenerProxy struct {
-	mu        sync.Mutex
-	listeners []chaininterface.Listen
-}
-
-func (p *listenerProxy) set(ls ...chaininterface.Listen) {
-	p.mu.Lock()
-	p.listeners = ls
-	p.mu.Unlock()
-}
-
-func (p *listenerProxy) get() []chaininterface.Listen {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.listeners
-}
-
-func (p *listenerProxy) BlockConnected(b *wire.MsgBlock, h uint32) {
-	for _, l := range p.get() {
-		l.BlockConnected(b, h)
-	}
-}
-
-func (p *listenerProxy) BlockDisconnected(hd *wire.BlockHeader, h uint32) {
-	for _, l := range p.get() {
-		l.BlockDisconnected(hd, h)
-	}
 }
 
 // broadcaster hands transactions to the chain and remembers each one (by txid), so that the script can

@@ -30,9 +30,9 @@ func (s *Store) writeChanges(cs []change) error {
 // returns: where the file system can be synced as a whole (syncfs on Linux), the temporary files are
 // written without an fsync each, one syncAll makes them durable, the renames and removals follow, and
 // a second syncAll makes those durable — two syncs instead of one per key and one per directory.
-// Elsewhere, or with NoSync, it is writeChanges. A crash part way leaves the log to replay.
+// Elsewhere (fileByFile), or with NoSync, it is writeChanges. A crash part way leaves the log to replay.
 func (s *Store) writeChangesBulk(cs []change) error {
-	if s.noSync {
+	if s.noSync || s.fileByFile {
 		return s.writeChanges(cs)
 	}
 	for _, c := range cs {
@@ -45,17 +45,7 @@ func (s *Store) writeChangesBulk(cs []change) error {
 	if err := s.stageSync(cs, false); err != nil {
 		return err
 	}
-	switch err := s.fs.syncAll(); {
-	case errors.Is(err, errSyncAllUnsupported):
-		for _, c := range cs { // sync file by file after all
-			if c.put {
-				if err := s.writeFile(tmpPath(c.key), encodeRecordHeader(c.version, c.value), c.value); err != nil {
-					return err
-				}
-			}
-		}
-		return s.install(cs, false)
-	case err != nil:
+	if err := s.fs.syncAll(); err != nil {
 		return fmt.Errorf("fsstore: syncing the file system: %w", err)
 	}
 	if _, err := s.rename(cs, false); err != nil {
@@ -187,6 +177,16 @@ func (s *Store) recover() error {
 		return err
 	} else if insensitive {
 		return errors.New("the file system is not case-sensitive: keys that differ only in case would collide")
+	}
+	// Whether checkpoints can sync the file system as a whole; syncing it now also makes durable
+	// what a crashed process wrote.
+	if !s.noSync {
+		switch err := s.fs.syncAll(); {
+		case errors.Is(err, errSyncAllUnsupported):
+			s.fileByFile = true
+		case err != nil:
+			return fmt.Errorf("syncing the file system: %w", err)
+		}
 	}
 	if err := s.recoverJournal(); err != nil {
 		return err

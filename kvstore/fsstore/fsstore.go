@@ -180,6 +180,9 @@ type Store struct {
 	dir    string
 	noSync bool
 	direct bool
+	// fileByFile: the file system cannot be synced as a whole (no syncfs): checkpoints fsync each
+	// file and directory. Found at Open.
+	fileByFile bool
 	lock   io.Closer
 
 	log logState // log mode
