@@ -261,6 +261,71 @@ func TestKVPersisterAsync(t *testing.T) {
 	checkBalances(t, a, b, id, wantA-more[0]+more[1])
 }
 
+// asyncCrashBeforeWrites has Alice pay Bob 7,000,000 msat while Bob's monitor writes are held back,
+// then Bob's host writes his manager (into his store, and as a Write snapshot) and dies before
+// performing the queued monitor writes: his manager is ahead of his stored monitor. It returns the
+// snapshot, with Bob disconnected and not yet restarted.
+func asyncCrashBeforeWrites(t *testing.T, nw *network, b *testNode, kb *kvBackend) []byte {
+	_, _, err := nw.pay(0, 1, 7_000_000)
+	require.NoError(t, err)
+	nw.settle()
+	require.Positive(t, kb.p.PendingWrites(), "bob's monitor writes are queued")
+	_, err = b.cm.PersistTo(kb.store)
+	require.NoError(t, err)
+	snapshot := b.cm.Write()
+	nw.disconnect(0, 1)
+	return snapshot
+}
+
+// TestKVAsyncCrashBeforeMonitorWrites: Bob persists his monitors asynchronously; his host writes his
+// manager while the monitor writes of a payment are still queued, and dies before making them.
+// Restarted from his store (ReadFromStore), his manager hands the monitor the updates it lost (they
+// are queued again), the channel resumes, the payment completes and nothing closes.
+func TestKVAsyncCrashBeforeMonitorWrites(t *testing.T) {
+	nw, a, b, kb, id, settleKV := openAsyncBob(t)
+	asyncCrashBeforeWrites(t, nw, b, kb)
+	kb.restartFromStore(t, b)
+	require.Positive(t, kb.p.PendingWrites(), "the lost updates are handed to the monitor again")
+	nw.connect(0, 1)
+	settleKV()
+	evA, evB := a.takeEvents(), b.takeEvents()
+	require.Zero(t, countEvents[events.ChannelClosed](evA)+countEvents[events.ChannelClosed](evB))
+	require.Equal(t, 1, countEvents[events.PaymentSent](evA))
+	require.Equal(t, 1, countEvents[events.PaymentClaimed](evB))
+	checkBalances(t, a, b, id, 993_000_000)
+	kb.checkStored(t, b)
+}
+
+// TestKVAsyncCrashBeforeMonitorWritesSnapshot is the same crash with Bob restarted from a Write
+// snapshot, which does not keep in-flight updates: his manager cannot be matched with his monitor, so
+// the channel fails and his monitor's latest commitment is broadcast. That commitment was never
+// revoked (the revoke_and_ack the lost updates led to never left): once it confirms, Alice's monitor
+// finds nothing revoked to claim.
+func TestKVAsyncCrashBeforeMonitorWritesSnapshot(t *testing.T) {
+	nw, a, b, kb, id, _ := openAsyncBob(t)
+	funding := a.channel(id).FundingTxo
+	snapshot := asyncCrashBeforeWrites(t, nw, b, kb)
+	kb.restart(t, b, snapshot)
+	b.handleEvents()
+	requireClosed(t, b.takeEvents(), id, events.HolderForceClosed)
+	mon, ok := b.chainMon.GetMonitor(funding)
+	require.True(t, ok)
+	latest, err := mon.LatestHolderCommitmentTx()
+	require.NoError(t, err)
+	kb.complete(t, b)
+	nw.settle()
+	spender, spent := a.chain.SpentBy(funding)
+	require.True(t, spent, "bob broadcast a commitment")
+	require.Equal(t, latest.TxHash(), spender, "the monitor's latest commitment")
+	nw.connect(0, 1)
+	nw.mine(3)
+	for _, bal := range a.chainMon.GetClaimableBalances() {
+		_, revoked := bal.(channelmonitor.CounterpartyRevokedOutputClaimable)
+		require.False(t, revoked, "alice sees a revoked output: %#v", bal)
+	}
+	require.Positive(t, len(a.chainMon.GetClaimableBalances()), "alice's balance is claimable on chain")
+}
+
 // crashStore is a store that dies with its node: from the rig's k-th write on, writes are lost (they
 // return nil, as nobody is left to see an answer: the node's messages no longer leave).
 type crashStore struct {

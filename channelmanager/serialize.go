@@ -676,6 +676,7 @@ func (cm *ChannelManager) replayMonitorUpdates(c *channel, mon *channelmonitor.C
 		cm.log.Error("channel state ahead of its monitor and the updates between are lost; failing the channel",
 			"channel", c.channelID, "manager_update", c.latestMonitorUpdateID, "monitor_update", have)
 		msg := "channel state ahead of its monitor after a restart"
+		c.latestMonitorUpdateID = have // the force close is the monitor's next update, which it takes
 		cm.apply(ps, c, c.failWithError(msg, closure{events.HolderForceClosed, msg, true}))
 		return
 	}

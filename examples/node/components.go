@@ -161,7 +161,7 @@ func (c *eventLoopComponent) Start(context.Context) error {
 func (c *eventLoopComponent) Stop(context.Context) error {
 	c.l.end()
 	c.n.processEvents()
-	return c.n.persistManager(true)
+	return c.n.persistAndFlush(true)
 }
 
 // gossipComponent is the gossip sync as a part that can stop: it gives the P2PGossipSync (and the
