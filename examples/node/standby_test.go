@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/examples/nodeapi"
@@ -329,4 +330,26 @@ func TestPausedLeaderIsFenced(t *testing.T) {
 			require.EqualValues(t, 22_000, cb.BalanceMsat, "the old leader's attempt left nothing")
 		})
 	}
+}
+
+// commitFailStore is a store whose commits fail (a database that went away).
+type commitFailStore struct {
+	kvstore.KVStore
+	err error
+}
+
+func (s commitFailStore) Commit(*kvstore.Batch) error { return s.err }
+
+// TestNoBroadcastWithoutDurableState: when the held writes cannot be made durable, the node broadcasts
+// nothing (the transactions may depend on them: a monitor update, a funding the manager just
+// recorded) and keeps the writes for the next flush.
+func TestNoBroadcastWithoutDurableState(t *testing.T) {
+	down := errors.New("database unreachable")
+	n := &Node{hot: kvstore.NewWriteBuffer(commitFailStore{KVStore: kvstore.NewMemStore(), err: down}), log: slog.New(slog.DiscardHandler)}
+	require.NoError(t, n.hot.Write(kvstore.Key{Primary: "monitors", Key: "m"}, []byte("update")))
+	g := gatedChain{n: n}
+	require.ErrorIs(t, g.SendRawTransaction(context.Background(), wire.NewMsgTx(2)), down)
+	// The node here has no btcd client: reaching it would panic.
+	require.NotPanics(t, func() { g.BroadcastTransactions(wire.NewMsgTx(2)) })
+	require.Equal(t, 1, n.hot.Pending(), "the held write waits for the next flush")
 }

@@ -233,3 +233,27 @@ func BenchmarkPeerConnSend(b *testing.B) {
 	_ = o.Close()
 	wg.Wait()
 }
+
+// TestPeerConnBeforeWriteFails: when the host cannot make durable what the bytes depend on (its
+// before-write hook fails), the bytes never reach the socket: the connection closes instead, and the
+// PeerManager is told, so that both sides resume from durable state with channel_reestablish.
+func TestPeerConnBeforeWriteFails(t *testing.T) {
+	host := newFakeHost()
+	a, other := net.Pipe()
+	var wg sync.WaitGroup
+	c := NewConn(a, host, 1024, 5*time.Second, nil, nil, nil)
+	c.SetBeforeWrite(func() error { return errors.New("store unreachable") })
+	c.Start(&wg)
+	t.Cleanup(func() {
+		c.Close()
+		_ = other.Close()
+		wg.Wait()
+	})
+	require.Equal(t, 17, c.SendData([]byte("commitment_signed"), false))
+	n, err := other.Read(make([]byte, 64))
+	require.Zero(t, n, "no byte left")
+	require.Error(t, err, "the connection closed")
+	waitDone(t, c.done, "the reader to end")
+	_, _, disc := host.counts()
+	require.Equal(t, 1, disc)
+}
