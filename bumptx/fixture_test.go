@@ -131,9 +131,9 @@ func newChannel(t *testing.T, chain *testchain.Chain, commitFeeratePerKw uint32)
 
 	// Both sides sign the funding input.
 	tx := ct.Tx.Copy()
-	ourSig, err := ours.SignFundingInput(tx, 0, fundingScript, fundingSat)
+	ourSig, err := ours.(*keys.InMemorySigner).SignFundingInput(tx, 0, fundingScript, fundingSat)
 	require.NoError(t, err)
-	theirSig, err := theirs.SignFundingInput(tx, 0, fundingScript, fundingSat)
+	theirSig, err := theirs.(*keys.InMemorySigner).SignFundingInput(tx, 0, fundingScript, fundingSat)
 	require.NoError(t, err)
 	tx.TxIn[0].Witness = bolt3.FundingWitness(fundingScript,
 		op.FundingPubkey, append(ourSig.Serialize(), byte(txscript.SigHashAll)),

@@ -12,10 +12,12 @@ import (
 )
 
 // heldOutput is a message, or a transaction to broadcast, held behind the channel's in-flight monitor
-// updates (exactly one of msg and tx is set).
+// updates or behind a message the signer has not signed yet (exactly one of msg, deferred and tx is
+// set).
 type heldOutput struct {
-	msg lnwire.Message
-	tx  *wire.MsgTx
+	msg      lnwire.Message
+	deferred *deferredMsg
+	tx       *wire.MsgTx
 }
 
 // apply carries out a channel's effects. It is the only place where channel output becomes monitor
@@ -131,24 +133,53 @@ func (cm *ChannelManager) sendMsg(c *channel, m outMsg) {
 	case m.kind == msgUpdate && (!c.peerConnected || c.reestablishPending):
 		// The channel keeps the update; channel_reestablish sends it.
 	default:
-		cm.release(c, heldOutput{msg: m.msg})
+		cm.release(c, heldOutput{msg: m.msg, deferred: m.deferred})
 	}
 }
 
 // release sends a message or broadcasts a transaction that depends on the channel's state: at once
-// when no monitor update of the channel is in flight, otherwise it is held. Nothing leaves a channel
-// whose monitor update failed.
+// when no monitor update of the channel is in flight and nothing is held before it, otherwise it is
+// held. A deferred message is signed now; if the signer has not answered (or refused), it and
+// everything after it are held until SignerUnblocked. Nothing leaves a channel whose monitor update
+// failed.
 func (cm *ChannelManager) release(c *channel, o heldOutput) {
 	switch {
 	case c.monitorFailed:
 		cm.log.Debug("output dropped: the channel's monitor could not be persisted", "channel", c.channelID)
-	case len(c.inFlightUpdates) > 0:
+	case len(c.inFlightUpdates) > 0 || len(c.heldMessages) > 0:
 		c.heldMessages = append(c.heldMessages, o)
 	case o.tx != nil:
 		cm.trace(applyTrace{kind: traceBroadcast, c: c, tx: o.tx})
 		cm.bcast.BroadcastTransactions(o.tx)
+	case o.deferred != nil:
+		msg, err := c.makeDeferred(o.deferred)
+		if err != nil {
+			c.heldMessages = append(c.heldMessages, o)
+			if !signerPending(err) {
+				cm.log.Error("the signer refused; the channel waits for SignerUnblocked", "channel", c.channelID, "err", err)
+			}
+			return
+		}
+		cm.queueFor(c, msg)
 	default:
 		cm.queueFor(c, o.msg)
+	}
+}
+
+// releaseHeld lets the channel's held output go, in order, as far as it can: the rest stays held
+// behind an in-flight monitor update or a message the signer has not signed.
+func (cm *ChannelManager) releaseHeld(c *channel) {
+	if len(c.inFlightUpdates) > 0 {
+		return
+	}
+	held := c.heldMessages
+	c.heldMessages = nil
+	for i, o := range held {
+		cm.release(c, o)
+		if len(c.heldMessages) > 0 {
+			c.heldMessages = append(c.heldMessages, held[i+1:]...)
+			return
+		}
 	}
 }
 
@@ -173,11 +204,7 @@ func (cm *ChannelManager) monitorUpdated(c *channel, updateID uint64) {
 	if len(kept) > 0 {
 		return
 	}
-	held := c.heldMessages
-	c.heldMessages = nil
-	for _, o := range held {
-		cm.release(c, o)
-	}
+	cm.releaseHeld(c)
 }
 
 // monitorUpdateFailed fails a channel whose monitor update could not be persisted: no message that

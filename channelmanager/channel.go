@@ -211,6 +211,12 @@ type channel struct {
 	heldMessages    []heldOutput
 	monitorFailed   bool
 
+	// Asynchronous signing (SignerUnblocked): stashedMsgs are the peer's messages kept, in order, since
+	// one needed an answer the signer had not given; reestablishWaiting says our channel_reestablish
+	// waits for the signer's point. Neither is persisted: a restart reconnects and starts again.
+	stashedMsgs        []lnwire.Message
+	reestablishWaiting bool
+
 	// gossip is the channel's BOLT 7 state: public or not, announcement_signatures, our channel_update
 	// and the counterparty's forwarding parameters (channel_announce.go, gossip_out.go).
 	gossip gossipState

@@ -186,7 +186,7 @@ func (c *channel) ourAnnouncementSigs(g *gossipCtx, ann *lnwire.ChannelAnnouncem
 	if data == nil {
 		return annSigs{}, fmt.Errorf("channel_announcement of %s does not encode", c.shortChannelID)
 	}
-	nodeSig, err := g.signer.SignMessageHash([32]byte(chainhash.DoubleHashH(data)))
+	nodeSig, err := g.signer.SignGossipMessage(data)
 	if err != nil {
 		return annSigs{}, fmt.Errorf("signing channel_announcement with the node key: %w", err)
 	}

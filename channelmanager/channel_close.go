@@ -12,6 +12,7 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/bolt3"
+	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
@@ -137,9 +138,9 @@ func (c *channel) closingFeeRange(feeratePerKw uint32, forceCloseAvoidanceSat ui
 }
 
 // signClosing signs the closing transaction with fee feeSat trimmed at dustSat and returns the message.
+// It changes nothing: the caller records the fee as proposed once the message is to leave.
 func (c *channel) signClosing(feeSat, minFee, maxFee, dustSat int64) (*lnwire.ClosingSigned, error) {
-	tx := c.closingTx(feeSat, dustSat)
-	sig, err := c.signer.SignFundingInput(tx, 0, c.fundingScript, c.valueSat)
+	sig, err := c.signer.SignClosingTransaction(c.closingRequest(c.closingTx(feeSat, dustSat)))
 	if err != nil {
 		return nil, err
 	}
@@ -147,10 +148,22 @@ func (c *channel) signClosing(feeSat, minFee, maxFee, dustSat int64) (*lnwire.Cl
 	if err != nil {
 		return nil, err
 	}
-	c.closingFeeProposedSat = feeSat
 	m := &lnwire.ClosingSigned{ChannelID: c.channelID, FeeSatoshis: btcutil.Amount(feeSat), Signature: s,
 		FeeRange: &lnwire.FeeRange{MinFeeSatoshis: btcutil.Amount(minFee), MaxFeeSatoshis: btcutil.Amount(maxFee)}}
 	return m, nil
+}
+
+// closingRequest describes a closing transaction for the signer.
+func (c *channel) closingRequest(tx *wire.MsgTx) *keys.ClosingTx {
+	req := &keys.ClosingTx{HolderScript: c.localShutdownScript, CounterpartyScript: c.remoteShutdownScript, Tx: tx}
+	for _, o := range tx.TxOut {
+		if bytes.Equal(o.PkScript, c.localShutdownScript) {
+			req.ToHolderSat = o.Value
+		} else {
+			req.ToCounterpartySat = o.Value
+		}
+	}
+	return req
 }
 
 // closingFees is what the closing negotiation needs from the manager: the feerate we propose at (sat
@@ -161,9 +174,10 @@ type closingFees struct {
 }
 
 // startClosingNegotiation starts `closing_signed` negotiation; the funder proposes first.
+// If the signer has not answered (keys.ErrSignerPending), nothing changed and the next flush tries again.
 func (c *channel) startClosingNegotiation(f closingFees) (effects, error) {
-	c.state = stateNegotiatingClosing
 	if !c.outbound {
+		c.state = stateNegotiatingClosing
 		return effects{}, nil
 	}
 	minFee, maxFee, fee := c.closingFeeRange(f.feeratePerKw, f.forceCloseAvoidanceSat)
@@ -171,6 +185,8 @@ func (c *channel) startClosingNegotiation(f closingFees) (effects, error) {
 	if err != nil {
 		return effects{}, err
 	}
+	c.state = stateNegotiatingClosing
+	c.closingFeeProposedSat = fee
 	var eff effects
 	eff.send(msg)
 	return eff, nil
@@ -187,6 +203,7 @@ func (c *channel) receiveClosingSigned(m *lnwire.ClosingSigned, f closingFees) (
 		return eff, err
 	}
 	if reply != nil {
+		c.closingFeeProposedSat = int64(reply.FeeSatoshis)
 		eff.send(reply)
 	}
 	if tx != nil {
@@ -289,7 +306,7 @@ type closingRange struct{ minFee, maxFee, proposed int64 }
 
 // completeClosingTx puts both signatures into the closing transaction's witness.
 func (c *channel) completeClosingTx(tx *wire.MsgTx, m *lnwire.ClosingSigned) error {
-	ourSig, err := c.signer.SignFundingInput(tx, 0, c.fundingScript, c.valueSat)
+	ourSig, err := c.signer.SignClosingTransaction(c.closingRequest(tx))
 	if err != nil {
 		return err
 	}

@@ -359,24 +359,35 @@ func (c *channel) fundingTransactionGenerated(tx *wire.MsgTx) (effects, error) {
 		}
 	}
 	c.setFunding(wire.OutPoint{Hash: tx.TxHash(), Index: uint32(idx)})
-	_, remote, err := c.initialCommitments()
-	if err != nil {
+	if _, _, err := c.initialCommitments(); err != nil {
 		return effects{}, fmt.Errorf("%w: %v", ErrInvalidFundingTx, err)
-	}
-	sig, err := c.signer.SignFundingInput(remote.tx.Tx, 0, c.fundingScript, c.valueSat)
-	if err != nil {
-		return effects{}, err
-	}
-	s, err := lnwire.NewSigFromECDSA(sig)
-	if err != nil {
-		return effects{}, err
 	}
 	c.fundingTx = tx
 	c.state = stateFundingCreatedSent
 	eff := effects{newID: true}
-	eff.send(&lnwire.FundingCreated{TemporaryChannelID: c.temporaryID, FundingTxID: c.fundingOutPoint.Hash,
-		FundingOutputIndex: uint16(idx), Signature: s})
+	eff.sendDeferred(&deferredMsg{kind: deferFundingCreated})
 	return eff, nil
+}
+
+// fundingUndo returns a function that puts back what receiveFundingCreated sets before it can fail.
+func (c *channel) fundingUndo() func() {
+	script, pk, op, id, obscuring := c.fundingScript, c.fundingPkScript, c.fundingOutPoint, c.channelID, c.obscuringFactor
+	return func() {
+		c.fundingScript, c.fundingPkScript, c.fundingOutPoint, c.channelID, c.obscuringFactor = script, pk, op, id, obscuring
+	}
+}
+
+// validateInitial gives the signer the channel's parameters and our commitment 0 with the
+// counterparty's signature (funding_created, funding_signed).
+func (c *channel) validateInitial(local *builtCommitment, sig lnwire.Sig) error {
+	if err := c.provideParams(); err != nil {
+		return err
+	}
+	req, err := c.signingRequest(local)
+	if err != nil {
+		return err
+	}
+	return c.validateHolder(req, sig, nil)
 }
 
 // initialMonitor builds the monitor of a newly funded channel from both commitment 0s.
@@ -408,30 +419,30 @@ func (c *channel) receiveFundingCreated(m *lnwire.FundingCreated, destination []
 	if err != nil {
 		return effects{}, err
 	}
+	undo := c.fundingUndo()
 	c.fundingScript, c.fundingPkScript = ws, pk
 	c.setFunding(wire.OutPoint{Hash: m.FundingTxID, Index: uint32(m.FundingOutputIndex)})
 	local, remote, err := c.initialCommitments()
 	if err != nil {
+		undo()
 		return effects{}, c.protoErr("cannot build the first commitment: %v", err)
 	}
 	if !verifySig(local.tx.Tx, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
+		undo()
 		return effects{}, c.protoErr("funding_created signature is invalid")
 	}
-	sig, err := c.signer.SignFundingInput(remote.tx.Tx, 0, c.fundingScript, c.valueSat)
-	if err != nil {
-		return effects{}, err
-	}
-	s, err := lnwire.NewSigFromECDSA(sig)
-	if err != nil {
+	if err := c.validateInitial(local, m.Signature); err != nil {
+		undo() // the signer may not have answered yet: the message is handed in again
 		return effects{}, err
 	}
 	mon, err := c.initialMonitor(local, remote, m.Signature, destination)
 	if err != nil {
+		undo()
 		return effects{}, err
 	}
 	c.state = stateAwaitingChannelReady
 	eff := effects{monitor: mon, newID: true}
-	eff.send(&lnwire.FundingSigned{ChannelID: c.channelID, Signature: s})
+	eff.sendDeferred(&deferredMsg{kind: deferFundingSigned})
 	eff.event(c.pendingEvent())
 	return eff, nil
 }
@@ -448,6 +459,9 @@ func (c *channel) receiveFundingSigned(m *lnwire.FundingSigned, destination []by
 	}
 	if !verifySig(local.tx.Tx, c.fundingScript, c.valueSat, m.Signature, c.remote.Pubkeys.FundingPubkey, txscript.SigHashAll) {
 		return effects{}, c.protoErr("funding_signed signature is invalid")
+	}
+	if err := c.validateInitial(local, m.Signature); err != nil {
+		return effects{}, err
 	}
 	mon, err := c.initialMonitor(local, remote, m.Signature, destination)
 	if err != nil {

@@ -3,6 +3,8 @@ package channelmanager
 import (
 	"sort"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
 )
@@ -101,9 +103,14 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) (effects, err
 	// expect next; it must be localCommitNum, or localCommitNum-1 if our last revoke_and_ack was lost.
 	// your_last_per_commitment_secret must be our secret for next_revocation_number-1: we can derive it at
 	// any height, so a claim to be ahead is only believed with the right secret (BOLT 2, "option_data_loss_protect").
+	// The secret is checked against our point for that commitment, so that no secret is released for it.
 	if m.NextRevocationNumber > 0 {
-		secret, err := c.signer.ReleaseCommitmentSecret(m.NextRevocationNumber - 1)
-		if err != nil || secret != m.YourLastPerCommitmentSecret {
+		want, err := c.signer.GetPerCommitmentPoint(m.NextRevocationNumber - 1)
+		if signerPending(err) {
+			return effects{}, err
+		}
+		_, got := btcec.PrivKeyFromBytes(m.YourLastPerCommitmentSecret[:])
+		if err != nil || m.YourLastPerCommitmentSecret == ([32]byte{}) || !got.IsEqual(want) {
 			return effects{}, c.protoErr("channel_reestablish your_last_per_commitment_secret is wrong")
 		}
 	} else if m.YourLastPerCommitmentSecret != ([32]byte{}) {
@@ -138,42 +145,51 @@ func (c *channel) receiveReestablish(m *lnwire.ChannelReestablish) (effects, err
 	c.reestablishPending = false
 	c.peerConnected = true
 
-	var out []lnwire.Message
+	var eff effects
 	// channel_ready is retransmitted while no update happened yet.
 	if m.NextCommitmentNumber == 1 && c.localCommitNum == 0 && c.ourChannelReadySent {
 		if r, err := c.channelReadyMsg(); err == nil {
-			out = append(out, r)
+			eff.send(r)
 		}
 	}
-	var raa lnwire.Message
+	// revoke_and_ack and commitment_signed are signed when they leave (deferredMsg), in the order they
+	// were first sent.
+	var raa *deferredMsg
 	if resendRAA {
-		r, err := c.revokeMsg()
-		if err != nil {
-			return effects{}, err
-		}
-		raa = r
+		raa = &deferredMsg{kind: deferRevokeAndAck, num: c.localCommitNum}
 	}
 	var commit []lnwire.Message
-	if resendCommit && c.lastCommitSigned != nil {
-		commit = append(c.localUpdatesIn(c.remoteCommitNum+1), c.lastCommitSigned)
+	if resendCommit {
+		commit = c.localUpdatesIn(c.remoteCommitNum + 1)
 	}
-	if raa != nil && (commit == nil || c.lastRAASeq < c.lastCommitSeq) {
-		out = append(out, raa)
-		out = append(out, commit...)
+	sendCommit := func() {
+		for _, u := range commit {
+			eff.send(u)
+		}
+		if !resendCommit {
+			return
+		}
+		if c.lastCommitSigned != nil {
+			eff.send(c.lastCommitSigned)
+		} else {
+			eff.sendDeferred(&deferredMsg{kind: deferCommitmentSigned, num: c.remoteCommitNum + 1, point: c.remoteNextPoint})
+		}
+	}
+	if raa != nil && (!resendCommit || c.lastRAASeq < c.lastCommitSeq) {
+		eff.sendDeferred(raa)
+		sendCommit()
 	} else {
-		out = append(out, commit...)
+		sendCommit()
 		if raa != nil {
-			out = append(out, raa)
+			eff.sendDeferred(raa)
 		}
 	}
 	// Our updates that no commitment_signed covered go again; a new commitment_signed follows.
-	out = append(out, c.localUpdatesIn(notYet)...)
-	if c.shutdownSent {
-		out = append(out, &lnwire.Shutdown{ChannelID: c.channelID, ScriptPubKey: c.localShutdownScript})
+	for _, u := range c.localUpdatesIn(notYet) {
+		eff.send(u)
 	}
-	var eff effects
-	for _, msg := range out {
-		eff.send(msg)
+	if c.shutdownSent {
+		eff.send(&lnwire.Shutdown{ChannelID: c.channelID, ScriptPubKey: c.localShutdownScript})
 	}
 	return eff, nil
 }

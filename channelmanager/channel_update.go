@@ -469,8 +469,9 @@ func (c *channel) secondStageTx(bc *builtCommitment, out bolt3.HTLCOutput) (*wir
 	return bolt3.BuildHTLCSuccessTx(bc.txid, out, bc.view.feeratePerKw, delay, bc.keys.RevocationKey, bc.keys.LocalDelayedKey, c.channelType)
 }
 
-// sendCommitmentSigned signs the counterparty's next commitment and returns the monitor step that records
-// it and the message, which leaves once the step is persisted (BOLT 2, "Committing Updates So Far").
+// sendCommitmentSigned commits the pending changes to the counterparty's next commitment and returns
+// the monitor step that records it and the commitment_signed, which the signer signs when it leaves,
+// once the step is persisted (BOLT 2, "Committing Updates So Far").
 func (c *channel) sendCommitmentSigned() (effects, error) {
 	if c.awaitingRAA {
 		return effects{}, errAwaitingRAA
@@ -484,32 +485,9 @@ func (c *channel) sendCommitmentSigned() (effects, error) {
 	if err != nil {
 		return effects{}, err
 	}
-	sig, err := c.signer.SignFundingInput(bc.tx.Tx, 0, c.fundingScript, c.valueSat)
-	if err != nil {
-		return effects{}, err
-	}
-	msg := &lnwire.CommitmentSigned{ChannelID: c.channelID}
-	if msg.Signature, err = lnwire.NewSigFromECDSA(sig); err != nil {
-		return effects{}, err
-	}
-	hashType := bolt3.HTLCSigHashType(c.channelType)
-	msg.HTLCSignatures = make([]lnwire.Sig, len(bc.tx.HTLCOutputs))
-	for i, out := range bc.tx.HTLCOutputs {
-		tx, err := c.secondStageTx(bc, out)
-		if err != nil {
-			return effects{}, err
-		}
-		s, err := c.signer.SignCounterpartyHTLCTx(tx, 0, out.WitnessScript, out.AmountSat, c.remoteNextPoint, hashType)
-		if err != nil {
-			return effects{}, err
-		}
-		if msg.HTLCSignatures[i], err = lnwire.NewSigFromECDSA(s); err != nil {
-			return effects{}, err
-		}
-	}
 	c.assign(false, n)
 	c.awaitingRAA = true
-	c.lastCommitSigned = msg
+	c.lastCommitSigned = nil
 	c.lastCommitSeq = c.nextSeq()
 	step := channelmonitor.LatestCounterpartyCommitment{
 		CommitmentNumber: n, Txid: bc.txid, PerCommitmentPoint: c.remoteNextPoint,
@@ -518,7 +496,7 @@ func (c *channel) sendCommitmentSigned() (effects, error) {
 	step.HTLCs = counterpartyHTLCs(bc)
 	var eff effects
 	eff.update(step)
-	eff.send(msg)
+	eff.sendDeferred(&deferredMsg{kind: deferCommitmentSigned, num: n, point: c.remoteNextPoint})
 	return eff, nil
 }
 
@@ -571,8 +549,11 @@ func verifySig(tx *wire.MsgTx, witnessScript []byte, valueSat int64, sig lnwire.
 	return s.Verify(digest, pub)
 }
 
-// receiveCommitmentSigned checks the counterparty's signatures on our next commitment and returns the
-// monitor step that records it and our `revoke_and_ack`, which leaves once the step is persisted.
+// receiveCommitmentSigned checks the counterparty's signatures on our next commitment, has the signer
+// validate it, and returns the monitor step that records it and our `revoke_and_ack`, which leaves
+// (with the secret the signer releases then) once the step is persisted. If the signer has not
+// answered (keys.ErrSignerPending), nothing changed: the manager keeps the message and hands it in
+// again after SignerUnblocked.
 func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (effects, error) {
 	if c.state != stateChannelReady && c.state != stateShutdown {
 		return effects{}, c.protoErr("commitment_signed before the channel is ready")
@@ -593,46 +574,32 @@ func (c *channel) receiveCommitmentSigned(m *lnwire.CommitmentSigned) (effects, 
 	if len(m.HTLCSignatures) != len(bc.tx.HTLCOutputs) {
 		return effects{}, c.protoErr("commitment_signed has %d HTLC signatures, expected %d", len(m.HTLCSignatures), len(bc.tx.HTLCOutputs))
 	}
+	req, err := c.signingRequest(bc)
+	if err != nil {
+		return effects{}, err
+	}
 	hashType := bolt3.HTLCSigHashType(c.channelType)
-	step := channelmonitor.LatestHolderCommitment{CommitmentNumber: n, Tx: bc.tx.Tx, CounterpartySig: m.Signature,
-		FeeratePerKw: v.feeratePerKw}
 	sigs := make(map[uint64]int, len(bc.tx.HTLCOutputs)) // htlcKey → index in HTLCOutputs and HTLCSignatures
 	for i, out := range bc.tx.HTLCOutputs {
-		tx, err := c.secondStageTx(bc, out)
-		if err != nil {
-			return effects{}, err
-		}
-		if !verifySig(tx, out.WitnessScript, out.AmountSat, m.HTLCSignatures[i], bc.keys.RemoteHTLCKey, hashType) {
+		if !verifySig(req.HTLCTxs[i], out.WitnessScript, out.AmountSat, m.HTLCSignatures[i], bc.keys.RemoteHTLCKey, hashType) {
 			return effects{}, c.protoErr("invalid HTLC signature %d for commitment %d", i, n)
 		}
 		sigs[out.HTLC.ID] = i
 	}
+	if err := c.validateHolder(req, m.Signature, m.HTLCSignatures); err != nil {
+		return effects{}, err
+	}
+	step := channelmonitor.LatestHolderCommitment{CommitmentNumber: n, Tx: bc.tx.Tx, CounterpartySig: m.Signature,
+		FeeratePerKw: v.feeratePerKw}
 	step.HTLCs = holderHTLCs(bc, m.HTLCSignatures, sigs)
 	c.assign(true, n)
 	c.localCommitNum = n
-	raa, err := c.revokeMsg()
-	if err != nil {
-		return effects{}, err
-	}
 	c.lastRAASeq = c.nextSeq()
 	c.fold()
 	var eff effects
 	eff.update(step)
-	eff.send(raa)
+	eff.sendDeferred(&deferredMsg{kind: deferRevokeAndAck, num: n})
 	return eff, nil
-}
-
-// revokeMsg builds the `revoke_and_ack` for our commitment localCommitNum-1.
-func (c *channel) revokeMsg() (*lnwire.RevokeAndAck, error) {
-	secret, err := c.signer.ReleaseCommitmentSecret(c.localCommitNum - 1)
-	if err != nil {
-		return nil, err
-	}
-	next, err := c.signer.GetPerCommitmentPoint(c.localCommitNum + 1)
-	if err != nil {
-		return nil, err
-	}
-	return &lnwire.RevokeAndAck{ChannelID: c.channelID, PerCommitmentSecret: secret, NextPerCommitmentPoint: next}, nil
 }
 
 // receiveRevokeAndAck checks the counterparty's revocation of its previous commitment and returns the
@@ -645,6 +612,9 @@ func (c *channel) receiveRevokeAndAck(m *lnwire.RevokeAndAck) (effects, error) {
 	_, point := btcec.PrivKeyFromBytes(m.PerCommitmentSecret[:])
 	if !point.IsEqual(c.remoteCurPoint) {
 		return effects{}, c.protoErr("revoke_and_ack secret does not match per_commitment_point of commitment %d", c.remoteCommitNum)
+	}
+	if err := c.signer.ValidateCounterpartyRevocation(c.remoteCommitNum, m.PerCommitmentSecret); err != nil {
+		return effects{}, err
 	}
 	if err := c.remoteSecrets.ProvideSecret(secretIndex(c.remoteCommitNum), m.PerCommitmentSecret); err != nil {
 		return effects{}, c.protoErr("revoke_and_ack secret inconsistent with earlier secrets: %v", err)

@@ -39,6 +39,9 @@ type consistencyRig struct {
 	forceCloser int
 	// p3 checks promise 3 on each node's manager (see TestPromise3ThroughApply) until it restarts.
 	p3 [2]*promise3
+	// signers make each node's channel signer answer pending at random (asynchronous signing);
+	// SignerUnblocked is called at random.
+	signers [2]*signerControl
 }
 
 func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
@@ -46,16 +49,20 @@ func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
 	chain.MineBlocks(101)
 	a := newTestNode(t, chain, "alice", 1)
 	b := newTestNode(t, chain, "bob", 2)
+	signers := [2]*signerControl{a.useAsyncSigner(seed), b.useAsyncSigner(seed + 1)}
 	nw := newNetwork(t, a, b)
 	nw.connect(0, 1)
 	rig := &consistencyRig{t: t, nw: nw, nodes: [2]*testNode{a, b}, value: 4_000_000, r: rand.New(rand.NewSource(seed)),
-		logs: [2]*payLog{newPayLog(), newPayLog()}, forceCloser: -1}
+		logs: [2]*payLog{newPayLog(), newPayLog()}, forceCloser: -1, signers: signers}
 	rig.id = nw.openChannel(0, 1, rig.value, 2_000_000_000)
 	for i, n := range rig.nodes {
 		n.withBumpHandler(1_000_000) // anchor channels: the default bump handler over each wallet
 		rig.p3[i] = watchPromise3(n)
 	}
 	nw.settle()
+	for _, s := range signers {
+		s.set(float64(seed%3)*0.25, false) // from the start in two runs of three
+	}
 	for i, n := range rig.nodes {
 		i, n := i, n
 		rig.stores[i] = kvstore.NewMemStore()
@@ -89,10 +96,14 @@ func (rig *consistencyRig) step(op byte, arg uint16) {
 		nw.connect(0, 1)
 	case 6, 7: // node op%2 crashes and restarts from its last manager snapshot
 		rig.restart(int(op % 2))
-	case 8: // asynchronous persistence on or off for one node
+	case 8: // asynchronous persistence on or off for one node; its signer answers pending 0-60% of the time
 		rig.nodes[arg%2].persist.setAsync(arg%4 < 2)
-	case 9: // complete some in-flight persistence, in random order
+		rig.signers[arg%2].set(float64(arg/4%4)*0.2, false)
+	case 9: // complete some in-flight persistence, in random order; the signer's answers arrive
 		rig.completeSome(int(arg % 2))
+		if arg%3 == 0 {
+			rig.nodes[arg/3%2].cm.SignerUnblocked(nil)
+		}
 	case 10: // fees move; timer ticks
 		rig.nodes[0].chain.SetDefaultFeeratePerKw(253 + uint32(arg%8)*250) // within the peer's 10x bound
 		for _, n := range rig.nodes {
@@ -211,6 +222,8 @@ func (rig *consistencyRig) finish(forceCloser int) {
 	for i, n := range rig.nodes {
 		n.persist.setAsync(false)
 		rig.completeAll(i)
+		rig.signers[i].set(0, false)
+		n.cm.SignerUnblocked(nil)
 	}
 	nw.disconnect(0, 1)
 	nw.connect(0, 1)
@@ -241,12 +254,14 @@ func (rig *consistencyRig) finish(forceCloser int) {
 	require.LessOrEqual(rig.t, a.sweptSat+b.sweptSat, rig.value)
 }
 
-// forcedMidScript counts the runs that ended in a force close mid-script.
-var forcedMidScript int
+// forcedMidScript counts the runs that ended in a force close mid-script; signerPendings the pending
+// answers the asynchronous signers gave.
+var forcedMidScript, signerPendings int
 
 // runConsistency plays the actions encoded in data (three bytes each: op, arg).
 func runConsistency(t testing.TB, seed int64, data []byte) {
 	rig := newConsistencyRig(t, seed)
+	defer func() { signerPendings += rig.signers[0].total + rig.signers[1].total }()
 	for len(data) >= 3 && rig.forceCloser < 0 {
 		rig.step(data[0], binary.BigEndian.Uint16(data[1:3]))
 		data = data[3:]
@@ -268,6 +283,8 @@ func (rig *consistencyRig) finishOnChain() {
 		n.persist.setAsync(false)
 		rig.completeAll(i)
 		n.autoClaim = true
+		rig.signers[i].set(0, false)
+		n.cm.SignerUnblocked(nil)
 	}
 	nw.disconnect(0, 1)
 	nw.connect(0, 1)
@@ -308,7 +325,8 @@ func TestConsistencySeeded(t *testing.T) {
 			t.Fatalf("seed %d", seed)
 		}
 	}
-	t.Logf("%d of %d scripts ended in a force close mid-script", forcedMidScript, seeds)
+	t.Logf("%d of %d scripts ended in a force close mid-script; the signers answered pending %d times", forcedMidScript, seeds, signerPendings)
+	require.Positive(t, signerPendings, "asynchronous signing was exercised")
 }
 
 // FuzzConsistency: go test ./channelmanager -run XXX -fuzz FuzzConsistency.

@@ -69,6 +69,8 @@ const (
 type outMsg struct {
 	msg  lnwire.Message
 	kind msgKind
+	// deferred, instead of msg, is a message the signer signs when it leaves (msgState).
+	deferred *deferredMsg
 }
 
 // closure is how a channel ends: the ChannelClosed reason and message, and whether the monitor is to
@@ -85,13 +87,15 @@ func (e *effects) update(steps ...channelmonitor.UpdateStep) {
 }
 
 // send adds a message that depends on the channel's state (msgState).
-func (e *effects) send(m lnwire.Message) { e.msgs = append(e.msgs, outMsg{m, msgState}) }
+func (e *effects) send(m lnwire.Message) { e.msgs = append(e.msgs, outMsg{msg: m, kind: msgState}) }
 
 // sendUpdate adds a BOLT 2 update message (msgUpdate).
-func (e *effects) sendUpdate(m lnwire.Message) { e.msgs = append(e.msgs, outMsg{m, msgUpdate}) }
+func (e *effects) sendUpdate(m lnwire.Message) {
+	e.msgs = append(e.msgs, outMsg{msg: m, kind: msgUpdate})
+}
 
 // sendNow adds a message that leaves at once (msgNow).
-func (e *effects) sendNow(m lnwire.Message) { e.msgs = append(e.msgs, outMsg{m, msgNow}) }
+func (e *effects) sendNow(m lnwire.Message) { e.msgs = append(e.msgs, outMsg{msg: m, kind: msgNow}) }
 
 // broadcast adds a transaction to broadcast.
 func (e *effects) broadcast(tx *wire.MsgTx) { e.broadcasts = append(e.broadcasts, tx) }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
-	"github.com/lnkit/lnkit/lnwire"
 )
 
 // TestFundingCreatedReusingAnotherOutpoint: mallory opens a channel to bob and, in funding_created,
@@ -41,14 +40,9 @@ func TestFundingCreatedReusingAnotherOutpoint(t *testing.T) {
 	mc := ps.channels[tempID]
 	require.Equal(t, stateAwaitingFundingTx, mc.state)
 	mc.setFunding(victimTxo)
-	_, remote, err := mc.initialCommitments()
+	fc, err := mc.fundingSigMsg(deferFundingCreated)
 	require.NoError(t, err)
-	sig, err := mc.signer.SignFundingInput(remote.tx.Tx, 0, mc.fundingScript, mc.valueSat)
-	require.NoError(t, err)
-	s, err := lnwire.NewSigFromECDSA(sig)
-	require.NoError(t, err)
-	deliver(t, bob, mallory, &lnwire.FundingCreated{TemporaryChannelID: tempID, FundingTxID: victimTxo.Hash,
-		FundingOutputIndex: uint16(victimTxo.Index), Signature: s})
+	deliver(t, bob, mallory, fc)
 
 	_, spent := chain.SpentBy(victimTxo)
 	require.False(t, spent, "carol's channel is not force-closed")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
@@ -81,7 +80,7 @@ func (c *channel) newChannelUpdateAs(g *gossipCtx, dontForward bool, scid lnwire
 		u.ChannelFlags |= lnwire.ChanUpdateChanFlagDisable
 	}
 	u.Timestamp = max(g.now, c.gossip.lastUpdateTS+1)
-	sig, err := g.signer.SignMessageHash([32]byte(chainhash.DoubleHashH(u.DataToSign())))
+	sig, err := g.signer.SignGossipMessage(u.DataToSign())
 	if err != nil {
 		return nil, fmt.Errorf("signing channel_update with the node key: %w", err)
 	}

@@ -127,10 +127,12 @@ func (p *memPersister) read(t testing.TB, sp keys.SignerProvider) []*channelmoni
 
 // testNode is one full lnkit stack without the network: keys, chain monitor, channel manager.
 type testNode struct {
-	t        testing.TB
-	name     string
-	seed     [32]byte
-	km       *keys.KeysManager
+	t    testing.TB
+	name string
+	seed [32]byte
+	km   *keys.KeysManager
+	// signer, if set, is the manager's KeysInterface instead of km (an asynchronous test signer).
+	signer   KeysInterface
 	cm       *ChannelManager
 	chainMon *channelmonitor.ChainMonitor
 	persist  *memPersister
@@ -224,15 +226,19 @@ func (n *testNode) start(data []byte) {
 	}
 	n.chainMon = channelmonitor.NewChainMonitor(n.filter, n.bcast, nil, n.chain, persist)
 	var err error
+	var ki KeysInterface = n.km
+	if n.signer != nil {
+		ki = n.signer
+	}
 	if data == nil {
-		n.cm, err = New(n.chain, n.chainMon, n.bcast, nil, n.km, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})
+		n.cm, err = New(n.chain, n.chainMon, n.bcast, nil, ki, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})
 		require.NoError(n.t, err)
 	} else {
 		mons := n.persist.read(n.t, n.km)
 		for _, m := range mons {
 			require.NoError(n.t, n.chainMon.LoadMonitor(m))
 		}
-		n.cm, err = Read(data, ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.bcast, Keys: n.km,
+		n.cm, err = Read(data, ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.bcast, Keys: ki,
 			Config: n.cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons})
 		require.NoError(n.t, err)
 	}

@@ -221,13 +221,20 @@ func (cm *ChannelManager) PeerConnected(node *btcec.PublicKey, init *lnwire.Init
 	ps.connected = true
 	ps.theirFeatures = init.Features
 	for _, c := range ps.channels {
-		eff, err := c.peerReconnected()
-		if err != nil {
-			cm.log.Error("cannot build channel_reestablish", "channel", c.channelID, "err", err)
-		}
-		cm.apply(ps, c, eff)
+		cm.reconnectChannel(ps, c)
 	}
 	return nil
+}
+
+// reconnectChannel sends the channel's channel_reestablish (peerReconnected); if the signer has not
+// given our point yet, SignerUnblocked tries again. The caller holds ps.mu.
+func (cm *ChannelManager) reconnectChannel(ps *peerState, c *channel) {
+	eff, err := c.peerReconnected()
+	c.reestablishWaiting = signerPending(err)
+	if err != nil && !c.reestablishWaiting {
+		cm.log.Error("cannot build channel_reestablish", "channel", c.channelID, "err", err)
+	}
+	cm.apply(ps, c, eff)
 }
 
 // PeerDisconnected is called by the PeerManager when the connection is gone. Channels not yet funded
@@ -250,6 +257,8 @@ func (cm *ChannelManager) PeerDisconnected(node *btcec.PublicKey) {
 		}
 		c.peerDisconnected()
 		c.dropHeldMessages()
+		c.stashedMsgs, c.reestablishWaiting = nil, false
+		cm.releaseHeld(c)
 		c.gossip.peerDisconnected()
 	}
 	cm.forgetPeerIfEmpty(ps)
@@ -699,8 +708,23 @@ func (cm *ChannelManager) handleOpenChannel(ps *peerState, m *lnwire.OpenChannel
 
 // handleChannelMsg hands a message to the channel's state machine and applies what it returns; the
 // error, if any, is the caller's to handle (failChannel).
+//
+// A message whose handling needs an answer the signer has not given (keys.ErrSignerPending; the
+// transition then changed nothing) is kept, with every later message of the channel, in order, and
+// handed in again by SignerUnblocked. At most maxStashedMsgs are kept.
 func (cm *ChannelManager) handleChannelMsg(ps *peerState, c *channel, msg lnwire.Message) error {
+	if len(c.stashedMsgs) > 0 || c.reestablishWaiting {
+		if len(c.stashedMsgs) >= maxStashedMsgs {
+			return c.warnErr("more than %d messages while our signer is not answering", maxStashedMsgs)
+		}
+		c.stashedMsgs = append(c.stashedMsgs, msg)
+		return nil
+	}
 	eff, err := cm.transition(ps, c, msg)
+	if signerPending(err) {
+		c.stashedMsgs = append(c.stashedMsgs, msg)
+		err = nil
+	}
 	cm.apply(ps, c, eff)
 	return err
 }
@@ -813,6 +837,9 @@ func (cm *ChannelManager) flushChannel(ps *peerState, c *channel) {
 	}
 	eff, err := c.flush(cm.closingFees())
 	cm.apply(ps, c, eff)
+	if signerPending(err) {
+		return // SignerUnblocked flushes again
+	}
 	if err != nil && c.state != stateClosed {
 		cm.log.Error("cannot commit the channel's pending changes", "channel", c.channelID, "err", err)
 		cm.failChannel(ps, c, err)

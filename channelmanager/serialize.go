@@ -400,6 +400,14 @@ func readChannel(r *ser.Reader, sp keys.SignerProvider, version uint8) *channel 
 		r.Fail("the keys manager does not derive channel %s's keys (wrong seed?)", c.channelID)
 		return nil
 	}
+	// A remote signer may answer later (keys.ErrSignerPending): its requests keep their order, so the
+	// parameters reach it before any signing request of this channel.
+	if c.funded() && c.remote.Pubkeys.FundingPubkey != nil {
+		if err := c.provideParams(); err != nil && !signerPending(err) {
+			r.Fail("the signer refused channel %s's parameters: %v", c.channelID, err)
+			return nil
+		}
+	}
 	return c
 }
 

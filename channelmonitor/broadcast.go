@@ -14,7 +14,7 @@ import (
 // signedHolderCommitment returns our latest commitment transaction with both signatures.
 func (m *ChannelMonitor) signedHolderCommitment() (*wire.MsgTx, error) {
 	tx := m.holder.Tx.Copy()
-	ours, err := m.signer.SignFundingInput(tx, 0, m.params.FundingScript, m.params.FundingValueSat)
+	ours, err := m.signer.SignHolderCommitment(m.holder.CommitmentNumber, tx)
 	if err != nil {
 		return nil, err
 	}

@@ -98,6 +98,9 @@ func NewChannelMonitor(params ChannelParameters, signer keys.ChannelSigner, hold
 	if signer == nil || holder == nil || holder.Tx == nil || counterparty == nil || counterparty.PerCommitmentPoint == nil {
 		return nil, fmt.Errorf("%w: incomplete initial state", ErrInvalidUpdate)
 	}
+	if err := signer.ProvideChannelParameters(params.SignerParams()); err != nil && !errors.Is(err, keys.ErrSignerPending) {
+		return nil, fmt.Errorf("%w: the signer refused the channel's parameters: %w", ErrInvalidUpdate, err)
+	}
 	m := newMonitor(params, signer)
 	m.holder = holder
 	m.counterparty[counterparty.Txid] = counterparty

@@ -351,6 +351,11 @@ func ReadChannelMonitor(data []byte, signerProvider keys.SignerProvider) (*Chann
 	if m.signer == nil || !m.signer.Pubkeys().FundingPubkey.IsEqual(m.params.HolderPubkeys.FundingPubkey) {
 		return nil, fmt.Errorf("%w: the signer provider does not derive this channel's keys", ErrCorrupt)
 	}
+	// A remote signer may answer later (keys.ErrSignerPending): its requests keep their order, so the
+	// parameters reach it before any signing request of this monitor.
+	if err := m.signer.ProvideChannelParameters(m.params.SignerParams()); err != nil && !errors.Is(err, keys.ErrSignerPending) {
+		return nil, fmt.Errorf("channelmonitor: the signer refused the channel's parameters: %w", err)
+	}
 	m.finishV1()
 	return m, nil
 }

@@ -38,6 +38,17 @@ type ChannelParameters struct {
 	DestinationScript []byte
 }
 
+// SignerParams returns what the monitor's signer must know of the channel
+// (keys.ChannelSigner.ProvideChannelParameters). PushMsat is not kept by a monitor and is 0.
+func (p *ChannelParameters) SignerParams() *keys.ChannelTransactionParameters {
+	return &keys.ChannelTransactionParameters{
+		IsOutbound: p.IsOutbound, FundingOutPoint: p.FundingOutPoint, ValueSat: p.FundingValueSat, Anchors: p.Anchors,
+		HolderPubkeys: p.HolderPubkeys, CounterpartyPubkeys: p.CounterpartyPubkeys,
+		HolderToSelfDelay: p.HolderToSelfDelay, CounterpartyToSelfDelay: p.CounterpartyToSelfDelay,
+		HolderDustLimitSat: p.HolderDustLimitSat, CounterpartyDustLimitSat: p.CounterpartyDustLimitSat,
+	}
+}
+
 // ClosedChannelUpdateID is the UpdateID of updates given to the monitor of a channel the ChannelManager
 // has closed and may have forgotten (LDK's CLOSED_CHANNEL_UPDATE_ID): a preimage learned after the close
 // (ClaimFunds, or a forwarded payment's downstream claim), or a late force-close request. Such updates

@@ -37,7 +37,7 @@ func (inv *Invoice) Encode(signer Signer) (string, error) {
 		return "", err
 	}
 	hash := signingHash(hrp, data)
-	compact, err := signer.SignCompact(hash)
+	compact, err := signer.SignInvoice(hrp, data)
 	if err != nil {
 		return "", fmt.Errorf("invoice: signing: %w", err)
 	}

@@ -96,9 +96,8 @@ func FuzzDecodeData(f *testing.F) {
 			data = append(data, g&31)
 		}
 		if sign {
-			hash := signingHash(strings.ToLower(hrp), data)
 			sig := keySigner{fuzzKey}
-			compact, _ := sig.SignCompact(hash)
+			compact, _ := sig.SignInvoice(strings.ToLower(hrp), data)
 			data = append(data, bytesToGroups(append(compact[1:], compact[0]-31))...)
 		}
 		s, err := bech32.Encode(hrp, data)

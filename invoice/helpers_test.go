@@ -17,7 +17,8 @@ import (
 // keySigner signs with a private key, as keys.KeysManager does with the node key.
 type keySigner struct{ key *btcec.PrivateKey }
 
-func (k keySigner) SignCompact(hash [32]byte) ([]byte, error) {
+func (k keySigner) SignInvoice(hrp string, data5 []byte) ([]byte, error) {
+	hash := signingHash(hrp, data5)
 	return ecdsa.SignCompact(k.key, hash[:], true), nil
 }
 
@@ -25,7 +26,8 @@ func (k keySigner) SignCompact(hash [32]byte) ([]byte, error) {
 // that recovery still finds the signer's key).
 type highSSigner struct{ key *btcec.PrivateKey }
 
-func (k highSSigner) SignCompact(hash [32]byte) ([]byte, error) {
+func (k highSSigner) SignInvoice(hrp string, data5 []byte) ([]byte, error) {
+	hash := signingHash(hrp, data5)
 	sig := ecdsa.SignCompact(k.key, hash[:], true)
 	var s btcec.ModNScalar
 	s.SetByteSlice(sig[33:])

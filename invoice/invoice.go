@@ -159,11 +159,13 @@ type layoutEntry struct {
 	raw, canon []byte
 }
 
-// Signer signs the SHA256 digest of an invoice. keys.NodeSigner satisfies it.
+// Signer signs an invoice with the payee's node key. keys.NodeSigner satisfies it.
 type Signer interface {
-	// SignCompact returns a recoverable signature of hash in the 65-byte form [header || r || s] with
-	// header = 27 + 4 + recovery id (compressed key) or 27 + recovery id.
-	SignCompact(hash [32]byte) ([]byte, error)
+	// SignInvoice returns a recoverable signature of SHA256(hrp || data5 packed into bytes, zero-padded)
+	// in the 65-byte form [header || r || s] with header = 27 + 4 + recovery id (compressed key) or
+	// 27 + recovery id. data5 is the data part before the signature, one 5-bit group per byte; the
+	// signer sees the whole invoice, so a validating signer can check what it signs (BOLT 11).
+	SignInvoice(hrp string, data5 []byte) ([]byte, error)
 }
 
 // Amount returns the amount requested in millisatoshis and true, or 0 and false for an invoice of any

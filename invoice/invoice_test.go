@@ -765,7 +765,7 @@ type failingSigner struct{ sig []byte }
 
 var errSigner = errors.New("signer offline")
 
-func (f failingSigner) SignCompact([32]byte) ([]byte, error) {
+func (f failingSigner) SignInvoice(string, []byte) ([]byte, error) {
 	if f.sig == nil {
 		return nil, errSigner
 	}

@@ -24,15 +24,19 @@ type NodeSigner interface {
 	// node_secret·theirPub. Errors: ErrNilKey, or ErrInvalidPublicKey when theirPub is not on the curve.
 	ECDH(theirPub *btcec.PublicKey) ([32]byte, error)
 
-	// SignMessageHash returns a deterministic (RFC 6979) low-S ECDSA signature of a 32-byte digest with
-	// the node key, for example for channel_announcement, node_announcement and channel_update (BOLT 7),
-	// which sign the double-SHA256 of the message.
-	SignMessageHash(hash [32]byte) (*ecdsa.Signature, error)
+	// SignGossipMessage returns a deterministic (RFC 6979) low-S ECDSA signature with the node key of
+	// the double-SHA256 of data, the signed part of one of our gossip messages: a channel_announcement
+	// or channel_update from offset 256 or 66 of its payload, a node_announcement from offset 66
+	// (BOLT 7; lnwire's DataToSign). A validating signer may decode data and refuse what it would not
+	// announce. May return ErrSignerPending.
+	SignGossipMessage(data []byte) (*ecdsa.Signature, error)
 
-	// SignCompact returns a recoverable signature of a 32-byte digest with the node key, in the 65-byte
-	// form [header || r (32) || s (32)] where header = 27 + 4 + recovery id (0..3). BOLT 11 invoices carry
-	// r || s followed by the recovery id (header - 31).
-	SignCompact(hash [32]byte) ([]byte, error)
+	// SignInvoice returns the BOLT 11 signature with the node key of an invoice whose human-readable
+	// part is hrp and whose data part, before the signature, is data5 (5-bit groups, one per byte): a
+	// recoverable signature of SHA256(hrp || data5 packed into bytes, zero-padded), in the 65-byte form
+	// [header || r (32) || s (32)] where header = 27 + 4 + recovery id (0..3). Errors: ErrInvalidEncoding
+	// for a group above 31; a validating signer's refusal; ErrSignerPending.
+	SignInvoice(hrp string, data5 []byte) ([]byte, error)
 }
 
 // SignerProvider creates and re-creates channel signers and provides the scripts our own funds are sent
@@ -71,7 +75,10 @@ type ChannelPublicKeys struct {
 	HTLCBasepoint *btcec.PublicKey
 }
 
-// ChannelSigner holds one channel's secrets and produces every signature the channel needs. All
+// ChannelSigner holds one channel's secrets and produces every signature the channel needs. It is
+// given whole transactions with their meaning, never bare digests, so that a validating signer (one
+// wrapped by keys/policy, or a remote one) can check each request against its own view of the channel
+// (LDK's EcdsaChannelSigner). Any method may return ErrSignerPending (see there). All
 // signatures are BIP 143 (segwit v0) ECDSA signatures, deterministic (RFC 6979) and low-S; the caller
 // appends the sighash byte when it builds a witness (BOLT 2 and BOLT 3 send signatures without it).
 //
@@ -95,19 +102,46 @@ type ChannelSigner interface {
 
 	// ReleaseCommitmentSecret returns our per_commitment_secret for commitment number commitmentNumber,
 	// to be sent in revoke_and_ack. Revealing it revokes that commitment: the caller must never broadcast
-	// it afterwards. Errors: ErrCommitmentNumberOutOfRange.
+	// it afterwards. A validating signer releases it only once commitment commitmentNumber+1 has been
+	// validated (ValidateHolderCommitment). Errors: ErrCommitmentNumberOutOfRange, a refusal,
+	// ErrSignerPending.
 	ReleaseCommitmentSecret(commitmentNumber uint64) ([32]byte, error)
 
-	// SignFundingInput signs input inputIndex of tx, which spends the 2-of-2 funding output of
-	// fundingValueSat satoshis with witness script fundingWitnessScript, with our funding key and
-	// SIGHASH_ALL. Used for the counterparty's commitment transactions, our own when broadcasting, and
-	// closing transactions (BOLT 3, "Funding Transaction Output").
-	SignFundingInput(tx *wire.MsgTx, inputIndex int, fundingWitnessScript []byte, fundingValueSat int64) (*ecdsa.Signature, error)
+	// ProvideChannelParameters gives the signer the channel's parameters once the funding output is
+	// known, before it is asked for a commitment or closing signature, and again whenever the signer
+	// is re-created (LDK's provide_channel_parameters). A validating signer refuses parameters that
+	// contradict ones it has. Errors: ErrNilKey for a missing key; a validating signer's refusal.
+	ProvideChannelParameters(p *ChannelTransactionParameters) error
 
-	// SignFundingInputWithSigHashes is SignFundingInput with a precomputed BIP 143 midstate for tx (from
-	// txscript.NewTxSigHashes), to save work when signing many inputs of one transaction. sigHashes must
-	// have been computed from tx as it is now. Errors: as SignFundingInput, plus ErrNilSigHashes.
-	SignFundingInputWithSigHashes(tx *wire.MsgTx, inputIndex int, fundingWitnessScript []byte, fundingValueSat int64, sigHashes *txscript.TxSigHashes) (*ecdsa.Signature, error)
+	// SignCounterpartyCommitment returns our signature of the counterparty's commitment c (its
+	// funding input, SIGHASH_ALL) and our signatures of its second-stage HTLC transactions (in c.HTLCTxs
+	// order, with the sighash type of BOLT 3 for the channel type): the contents of commitment_signed,
+	// funding_created and funding_signed (BOLT 2). Signing the same commitment again gives the same
+	// signatures. Errors: ErrNoChannelParameters, ErrCommitmentMismatch, a validating signer's refusal,
+	// ErrSignerPending.
+	SignCounterpartyCommitment(c *CommitmentTx) (sig *ecdsa.Signature, htlcSigs []*ecdsa.Signature, err error)
+
+	// ValidateHolderCommitment is told of our next commitment c and the counterparty's signatures of it
+	// (commitment_signed), before we revoke the previous one (LDK's validate_holder_commitment). A
+	// validating signer records it (it may later be broadcast) and refuses one it would not accept.
+	// Errors: ErrNoChannelParameters, ErrCommitmentMismatch, a refusal, ErrSignerPending.
+	ValidateHolderCommitment(c *CommitmentTx, counterpartySig *ecdsa.Signature, counterpartyHTLCSigs []*ecdsa.Signature) error
+
+	// ValidateCounterpartyRevocation is told of the counterparty's per_commitment_secret for their
+	// commitment commitmentNumber (revoke_and_ack). Errors: a refusal (for example a secret that does not
+	// match the point), ErrSignerPending.
+	ValidateCounterpartyRevocation(commitmentNumber uint64, secret [32]byte) error
+
+	// SignHolderCommitment returns our signature of the funding input of our commitment tx, number
+	// commitmentNumber, to broadcast it (a force close). A validating signer signs only the latest
+	// commitment it validated and refuses a revoked one. Errors: ErrNoChannelParameters, a refusal,
+	// ErrSignerPending.
+	SignHolderCommitment(commitmentNumber uint64, tx *wire.MsgTx) (*ecdsa.Signature, error)
+
+	// SignClosingTransaction returns our signature (SIGHASH_ALL) of the funding input of a cooperative
+	// closing transaction (BOLT 2 closing_signed). Errors: ErrNoChannelParameters, ErrCommitmentMismatch,
+	// a refusal (for example our output to a script outside the wallet), ErrSignerPending.
+	SignClosingTransaction(c *ClosingTx) (*ecdsa.Signature, error)
 
 	// SignCounterpartyHTLCTx signs an HTLC-success or HTLC-timeout transaction spending an HTLC output of
 	// the counterparty's commitment transaction, with our HTLC key for that commitment (derived from our

@@ -12,6 +12,7 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"golang.org/x/crypto/chacha20"
 )
 
@@ -169,16 +170,46 @@ func ecdhSHA256(priv *btcec.PrivateKey, theirPub *btcec.PublicKey) ([32]byte, er
 	return sha256.Sum256(shared.SerializeCompressed()), nil
 }
 
-// SignMessageHash returns the RFC 6979 low-S ECDSA signature of hash with the node key. It never fails;
-// the error is part of the NodeSigner contract for signers backed by external devices.
-func (k *KeysManager) SignMessageHash(hash [32]byte) (*ecdsa.Signature, error) {
-	return ecdsa.Sign(k.nodeSecret, hash[:]), nil
+// SignGossipMessage returns the RFC 6979 low-S ECDSA signature with the node key of the double-SHA256
+// of data. It never fails; the error is part of the NodeSigner contract for remote signers.
+func (k *KeysManager) SignGossipMessage(data []byte) (*ecdsa.Signature, error) {
+	return ecdsa.Sign(k.nodeSecret, chainhash.DoubleHashB(data)), nil
 }
 
-// SignCompact returns the 65-byte recoverable signature of hash with the node key: header byte
-// 27+4+recovery id, then r and s (32 bytes each, big-endian), s low. It never fails.
-func (k *KeysManager) SignCompact(hash [32]byte) ([]byte, error) {
+// SignInvoice returns the 65-byte recoverable BOLT 11 signature with the node key of the invoice
+// (hrp, data5): header byte 27+4+recovery id, then r and s (32 bytes each, big-endian), s low. Errors:
+// ErrInvalidEncoding for a group above 31.
+func (k *KeysManager) SignInvoice(hrp string, data5 []byte) ([]byte, error) {
+	hash, err := InvoiceSigningHash(hrp, data5)
+	if err != nil {
+		return nil, err
+	}
 	return ecdsa.SignCompact(k.nodeSecret, hash[:], true), nil
+}
+
+// InvoiceSigningHash returns what a BOLT 11 signature signs: SHA256 of hrp's bytes followed by the
+// 5-bit groups data5 packed big-endian into bytes, the last one zero-padded (BOLT 11, "Data Part").
+// Errors: ErrInvalidEncoding for a group above 31.
+func InvoiceSigningHash(hrp string, data5 []byte) ([32]byte, error) {
+	packed := make([]byte, 0, len(hrp)+(len(data5)*5+7)/8)
+	packed = append(packed, hrp...)
+	var acc uint32
+	var bits uint
+	for _, g := range data5 {
+		if g > 31 {
+			return [32]byte{}, fmt.Errorf("%w: invoice data group %d above 31", ErrInvalidEncoding, g)
+		}
+		acc = acc<<5 | uint32(g)
+		bits += 5
+		if bits >= 8 {
+			bits -= 8
+			packed = append(packed, byte(acc>>bits))
+		}
+	}
+	if bits > 0 {
+		packed = append(packed, byte(acc<<(8-bits)))
+	}
+	return sha256.Sum256(packed), nil
 }
 
 // GenerateChannelKeysID returns SHA256 of a label, the starting time, a per-instance counter, and the

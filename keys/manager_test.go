@@ -11,6 +11,8 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/btcutil/bech32"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/stretchr/testify/require"
 )
 
@@ -184,14 +186,17 @@ func TestDestinationAndShutdownScripts(t *testing.T) {
 
 func TestNodeSigner(t *testing.T) {
 	km := NewKeysManager(sha256.Sum256([]byte("node")), 1, 1)
-	hash := sha256.Sum256([]byte("message"))
-	sig, err := km.SignMessageHash(hash)
+	msg := []byte("message")
+	sig, err := km.SignGossipMessage(msg)
 	require.NoError(t, err)
-	require.True(t, sig.Verify(hash[:], km.GetNodeID()))
+	require.True(t, sig.Verify(chainhash.DoubleHashB(msg), km.GetNodeID()))
 	s := sig.S()
 	require.False(t, s.IsOverHalfOrder(), "low-S")
 
-	compact, err := km.SignCompact(hash)
+	data5 := []byte{1, 2, 3, 31, 0, 7}
+	hash, err := InvoiceSigningHash("lnbcrt", data5)
+	require.NoError(t, err)
+	compact, err := km.SignInvoice("lnbcrt", data5)
 	require.NoError(t, err)
 	require.Len(t, compact, 65)
 	require.GreaterOrEqual(t, compact[0], byte(31))
@@ -228,6 +233,7 @@ type bolt11File struct {
 	PayeePubkey string `json:"payee_pubkey"`
 	Invoices    []struct {
 		Title           string  `json:"title"`
+		Invoice         string  `json:"invoice"`
 		PrivateKey      *string `json:"private_key"`
 		PayeePubkey     *string `json:"payee_pubkey"`
 		Signature       string  `json:"signature"`
@@ -256,7 +262,13 @@ func TestSignCompactBOLT11(t *testing.T) {
 		t.Run(inv.Title, func(t *testing.T) {
 			hash := mustHex32(t, inv.SigningHash)
 			require.Equal(t, hash, sha256.Sum256(mustHex(t, inv.SigningDataHex)))
-			compact, err := km.SignCompact(hash)
+			hrp, data5, err := bech32.DecodeNoLimit(inv.Invoice)
+			require.NoError(t, err)
+			data5 = data5[:len(data5)-104] // the signature: 65 bytes in 5-bit groups
+			got, err := InvoiceSigningHash(hrp, data5)
+			require.NoError(t, err)
+			require.Equal(t, hash, got)
+			compact, err := km.SignInvoice(hrp, data5)
 			require.NoError(t, err)
 			vecSig := mustHex(t, inv.Signature)
 			require.Len(t, vecSig, 64)
@@ -341,13 +353,13 @@ func TestConcurrentUse(t *testing.T) {
 				}
 				tx := spendTx(fakePrev, 0, 10_000)
 				script := fundingScript(t, signer.Pubkeys().FundingPubkey, other.Pubkeys().FundingPubkey)
-				if _, err := signer.SignFundingInput(tx, 0, script, 10_000); err != nil {
+				if _, err := signer.(*InMemorySigner).SignFundingInput(tx, 0, script, 10_000); err != nil {
 					fail(err)
 				}
 				if _, err := km.ECDH(other.Pubkeys().FundingPubkey); err != nil {
 					fail(err)
 				}
-				if _, err := km.SignMessageHash(r); err != nil {
+				if _, err := km.SignGossipMessage(r[:]); err != nil {
 					fail(err)
 				}
 				_ = km.DeriveChannelSigner(1, newID)

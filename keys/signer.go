@@ -12,6 +12,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
+
+	"github.com/lnkit/lnkit/internal/bolt3"
 )
 
 // ChannelSecrets are the secrets of one side of a channel: the private keys behind ChannelPublicKeys and
@@ -26,8 +28,9 @@ type ChannelSecrets struct {
 	CommitmentSeed        [32]byte
 }
 
-// InMemorySigner is a ChannelSigner that keeps the channel's secrets in memory. It is immutable after
-// construction and safe for concurrent use.
+// InMemorySigner is a ChannelSigner that keeps the channel's secrets in memory and signs what it is
+// asked without judging it (keys/policy wraps it with checks). Its keys are fixed at construction;
+// the only state it gains is the channel's parameters. It is safe for concurrent use.
 type InMemorySigner struct {
 	secrets         ChannelSecrets
 	pubkeys         ChannelPublicKeys
@@ -42,6 +45,11 @@ type InMemorySigner struct {
 	derived   [4]derivedEntry             // recent derived keys, round-robin
 	derivedAt int
 	justice   justiceEntry // the last revocation key derived for a justice signature
+
+	// params are the channel's parameters once given (ProvideChannelParameters), fundingScript their
+	// 2-of-2 witness script.
+	params        *ChannelTransactionParameters
+	fundingScript []byte
 }
 
 var _ ChannelSigner = (*InMemorySigner)(nil)
@@ -426,4 +434,101 @@ func (s *InMemorySigner) SignChannelAnnouncementWithFundingKey(announcement []by
 		return nil, fmt.Errorf("%w: empty channel_announcement", ErrInvalidEncoding)
 	}
 	return ecdsa.Sign(s.secrets.FundingKey, chainhash.DoubleHashB(announcement)), nil
+}
+
+// ProvideChannelParameters records the channel's parameters. A second call must give the same
+// funding output and keys. Errors: ErrNilKey; ErrCommitmentMismatch for parameters that contradict
+// earlier ones or whose holder keys are not this signer's.
+func (s *InMemorySigner) ProvideChannelParameters(p *ChannelTransactionParameters) error {
+	if p == nil || p.CounterpartyPubkeys.FundingPubkey == nil || p.CounterpartyPubkeys.RevocationBasepoint == nil ||
+		p.CounterpartyPubkeys.PaymentPoint == nil || p.CounterpartyPubkeys.DelayedPaymentBasepoint == nil ||
+		p.CounterpartyPubkeys.HTLCBasepoint == nil {
+		return ErrNilKey
+	}
+	if p.HolderPubkeys.FundingPubkey == nil || !p.HolderPubkeys.FundingPubkey.IsEqual(s.pubkeys.FundingPubkey) {
+		return fmt.Errorf("%w: holder keys are not this signer's", ErrCommitmentMismatch)
+	}
+	script, err := p.FundingScript()
+	if err != nil {
+		return err
+	}
+	cp := *p
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.params != nil && (s.params.FundingOutPoint != cp.FundingOutPoint || !s.params.CounterpartyPubkeys.FundingPubkey.IsEqual(cp.CounterpartyPubkeys.FundingPubkey)) {
+		return fmt.Errorf("%w: parameters differ from the ones given before", ErrCommitmentMismatch)
+	}
+	s.params, s.fundingScript = &cp, script
+	return nil
+}
+
+// channelParams returns the parameters given to ProvideChannelParameters. Errors: ErrNoChannelParameters.
+func (s *InMemorySigner) channelParams() (*ChannelTransactionParameters, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.params == nil {
+		return nil, nil, ErrNoChannelParameters
+	}
+	return s.params, s.fundingScript, nil
+}
+
+// SignCounterpartyCommitment rebuilds the counterparty's commitment from c (ChannelTransactionParameters.Build)
+// and signs it and its HTLC transactions. It trusts c.Keys; checking them is a validating signer's
+// work. Errors: see ChannelSigner.
+func (s *InMemorySigner) SignCounterpartyCommitment(c *CommitmentTx) (*ecdsa.Signature, []*ecdsa.Signature, error) {
+	p, script, err := s.channelParams()
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := p.Build(false, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := s.SignFundingInput(c.Tx, 0, script, p.ValueSat)
+	if err != nil {
+		return nil, nil, err
+	}
+	hashType := bolt3.HTLCSigHashType(p.channelType())
+	htlcSigs := make([]*ecdsa.Signature, len(b.HTLCTxs))
+	for i, tx := range b.HTLCTxs {
+		if htlcSigs[i], err = s.signHTLC(tx, 0, b.HTLCScripts[i], b.HTLCValuesSat[i], c.PerCommitmentPoint, hashType); err != nil {
+			return nil, nil, err
+		}
+	}
+	return sig, htlcSigs, nil
+}
+
+// ValidateHolderCommitment accepts every commitment: an InMemorySigner does not validate (wrap it
+// with keys/policy for that). Errors: ErrNilTransaction.
+func (s *InMemorySigner) ValidateHolderCommitment(c *CommitmentTx, _ *ecdsa.Signature, _ []*ecdsa.Signature) error {
+	if c == nil || c.Tx == nil {
+		return ErrNilTransaction
+	}
+	return nil
+}
+
+// ValidateCounterpartyRevocation accepts every secret (the channel checks it against the point).
+func (s *InMemorySigner) ValidateCounterpartyRevocation(uint64, [32]byte) error { return nil }
+
+// SignHolderCommitment signs the funding input of our commitment tx. Errors: ErrNoChannelParameters and
+// those of SignFundingInput.
+func (s *InMemorySigner) SignHolderCommitment(_ uint64, tx *wire.MsgTx) (*ecdsa.Signature, error) {
+	p, script, err := s.channelParams()
+	if err != nil {
+		return nil, err
+	}
+	return s.SignFundingInput(tx, 0, script, p.ValueSat)
+}
+
+// SignClosingTransaction checks c (ChannelTransactionParameters.CheckClosing) and signs its funding
+// input. Errors: see ChannelSigner.
+func (s *InMemorySigner) SignClosingTransaction(c *ClosingTx) (*ecdsa.Signature, error) {
+	p, script, err := s.channelParams()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := p.CheckClosing(c); err != nil {
+		return nil, err
+	}
+	return s.SignFundingInput(c.Tx, 0, script, p.ValueSat)
 }

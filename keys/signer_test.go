@@ -14,11 +14,11 @@ import (
 )
 
 // twoSigners returns two channel signers from different KeysManagers, standing for the two peers.
-func twoSigners(t testing.TB) (a, b ChannelSigner) {
+func twoSigners(t testing.TB) (a, b *InMemorySigner) {
 	kmA := NewKeysManager(sha256.Sum256([]byte("alice")), 1700000000, 1)
 	kmB := NewKeysManager(sha256.Sum256([]byte("bob")), 1700000000, 2)
-	a = kmA.DeriveChannelSigner(1_000_000, kmA.GenerateChannelKeysID(false, 1_000_000, [16]byte{1}))
-	b = kmB.DeriveChannelSigner(1_000_000, kmB.GenerateChannelKeysID(true, 1_000_000, [16]byte{2}))
+	a = kmA.deriveInMemorySigner(1_000_000, kmA.GenerateChannelKeysID(false, 1_000_000, [16]byte{1}))
+	b = kmB.deriveInMemorySigner(1_000_000, kmB.GenerateChannelKeysID(true, 1_000_000, [16]byte{2}))
 	return a, b
 }
 

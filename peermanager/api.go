@@ -152,9 +152,9 @@ type NodeSigner interface {
 	GetNodeID() *btcec.PublicKey
 	// ECDH returns SHA-256 of the compressed (33-byte) point nodeSecret·pub, the BOLT 8 ECDH.
 	ECDH(pub *btcec.PublicKey) ([32]byte, error)
-	// SignMessageHash returns a low-S ECDSA signature of a 32-byte digest with the node key: for our
-	// node_announcement (BOLT 7, BroadcastNodeAnnouncement), which signs its double-SHA256.
-	SignMessageHash(hash [32]byte) (*ecdsa.Signature, error)
+	// SignGossipMessage returns a low-S ECDSA signature with the node key of the double-SHA256 of
+	// data, the signed part of our node_announcement (BOLT 7, BroadcastNodeAnnouncement).
+	SignGossipMessage(data []byte) (*ecdsa.Signature, error)
 }
 
 // EntropySource supplies secure random bytes (for handshake ephemeral keys). keys.KeysManager satisfies it.

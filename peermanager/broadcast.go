@@ -7,7 +7,6 @@ import (
 	"slices"
 	"unicode/utf8"
 
-	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	"github.com/lnkit/lnkit/lnwire"
 )
@@ -72,7 +71,7 @@ func (pm *PeerManager) BroadcastNodeAnnouncement(rgb [3]byte, alias [32]byte, ad
 	if data == nil {
 		return fmt.Errorf("%w: does not encode", ErrInvalidNodeAnnouncement)
 	}
-	sig, err := pm.signer.SignMessageHash([32]byte(chainhash.DoubleHashH(data)))
+	sig, err := pm.signer.SignGossipMessage(data)
 	if err != nil {
 		return fmt.Errorf("peermanager: signing node_announcement: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/events"
@@ -23,8 +24,8 @@ func (s testSigner) GetNodeID() *btcec.PublicKey { return s.priv.PubKey() }
 func (s testSigner) ECDH(pub *btcec.PublicKey) ([32]byte, error) {
 	return noise.ECDH(s.priv, pub), nil
 }
-func (s testSigner) SignMessageHash(hash [32]byte) (*ecdsa.Signature, error) {
-	return ecdsa.Sign(s.priv, hash[:]), nil
+func (s testSigner) SignGossipMessage(data []byte) (*ecdsa.Signature, error) {
+	return ecdsa.Sign(s.priv, chainhash.DoubleHashB(data)), nil
 }
 
 // testEntropy is a deterministic EntropySource.

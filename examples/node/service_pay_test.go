@@ -22,6 +22,7 @@ import (
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/invoice"
+	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/router"
@@ -30,8 +31,12 @@ import (
 // keySigner signs invoices with a test key.
 type keySigner byte
 
-func (s keySigner) SignCompact(hash [32]byte) ([]byte, error) {
+func (s keySigner) SignInvoice(hrp string, data5 []byte) ([]byte, error) {
 	priv, _ := testKey(byte(s))
+	hash, err := keys.InvoiceSigningHash(hrp, data5)
+	if err != nil {
+		return nil, err
+	}
 	return ecdsa.SignCompact(priv, hash[:], true), nil
 }
 
