@@ -7,7 +7,6 @@ import (
 	"slices"
 	"unicode/utf8"
 
-
 	"github.com/lnkit/lnkit/lnwire"
 )
 
