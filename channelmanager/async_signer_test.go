@@ -8,6 +8,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/chaincfg"
+	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/events"
@@ -112,6 +113,13 @@ func (s *asyncSigner) ReleaseCommitmentSecret(n uint64) ([32]byte, error) {
 
 func (s *asyncSigner) GetPerCommitmentPoint(n uint64) (*btcec.PublicKey, error) {
 	return s.ChannelSigner.GetPerCommitmentPoint(n)
+}
+
+func (s *asyncSigner) SignHolderCommitment(n uint64, tx *wire.MsgTx) (*ecdsa.Signature, error) {
+	if s.ctl.pend() {
+		return nil, keys.ErrSignerPending
+	}
+	return s.ChannelSigner.SignHolderCommitment(n, tx)
 }
 
 func (s *asyncSigner) SignClosingTransaction(c *keys.ClosingTx) (*ecdsa.Signature, error) {
@@ -235,4 +243,35 @@ func TestAsyncSignerRandom(t *testing.T) {
 		require.Equal(t, 1, countEvents[events.ChannelClosed](evs), "%s: %v", n.name, evs)
 	}
 	require.Len(t, a.chain.Mempool(), 1, "the closing transaction, signed by both; rejected: %v", a.chain.Rejected())
+}
+
+// TestAsyncSignerForceClose: a force close whose commitment the signer has not signed broadcasts nothing
+// until the signer answers; ChainMonitor.SignerUnblocked then broadcasts it without waiting for a block.
+func TestAsyncSignerForceClose(t *testing.T) {
+	chain := testchain.New(&chaincfg.RegressionNetParams)
+	chain.MineBlocks(101)
+	a := newTestNode(t, chain, "alice", 1)
+	b := newTestNode(t, chain, "bob", 2)
+	ctl := a.useAsyncSigner(5)
+	nw := newNetwork(t, a, b)
+	nw.connect(0, 1)
+	id := nw.openChannel(0, 1, 1_000_000, 0)
+	_, _, err := nw.pay(0, 1, 10_000_000)
+	require.NoError(t, err)
+	nw.settle()
+
+	ctl.set(0, true)
+	require.NoError(t, a.cm.ForceCloseBroadcastingLatestTxn(id, b.id))
+	a.handleEvents()
+	require.Empty(t, chain.Mempool(), "nothing signed, nothing broadcast")
+	require.Positive(t, ctl.take())
+
+	ctl.set(0, false)
+	a.chainMon.SignerUnblocked()
+	require.Len(t, chain.Mempool(), 1, "our commitment; rejected: %v", chain.Rejected())
+	mon, ok := a.chainMon.GetMonitor(a.channel(id).FundingTxo)
+	require.True(t, ok)
+	latest, err := mon.UnsafeGetLatestHolderCommitmentTxn()
+	require.NoError(t, err)
+	require.Equal(t, latest[0].TxHash(), chain.Mempool()[0].TxHash())
 }

@@ -312,6 +312,26 @@ func (cm *ChainMonitor) BestBlockUpdated(header *wire.BlockHeader, height uint32
 	}
 }
 
+// SignerUnblocked has every monitor build again, at the current height, what it must broadcast (LDK's
+// ChainMonitor::signer_unblocked): our commitment or a claim whose signature the signer had not given
+// (keys.ErrSignerPending) goes out now instead of at the next block. Call it when an asynchronous
+// signer answers.
+func (cm *ChainMonitor) SignerUnblocked() {
+	defer cm.wake.Notify()
+	for _, mon := range cm.ListMonitors() {
+		mon.mu.Lock()
+		height := mon.bestHeight
+		mon.mu.Unlock()
+		if height == 0 {
+			continue
+		}
+		if txs := mon.bestBlockUpdated(height, cm.feeEst); len(txs) > 0 {
+			cm.bcast.BroadcastTransactions(txs...)
+		}
+		cm.persistChainState(mon)
+	}
+}
+
 // TransactionUnconfirmed implements chaininterface.Confirm.
 func (cm *ChainMonitor) TransactionUnconfirmed(txid chainhash.Hash) {
 	defer cm.wake.Notify()

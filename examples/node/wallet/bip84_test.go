@@ -54,7 +54,12 @@ func TestBIP84Vectors(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, v.RootNode, master.String())
 
-	acct, chains, err := deriveAccount(root, coinType(&chaincfg.MainNetParams))
+	acct := root
+	for _, i := range []uint32{84, coinType(&chaincfg.MainNetParams), 0} {
+		acct, err = acct.Derive(hdkeychain.HardenedKeyStart + i)
+		require.NoError(t, err)
+	}
+	chains, err := deriveChains(acct)
 	require.NoError(t, err)
 	require.Equal(t, v.Account.XPriv, acct.String())
 

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/lnkit/lnkit/bumptx"
@@ -96,53 +95,44 @@ func (s *BumpSource) GetChangeScript() ([]byte, error) {
 // ErrClosed, or a signing failure.
 func (s *BumpSource) SignTx(tx *wire.MsgTx, prevOuts map[wire.OutPoint]*wire.TxOut) (*wire.MsgTx, error) {
 	w := s.w
-	fetcher := txscript.NewMultiPrevOutFetcher(nil)
+	prev := make([]*wire.TxOut, len(tx.TxIn))
 	for i, in := range tx.TxIn {
-		out := prevOuts[in.PreviousOutPoint]
-		if out == nil {
+		if prev[i] = prevOuts[in.PreviousOutPoint]; prev[i] == nil {
 			return nil, fmt.Errorf("wallet: no previous output for input %d (%v)", i, in.PreviousOutPoint)
 		}
-		fetcher.AddPrevOut(in.PreviousOutPoint, out)
 	}
-	hashes := txscript.NewTxSigHashes(tx, fetcher)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return nil, ErrClosed
 	}
+	paths := make([]*KeyPath, len(tx.TxIn))
 	signed := 0
 	for i, in := range tx.TxIn {
 		c, ok := w.coins[in.PreviousOutPoint]
 		if !ok {
 			continue
 		}
-		wit, err := w.signInput(tx, hashes, i, c, prevOuts[in.PreviousOutPoint])
-		if err != nil {
-			return nil, err
+		if prev[i].Value != c.ValueSat || string(prev[i].PkScript) != string(c.PkScript) {
+			return nil, fmt.Errorf("wallet: input %d: previous output (%d sat) is not the wallet's coin (%d sat)", i,
+				prev[i].Value, c.ValueSat)
 		}
-		tx.TxIn[i].Witness = wit
+		p := c.Path
+		paths[i] = &p
 		signed++
 	}
-	if signed > 0 {
-		w.claimTxids[tx.TxHash()] = struct{}{}
+	if signed == 0 {
+		return tx, nil
 	}
+	wits, err := w.signer.SignInputs(tx, prev, paths, w.net)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: signing: %w", err)
+	}
+	for i, p := range paths {
+		if p != nil {
+			tx.TxIn[i].Witness = wits[i]
+		}
+	}
+	w.claimTxids[tx.TxHash()] = struct{}{}
 	return tx, nil
-}
-
-// signInput returns the P2WPKH witness of input i, which spends coin c (given by the caller as
-// prevOut). The caller holds w.mu.
-func (w *Wallet) signInput(tx *wire.MsgTx, hashes *txscript.TxSigHashes, i int, c *coin, prevOut *wire.TxOut) (wire.TxWitness, error) {
-	if prevOut.Value != c.ValueSat || string(prevOut.PkScript) != string(c.PkScript) {
-		return nil, fmt.Errorf("wallet: input %d: previous output (%d sat) is not the wallet's coin (%d sat)", i,
-			prevOut.Value, c.ValueSat)
-	}
-	key, err := w.privKey(c.Path)
-	if err != nil {
-		return nil, err
-	}
-	wit, err := txscript.WitnessSignature(tx, hashes, i, c.ValueSat, c.PkScript, txscript.SigHashAll, key, true)
-	if err != nil {
-		return nil, fmt.Errorf("wallet: signing input %d: %w", i, err)
-	}
-	return wit, nil
 }

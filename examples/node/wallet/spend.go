@@ -9,7 +9,6 @@ import (
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
-	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/lnkit/lnkit/chaininterface"
@@ -198,17 +197,22 @@ func (w *Wallet) selectCoins(tx *wire.MsgTx, target int64, feeratePerKw uint32) 
 // signFunding signs every input of tx, which spends chosen in order (BIP 143, SIGHASH_ALL). The caller
 // holds w.mu.
 func (w *Wallet) signFunding(tx *wire.MsgTx, chosen []candidate) error {
-	prev := txscript.NewMultiPrevOutFetcher(nil)
-	for _, cd := range chosen {
-		prev.AddPrevOut(cd.op, &wire.TxOut{Value: cd.c.ValueSat, PkScript: cd.c.PkScript})
-	}
-	hashes := txscript.NewTxSigHashes(tx, prev)
+	prevOuts := make([]*wire.TxOut, len(chosen))
+	paths := make([]*KeyPath, len(chosen))
 	for i, cd := range chosen {
-		wit, err := w.signInput(tx, hashes, i, cd.c, &wire.TxOut{Value: cd.c.ValueSat, PkScript: cd.c.PkScript})
-		if err != nil {
-			return err
+		prevOuts[i] = &wire.TxOut{Value: cd.c.ValueSat, PkScript: cd.c.PkScript}
+		p := cd.c.Path
+		paths[i] = &p
+	}
+	wits, err := w.signer.SignInputs(tx, prevOuts, paths, w.net)
+	if err != nil {
+		return fmt.Errorf("wallet: signing: %w", err)
+	}
+	for i := range chosen {
+		if wits[i] == nil {
+			return fmt.Errorf("wallet: the signer left input %d unsigned", i)
 		}
-		tx.TxIn[i].Witness = wit
+		tx.TxIn[i].Witness = wits[i]
 	}
 	return nil
 }

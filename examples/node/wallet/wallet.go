@@ -33,8 +33,6 @@ package wallet
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -106,10 +104,8 @@ var (
 )
 
 // keyPath is the last two BIP 32 levels of a coin's key: chain (0 external, 1 change) and index.
-type keyPath struct {
-	Chain uint32
-	Index uint32
-}
+// keyPath is KeyPath.
+type keyPath = KeyPath
 
 // coin is an output paying one of our scripts.
 type coin struct {
@@ -134,7 +130,8 @@ type Wallet struct {
 	mu     sync.Mutex
 	store  Storage // where the state is saved
 	net    *chaincfg.Params
-	chains [2]*hdkeychain.ExtendedKey // private keys of m/84'/coin'/0'/0 and .../1
+	signer Signer                     // holds the private keys
+	chains [2]*hdkeychain.ExtendedKey // public keys of m/84'/coin'/0'/0 and .../1
 	acctID []byte                     // compressed public key of the account, identifies the seed
 
 	scripts map[string]keyPath // watched pkScripts
@@ -179,20 +176,28 @@ func Open(dir string, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wa
 // OpenStorage opens the wallet whose state st holds, or creates one there, as Open does for a
 // directory. Errors: those of Open, and st's, wrapped.
 func OpenStorage(st Storage, seed []byte, net *chaincfg.Params, birthday BlockRef) (*Wallet, error) {
+	signer, err := NewSeedSigner(seed)
+	if err != nil {
+		return nil, err
+	}
+	return OpenWithSigner(st, signer, net, birthday)
+}
+
+// OpenWithSigner opens the wallet whose state st holds, or creates one there, as OpenStorage does, with
+// its keys held by signer: the wallet itself keeps only the account's public key (a watch-only wallet
+// that asks signer for each signature). Errors: those of OpenStorage, and signer's.
+func OpenWithSigner(st Storage, signer Signer, net *chaincfg.Params, birthday BlockRef) (*Wallet, error) {
 	if net == nil {
 		return nil, errors.New("wallet: nil network parameters")
 	}
-	if len(seed) < hdkeychain.MinSeedBytes || len(seed) > hdkeychain.MaxSeedBytes {
-		return nil, fmt.Errorf("%w: %d bytes, want %d to %d", ErrInvalidSeed, len(seed),
-			hdkeychain.MinSeedBytes, hdkeychain.MaxSeedBytes)
+	if signer == nil {
+		return nil, errors.New("wallet: nil signer")
 	}
-	mac := hmac.New(sha256.New, []byte(seedKey))
-	mac.Write(seed)
-	master, err := hdkeychain.NewMaster(mac.Sum(nil), net)
+	acct, err := signer.AccountPubKey(net)
 	if err != nil {
-		return nil, fmt.Errorf("wallet: master key: %w", err)
+		return nil, fmt.Errorf("wallet: account key: %w", err)
 	}
-	acct, chains, err := deriveAccount(master, coinType(net))
+	chains, err := deriveChains(acct)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +208,7 @@ func OpenStorage(st Storage, seed []byte, net *chaincfg.Params, birthday BlockRe
 	w := &Wallet{
 		store:      st,
 		net:        net,
+		signer:     signer,
 		chains:     chains,
 		acctID:     acctPub.SerializeCompressed(),
 		scripts:    make(map[string]keyPath),
@@ -245,39 +251,22 @@ func coinType(net *chaincfg.Params) uint32 {
 	return 1
 }
 
-// deriveAccount derives m/84'/coin'/0' and its two chains (external, change) from the master key.
-func deriveAccount(master *hdkeychain.ExtendedKey, coin uint32) (*hdkeychain.ExtendedKey, [2]*hdkeychain.ExtendedKey, error) {
+// deriveChains derives the account's two chains (external, change) from its extended public key.
+func deriveChains(acct *hdkeychain.ExtendedKey) ([2]*hdkeychain.ExtendedKey, error) {
 	var chains [2]*hdkeychain.ExtendedKey
-	k := master
-	for _, i := range []uint32{84, coin, 0} {
-		var err error
-		k, err = k.Derive(hdkeychain.HardenedKeyStart + i)
-		if err != nil {
-			return nil, chains, fmt.Errorf("wallet: deriving account: %w", err)
-		}
-	}
 	for c := range chains {
-		ck, err := k.Derive(uint32(c))
+		ck, err := acct.Derive(uint32(c))
 		if err != nil {
-			return nil, chains, fmt.Errorf("wallet: deriving chain %d: %w", c, err)
+			return chains, fmt.Errorf("wallet: deriving chain %d: %w", c, err)
 		}
 		chains[c] = ck
 	}
-	return k, chains, nil
+	return chains, nil
 }
 
 // p2wpkhScript returns OP_0 <HASH160(compressed pubkey)>.
 func p2wpkhScript(pub *btcec.PublicKey) []byte {
 	return append([]byte{txscript.OP_0, txscript.OP_DATA_20}, btcutil.Hash160(pub.SerializeCompressed())...)
-}
-
-// privKey returns the private key of path.
-func (w *Wallet) privKey(p keyPath) (*btcec.PrivateKey, error) {
-	k, err := w.chains[p.Chain].Derive(p.Index)
-	if err != nil {
-		return nil, fmt.Errorf("wallet: deriving %d/%d: %w", p.Chain, p.Index, err)
-	}
-	return k.ECPrivKey()
 }
 
 // scriptAt derives the P2WPKH script of path.

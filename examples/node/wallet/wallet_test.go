@@ -340,7 +340,7 @@ func TestDoubleSpendDropsUnconfirmed(t *testing.T) {
 
 	// Another transaction spending the same coin confirms (signed with the wallet's key).
 	c := e.w.coins[op]
-	key, err := e.w.privKey(c.Path)
+	key, err := e.w.signer.(*SeedSigner).privKey(e.w.net, c.Path)
 	require.NoError(t, err)
 	tx2 := wire.NewMsgTx(2)
 	tx2.AddTxIn(&wire.TxIn{PreviousOutPoint: op, Sequence: wire.MaxTxInSequenceNum})
