@@ -419,7 +419,18 @@ func (s *InMemorySigner) SignPaymentOutput(tx *wire.MsgTx, inputIndex int, scrip
 
 // SignAnchor signs, with SIGHASH_ALL, a spend of our anchor output with our funding key (BOLT 3,
 // "to_local_anchor and to_remote_anchor Output (option_anchors)"). Errors: see ChannelSigner.
+//
+// The script must be exactly our anchor script: the funding key signs nothing else here (the 2-of-2
+// funding script also contains it, and a signature for it would spend the channel). Errors: as
+// ChannelSigner, ErrScriptKeyMismatch for another script.
 func (s *InMemorySigner) SignAnchor(tx *wire.MsgTx, inputIndex int, witnessScript []byte, valueSat int64) (*ecdsa.Signature, error) {
+	anchor, err := bolt3.AnchorScript(s.pubkeys.FundingPubkey)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(anchor, witnessScript) {
+		return nil, fmt.Errorf("%w: not our anchor script", ErrScriptKeyMismatch)
+	}
 	return sign(signRequest{
 		key: s.secrets.FundingKey, pub: s.pubkeys.FundingPubkey, tx: tx, index: inputIndex, script: witnessScript, valueSat: valueSat,
 		hashType: txscript.SigHashAll,
@@ -427,13 +438,31 @@ func (s *InMemorySigner) SignAnchor(tx *wire.MsgTx, inputIndex int, witnessScrip
 }
 
 // SignChannelAnnouncementWithFundingKey signs the double-SHA256 of a channel_announcement's signed
-// part with our funding key (BOLT 7, "The channel_announcement Message": bitcoin_signature). Errors:
-// ErrInvalidEncoding for an empty announcement.
+// part with our funding key (BOLT 7, "The channel_announcement Message": bitcoin_signature). The bytes
+// must parse as that part and name our funding key as bitcoin_key_1 or bitcoin_key_2, so that the
+// funding key signs no other digest. Errors: ErrInvalidEncoding.
 func (s *InMemorySigner) SignChannelAnnouncementWithFundingKey(announcement []byte) (*ecdsa.Signature, error) {
-	if len(announcement) == 0 {
-		return nil, fmt.Errorf("%w: empty channel_announcement", ErrInvalidEncoding)
+	if !announcementNames(announcement, s.pubkeys.FundingPubkey) {
+		return nil, fmt.Errorf("%w: not a channel_announcement naming our funding key", ErrInvalidEncoding)
 	}
 	return ecdsa.Sign(s.secrets.FundingKey, chainhash.DoubleHashB(announcement)), nil
+}
+
+// announcementNames reports whether data parses as a channel_announcement's signed part (BOLT 7: type
+// 256, features, chain_hash, short_channel_id, node_id_1, node_id_2, bitcoin_key_1, bitcoin_key_2, then
+// extra bytes; lnwire.ChannelAnnouncement.DataToSign) whose bitcoin_key_1 or bitcoin_key_2 is key.
+func announcementNames(data []byte, key *btcec.PublicKey) bool {
+	if len(data) < 2 {
+		return false
+	}
+	flen := int(binary.BigEndian.Uint16(data))
+	rest := data[2:]
+	if len(rest) < flen+32+8+4*33 {
+		return false
+	}
+	rest = rest[flen+32+8+2*33:]
+	want := key.SerializeCompressed()
+	return bytes.Equal(rest[:33], want) || bytes.Equal(rest[33:66], want)
 }
 
 // ProvideChannelParameters records the channel's parameters. A second call must give the same

@@ -233,7 +233,8 @@ func TestSignerBadInputs(t *testing.T) {
 	}{
 		{"nil tx", ErrNilTransaction, func() (*ecdsa.Signature, error) { return a.SignFundingInput(nil, 0, script, 1) }},
 		{"negative index", ErrInputIndexOutOfRange, func() (*ecdsa.Signature, error) { return a.SignFundingInput(good, -1, script, 1) }},
-		{"index past end", ErrInputIndexOutOfRange, func() (*ecdsa.Signature, error) { return a.SignAnchor(good, 1, script, 1) }},
+		{"index past end", ErrInputIndexOutOfRange, func() (*ecdsa.Signature, error) { return a.SignFundingInput(good, 1, script, 1) }},
+		{"anchor with the funding script", ErrScriptKeyMismatch, func() (*ecdsa.Signature, error) { return a.SignAnchor(good, 0, script, 1) }},
 		{"nil input", ErrInvalidTransaction, func() (*ecdsa.Signature, error) { return a.SignFundingInput(nilIn, 0, script, 1) }},
 		{"nil output", ErrInvalidTransaction, func() (*ecdsa.Signature, error) { return a.SignFundingInput(nilOut, 0, script, 1) }},
 		{"negative value", ErrInvalidValue, func() (*ecdsa.Signature, error) { return a.SignFundingInput(good, 0, script, -1) }},
@@ -312,10 +313,23 @@ func TestReleasedSecretsFeedStorage(t *testing.T) {
 }
 
 // TestSignChannelAnnouncement: the bitcoin_signature of a channel_announcement is the funding key's
-// deterministic signature of the double-SHA256 of the signed part; empty input is refused.
+// deterministic signature of the double-SHA256 of the signed part; bytes that are not a
+// channel_announcement naming our funding key are refused.
 func TestSignChannelAnnouncement(t *testing.T) {
-	a, _ := twoSigners(t)
-	data := []byte("channel_announcement from offset 256")
+	a, b := twoSigners(t)
+	announcement := func(key1, key2 *btcec.PublicKey) []byte {
+		data := []byte{0, 0} // no features
+		data = append(data, make([]byte, 32+8)...)
+		data = append(data, key1.SerializeCompressed()...) // node ids: any keys will do here
+		data = append(data, key2.SerializeCompressed()...)
+		data = append(data, key1.SerializeCompressed()...)
+		return append(data, key2.SerializeCompressed()...)
+	}
+	data := announcement(b.Pubkeys().FundingPubkey, a.Pubkeys().FundingPubkey)
+	_, err := a.SignChannelAnnouncementWithFundingKey(announcement(b.Pubkeys().FundingPubkey, b.Pubkeys().HTLCBasepoint))
+	require.ErrorIs(t, err, ErrInvalidEncoding, "not our funding key")
+	_, err = a.SignChannelAnnouncementWithFundingKey(data[:100])
+	require.ErrorIs(t, err, ErrInvalidEncoding, "truncated")
 	sig, err := a.SignChannelAnnouncementWithFundingKey(data)
 	require.NoError(t, err)
 	h1 := sha256.Sum256(data)

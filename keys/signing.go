@@ -35,7 +35,8 @@ type ChannelTransactionParameters struct {
 	// FundingOutPoint is the 2-of-2 funding output; ValueSat its value in satoshis.
 	FundingOutPoint wire.OutPoint
 	ValueSat        int64
-	// PushMsat is what the funder gave the other side at open (push_msat), in millisatoshis.
+	// PushMsat is what the funder gave the other side at open (push_msat), in millisatoshis; 0 when
+	// the caller does not know it (a ChannelMonitor giving its channel's parameters again).
 	PushMsat uint64
 	// Anchors is true for option_anchors_zero_fee_htlc_tx commitments (else option_static_remotekey).
 	Anchors bool
