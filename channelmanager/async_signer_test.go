@@ -14,6 +14,8 @@ import (
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
+	"github.com/lnkit/lnkit/keys/policy"
+	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 )
 
@@ -57,12 +59,12 @@ func (s *signerControl) take() int {
 
 // asyncKeys is a KeysManager whose channel signers answer through a signerControl.
 type asyncKeys struct {
-	*keys.KeysManager
+	KeysInterface
 	ctl *signerControl
 }
 
 func (k *asyncKeys) DeriveChannelSigner(valueSat int64, id [32]byte) keys.ChannelSigner {
-	return &asyncSigner{ChannelSigner: k.KeysManager.DeriveChannelSigner(valueSat, id), ctl: k.ctl}
+	return &asyncSigner{ChannelSigner: k.KeysInterface.DeriveChannelSigner(valueSat, id), ctl: k.ctl}
 }
 
 // asyncSigner answers keys.ErrSignerPending when its control says so. The parameters always reach
@@ -129,10 +131,18 @@ func (s *asyncSigner) SignClosingTransaction(c *keys.ClosingTx) (*ecdsa.Signatur
 	return s.ChannelSigner.SignClosingTransaction(c)
 }
 
-// useAsyncSigner gives a node without channels an asynchronous signer and returns its control.
-func (n *testNode) useAsyncSigner(seed int64) *signerControl {
+// useAsyncSigner gives a node without channels an asynchronous signer and returns its control. With
+// withPolicy, the signer behind it is keys/policy over the node's KeysManager, approving every payment
+// (a validating signer must let every honest flow through).
+func (n *testNode) useAsyncSigner(seed int64, withPolicy ...bool) *signerControl {
 	ctl := &signerControl{r: rand.New(rand.NewSource(seed))}
-	n.signer = &asyncKeys{KeysManager: n.km, ctl: ctl}
+	var inner KeysInterface = n.km
+	if len(withPolicy) > 0 && withPolicy[0] {
+		s, err := policy.New(n.km, kvstore.NewMemStore(), policy.Config{AllowUnapprovedPayments: true, MaxPushMsat: 1 << 62})
+		require.NoError(n.t, err)
+		inner = s
+	}
+	n.signer = &asyncKeys{KeysInterface: inner, ctl: ctl}
 	n.start(nil)
 	return ctl
 }

@@ -20,7 +20,8 @@ import (
 // consistencyRig is two nodes with one channel, driven action by action (LDK's chanmon_consistency):
 // payments both ways, messages delivered one at a time in either direction, disconnections that drop
 // what is in flight, restarts from the last manager snapshot (which may be older than the monitors),
-// asynchronous persistence completed in random order, fee changes, blocks and reorgs. Each host writes
+// asynchronous persistence completed in random order, asynchronous signers answering in random order
+// (validating ones, keys/policy, in every other run), fee changes, blocks and reorgs. Each host writes
 // its manager before its messages leave, as a real host must.
 type consistencyRig struct {
 	t     testing.TB
@@ -49,7 +50,8 @@ func newConsistencyRig(t testing.TB, seed int64) *consistencyRig {
 	chain.MineBlocks(101)
 	a := newTestNode(t, chain, "alice", 1)
 	b := newTestNode(t, chain, "bob", 2)
-	signers := [2]*signerControl{a.useAsyncSigner(seed), b.useAsyncSigner(seed + 1)}
+	// Every other run, the signers are validating (keys/policy): no honest flow may be refused.
+	signers := [2]*signerControl{a.useAsyncSigner(seed, seed%2 == 1), b.useAsyncSigner(seed+1, seed%2 == 1)}
 	nw := newNetwork(t, a, b)
 	nw.connect(0, 1)
 	rig := &consistencyRig{t: t, nw: nw, nodes: [2]*testNode{a, b}, value: 4_000_000, r: rand.New(rand.NewSource(seed)),

@@ -226,10 +226,7 @@ func (n *testNode) start(data []byte) {
 	}
 	n.chainMon = channelmonitor.NewChainMonitor(n.filter, n.bcast, nil, n.chain, persist)
 	var err error
-	var ki KeysInterface = n.km
-	if n.signer != nil {
-		ki = n.signer
-	}
+	ki := n.keysIface()
 	if data == nil {
 		n.cm, err = New(n.chain, n.chainMon, n.bcast, nil, ki, n.cfg, ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: n.chain.BestBlock()})
 		require.NoError(n.t, err)
@@ -247,6 +244,14 @@ func (n *testNode) start(data []byte) {
 		n.chain.RegisterListener(n.proxy)
 	}
 	n.proxy.Set(n.cm, n.chainMon)
+}
+
+// keysIface is the node's KeysInterface: its signer if set, else its KeysManager.
+func (n *testNode) keysIface() KeysInterface {
+	if n.signer != nil {
+		return n.signer
+	}
+	return n.km
 }
 
 // restart simulates a crash and restart: the manager is read back from its last persisted snapshot and

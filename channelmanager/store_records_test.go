@@ -81,7 +81,7 @@ func (n *testNode) startFromStore(store kvstore.KVStore) {
 }
 
 func (n *testNode) readArgs(mons []*channelmonitor.ChannelMonitor) ReadArgs {
-	return ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.bcast, Keys: n.km,
+	return ReadArgs{FeeEstimator: n.chain, Watch: n.chainMon, Broadcaster: n.bcast, Keys: n.keysIface(),
 		Config: n.cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons}
 }
 

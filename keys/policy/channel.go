@@ -161,7 +161,7 @@ func (c *channelSigner) ValidateCounterpartyRevocation(n uint64, secret [32]byte
 	if n < st.cpRevokedNext {
 		return nil
 	}
-	if n > st.cpRevokedNext || len(st.cp) < 2 || st.cp[0].num != n {
+	if n > st.cpRevokedNext || len(st.cp) == 0 || st.cp[0].num != n || st.latestCp().num <= n {
 		return violation(RuleRevocationValid, "revocation of commitment %d, expected %d with a later one signed", n, st.cpRevokedNext)
 	}
 	point, err := keys.ComputePerCommitmentPoint(secret)
@@ -172,7 +172,9 @@ func (c *channelSigner) ValidateCounterpartyRevocation(n uint64, secret [32]byte
 		return innerErr("counterparty revocation", err)
 	}
 	ns := st.clone()
-	ns.cp = ns.cp[1:]
+	for len(ns.cp) > 0 && ns.cp[0].num <= n {
+		ns.cp = ns.cp[1:] // every version of commitment n
+	}
 	ns.cpRevokedNext = n + 1
 	return c.s.commit(c.ch, ns, nil)
 }

@@ -72,6 +72,10 @@ func checkBalance(p *keys.ChannelTransactionParameters, prev, next *commitRec) e
 	return nil
 }
 
+// maxCpVersions bounds the versions of one counterparty commitment number the policy signs (see
+// SignCounterpartyCommitment).
+const maxCpVersions = 3
+
 // SignCounterpartyCommitment signs the counterparty's commitment n after checking it: the shared
 // rules, commitment-keys (keys derived from its point), commitment-number (n is the latest signed,
 // identical, or the next with the one before the latest revoked), commitment-balance, and the
@@ -96,17 +100,36 @@ func (c *channelSigner) SignCounterpartyCommitment(ct *keys.CommitmentTx) (*ecds
 		return nil, nil, err
 	}
 	latest := st.latestCp()
-	retry := false
+	retry, versions := false, 0
 	for _, r := range st.cp {
 		if r.num == rec.num {
-			if r.txid != rec.txid {
-				return nil, nil, violation(RuleCommitmentNumber, "a different counterparty commitment %d was signed", rec.num)
+			versions++
+			retry = retry || r.txid == rec.txid
+		}
+	}
+	// Another version of the latest commitment: the node signed one, then lost the state it was made
+	// in before it sent it (a crash before the node's state was written; nothing that depends on it
+	// left). Both versions can confirm until the counterparty revokes that number, so both stay in
+	// the flows; each must pass every rule against the commitment before it, and there are at most
+	// maxCpVersions.
+	sibling := !retry && latest != nil && rec.num == latest.num
+	if sibling && (rec.num == 0 || versions >= maxCpVersions) {
+		return nil, nil, violation(RuleCommitmentNumber, "a different counterparty commitment %d was signed", rec.num)
+	}
+	prev := latest
+	if sibling {
+		prev = nil
+		for _, r := range st.cp {
+			if r.num+1 == rec.num {
+				prev = r
 			}
-			retry = true
+		}
+		if prev == nil && st.cpRevokedNext < rec.num {
+			return nil, nil, violation(RuleCommitmentNumber, "counterparty commitment %d without the one before it", rec.num)
 		}
 	}
 	switch {
-	case retry:
+	case retry, sibling:
 	case latest == nil && (rec.num != 0 || st.cpRevokedNext != 0):
 		return nil, nil, violation(RuleCommitmentNumber, "first counterparty commitment is %d, not 0", rec.num)
 	case latest != nil && rec.num != latest.num+1:
@@ -115,7 +138,7 @@ func (c *channelSigner) SignCounterpartyCommitment(ct *keys.CommitmentTx) (*ecds
 		return nil, nil, violation(RuleCommitmentNumber, "counterparty commitment %d before %d is revoked", rec.num, latest.num-1)
 	}
 	if !retry {
-		if err := checkBalance(p, latest, rec); err != nil {
+		if err := checkBalance(p, prev, rec); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -128,7 +151,7 @@ func (c *channelSigner) SignCounterpartyCommitment(ct *keys.CommitmentTx) (*ecds
 	}
 	ns := st.clone()
 	ns.cp = append(ns.cp, rec)
-	if err := c.s.commit(c.ch, ns, []step{{holder: false, prev: latest, next: rec}}); err != nil {
+	if err := c.s.commit(c.ch, ns, []step{{holder: false, prev: prev, next: rec}}); err != nil {
 		return nil, nil, err
 	}
 	return sig, htlcSigs, nil

@@ -41,12 +41,20 @@ func TestCommitmentRules(t *testing.T) {
 		_, _, err := tc.a.SignCounterpartyCommitment(tc.cpTx(tc.cn+2, tc.st))
 		requireRule(t, err, RuleCommitmentNumber)
 		requireRule(t, tc.validate(tc.hn+2, tc.st), RuleCommitmentNumber)
-		// A different commitment for the number already signed.
+		// A different holder commitment for the number already validated is refused; another version of
+		// the latest counterparty commitment (a node that lost the state it signed one in) is signed,
+		// up to three versions.
 		other := tc.st
+		other.feerate += 100
+		requireRule(t, tc.validate(tc.hn, other), RuleCommitmentNumber)
+		_, _, err = tc.a.SignCounterpartyCommitment(tc.cpTx(tc.cn, other))
+		require.NoError(t, err)
+		other.feerate += 100
+		_, _, err = tc.a.SignCounterpartyCommitment(tc.cpTx(tc.cn, other))
+		require.NoError(t, err)
 		other.feerate += 100
 		_, _, err = tc.a.SignCounterpartyCommitment(tc.cpTx(tc.cn, other))
 		requireRule(t, err, RuleCommitmentNumber)
-		requireRule(t, tc.validate(tc.hn, other), RuleCommitmentNumber)
 		// The next one before the counterparty revoked the previous: at most two unrevoked.
 		_, _, err = tc.a.SignCounterpartyCommitment(tc.cpTx(tc.cn+1, tc.st))
 		require.NoError(t, err)

@@ -47,7 +47,7 @@ func decodeChannel(b []byte) (*chanState, error) {
 	if st.cp, err = decodeRecs(v); err != nil {
 		return nil, err
 	}
-	if len(st.holder) > 2 || len(st.cp) > 2 {
+	if len(st.holder) > 2 || len(st.cp) > 1+maxCpVersions {
 		return nil, fmt.Errorf("%w: too many commitments", ErrCorruptState)
 	}
 	return st, nil
@@ -165,7 +165,7 @@ func decodeRecs(b []byte) ([]*commitRec, error) {
 		if rec.paid, err = decodePaid(s); err != nil {
 			return nil, err
 		}
-		if len(recs) > 0 && recs[len(recs)-1].num >= rec.num {
+		if len(recs) > 0 && recs[len(recs)-1].num > rec.num {
 			return nil, fmt.Errorf("%w: commitments out of order", ErrCorruptState)
 		}
 		recs = append(recs, rec)

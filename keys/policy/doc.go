@@ -28,6 +28,10 @@
 //   - commitment-keys: its keys are derived from its point; for ours the point is ours for its number.
 //   - commitment-number: a chain's first commitment is 0; then the latest again (identical, for a
 //     reconnection) or the next, once the one before the latest is revoked (at most two unrevoked).
+//     A counterparty commitment may also come in another version of the latest number (at most 3):
+//     a node that crashed after the signature and before writing its state, so that the message never
+//     left, builds it again from older state. Every version passes every rule against the commitment
+//     before it and counts in the payment flows until the counterparty revokes that number.
 //   - commitment-signatures: the counterparty's signatures of our commitment and of its HTLC
 //     transactions verify (else we could not broadcast it after revoking the previous one).
 //   - commitment-fee-range: feerate within [MinFeeratePerKw, MaxFeeratePerKw] (253..100,000 sat/kw).
