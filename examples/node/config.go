@@ -35,6 +35,14 @@ type Config struct {
 	// a leader stopped inside a transaction holds the lease key's lock no longer than that.
 	PostgresTimeout time.Duration
 
+	// Signer is a remote signer's host:port (examples/signer): the node then holds no private key and
+	// asks it for every signature; SignerPubKey is the signer's link key (hex), pinned.
+	Signer       string
+	SignerPubKey string
+	// RequireApproval refuses payinvoice and keysend without an approval: for a signer that checks
+	// payments (lnkit-signer -client-key), which would refuse to sign for an unapproved one.
+	RequireApproval bool
+
 	Listen    string
 	RPCListen string
 	FeeURL    string
@@ -141,6 +149,9 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.LeasePoll, "lease.poll", defaultLeasePoll, "with -store postgres: how often a standby checks the lease")
 	fs.StringVar(&cfg.Listen, "listen", "", "Lightning p2p listen address (default 0.0.0.0:9735 on mainnet/regtest); \"off\" to not listen")
 	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835); \"off\" for none")
+	fs.StringVar(&cfg.Signer, "signer", "", "a remote signer's host:port (examples/signer): the node holds no private key and asks it for every signature")
+	fs.StringVar(&cfg.SignerPubKey, "signer-pubkey", "", "the remote signer's link public key (hex, 33 bytes), as lnkit-signer prints it; required with -signer")
+	fs.BoolVar(&cfg.RequireApproval, "require-approval", false, "with -signer: refuse payinvoice and keysend without the user's approval (for a signer started with -client-key)")
 	fs.StringVar(&cfg.FeeURL, "feeurl", "", "fee estimates from a URL in lnd's fee.url JSON format instead of btcd's estimatefee")
 	fs.StringVar(&cfg.LogLevel, "loglevel", "info", "debug, info, warn or error")
 	fs.DurationVar(&cfg.PeerTick, "tick.peer", 10*time.Second, "interval of PeerManager.TimerTickOccurred (pings)")

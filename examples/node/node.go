@@ -27,7 +27,6 @@ import (
 	"github.com/lnkit/lnkit/examples/node/btcdchain"
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/examples/nodeapi"
-	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
@@ -49,12 +48,16 @@ type Node struct {
 	net    *chaincfg.Params
 	dir    string // <datadir>/<network>
 	log    *slog.Logger
-	seed   [32]byte
 	nodeID *btcec.PublicKey
-	km     *keys.KeysManager
-	chain  *btcdchain.Client
-	hub    *eventHub
-	sup    *supervisor
+	// signer holds every key (signer.go): the seed's in process, or a remote signer's client (-signer).
+	signer nodeSigner
+	// signerStop ends the remote signer's link (-signer); signerUnblocked says the signer answered
+	// since the event loop last told the channel manager.
+	signerStop      context.CancelFunc
+	signerUnblocked atomic.Bool
+	chain           *btcdchain.Client
+	hub             *eventHub
+	sup             *supervisor
 
 	// The state, read from the store by the store component's Start (openState) and valid while it
 	// runs: every other component depends on it.
@@ -122,7 +125,7 @@ type openResult struct {
 // that funds leaving channels land in the on-chain wallet directly (LDK hosts do the same by
 // implementing SignerProvider's script methods).
 type walletKeys struct {
-	*keys.KeysManager
+	nodeSigner
 	script []byte
 }
 
@@ -202,18 +205,15 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	seed, err := loadSeed(cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("seed: %w", err)
-	}
-	n := &Node{cfg: cfg, net: params, dir: dir, log: log, seed: seed, hub: newEventHub(),
+	n := &Node{cfg: cfg, net: params, dir: dir, log: log, hub: newEventHub(),
 		wakeCh: make(chan struct{}, 1), stopReq: make(chan struct{}, 1), stopped: make(chan struct{}), fatal: make(chan error, 1),
 		conns: map[*lnsocket.Conn]connInfo{}, peerAddrs: map[string]string{}, opening: map[[32]byte]chan openResult{},
 		fundingTxs: map[chainhash.Hash]*wire.MsgTx{}}
 	n.out = gatedChain{n: n}
-	now := time.Now()
-	n.km = keys.NewKeysManager(seed, uint64(now.Unix()), uint32(now.Nanosecond()))
-	n.nodeID = n.km.GetNodeID()
+	if n.signer, err = n.newNodeSigner(cfg); err != nil {
+		return nil, err
+	}
+	n.nodeID = n.signer.GetNodeID()
 
 	n.chain, err = btcdchain.New(btcdchain.Config{Host: cfg.BtcdRPCHost, User: cfg.BtcdRPCUser, Pass: cfg.BtcdRPCPass,
 		CertPath: cfg.BtcdRPCCert, DisableTLS: cfg.BtcdNoTLS, Params: params, FeeURL: cfg.FeeURL}, log.With("component", "btcd"))
@@ -259,6 +259,9 @@ func (n *Node) Stop() {
 			}
 		}
 		n.chain.Close()
+		if n.signerStop != nil {
+			n.signerStop()
+		}
 		close(n.stopped)
 	})
 	<-n.stopped
@@ -365,6 +368,7 @@ func (n *Node) eventLoop(stop <-chan struct{}) {
 // processEvents handles pending events, lets the PeerManager send what they produced and persists
 // the channel manager if it changed.
 func (n *Node) processEvents() {
+	n.unblockSigner()
 	if err := n.cm.ProcessPendingEvents(n.handleEvent); err != nil {
 		n.log.Warn("channel manager events", "err", err)
 	}
@@ -612,7 +616,7 @@ func (n *Node) sweep(ev events.SpendableOutputs) {
 		return
 	}
 	feerate := n.chain.EstimateFeeratePerKw(chaininterface.OutputSpendingFee)
-	tx, err := n.wallet.SweepSpendableOutputs(descs, feerate, n.km)
+	tx, err := n.wallet.SweepSpendableOutputs(descs, feerate, n.signer)
 	if err != nil {
 		n.log.Error("sweeping spendable outputs", "channel", hex.EncodeToString(ev.ChannelID[:]), "err", err)
 		return

@@ -105,6 +105,11 @@ func (s *service) PayInvoice(ctx context.Context, p nodeapi.PayInvoiceParams) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := s.approve(p.Approval, p.FeeLimitSat, func(a approver, sig []byte) error {
+		return a.ApproveInvoice(p.Bolt11, lim.feeLimitMsat, sig)
+	}); err != nil {
+		return nil, err
+	}
 	id := events.PaymentID(inv.PaymentHash)
 	if old, ok := s.n.store.payment(hex.EncodeToString(id[:])); ok && old.Status == nodeapi.StatusFailed {
 		_, _ = rand.Read(id[:]) // a new attempt after a failure needs a new payment id

@@ -53,6 +53,31 @@ func (s *service) sendLimits(maxParts uint32, feeLimitSat *uint64, timeoutSecs u
 	return l, nil
 }
 
+// approve hands a payment's approval to a signer that checks payments (a remote signer with a client
+// key): the signer refuses to sign for an outgoing payment it has no approval of. A signer that checks
+// nothing ignores approvals. Errors: invalid params for a malformed approval or one without
+// fee_limit_sat; the signer's refusal.
+func (s *service) approve(approval string, feeLimitSat *uint64, call func(approver, []byte) error) error {
+	a, ok := s.n.signer.(approver)
+	if !ok || (approval == "" && !s.n.cfg.RequireApproval) {
+		return nil
+	}
+	if approval == "" {
+		return invalid("this node's signer checks payments: give approval, the client key's signature of the payment (lnkit-signer approve)")
+	}
+	sig, err := hex.DecodeString(approval)
+	if err != nil {
+		return invalid("approval must be hex")
+	}
+	if feeLimitSat == nil {
+		return invalid("an approval covers a fee limit: give fee_limit_sat")
+	}
+	if err := call(a, sig); err != nil {
+		return fmt.Errorf("the signer refused the payment: %w", err)
+	}
+	return nil
+}
+
 // timeoutTicks is how many timer ticks of interval tick cover timeout (at least one).
 func timeoutTicks(timeout, tick time.Duration) int {
 	n := (timeout + tick - 1) / tick
@@ -125,9 +150,25 @@ func (s *service) Keysend(ctx context.Context, p nodeapi.KeysendParams) (*nodeap
 	}
 	var preimage [32]byte
 	var id events.PaymentID
-	_, _ = rand.Read(preimage[:])
+	if p.Preimage != "" {
+		b, err := hex.DecodeString(p.Preimage)
+		if err != nil || len(b) != 32 {
+			return nil, invalid("preimage must be 64 hex characters")
+		}
+		copy(preimage[:], b)
+	} else {
+		_, _ = rand.Read(preimage[:])
+	}
 	_, _ = rand.Read(id[:])
 	hash := sha256.Sum256(preimage[:])
+	if err := s.approve(p.Approval, p.FeeLimitSat, func(a approver, sig []byte) error {
+		if p.Preimage == "" {
+			return invalid("an approved keysend needs the preimage the approval's payment hash is of")
+		}
+		return a.ApproveKeysend(dest, hash, p.AmountMsat, lim.feeLimitMsat, sig)
+	}); err != nil {
+		return nil, err
+	}
 	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), PaymentHash: hex.EncodeToString(hash[:]),
 		Destination: p.NodeID, AmountMsat: p.AmountMsat}
 	return s.sendAndWait(ctx, rec, p.NoWait, func() error {

@@ -85,7 +85,7 @@ func (n *Node) openState(ctx context.Context) error {
 		}
 	}
 
-	n.wallet, err = wallet.OpenStorage(walletStorage{kv: n.kv}, n.seed[:], params, tip)
+	n.wallet, err = wallet.OpenWithSigner(walletStorage{kv: n.kv}, n.signer, params, tip)
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}
@@ -94,7 +94,7 @@ func (n *Node) openState(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("wallet: %w", err)
 	}
-	n.keys = &walletKeys{KeysManager: n.km, script: script}
+	n.keys = &walletKeys{nodeSigner: n.signer, script: script}
 	n.bumper, err = newBumper(n.wallet, n.bcast, n.keys, log.With("component", "bumptx"), n.hub)
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func (n *Node) openState(ctx context.Context) error {
 		n.gossipGate = &gossipGate{sync: n.routing.gossip}
 		route = n.gossipGate
 	}
-	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm, Route: route}, n.km, n.km,
+	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm, Route: route}, n.signer, n.signer,
 		peermanager.Config{ChainHashes: []chainhash.Hash{*params.GenesisHash}}, log.With("component", "peermanager"))
 	n.listener0 = &chainListener{n: n}
 	n.follower = n.chain.NewFollower(tip, n.listener0)

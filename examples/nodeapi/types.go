@@ -333,6 +333,11 @@ type PayInvoiceParams struct {
 	// counted in the node's channel manager ticks (-tick.manager), rounded up. The call waits for the
 	// outcome at most the API's call cap (DefaultCallTimeout); listpayments has it afterwards.
 	TimeoutSecs uint32 `json:"timeout_secs"`
+	// Approval is the user's approval of this payment for a node whose remote signer checks payments
+	// (lnkit-signer -client-key): the client key's signature (hex, DER or 64-byte compact) of
+	// policy.InvoiceApprovalHash(bolt11, fee_limit_sat×1000), which lnkit-signer approve prints. It
+	// needs fee_limit_sat. The node forwards it to the signer before the payment starts.
+	Approval string `json:"approval,omitempty"`
 }
 
 // DefaultPaymentTimeoutSecs is how long payinvoice and keysend retry when no timeout is given.
@@ -350,6 +355,12 @@ type KeysendParams struct {
 	MaxParts    uint32  `json:"max_parts"`
 	FeeLimitSat *uint64 `json:"fee_limit_sat"`
 	TimeoutSecs uint32  `json:"timeout_secs"`
+	// Preimage (hex, 32 bytes) is the payment preimage to use instead of a random one: an approval
+	// names the payment hash, so the approving client chooses the preimage.
+	Preimage string `json:"preimage,omitempty"`
+	// Approval is as PayInvoiceParams.Approval, of policy.KeysendApprovalHash(node_id,
+	// SHA256(preimage), amount_msat, fee_limit_sat×1000); it needs preimage and fee_limit_sat.
+	Approval string `json:"approval,omitempty"`
 }
 
 // SendPaymentParams: PaymentHash and PaymentSecret are 32 bytes in hex (PaymentSecret may be empty);

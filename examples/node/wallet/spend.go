@@ -13,7 +13,6 @@ import (
 
 	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/keys"
 )
 
 // feeSat returns ceil(weight × feeratePerKw / 1000), in satoshis.
@@ -385,9 +384,9 @@ func (w *Wallet) takeClaimMark(txid chainhash.Hash) bool {
 // limit), keys.ErrCannotSpend (wrapped) for descriptors the KeysManager cannot sign or amounts below the
 // fee, ErrClosed, or a save error.
 func (w *Wallet) SweepSpendableOutputs(descs []events.SpendableOutputDescriptor, feeratePerKw uint32,
-	km *keys.KeysManager) (*wire.MsgTx, error) {
+	km OutputSpender) (*wire.MsgTx, error) {
 	if km == nil {
-		return nil, errors.New("wallet: nil KeysManager")
+		return nil, errors.New("wallet: nil OutputSpender")
 	}
 	if feeratePerKw < chaininterface.FeeratePerKwFloor {
 		feeratePerKw = chaininterface.FeeratePerKwFloor
@@ -437,6 +436,13 @@ func (w *Wallet) SweepSpendableOutputs(descs []events.SpendableOutputDescriptor,
 		return nil, err
 	}
 	return tx, nil
+}
+
+// OutputSpender signs the spends of lnkit's SpendableOutputs descriptors: keys.KeysManager, or a
+// remote signer's client.
+type OutputSpender interface {
+	SpendSpendableOutputs(descs []events.SpendableOutputDescriptor, outputs []*wire.TxOut, changeScript []byte,
+		feeratePerKw uint32) (*wire.MsgTx, error)
 }
 
 // Broadcaster returns a chaininterface.BroadcasterInterface that records every transaction with
