@@ -72,10 +72,10 @@ const maxCachedPoints = 16
 // PendingRequests to the signer while the link is up (between Connected and Disconnected), waking on
 // RequestsReady, and feeds every response frame to HandleResponse.
 //
-// Asynchronous methods (every ChannelSigner method but ChannelKeysID, Pubkeys and Write, and
-// SignGossipMessage) queue their request and return keys.ErrSignerPending; when the answer arrives
-// the client calls ClientConfig.OnAnswer and the same call made again (same method and arguments)
-// returns the answer, once. Synchronous methods (ECDH, SignInvoice, GetDestinationScript,
+// Asynchronous methods (every ChannelSigner method but ChannelKeysID, Pubkeys and Write) queue their
+// request and return keys.ErrSignerPending; when the answer arrives the client calls
+// ClientConfig.OnAnswer and the same call made again (same method and arguments) returns the answer:
+// a signature until it is evicted (oldest first, beyond MaxOutstanding), an error once. Synchronous methods (ECDH, SignGossipMessage, SignInvoice, GetDestinationScript,
 // GetShutdownScriptPubKey, ApproveInvoice, ApproveKeysend, and the on-chain wallet's AccountPubKey and
 // SignWalletInputs) wait for the answer and fail with
 // keys.ErrSignerPending wrapping ErrNotConnected while the link is down. Methods whose Go signature

@@ -85,7 +85,13 @@ func (c *Client) asyncCall(q *Request) (*Response, error) {
 		if !cl.answered {
 			return nil, fmt.Errorf("%w: %s in flight", keys.ErrSignerPending, q.Method)
 		}
-		delete(c.async, key)
+		// A signature stays until evicted (evictAnswered): a channel may ask for the same one twice in
+		// one transition (a closing_signed's and the closing transaction's), and the signer would
+		// answer the same again. An error is returned once: asked again, the signer may now agree
+		// (a payment approved since).
+		if cl.resp.Err() != nil {
+			delete(c.async, key)
+		}
 		return cl.resp, cl.resp.Err()
 	}
 	if len(c.async) >= c.cfg.MaxOutstanding && !c.evictAnswered() {

@@ -67,10 +67,22 @@ func (s *channelSigner) GetPerCommitmentPoint(n uint64) (*btcec.PublicKey, error
 		return nil, fmt.Errorf("%w: %d", keys.ErrCommitmentNumberOutOfRange, n)
 	}
 	s.c.mu.Lock()
-	np, ok := s.c.channel(s.keysID).point(n)
+	ch := s.c.channel(s.keysID)
+	np, ok := ch.point(n)
+	deriving := ch.pubkeys == nil && ch.derive != nil
 	s.c.mu.Unlock()
 	if ok {
 		return np.Point, nil
+	}
+	if deriving {
+		// A new channel's first points come with its keys: wait for them as Pubkeys does.
+		s.Pubkeys()
+		s.c.mu.Lock()
+		np, ok = s.c.channel(s.keysID).point(n)
+		s.c.mu.Unlock()
+		if ok {
+			return np.Point, nil
+		}
 	}
 	q := s.req(MethodGetPerCommitmentPoint)
 	q.CommitmentNumber = n

@@ -52,10 +52,11 @@ func (c *Client) ECDH(theirPub *btcec.PublicKey) ([32]byte, error) {
 	return p.Secret, nil
 }
 
-// SignGossipMessage asks the signer to sign gossip data (asynchronous: see Client). Errors:
-// keys.ErrSignerPending until the answer is in, then the signer's error if any; ErrTooLarge.
+// SignGossipMessage asks the signer to sign gossip data (synchronous, like SignInvoice: a channel_update
+// carries a timestamp, so asking again later would be another request). Errors: the signer's,
+// keys.ErrSignerPending wrapping ErrNotConnected, ErrTooLarge, ErrClosed.
 func (c *Client) SignGossipMessage(data []byte) (*ecdsa.Signature, error) {
-	p, err := c.asyncCall(&Request{Method: MethodSignGossipMessage, Data: data})
+	p, err := c.roundTrip(&Request{Method: MethodSignGossipMessage, Data: data})
 	if err != nil {
 		return nil, err
 	}

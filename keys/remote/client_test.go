@@ -111,7 +111,7 @@ func TestClientMatchesKeysManager(t *testing.T) {
 		{"GetNodeID", false, func(n keys.NodeSigner, _ keys.SignerProvider, _ keys.ChannelSigner) (any, error) {
 			return n.GetNodeID(), nil
 		}},
-		{"SignGossipMessage", true, func(n keys.NodeSigner, _ keys.SignerProvider, _ keys.ChannelSigner) (any, error) {
+		{"SignGossipMessage", false, func(n keys.NodeSigner, _ keys.SignerProvider, _ keys.ChannelSigner) (any, error) {
 			return n.SignGossipMessage(gossip)
 		}},
 		{"SignInvoice", false, func(n keys.NodeSigner, _ keys.SignerProvider, _ keys.ChannelSigner) (any, error) {

@@ -24,7 +24,8 @@ func provide(t *testing.T, f *fixture, c *Client, s *Server) keys.ChannelSigner 
 }
 
 // TestAsyncPendingThenCached: the first call queues and returns ErrSignerPending, a repeat while in
-// flight queues nothing more, the answer calls OnAnswer, the next call gets it once.
+// flight queues nothing more, the answer calls OnAnswer, the next calls get it (a signature stays
+// cached until evicted).
 func TestAsyncPendingThenCached(t *testing.T) {
 	f := newFixture(t)
 	var answers atomic.Int32
@@ -52,10 +53,11 @@ func TestAsyncPendingThenCached(t *testing.T) {
 	require.Equal(t, norm(wantSig), norm(sig))
 	require.Equal(t, norm(wantHTLC), norm(htlcSigs))
 
-	// The answer was given once: the next call asks again.
-	_, _, err = rs.SignCounterpartyCommitment(ct)
-	require.ErrorIs(t, err, keys.ErrSignerPending)
-	require.Len(t, c.PendingRequests(), 1)
+	// The signature stays: the same request again gets it without asking.
+	again, _, err := rs.SignCounterpartyCommitment(ct)
+	require.NoError(t, err)
+	require.Equal(t, norm(sig), norm(again))
+	require.Empty(t, c.PendingRequests())
 
 	// Another commitment is another request.
 	_, _, err = rs.SignCounterpartyCommitment(f.counterpartyCommitment(t, 2))
@@ -256,8 +258,8 @@ func (p *pendingInner) SignGossipMessage(data []byte) (*ecdsa.Signature, error) 
 	return p.KeysManager.SignGossipMessage(data)
 }
 
-// TestInnerPending: a signer that is not ready answers pending; the client forgets the request and
-// sends it again on the next call.
+// TestInnerPending: a signer that is not ready answers pending; the client forgets the request, and
+// the synchronous call returns keys.ErrSignerPending; asked again once the signer is ready, it signs.
 func TestInnerPending(t *testing.T) {
 	f := newFixture(t)
 	in := &pendingInner{KeysManager: f.km}
@@ -267,15 +269,31 @@ func TestInnerPending(t *testing.T) {
 	c := NewClient(ClientConfig{OnAnswer: func() { answers.Add(1) }})
 	c.Connected()
 	defer c.Close()
-	_, err = c.SignGossipMessage([]byte("x"))
+	call := func() (*ecdsa.Signature, error) {
+		type result struct {
+			sig *ecdsa.Signature
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			sig, err := c.SignGossipMessage([]byte("x"))
+			done <- result{sig, err}
+		}()
+		for {
+			select {
+			case r := <-done:
+				return r.sig, r.err
+			default:
+				exchange(t, c, s)
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	_, err = call()
 	require.ErrorIs(t, err, keys.ErrSignerPending)
-	require.Equal(t, 1, exchange(t, c, s))
 	require.Equal(t, int32(0), answers.Load(), "a pending answer unblocks nothing")
-	_, err = c.SignGossipMessage([]byte("x"))
-	require.ErrorIs(t, err, keys.ErrSignerPending)
 	in.ready.Store(true)
-	require.Equal(t, 1, exchange(t, c, s), "asked again")
-	sig, err := c.SignGossipMessage([]byte("x"))
+	sig, err := call()
 	require.NoError(t, err)
 	want, _ := f.km.SignGossipMessage([]byte("x"))
 	require.Equal(t, norm(want), norm(sig))
@@ -375,19 +393,19 @@ func TestClose(t *testing.T) {
 func TestMaxOutstanding(t *testing.T) {
 	f := newFixture(t)
 	c, s := newPair(t, f, ClientConfig{MaxOutstanding: 2})
-	_, err := c.SignGossipMessage([]byte("1"))
-	require.ErrorIs(t, err, keys.ErrSignerPending)
-	_, err = c.SignGossipMessage([]byte("2"))
-	require.ErrorIs(t, err, keys.ErrSignerPending)
-	_, err = c.SignGossipMessage([]byte("3"))
-	require.ErrorIs(t, err, ErrTooManyRequests)
+	cs := c.DeriveChannelSigner(1_000_000, [32]byte{7})
+	exchange(t, c, s) // the channel's keys
+	release := func(n uint64) error {
+		_, err := cs.ReleaseCommitmentSecret(n)
+		return err
+	}
+	require.ErrorIs(t, release(1), keys.ErrSignerPending)
+	require.ErrorIs(t, release(2), keys.ErrSignerPending)
+	require.ErrorIs(t, release(3), ErrTooManyRequests)
 	require.Equal(t, 2, exchange(t, c, s))
-	_, err = c.SignGossipMessage([]byte("3"))
-	require.ErrorIs(t, err, keys.ErrSignerPending, "the answer to 1 was dropped")
-	_, err = c.SignGossipMessage([]byte("2"))
-	require.NoError(t, err)
-	_, err = c.SignGossipMessage([]byte("1"))
-	require.ErrorIs(t, err, keys.ErrSignerPending, "asked again")
+	require.ErrorIs(t, release(3), keys.ErrSignerPending, "the answer to 1 was dropped")
+	require.NoError(t, release(2))
+	require.ErrorIs(t, release(1), keys.ErrSignerPending, "asked again")
 }
 
 // TestWaitConnected returns once Connected is called.

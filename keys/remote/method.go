@@ -80,7 +80,7 @@ const (
 var methods = map[Method]methodInfo{
 	MethodECDH:                                  {"ECDH", scopeNode, fPoint, rSecret, classSync},
 	MethodGetNodeID:                             {"GetNodeID", scopeNode, 0, rPubkey, classPersistent},
-	MethodSignGossipMessage:                     {"SignGossipMessage", scopeNode, fData, rSig, classAsync},
+	MethodSignGossipMessage:                     {"SignGossipMessage", scopeNode, fData, rSig, classSync},
 	MethodSignInvoice:                           {"SignInvoice", scopeNode, fText | fData, rData, classSync},
 	MethodGenerateChannelKeysID:                 {"GenerateChannelKeysID", scopeNode, fInbound | fValue | fUserChannelID, rSecret, classPersistent},
 	MethodDeriveChannelSigner:                   {"DeriveChannelSigner", scopeChannel, 0, rPubkeys | rPoints, classPersistent},
