@@ -70,12 +70,12 @@ var cliCommands = []cliCommand{
 	{Command: Command{"decodeinvoice", "<bolt11>", "decode a BOLT 11 invoice"},
 		minArgs: 1, maxArgs: 1, build: buildDecodeInvoice},
 	{Command: Command{"payinvoice",
-		"<bolt11> [amount_msat] [--amt_msat=N] [--max_parts=N] [--fee_limit_sat=N] [--timeout=SECONDS] [--no-wait]",
+		"<bolt11> [amount_msat] [--amt_msat=N] [--max_parts=N] [--fee_limit_sat=N] [--timeout=SECONDS] [--no-wait] [--approval=HEX]",
 		"pay a BOLT 11 invoice over the network (retrying failed paths until the timeout, default 60 s)"},
 		minArgs: 1, maxArgs: 2, flags: append([]string{"no-wait", "amt_msat="}, sendFlags...), build: buildPayInvoice},
-	{Command: Command{"keysend", "<node_id> <amount_msat> [--max_parts=N] [--fee_limit_sat=N] [--timeout=SECONDS] [--no-wait]",
+	{Command: Command{"keysend", "<node_id> <amount_msat> [--max_parts=N] [--fee_limit_sat=N] [--timeout=SECONDS] [--no-wait] [--preimage=HEX --approval=HEX]",
 		"pay any reachable node without an invoice (spontaneous payment)"},
-		minArgs: 2, maxArgs: 2, flags: append([]string{"no-wait"}, sendFlags...), build: buildKeysend},
+		minArgs: 2, maxArgs: 2, flags: append([]string{"no-wait", "preimage="}, sendFlags...), build: buildKeysend},
 	{Command: Command{"listpayments", "", "list outgoing payments"},
 		build: simple(MethodListPayments)},
 	{Command: Command{"sendpayment", "<node_id> <amount_msat> <payment_hash> [payment_secret] [final_cltv_delta] [--no-wait]",
@@ -414,11 +414,13 @@ func buildPayInvoice(args []string, flags cliFlags) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
+	p.Approval = flags["approval"]
 	return MethodPayInvoice, p, nil
 }
 
 // sendFlags are the flags payinvoice and keysend share.
-var sendFlags = []string{"max_parts=", "fee_limit_sat=", "timeout="}
+// approval (hex) is the user's approval for a node whose signer checks payments (lnkit-signer approve).
+var sendFlags = []string{"max_parts=", "fee_limit_sat=", "timeout=", "approval="}
 
 // parseSendFlags reads --max_parts, --fee_limit_sat and --timeout (whole seconds, or a Go duration
 // such as 90s or 2m, rounded up to seconds).
@@ -537,7 +539,8 @@ func buildKeysend(args []string, flags cliFlags) (string, any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	p := KeysendParams{NodeID: args[0], AmountMsat: amt, NoWait: flags.on("no-wait")}
+	p := KeysendParams{NodeID: args[0], AmountMsat: amt, NoWait: flags.on("no-wait"), Approval: flags["approval"],
+		Preimage: flags["preimage"]}
 	p.MaxParts, p.FeeLimitSat, p.TimeoutSecs, err = parseSendFlags(flags)
 	if err != nil {
 		return "", nil, err

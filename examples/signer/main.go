@@ -84,6 +84,13 @@ type config struct {
 var errNoNodeKey = errors.New("no -node-link-key: give the node's link public key (the node prints it)")
 
 func main() {
+	if ok, err := client(os.Args[1:], os.Stdout); ok {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "lnkit-signer:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		os.Exit(2)
