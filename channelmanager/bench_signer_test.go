@@ -164,4 +164,3 @@ func benchSigner(b *testing.B, mode string) {
 	settleSigners(nw, answered)
 	checkBalances(b, nodes[0], nodes[1], id, start-uint64(sent[0])*benchPaymentMsat+uint64(sent[1])*benchPaymentMsat)
 }
-
