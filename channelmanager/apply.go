@@ -59,6 +59,7 @@ func (cm *ChannelManager) apply(ps *peerState, c *channel, eff effects) {
 	for _, m := range eff.gossip {
 		cm.queueBroadcast(m)
 	}
+	defer cm.checkSignerRefusal(ps, c)
 	if eff.hasUpdateMsg() {
 		cm.afterChange(ps, c)
 	}
@@ -155,7 +156,12 @@ func (cm *ChannelManager) release(c *channel, o heldOutput) {
 		msg, err := c.makeDeferred(o.deferred)
 		if err != nil {
 			c.heldMessages = append(c.heldMessages, o)
-			if !signerPending(err) {
+			switch {
+			case signerPending(err):
+			case o.deferred.kind == deferFundingCreated || o.deferred.kind == deferFundingSigned:
+				// A channel the signer will not fund is abandoned (checkSignerRefusal), not kept waiting.
+				c.fundingRefused = err
+			default:
 				cm.log.Error("the signer refused; the channel waits for SignerUnblocked", "channel", c.channelID, "err", err)
 			}
 			return
@@ -163,6 +169,21 @@ func (cm *ChannelManager) release(c *channel, o heldOutput) {
 		cm.queueFor(c, msg)
 	default:
 		cm.queueFor(c, o.msg)
+	}
+}
+
+// checkSignerRefusal fails a channel whose signer refused its funding signature (funding_created or
+// funding_signed): nothing of it reached the chain, and waiting would keep the host's open pending
+// forever. The caller holds ps.mu.
+func (cm *ChannelManager) checkSignerRefusal(ps *peerState, c *channel) {
+	if err := c.fundingRefused; err != nil && c.state != stateClosed {
+		c.fundingRefused = nil
+		cm.log.Error("the signer refused the channel's funding signature; abandoning it", "channel", c.id(), "err", err)
+		if c.outbound && c.state == stateFundingCreatedSent {
+			// funding_created never left: the peer knows the channel by its temporary id only.
+			cm.queueMsgTo(c.counterparty, &lnwire.Error{ChannelID: c.temporaryID, Data: []byte("channel abandoned: our signer refused it")}, false)
+		}
+		cm.failChannel(ps, c, fmt.Errorf("the signer refused the channel: %w", err))
 	}
 }
 

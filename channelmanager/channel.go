@@ -216,6 +216,8 @@ type channel struct {
 	// waits for the signer's point. Neither is persisted: a restart reconnects and starts again.
 	stashedMsgs        []lnwire.Message
 	reestablishWaiting bool
+	// fundingRefused is the signer's refusal of a funding signature, for checkSignerRefusal.
+	fundingRefused error
 
 	// gossip is the channel's BOLT 7 state: public or not, announcement_signatures, our channel_update
 	// and the counterparty's forwarding parameters (channel_announce.go, gossip_out.go).

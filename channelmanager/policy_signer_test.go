@@ -156,3 +156,28 @@ func TestPolicySignerRefusesRevokedBroadcast(t *testing.T) {
 	require.NoError(t, err, "the latest commitment is signed")
 	require.NotEqual(t, old.TxHash(), latest[0].TxHash())
 }
+
+// TestPolicySignerRefusesPush: a funder whose validating signer refuses the channel (a push the user
+// did not allow: funding-push-approved) abandons it at once, ChannelClosed and DiscardFunding, rather
+// than keeping it waiting; the fundee forgets it; nothing was broadcast.
+func TestPolicySignerRefusesPush(t *testing.T) {
+	chain := testchain.New(&chaincfg.RegressionNetParams)
+	chain.MineBlocks(101)
+	a := newTestNode(t, chain, "alice", 1)
+	b := newTestNode(t, chain, "bob", 2)
+	a.usePolicySigner(t)
+	nw := newNetwork(t, a, b)
+	nw.connect(0, 1)
+	a.chain.FundAddress(a.wallet.PkScript(), 2_000_000)
+	a.chain.MineBlocks(1)
+	_, err := a.cm.CreateChannel(b.id, 1_000_000, 100_000_000, [16]byte{1}, nil)
+	require.NoError(t, err)
+	nw.settle()
+	evs := a.takeEvents()
+	require.Equal(t, 1, countEvents[events.ChannelClosed](evs), "%v", evs)
+	require.Equal(t, 1, countEvents[events.DiscardFunding](evs), "%v", evs)
+	require.Empty(t, a.cm.ListChannels())
+	require.Empty(t, chain.Mempool())
+	b.takeEvents()
+	require.Empty(t, b.cm.ListChannels(), "the fundee forgot it")
+}

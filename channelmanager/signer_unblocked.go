@@ -41,6 +41,10 @@ func (cm *ChannelManager) unblockChannel(ps *peerState, c *channel) {
 		}
 	}
 	cm.releaseHeld(c)
+	cm.checkSignerRefusal(ps, c)
+	if c.state == stateClosed {
+		return
+	}
 	for len(c.stashedMsgs) > 0 && c.state != stateClosed {
 		msg := c.stashedMsgs[0]
 		eff, err := cm.transition(ps, c, msg)

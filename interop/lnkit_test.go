@@ -26,6 +26,11 @@ type lnkitNode struct {
 	net     *network
 	// extra are more flags for the node (TestThroughput's -store).
 	extra []string
+	// signer is the node's lnkit-signer when the suite runs keyless (signer_test.go), signerAddr its
+	// address and signerFlags the node's flags for it.
+	signer      *proc
+	signerAddr  string
+	signerFlags []string
 
 	mu  sync.Mutex
 	p   *proc
@@ -67,7 +72,15 @@ func (n *lnkitNode) start() error {
 		return err
 	}
 	_ = os.Remove(filepath.Join(n.dir, ".cookie"))
-	p, err := startProc(n.name, n.logPath(), n.bin, n.args()...)
+	args := n.args()
+	if keyless() {
+		sa, err := n.signerArgs()
+		if err != nil {
+			return err
+		}
+		args = append(args, sa...)
+	}
+	p, err := startProc(n.name, n.logPath(), n.bin, args...)
 	if err != nil {
 		return err
 	}

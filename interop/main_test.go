@@ -87,7 +87,10 @@ func runMain(m *testing.M) int {
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			err = fmt.Errorf("go build %s: %v\n%s", pkg, err, bytes.TrimSpace(out))
-		} else {
+		} else if keyless() {
+			err = buildSigner(root, dir)
+		}
+		if err == nil {
 			logf("lnkit node built in %.1fs", time.Since(t0).Seconds())
 		}
 		buildDone <- err
@@ -248,6 +251,7 @@ func (n *network) teardown() {
 	if n.lk != nil {
 		n.lk.Stop()
 	}
+	stopSigners()
 	n.mu.Lock()
 	lnds := append([]*lnd(nil), n.lnds...)
 	n.mu.Unlock()

@@ -66,6 +66,12 @@ type config struct {
 	// key whose signatures approve payments (nil: none is approved).
 	Policy    bool
 	ClientKey *btcec.PublicKey
+	// AllowUnapproved lets the node pay without the user's approvals (policy.Config.AllowUnapprovedPayments;
+	// the velocity limit still applies): for a node without a user's client, such as the interop suite's.
+	AllowUnapproved bool
+	// MaxPushMsat is the most the node may give away when it opens a channel (push_msat;
+	// policy.Config.MaxPushMsat): pushes are refused by default.
+	MaxPushMsat uint64
 	// Wallet is the on-chain wallet's network and spend policy (a nil Net is regtest).
 	Wallet walletConfig
 
@@ -116,6 +122,8 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a -listen address that is not loopback")
 	nodeKey := fs.String("node-link-key", "", "the node's link public key (hex, 33 bytes compressed)")
 	fs.BoolVar(&cfg.Policy, "policy", true, "refuse channel requests that could lose funds (keys/policy; state in <datadir>/policy)")
+	fs.Uint64Var(&cfg.MaxPushMsat, "max-push-msat", 0, "the most a channel the node opens may give the peer at open (push_msat), msat")
+	fs.BoolVar(&cfg.AllowUnapproved, "allow-unapproved", false, "let the node pay without the user's approval (every other rule still applies)")
 	clientKey := fs.String("client-key", "", "the public key (hex, 33 bytes compressed) whose signatures approve payments")
 	network := fs.String("network", chaincfg.RegressionNetParams.Name, "the node's network: mainnet, testnet3, regtest, signet or simnet")
 	var scanBound uint
@@ -246,7 +254,8 @@ func run(ctx context.Context, cfg *config, out io.Writer, log *slog.Logger) erro
 		if err != nil {
 			return err
 		}
-		if ps, err = policy.New(km, store, policy.Config{ClientKey: cfg.ClientKey, Allowlist: allow}); err != nil {
+		if ps, err = policy.New(km, store, policy.Config{ClientKey: cfg.ClientKey, Allowlist: allow, AllowUnapprovedPayments: cfg.AllowUnapproved,
+			MaxPushMsat: cfg.MaxPushMsat}); err != nil {
 			return err
 		}
 		ps.SetTime(uint64(time.Now().Unix()))
