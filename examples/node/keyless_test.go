@@ -259,7 +259,7 @@ func TestKeylessSignerRestart(t *testing.T) {
 
 	stop := make(chan struct{})
 	attempts := make(chan int, 1)
-	go func() { attempts <- payStream(t, a, b, stop) }()
+	go func() { attempts <- payStreamToKeyless(t, a, b, stop) }()
 	succeededNow := func() int {
 		k := 0
 		for _, p := range a.store.listPayments() {
@@ -290,4 +290,33 @@ func TestKeylessSignerRestart(t *testing.T) {
 	cb, _ := channelWith(b, a)
 	require.Equal(t, sum, cb.BalanceMsat, "its balance moved by exactly those")
 	t.Logf("%d payments attempted, %d succeeded (%d msat)", n, ok, sum)
+}
+
+// payStreamToKeyless is payStream towards a keyless payee: while its signer is down the payee cannot
+// sign an invoice (SignInvoice fails at once), so making the invoice is retried too.
+func payStreamToKeyless(t *testing.T, a, b *Node, stop <-chan struct{}) (attempts int) {
+	ctx := context.Background()
+	sa, sb := &service{n: a}, &service{n: b}
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return i
+		default:
+		}
+		inv, err := sb.Invoice(ctx, nodeapi.InvoiceParams{AmountMsat: 10_000 + uint64(i)})
+		if err != nil {
+			if !errors.Is(err, keys.ErrSignerPending) {
+				t.Errorf("invoice %d: %v", i, err)
+				return i
+			}
+			time.Sleep(20 * time.Millisecond) // the signer is down
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		p, err := sa.PayInvoice(pctx, nodeapi.PayInvoiceParams{Bolt11: inv.Bolt11})
+		cancel()
+		if err != nil || p.Status != nodeapi.StatusSucceeded {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 }
