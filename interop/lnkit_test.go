@@ -31,6 +31,7 @@ type lnkitNode struct {
 	signer      *proc
 	signerAddr  string
 	signerFlags []string
+	signerExtra []string // more flags for the signer (Test21's -max-links)
 
 	mu  sync.Mutex
 	p   *proc

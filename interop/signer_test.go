@@ -78,9 +78,10 @@ func (n *lnkitNode) signerArgs() ([]string, error) {
 	if n.signerAddr == "" {
 		n.signerAddr = ports.next()
 	}
-	p, err := startProc(n.name+"-signer", filepath.Join(dir, "signer.log"), signerBin, "-datadir", dir,
-		"-listen", n.signerAddr, "-network", "regtest", "-allow-unapproved", "-max-push-msat", "1000000000000",
-		"-node-link-key", hex.EncodeToString(nodeKey.PubKey().SerializeCompressed()))
+	args := append([]string{"-datadir", dir, "-listen", n.signerAddr, "-network", "regtest", "-allow-unapproved",
+		"-max-push-msat", "1000000000000", "-node-link-key", hex.EncodeToString(nodeKey.PubKey().SerializeCompressed())},
+		n.signerExtra...)
+	p, err := startProc(n.name+"-signer", filepath.Join(dir, "signer.log"), signerBin, args...)
 	if err != nil {
 		return nil, err
 	}

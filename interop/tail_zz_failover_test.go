@@ -46,11 +46,23 @@ func Test21Failover(t *testing.T) {
 	mk := func(name string) *lnkitNode {
 		n := &lnkitNode{name: name, dir: filepath.Join(nw.dir, name), p2pAddr: ports.next(), rpcAddr: ports.next(), bin: bin, net: nw}
 		require.NoError(t, os.MkdirAll(n.dir, 0o700))
-		require.NoError(t, os.WriteFile(filepath.Join(n.dir, "seed"), seed, 0o600))
+		if !keyless() {
+			require.NoError(t, os.WriteFile(filepath.Join(n.dir, "seed"), seed, 0o600))
+		}
 		return n
 	}
 	one, two := mk("lnkit-one"), mk("lnkit-two")
 	extra := []string{"-store", "postgres", "-postgres.dsn", dsn}
+	if keyless() {
+		// The pair shares one identity: one signer (serving both links) and one node link key.
+		one.signerExtra = []string{"-max-links", "2"}
+		flags, err := one.signerArgs()
+		require.NoError(t, err)
+		key, err := os.ReadFile(filepath.Join(one.dir, "signer_link_key"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(two.dir, "signer_link_key"), key, 0o600))
+		extra = append(extra, flags...)
+	}
 	t.Cleanup(func() {
 		for _, n := range []*lnkitNode{one, two} {
 			n.mu.Lock()

@@ -82,6 +82,8 @@ type config struct {
 	RefusalRule func(err error) (rule, detail string, refused bool)
 	// PingInterval is the node's ping interval (0: signerlink.DefaultPingInterval).
 	PingInterval time.Duration
+	// MaxLinks is how many links of the node are served at once (signerlink.ServeConfig.MaxLinks).
+	MaxLinks int
 	// ready, when set, is told the address listened on (tests).
 	ready func(addr net.Addr)
 }
@@ -122,6 +124,7 @@ func parseFlags(args []string, out io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a -listen address that is not loopback")
 	nodeKey := fs.String("node-link-key", "", "the node's link public key (hex, 33 bytes compressed)")
 	fs.BoolVar(&cfg.Policy, "policy", true, "refuse channel requests that could lose funds (keys/policy; state in <datadir>/policy)")
+	fs.IntVar(&cfg.MaxLinks, "max-links", 1, "links of the node served at once: 2 for an active/standby pair sharing the node's identity and link key")
 	fs.Uint64Var(&cfg.MaxPushMsat, "max-push-msat", 0, "the most a channel the node opens may give the peer at open (push_msat), msat")
 	fs.BoolVar(&cfg.AllowUnapproved, "allow-unapproved", false, "let the node pay without the user's approval (every other rule still applies)")
 	clientKey := fs.String("client-key", "", "the public key (hex, 33 bytes compressed) whose signatures approve payments")
@@ -287,7 +290,7 @@ func run(ctx context.Context, cfg *config, out io.Writer, log *slog.Logger) erro
 	if cfg.ready != nil {
 		cfg.ready(ln.Addr())
 	}
-	return signerlink.Serve(ctx, ln, signerlink.ServeConfig{Key: linkKey, NodePub: cfg.NodeLinkKey, Handle: handle,
+	return signerlink.Serve(ctx, ln, signerlink.ServeConfig{Key: linkKey, NodePub: cfg.NodeLinkKey, Handle: handle, MaxLinks: cfg.MaxLinks,
 		PingInterval: cfg.PingInterval, Logger: log})
 }
 

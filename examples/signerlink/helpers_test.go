@@ -82,13 +82,18 @@ type signer struct {
 
 // startSigner serves handle on addr ("127.0.0.1:0" for any port) for the node link key nodePub.
 func startSigner(t testing.TB, addr string, key *btcec.PrivateKey, nodePub *btcec.PublicKey, handle func([]byte) []byte) *signer {
+	return startSignerLinks(t, addr, key, nodePub, handle, 0)
+}
+
+// startSignerLinks is startSigner serving up to maxLinks links at once.
+func startSignerLinks(t testing.TB, addr string, key *btcec.PrivateKey, nodePub *btcec.PublicKey, handle func([]byte) []byte, maxLinks int) *signer {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &signer{addr: ln.Addr().String(), key: key, cancel: cancel, done: make(chan error, 1), rejects: make(chan error, 16)}
 	go func() {
-		s.done <- Serve(ctx, ln, ServeConfig{Key: key, NodePub: nodePub, Handle: handle, PingInterval: time.Second,
+		s.done <- Serve(ctx, ln, ServeConfig{Key: key, NodePub: nodePub, Handle: handle, PingInterval: time.Second, MaxLinks: maxLinks,
 			OnReject: func(_ net.Addr, err error) {
 				select {
 				case s.rejects <- err:

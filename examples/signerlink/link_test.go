@@ -236,3 +236,31 @@ func TestBadArguments(t *testing.T) {
 	require.Error(t, (&Dialer{Key: keyPair(t), SignerPub: pk}).Run(t.Context()))
 	require.False(t, errors.Is(nil, ErrProtocol))
 }
+
+// TestMaxLinks: by default a second link of the node closes the first (a node that linked again); with
+// MaxLinks 2 both are served at once (an active/standby pair sharing the node's identity).
+func TestMaxLinks(t *testing.T) {
+	km := keys.NewKeysManager([32]byte{5}, 1, 0)
+	signerKey, nodeKey := keyPair(t), keyPair(t)
+	for _, tc := range []struct {
+		maxLinks int
+		both     bool
+	}{{0, false}, {2, true}} {
+		s := startSignerLinks(t, "127.0.0.1:0", signerKey, nodeKey.PubKey(), newServer(t, km).Handle, tc.maxLinks)
+		first := startNode(t, s.addr, nodeKey, signerKey.PubKey())
+		first.waitUp(t)
+		second := startNode(t, s.addr, nodeKey, signerKey.PubKey())
+		second.waitUp(t)
+		require.True(t, second.client.GetNodeID().IsEqual(km.GetNodeID()))
+		if tc.both {
+			time.Sleep(200 * time.Millisecond)
+			require.True(t, first.client.IsConnected(), "both links served")
+			_, err := first.client.ECDH(km.GetNodeID())
+			require.NoError(t, err)
+		} else {
+			require.Eventually(t, func() bool { return !first.client.IsConnected() || len(first.errs) > 0 },
+				5*time.Second, 10*time.Millisecond, "the first link was closed")
+		}
+		s.stop()
+	}
+}

@@ -25,6 +25,10 @@ type ServeConfig struct {
 	HandshakeTimeout, PingInterval, WriteTimeout time.Duration
 	// MaxHandshakes bounds the handshakes in progress (0: 8); more connections wait to be accepted.
 	MaxHandshakes int
+	// MaxLinks is how many links of the node are served at once (0: 1). A new link beyond it closes
+	// the oldest: a node that links again after its old link died. An active/standby pair of nodes
+	// sharing one identity (and link key) needs 2.
+	MaxLinks int
 	// Logger, when set, logs links and refusals.
 	Logger *slog.Logger
 	// OnReject, when set, is told of every connection refused during the handshake and why.
@@ -33,7 +37,7 @@ type ServeConfig struct {
 
 // Serve accepts links from the node on ln until ctx is done, then closes ln and every link and returns
 // ctx's error. A node that does not know the signer's key, or whose link key is not NodePub, is
-// dropped during the handshake. When the node links again, its previous link is closed. Errors: a
+// dropped during the handshake. When the node links again, its oldest link is closed (beyond MaxLinks). Errors: a
 // missing Key, NodePub or Handle; ln's Accept failing for a reason other than ctx.
 func Serve(ctx context.Context, ln net.Listener, cfg ServeConfig) error {
 	if cfg.Key == nil || cfg.NodePub == nil || cfg.Handle == nil {
@@ -73,10 +77,10 @@ type server struct {
 	wg         sync.WaitGroup
 	handshakes chan struct{}
 
-	mu      sync.Mutex
-	closed  bool
-	conns   map[net.Conn]struct{}
-	current net.Conn // the node's authenticated link
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{}
+	links  []net.Conn // the node's authenticated links, oldest first (at most MaxLinks)
 }
 
 // track adds or removes a connection; a connection added after closeAll is closed.
@@ -85,8 +89,11 @@ func (srv *server) track(c net.Conn, add bool) {
 	defer srv.mu.Unlock()
 	if !add {
 		delete(srv.conns, c)
-		if srv.current == c {
-			srv.current = nil
+		for i, l := range srv.links {
+			if l == c {
+				srv.links = append(srv.links[:i], srv.links[i+1:]...)
+				break
+			}
 		}
 		return
 	}
@@ -128,10 +135,11 @@ func (srv *server) serveConn(conn net.Conn) {
 	s.idle = 3 * orDefault(cfg.PingInterval, DefaultPingInterval)
 	s.writeTimeout = orDefault(cfg.WriteTimeout, DefaultWriteTimeout)
 	srv.mu.Lock()
-	if srv.current != nil {
-		_ = srv.current.Close() // the node linked again: its old link is dead
+	for len(srv.links) >= max(1, cfg.MaxLinks) {
+		_ = srv.links[0].Close() // the node linked again: its oldest link is dead
+		srv.links = srv.links[1:]
 	}
-	srv.current = conn
+	srv.links = append(srv.links, conn)
 	srv.mu.Unlock()
 	if cfg.Logger != nil {
 		cfg.Logger.Info("node linked", "remote", conn.RemoteAddr())
