@@ -121,7 +121,9 @@ func (c *chainComponent) Start(ctx context.Context) error {
 	for {
 		changed, err := n.follower.Poll(ctx)
 		if err != nil {
-			return fmt.Errorf("syncing with btcd: %w", err)
+			p := n.explainChainError(ctx, err)
+			n.reportChainProblem(p)
+			return fmt.Errorf("syncing with btcd: %w", p)
 		}
 		if !changed {
 			break

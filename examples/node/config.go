@@ -14,8 +14,8 @@ import (
 )
 
 // Config is the node's configuration: command-line flags, optionally preset from a config file of
-// `name = value` lines (the flag names without the dash; `#` starts a comment). Flags given on the
-// command line win over the file.
+// `name = value` lines (the flag names without the dash; a `#` at the start of a line or after a space
+// starts a comment, one inside a value does not). Flags given on the command line win over the file.
 type Config struct {
 	DataDir    string
 	ConfigFile string
@@ -83,9 +83,11 @@ type Config struct {
 	LeaseRenew    time.Duration
 	LeasePoll     time.Duration
 
-	// openKV, set by tests, replaces -store; leaseAlways, set by tests, takes the lease on any store.
+	// openKV, set by tests, replaces -store; leaseAlways, set by tests, takes the lease on any store;
+	// redialMin, set by tests, is the first delay between redials of a peer (default 500 ms).
 	openKV      func() (*openedStore, error)
 	leaseAlways bool
+	redialMin   time.Duration
 }
 
 // networkParams maps -network to chain parameters.
@@ -252,10 +254,7 @@ func applyConfigFile(fs *flag.FlagSet, file string, set map[string]bool) error {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if i := strings.IndexByte(text, '#'); i >= 0 {
-			text = strings.TrimSpace(text[:i])
-		}
+		text := strings.TrimSpace(stripComment(sc.Text()))
 		if text == "" {
 			continue
 		}
@@ -276,6 +275,18 @@ func applyConfigFile(fs *flag.FlagSet, file string, set map[string]bool) error {
 		}
 	}
 	return sc.Err()
+}
+
+// stripComment removes a comment from a config file line: from a `#` at the start of the line (after
+// optional spaces) or preceded by a space or tab, to the end. A `#` inside a value (a password
+// `a#b`, a colour) is part of it.
+func stripComment(line string) string {
+	for i := 0; i < len(line); i++ {
+		if line[i] == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t') {
+			return line[:i]
+		}
+	}
+	return line
 }
 
 // leaseEnabled says whether the node runs as one of an active/passive pair: with -store postgres.

@@ -68,3 +68,20 @@ func TestOnChainFlags(t *testing.T) {
 	_, _, err = parseConfig([]string{"-datadir", dir, "-tick.archive", "0s"})
 	require.ErrorContains(t, err, "positive")
 }
+
+// TestConfigFileComments: `#` starts a comment at the start of a line or after a space or tab, not
+// inside a value (a password with a `#`).
+func TestConfigFileComments(t *testing.T) {
+	dir := t.TempDir()
+	conf := "  # indented comment\nbtcd.rpcpass = a#b\nalias = x#y\t# after a tab\nbtcd.rpcuser = u # after a space\n#network = mainnet\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "lnkit-node.conf"), []byte(conf), 0o600))
+	cfg, _, err := parseConfig([]string{"-datadir", dir})
+	require.NoError(t, err)
+	require.Equal(t, "a#b", cfg.BtcdRPCPass)
+	require.Equal(t, "x#y", cfg.Alias)
+	require.Equal(t, "u", cfg.BtcdRPCUser)
+	require.Equal(t, "regtest", cfg.Network)
+	require.Equal(t, "a ", stripComment("a #b"))
+	require.Equal(t, "", stripComment("#"))
+	require.Equal(t, "color=#3399ff", stripComment("color=#3399ff"))
+}

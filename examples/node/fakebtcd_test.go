@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,15 +28,49 @@ type fakeBtcd struct {
 	main    []chainhash.Hash
 	nonce   uint32
 	mempool []*wire.MsgTx // sendrawtransaction's, in order, until mined by mineMempool
+	refusal string        // sendrawtransaction's error while set (refuseTransactions)
 }
 
 func newFakeBtcd(t *testing.T) *fakeBtcd {
 	t.Helper()
-	g := chaincfg.RegressionNetParams.GenesisBlock
-	f := &fakeBtcd{blocks: map[chainhash.Hash]*wire.MsgBlock{g.BlockHash(): g}, main: []chainhash.Hash{g.BlockHash()}}
+	f := &fakeBtcd{}
+	f.reset()
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// newFakeBtcdAt is newFakeBtcd listening on addr (host:port).
+func newFakeBtcdAt(t *testing.T, addr string) *fakeBtcd {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeBtcd{}
+	f.reset()
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	f.srv.Listener = ln
+	f.srv.Start()
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// reset leaves the chain with its genesis block only, as btcd restarted on regtest does.
+func (f *fakeBtcd) reset() {
+	g := chaincfg.RegressionNetParams.GenesisBlock
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.blocks = map[chainhash.Hash]*wire.MsgBlock{g.BlockHash(): g}
+	f.main = []chainhash.Hash{g.BlockHash()}
+	f.mempool = nil
+}
+
+// refuseTransactions makes sendrawtransaction fail with msg (as btcd's RPC error), until called with "".
+func (f *fakeBtcd) refuseTransactions(msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.refusal = msg
 }
 
 // addr is the server's host:port.
@@ -137,6 +172,9 @@ func (f *fakeBtcd) call(req rpcRequest) (any, string) {
 	case "getinfo":
 		return map[string]any{"version": 240200}, ""
 	case "sendrawtransaction":
+		if f.refusal != "" {
+			return nil, f.refusal
+		}
 		var txHex string
 		arg(0, &txHex)
 		raw, err := hex.DecodeString(txHex)

@@ -23,7 +23,8 @@ import (
 //
 //	("node", "", "node_id")        our node id (hex): a store holds one node's state; another seed is refused
 //	("node", "", "chaintip")       the block the manager and monitors have processed: "<hash> <height>"
-//	("node", "", "peers")          the peers we connected to, {node id hex: address}, JSON (redialled at start)
+//	("node", "", "peers")          the peers we connected to, {node id (lower-case hex): address}, JSON: an address is
+//	                               saved once a handshake with it succeeded (redialled at start)
 //	("node", "", "close_address")  the wallet address closes and sweeps pay to
 //	("node", "", "files_migrated") set once the state of a pre-store datadir was copied in (see migrateFiles)
 //	("wallet", "", "state")        the on-chain wallet (wallet.json's document)

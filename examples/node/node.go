@@ -108,6 +108,17 @@ type Node struct {
 	// a restart a discarded funding transaction's inputs stay locked until the wallet sees them spent).
 	fundingTxs map[chainhash.Hash]*wire.MsgTx
 	synced     bool
+	// closeWatch: closechannel waits for the transaction spending a funding outpoint (noteBroadcast).
+	closeWatch map[wire.OutPoint]chan chainhash.Hash
+	// redialing: the peers (node id hex) a redial loop runs for.
+	redialing map[string]bool
+	// peersSaveMu orders the writes of peerAddrs (savePeers).
+	peersSaveMu sync.Mutex
+
+	// chainFailing: the last poll of btcd failed (the next one first checks that btcd is reachable);
+	// chainLog rate-limits the reports of chain problems (chainhealth.go).
+	chainFailing atomic.Bool
+	chainLog     logLimiter
 }
 
 type connInfo struct {
@@ -208,7 +219,8 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 	n := &Node{cfg: cfg, net: params, dir: dir, log: log, hub: newEventHub(),
 		wakeCh: make(chan struct{}, 1), stopReq: make(chan struct{}, 1), stopped: make(chan struct{}), fatal: make(chan error, 1),
 		conns: map[*lnsocket.Conn]connInfo{}, peerAddrs: map[string]string{}, opening: map[[32]byte]chan openResult{},
-		fundingTxs: map[chainhash.Hash]*wire.MsgTx{}}
+		fundingTxs: map[chainhash.Hash]*wire.MsgTx{}, closeWatch: map[wire.OutPoint]chan chainhash.Hash{},
+		redialing: map[string]bool{}, chainLog: logLimiter{every: chainLogEvery}}
 	n.out = gatedChain{n: n}
 	if n.signer, err = n.newNodeSigner(cfg); err != nil {
 		return nil, err
@@ -381,15 +393,30 @@ func (n *Node) processEvents() {
 	}
 }
 
-// pollChain brings the components up to btcd's tip and checkpoints what they processed.
+// pollChain brings the components up to btcd's tip and checkpoints what they processed. A failure
+// makes the node unsynced (openchannel and payments are refused) and is reported, rate-limited, in
+// words (chainhealth.go).
 func (n *Node) pollChain() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if n.chainFailing.Load() {
+		// The last poll failed: first see whether btcd is there at all, at once (rpcclient retries an
+		// unreachable server for some 20 s before it reports anything).
+		if err := n.chain.Reachable(ctx); err != nil {
+			n.setSynced(false)
+			n.reportChainProblem(btcdUnreachable(n.chain.Host(), err))
+			return
+		}
+	}
 	changed, err := n.follower.Poll(ctx)
-	cancel()
 	if err != nil {
-		n.log.Warn("polling btcd", "err", err)
 		n.setSynced(false)
+		n.chainFailing.Store(true)
+		n.reportChainProblem(n.explainChainError(ctx, err))
 		return
+	}
+	if n.chainFailing.Swap(false) {
+		n.log.Info("following btcd again", "btcd", n.chain.Host(), "height", n.follower.Tip().Height)
 	}
 	n.setSynced(true)
 	if changed {
@@ -433,17 +460,21 @@ func (n *Node) handleEvent(e events.Event) error {
 		tx := n.fundingTxs[ev.FundingTxo.Hash]
 		delete(n.fundingTxs, ev.FundingTxo.Hash)
 		n.mu.Unlock()
+		var broadcastErr error
 		if tx != nil {
 			// The manager has broadcast it (through a queue); hand it to btcd now as well, so that
-			// openchannel returns with the funding transaction in the mempool.
+			// openchannel returns with the funding transaction in the mempool, or says that btcd
+			// refused it.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := n.out.SendRawTransaction(ctx, tx); err != nil && !errors.Is(err, btcdchain.ErrAlreadyKnown) {
-				n.log.Warn("broadcasting funding transaction", "txid", tx.TxHash(), "err", err)
+				n.log.Error("broadcasting funding transaction", "txid", tx.TxHash(), "err", err)
+				broadcastErr = fmt.Errorf("btcd refused the funding transaction %s of channel %s: %w", tx.TxHash(),
+					hex.EncodeToString(ev.ChannelID[:]), err)
 			}
 			cancel()
 		}
 		if ch != nil {
-			ch <- openResult{pending: ev}
+			ch <- openResult{pending: ev, err: broadcastErr}
 		}
 		n.hub.publish(nodeapi.Event{Type: "channel_pending", ChannelID: hex.EncodeToString(ev.ChannelID[:]),
 			NodeID: hex.EncodeToString(ev.CounterpartyNodeID.SerializeCompressed())})
@@ -663,13 +694,23 @@ func nodeIDHex(k *btcec.PublicKey) string {
 func parseNodeID(s string) (*btcec.PublicKey, error) {
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != 33 {
-		return nil, fmt.Errorf("%w: node id must be 66 hex characters", nodeapi.ErrInvalidParams)
+		return nil, invalid("node id must be 66 hex characters")
 	}
 	k, err := btcec.ParsePubKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: node id: %v", nodeapi.ErrInvalidParams, err)
+		return nil, invalid("node id: %v", err)
 	}
 	return k, nil
+}
+
+// normNodeID returns the node id s (hex, any case) in its canonical form, lower-case hex: the form
+// node ids take as keys (saved peers, connections, records).
+func normNodeID(s string) (string, error) {
+	k, err := parseNodeID(s)
+	if err != nil {
+		return "", err
+	}
+	return nodeIDHex(k), nil
 }
 
 // eventHub fans node events out to the control API's subscribers. It is the event stream component:

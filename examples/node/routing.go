@@ -14,6 +14,7 @@ import (
 
 	"github.com/lnkit/lnkit/chaininterface"
 	"github.com/lnkit/lnkit/kvstore"
+	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
 	"github.com/lnkit/lnkit/router"
 )
@@ -188,5 +189,30 @@ func spentDigest(g *router.NetworkGraph) [sha256.Size]byte {
 	}
 	var out [sha256.Size]byte
 	h.Sum(out[:0])
+	return out
+}
+
+// nodeAddrs are the addresses a node announced that the node can dial (IPv4, IPv6 and DNS names:
+// not onion services), as host:port; none if the graph has no node_announcement of it.
+func (r *routing) nodeAddrs(id [33]byte) []string {
+	v := r.graph.ReadOnly()
+	defer v.Release()
+	ni, ok := v.Node(id)
+	if !ok || ni.Announcement == nil {
+		return nil
+	}
+	addrs, _, err := lnwire.DecodeNodeAddresses(ni.Announcement.Addresses)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range addrs {
+		switch a.Type {
+		case lnwire.AddressIPv4, lnwire.AddressIPv6, lnwire.AddressDNSHostname:
+			if a.Port != 0 {
+				out = append(out, a.String())
+			}
+		}
+	}
 	return out
 }

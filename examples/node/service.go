@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
+	"github.com/btcsuite/btcd/wire"
+
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/events"
 	"github.com/lnkit/lnkit/examples/nodeapi"
@@ -24,8 +27,27 @@ type service struct {
 
 var _ nodeapi.Service = (*service)(nil)
 
+// invalid is the error of a request the caller got wrong (sent as JSON-RPC's invalid params, -32602):
+// every check of the input returns through it. format may use %w to keep an underlying error.
 func invalid(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", nodeapi.ErrInvalidParams, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: "+format, append([]any{nodeapi.ErrInvalidParams}, a...)...)
+}
+
+// errNotSynced: the node refuses to open channels and send payments until it follows btcd's chain.
+var errNotSynced = errors.New("the node is not synced to the chain")
+
+// requireSynced refuses what needs the chain (what to do: the command's name) while the node is not
+// synced to btcd: a channel opened or a payment sent on a stale view of the chain (heights, fees,
+// funding outputs) may be refused by the peer or go wrong.
+func (n *Node) requireSynced(what string) error {
+	n.mu.Lock()
+	synced := n.synced
+	n.mu.Unlock()
+	if synced {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is refused until it is (btcd unreachable, or its chain not the node's: see the "+
+		"node's log; getinfo says synced_to_chain once it is)", errNotSynced, what)
 }
 
 func (s *service) GetInfo(ctx context.Context) (*nodeapi.GetInfoResult, error) {
@@ -52,55 +74,52 @@ func (s *service) GetInfo(ctx context.Context) (*nodeapi.GetInfoResult, error) {
 }
 
 func (s *service) Connect(ctx context.Context, p nodeapi.ConnectParams) (*nodeapi.ConnectResult, error) {
-	id, addr := p.NodeID, p.Address
-	if at := strings.IndexByte(id, '@'); at >= 0 {
+	n := s.n
+	idIn, addr := p.NodeID, p.Address
+	if at := strings.IndexByte(idIn, '@'); at >= 0 {
 		if addr != "" {
 			return nil, invalid("give the address either in node_id (id@host:port) or in address, not both")
 		}
-		id, addr = id[:at], id[at+1:]
+		idIn, addr = idIn[:at], idIn[at+1:]
 	}
-	pub, err := parseNodeID(id)
+	pub, err := parseNodeID(idIn)
 	if err != nil {
 		return nil, err
 	}
+	id := nodeIDHex(pub)
 	if addr == "" {
 		return nil, invalid("address (host:port) is required")
 	}
-	if pub.IsEqual(s.n.nodeID) {
+	if addr, err = withDefaultPort(addr); err != nil {
+		return nil, err
+	}
+	if pub.IsEqual(n.nodeID) {
 		return nil, invalid("cannot connect to ourselves")
 	}
-	if !s.n.isConnected(pub) {
-		// A connection already being made (a redial) is waited for rather than replaced.
-		if !s.n.hasOutboundConn(pub) {
-			if err := s.n.dial(pub, addr); err != nil {
-				return nil, fmt.Errorf("connecting to %s: %w", addr, err)
-			}
-		}
-		if err := waitUntil(ctx, 15*time.Second, func() bool { return s.n.isConnected(pub) }); err != nil {
-			return nil, fmt.Errorf("peer %s did not complete the handshake and init: %w", addr, err)
+	if n.isConnected(pub) {
+		// Nothing is dialled, so nothing is learnt of addr: it is not saved (only an address that
+		// completed a handshake is).
+		return &nodeapi.ConnectResult{NodeID: id}, nil
+	}
+	// A connection already being made (a redial) is waited for rather than replaced.
+	c := n.outboundConn(pub)
+	dialled := c == nil
+	if dialled {
+		if c, err = n.dialConn(pub, addr); err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 		}
 	}
-	s.n.mu.Lock()
-	s.n.peerAddrs[id] = addr
-	s.n.mu.Unlock()
-	s.n.savePeers()
+	if err := n.waitHandshake(ctx, c, pub, 15*time.Second); err != nil {
+		if errors.Is(err, errHandshakeClosed) {
+			return nil, fmt.Errorf("connecting to %s: %w: is %s the node id of the node listening there? (if it is, "+
+				"the peer refused us: see the node's log)", addr, err, id)
+		}
+		return nil, fmt.Errorf("peer %s did not complete the handshake and init: %w", addr, err)
+	}
+	if dialled {
+		n.rememberPeer(id, addr)
+	}
 	return &nodeapi.ConnectResult{NodeID: id}, nil
-}
-
-// waitUntil polls cond until it holds, the context ends or limit passes.
-func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
 }
 
 func (s *service) ListPeers(ctx context.Context) (*nodeapi.ListPeersResult, error) {
@@ -168,11 +187,21 @@ func (s *service) OpenChannel(ctx context.Context, p nodeapi.OpenChannelParams) 
 	if p.Public && p.Private {
 		return nil, invalid("public and private exclude each other")
 	}
+	if err := n.requireSynced("openchannel"); err != nil {
+		return nil, err
+	}
 	if !n.isConnected(pub) {
-		return nil, fmt.Errorf("peer %s is not connected (connect first)", p.NodeID)
+		return nil, fmt.Errorf("peer %s is not connected (connect first)", nodeIDHex(pub))
+	}
+	if m := n.channelMinimum(pub, openConfig(p.Public)); !m.ok(p.AmountSat, p.PushMsat) {
+		return nil, invalid("amount_sat %d is too small: %s", p.AmountSat, m.explain(p.PushMsat))
 	}
 	if err := n.checkAnchorReserve(p.AmountSat); err != nil {
-		return nil, err
+		return nil, err // first: what the wallet can afford says more than the protocol's limit
+	}
+	if p.AmountSat > maxChannelSat {
+		return nil, invalid("amount_sat must be at most %d (2^24 - 1: larger channels need option_support_large_channel, "+
+			"which this node does not offer)", maxChannelSat)
 	}
 	var userID [16]byte
 	_, _ = rand.Read(userID[:])
@@ -183,6 +212,9 @@ func (s *service) OpenChannel(ctx context.Context, p nodeapi.OpenChannelParams) 
 		n.opening[tempID] = ch
 	}
 	n.mu.Unlock()
+	if errors.Is(err, channelmanager.ErrAPIMisuse) {
+		return nil, invalid("%w", err) // the amounts (checked above; the manager has the last word)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +223,11 @@ func (s *service) OpenChannel(ctx context.Context, p nodeapi.OpenChannelParams) 
 	select {
 	case r := <-ch:
 		if r.err != nil {
+			if r.pending.ChannelID != (lnwire.ChannelID{}) {
+				// The channel exists and waits for a funding transaction btcd refused.
+				return nil, fmt.Errorf("%w; the node offers it to btcd again every -tick.fees, but the channel "+
+					"is not usable until it confirms", r.err)
+			}
 			return nil, r.err
 		}
 		res.ChannelID = hex.EncodeToString(r.pending.ChannelID[:])
@@ -245,24 +282,100 @@ func (s *service) findChannel(idHex string) (channelmanager.ChannelDetails, erro
 			return c, nil
 		}
 	}
-	return channelmanager.ChannelDetails{}, fmt.Errorf("no channel %s", idHex)
+	return channelmanager.ChannelDetails{}, invalid("no channel %s (listchannels lists them)", idHex)
 }
 
+// How long closechannel waits for the closing transaction: a force close broadcasts our commitment at
+// once; a cooperative close once the peers agreed on the fee (closing_signed), which takes round trips.
+const (
+	forceCloseTxWait = 5 * time.Second
+	coopCloseTxWait  = 10 * time.Second
+)
+
+// CloseChannel closes a channel, cooperatively or (force) by broadcasting our commitment, and returns
+// the closing transaction's id once the node has broadcast it, waiting a little for it (a cooperative
+// close needs the peer's agreement first): without it if it comes later, or the channel had no
+// funding yet.
 func (s *service) CloseChannel(ctx context.Context, p nodeapi.CloseChannelParams) (*nodeapi.CloseChannelResult, error) {
+	n := s.n
 	c, err := s.findChannel(p.ChannelID)
 	if err != nil {
 		return nil, err
 	}
+	funded := c.FundingTxo.Hash != (chainhash.Hash{})
+	var spent <-chan chainhash.Hash
+	if funded {
+		var cancel func()
+		spent, cancel = n.watchFundingSpend(c.FundingTxo)
+		defer cancel()
+	}
+	wait := coopCloseTxWait
 	if p.Force {
-		err = s.n.cm.ForceCloseBroadcastingLatestTxn(c.ChannelID, c.CounterpartyNodeID)
+		wait = forceCloseTxWait
+		err = n.cm.ForceCloseBroadcastingLatestTxn(c.ChannelID, c.CounterpartyNodeID)
 	} else {
-		err = s.n.cm.CloseChannel(c.ChannelID, c.CounterpartyNodeID)
+		err = n.cm.CloseChannel(c.ChannelID, c.CounterpartyNodeID)
 	}
 	if err != nil {
 		return nil, err
 	}
-	s.n.wake()
-	return &nodeapi.CloseChannelResult{}, nil
+	n.wake()
+	res := &nodeapi.CloseChannelResult{}
+	if !funded {
+		return res, nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case txid := <-spent:
+		res.ClosingTxid = txid.String()
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	if res.ClosingTxid == "" && p.Force {
+		// Not broadcast (not the leader, or the state not durable): our commitment is still the
+		// closing transaction, whenever it goes out.
+		if m, ok := n.chainMon.GetMonitor(c.FundingTxo); ok {
+			if tx, err := m.LatestHolderCommitmentTx(); err == nil {
+				res.ClosingTxid = tx.TxHash().String()
+			}
+		}
+	}
+	return res, nil
+}
+
+// watchFundingSpend returns a channel that gets the id of the next transaction the node broadcasts
+// spending op (noteBroadcast), and a function to stop watching.
+func (n *Node) watchFundingSpend(op wire.OutPoint) (<-chan chainhash.Hash, func()) {
+	ch := make(chan chainhash.Hash, 1)
+	n.mu.Lock()
+	n.closeWatch[op] = ch
+	n.mu.Unlock()
+	return ch, func() {
+		n.mu.Lock()
+		if n.closeWatch[op] == ch {
+			delete(n.closeWatch, op)
+		}
+		n.mu.Unlock()
+	}
+}
+
+// noteBroadcast hands the ids of transactions being broadcast that spend a watched funding outpoint
+// to their watchers (watchFundingSpend).
+func (n *Node) noteBroadcast(txs ...*wire.MsgTx) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.closeWatch) == 0 {
+		return
+	}
+	for _, tx := range txs {
+		for _, in := range tx.TxIn {
+			if ch, ok := n.closeWatch[in.PreviousOutPoint]; ok {
+				delete(n.closeWatch, in.PreviousOutPoint)
+				ch <- tx.TxHash()
+			}
+		}
+	}
 }
 
 // sendAndWait records a payment, hands it to send and waits for its outcome unless noWait.
@@ -369,13 +482,17 @@ func (s *service) SendPayment(ctx context.Context, p nodeapi.SendPaymentParams) 
 	if delta == 0 {
 		delta = 40
 	}
+	if err := s.n.requireSynced("sendpayment"); err != nil {
+		return nil, err
+	}
 	route, err := s.n.cm.DirectRoute(dest, p.AmountMsat, delta)
 	if err != nil {
 		return nil, err
 	}
 	var id events.PaymentID
 	_, _ = rand.Read(id[:])
-	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), PaymentHash: p.PaymentHash, Destination: p.NodeID, AmountMsat: p.AmountMsat}
+	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), PaymentHash: hex.EncodeToString(hash[:]),
+		Destination: nodeIDHex(dest), AmountMsat: p.AmountMsat}
 	return s.sendAndWait(ctx, rec, p.NoWait, func() error {
 		return s.n.cm.SendPaymentWithRoute(route, hash, secret, id)
 	})

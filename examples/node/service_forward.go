@@ -99,5 +99,5 @@ func (s *service) findChannelByAnyID(id string) (channelmanager.ChannelDetails, 
 			return c, nil
 		}
 	}
-	return channelmanager.ChannelDetails{}, fmt.Errorf("no channel with short channel id %s", id)
+	return channelmanager.ChannelDetails{}, invalid("no channel with short channel id %s (listchannels lists them)", id)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,9 +13,17 @@ import (
 	"github.com/lnkit/lnkit/invoice"
 )
 
+// maxInvoiceMsat is the largest amount an invoice may ask for: every bitcoin there will ever be,
+// 21 million BTC.
+const maxInvoiceMsat = 21_000_000 * 100_000_000 * 1000
+
 func (s *service) Invoice(ctx context.Context, p nodeapi.InvoiceParams) (*nodeapi.InvoiceResult, error) {
 	if len(p.Description) > 639 {
 		return nil, invalid("description longer than 639 bytes")
+	}
+	if p.AmountMsat > maxInvoiceMsat {
+		return nil, invalid("amount_msat %d is more than all the bitcoin there will ever be (21 million BTC, %d msat)",
+			p.AmountMsat, uint64(maxInvoiceMsat))
 	}
 	now := time.Now()
 	inv, bolt11, err := s.n.cm.CreateBolt11Invoice(channelmanager.Bolt11InvoiceParams{AmountMsat: p.AmountMsat,
@@ -42,7 +49,7 @@ func (s *service) decode(bolt11 string) (*invoice.Invoice, error) {
 	}
 	inv, err := invoice.Decode(bolt11, s.n.net)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", nodeapi.ErrInvalidParams, err)
+		return nil, invalid("%w", err)
 	}
 	return inv, nil
 }
@@ -90,7 +97,7 @@ func (s *service) PayInvoice(ctx context.Context, p nodeapi.PayInvoiceParams) (*
 		return nil, err
 	}
 	if inv.IsExpired(time.Now()) {
-		return nil, fmt.Errorf("invoice expired at %s", inv.ExpiresAt().UTC().Format(time.RFC3339))
+		return nil, invalid("invoice expired at %s", inv.ExpiresAt().UTC().Format(time.RFC3339))
 	}
 	amt, ok := inv.Amount()
 	switch {
@@ -103,6 +110,9 @@ func (s *service) PayInvoice(ctx context.Context, p nodeapi.PayInvoiceParams) (*
 	}
 	lim, err := s.sendLimits(p.MaxParts, p.FeeLimitSat, p.TimeoutSecs)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.n.requireSynced("payinvoice"); err != nil {
 		return nil, err
 	}
 	if err := s.approve(p.Approval, p.FeeLimitSat, func(a approver, sig []byte) error {

@@ -92,7 +92,7 @@ func sendError(err error, payee string, amountMsat uint64) error {
 		return nil
 	case errors.Is(err, channelmanager.ErrInvalidInvoice), errors.Is(err, router.ErrInvalidRouteParams),
 		errors.Is(err, router.ErrRouteToSelf):
-		return fmt.Errorf("%w: %v", nodeapi.ErrInvalidParams, err)
+		return invalid("%w", err)
 	case errors.Is(err, channelmanager.ErrRouteNotFound):
 		return fmt.Errorf("no route to %s for %d msat: %s (%w)", payee, amountMsat, noRouteReason(err), err)
 	}
@@ -135,6 +135,14 @@ func (s *service) Keysend(ctx context.Context, p nodeapi.KeysendParams) (*nodeap
 	if err != nil {
 		return nil, err
 	}
+	if p.Preimage != "" {
+		if b, err := hex.DecodeString(p.Preimage); err != nil || len(b) != 32 {
+			return nil, invalid("preimage must be 64 hex characters")
+		}
+	}
+	if err := s.n.requireSynced("keysend"); err != nil {
+		return nil, err
+	}
 	params := router.NewRouteParameters(nodeKey(dest.SerializeCompressed()), p.AmountMsat, keysendFinalCLTVDelta)
 	if lim.feeLimitMsat != 0 {
 		params.MaxTotalRoutingFeeMsat = lim.feeLimitMsat
@@ -170,7 +178,7 @@ func (s *service) Keysend(ctx context.Context, p nodeapi.KeysendParams) (*nodeap
 		return nil, err
 	}
 	rec := nodeapi.Payment{PaymentID: hex.EncodeToString(id[:]), PaymentHash: hex.EncodeToString(hash[:]),
-		Destination: p.NodeID, AmountMsat: p.AmountMsat}
+		Destination: nodeIDHex(dest), AmountMsat: p.AmountMsat}
 	return s.sendAndWait(ctx, rec, p.NoWait, func() error {
 		_, err := s.n.cm.SendSpontaneousPaymentWithRetry(preimage, onion, id, params, lim.retry)
 		if errors.Is(err, channelmanager.ErrRouteNotFound) {
@@ -178,6 +186,6 @@ func (s *service) Keysend(ctx context.Context, p nodeapi.KeysendParams) (*nodeap
 				_, err = s.n.cm.SendSpontaneousPayment(route, preimage, id)
 			}
 		}
-		return sendError(err, p.NodeID, p.AmountMsat)
+		return sendError(err, nodeIDHex(dest), p.AmountMsat)
 	})
 }

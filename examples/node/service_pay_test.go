@@ -403,7 +403,7 @@ func TestNoRedialWhileAConnectionIsBeingMade(t *testing.T) {
 	require.True(t, n.hasOutboundConn(peer))
 	require.False(t, n.isConnected(peer))
 
-	n.redial(n.peers, peer, ln.Addr().String()) // returns at once
+	n.redial(n.peers, peer) // returns at once
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err = (&service{n: n}).Connect(ctx, nodeapi.ConnectParams{NodeID: nodeIDHex(peer), Address: ln.Addr().String()})

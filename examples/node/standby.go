@@ -481,6 +481,7 @@ func (g gatedChain) BroadcastTransactions(txs ...*wire.MsgTx) {
 		g.n.log.Error("not broadcasting: the state behind the transactions is not durable", "transactions", len(txs), "err", err)
 		return
 	}
+	g.n.noteBroadcast(txs...)
 	g.n.chain.BroadcastTransactions(txs...)
 }
 
@@ -492,6 +493,7 @@ func (g gatedChain) SendRawTransaction(ctx context.Context, tx *wire.MsgTx) erro
 	if err := g.n.flush(); err != nil {
 		return fmt.Errorf("not broadcasting: %w", err)
 	}
+	g.n.noteBroadcast(tx)
 	return g.n.chain.SendRawTransaction(ctx, tx)
 }
 

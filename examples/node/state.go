@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,10 @@ import (
 // layout before the store is copied in first (migrateFiles).
 func (n *Node) openState(ctx context.Context) error {
 	cfg, log, params := n.cfg, n.log, n.net
+	// Nothing works without btcd: say so at once, and wait for it.
+	if err := n.waitForBtcd(ctx); err != nil {
+		return err
+	}
 	openCtx, cancelOpen := context.WithTimeout(ctx, 30*time.Second)
 	opened, err := n.openStore(openCtx)
 	cancelOpen()
@@ -185,17 +191,21 @@ func (n *Node) openState(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("forwarding history: %w", err)
 	}
-	peers := map[string]string{}
+	saved := map[string]string{}
 	if b, err := readKey(n.kv, keyPeers); err != nil {
 		return err
 	} else if b != nil {
-		if err := json.Unmarshal(b, &peers); err != nil {
+		if err := json.Unmarshal(b, &saved); err != nil {
 			log.Warn("known peers unreadable; none redialled", "err", err)
 		}
 	}
+	peers, changed := normalisePeers(saved, log)
 	n.mu.Lock()
 	n.peerAddrs = peers
 	n.mu.Unlock()
+	if changed {
+		n.savePeers()
+	}
 	n.announcer = announcer{}
 	ok = true
 	log.Info("node state loaded", "store", opened.desc, "node_id", hex.EncodeToString(n.nodeID.SerializeCompressed()),
@@ -368,7 +378,41 @@ func (n *Node) persistAndFlush(force bool) error {
 	return nil
 }
 
+// normalisePeers returns the saved peers keyed by their canonical node ids (lower-case hex), and
+// whether that changed anything. Earlier versions kept the id as the user typed it: an id saved in
+// two cases keeps the address saved under the lower-case one (the form every connection uses), and
+// an entry that is not a node id is dropped.
+func normalisePeers(saved map[string]string, log *slog.Logger) (map[string]string, bool) {
+	out := make(map[string]string, len(saved))
+	changed := false
+	ids := make([]string, 0, len(saved))
+	for id := range saved {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids) // upper-case ids first: a lower-case twin, later, wins
+	for _, id := range ids {
+		addr := saved[id]
+		norm, err := normNodeID(id)
+		if err != nil || addr == "" {
+			log.Warn("saved peer dropped: not a node id and an address", "node_id", id, "address", addr)
+			changed = true
+			continue
+		}
+		if norm != id {
+			changed = true
+		}
+		if prev, ok := out[norm]; ok && prev != addr {
+			log.Warn("saved peer under two spellings of its node id: keeping one address", "node_id", norm,
+				"kept", addr, "dropped", prev)
+		}
+		out[norm] = addr
+	}
+	return out, changed
+}
+
 func (n *Node) savePeers() {
+	n.peersSaveMu.Lock() // writes in the order of the states they save
+	defer n.peersSaveMu.Unlock()
 	n.mu.Lock()
 	b, _ := json.Marshal(n.peerAddrs)
 	n.mu.Unlock()

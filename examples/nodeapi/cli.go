@@ -48,7 +48,7 @@ func simple(method string) func([]string, cliFlags) (string, any, error) {
 var cliCommands = []cliCommand{
 	{Command: Command{"getinfo", "", "show the node's id, network, chain height and counts"},
 		build: simple(MethodGetInfo)},
-	{Command: Command{"connect", "<node_id>@<host:port>", "connect to a peer (also: connect <node_id> <host:port>)"},
+	{Command: Command{"connect", "<node_id>@<host[:port]>", "connect to a peer (also: connect <node_id> <host[:port]>; port 9735 by default)"},
 		minArgs: 1, maxArgs: 2, build: buildConnect},
 	{Command: Command{"listpeers", "", "list connected peers"},
 		build: simple(MethodListPeers)},
@@ -59,11 +59,12 @@ var cliCommands = []cliCommand{
 	{Command: Command{"listbalances", "", "list what each channel holds for us on chain, and from which height"},
 		build: simple(MethodListBalances)},
 	{Command: Command{"openchannel", "<node_id> <amount_sat> [push_msat] [--public|--private]",
-		"open a channel to a connected peer (private unless --public)"},
+		"open a channel to a connected peer (private unless --public; see help openchannel for the smallest amount)"},
 		minArgs: 2, maxArgs: 3, flags: []string{"private", "public"}, build: buildOpenChannel},
 	{Command: Command{"listchannels", "", "list channels"},
 		build: simple(MethodListChannels)},
-	{Command: Command{"closechannel", "<channel_id> [--force]", "close a channel, cooperatively or (--force) unilaterally"},
+	{Command: Command{"closechannel", "<channel_id> [--force]",
+		"close a channel, cooperatively or (--force) unilaterally; prints the closing txid once broadcast"},
 		minArgs: 1, maxArgs: 1, flags: []string{"force"}, build: buildCloseChannel},
 	{Command: Command{"invoice", "<amount_msat|any> [description] [expiry_secs]", "make a BOLT 11 invoice"},
 		minArgs: 1, maxArgs: 3, build: buildInvoice},
@@ -139,12 +140,33 @@ func Usage() string {
 	return b.String()
 }
 
+// commandDetails are more lines of a command's help (help <command>), beyond its summary.
+var commandDetails = map[string]string{
+	"connect": `The connection counts once the handshake and init are done; a wrong node id fails at once (the
+peer cannot decrypt the handshake and hangs up). The address is saved, and redialled after a restart,
+only once a handshake with it succeeded; connecting to a peer already connected dials nothing.`,
+	"openchannel": `The node refuses while it is not synced to the chain. The smallest channel is what the funder must
+hold back before it can send anything, plus the dust limit: the commitment fee at twice the current
+feerate for a commitment with two HTLCs (what the channel manager keeps aside for a fee rise), both
+anchor outputs (2 x 330 sat), the channel reserve the peer requires (1% of the amount, at least 354
+sat) and the dust limit (354 sat). With anchors at the fallback feerate of 2,500 sat/kw (regtest,
+no fee estimates) that is 7,340 + 660 + 354 + 354 = 8,708 sat; the error of a smaller amount gives
+the minimum at the current feerate. push_msat comes on top. At most 16,777,215 sat (2^24 - 1).`,
+	"closechannel": `closing_txid is our commitment transaction's id for --force, or the cooperative closing
+transaction's once the peers agreed on its fee (the node waits up to 10 s for that; without it if
+later: listbalances and the channel_closed event follow the close).`,
+}
+
 func commandUsage(c *cliCommand) string {
 	syn := c.Name
 	if c.Args != "" {
 		syn += " " + c.Args
 	}
-	return "usage: " + syn + "\n  " + c.Summary + "\n"
+	out := "usage: " + syn + "\n  " + c.Summary + "\n"
+	if d := commandDetails[c.Name]; d != "" {
+		out += "\n  " + strings.ReplaceAll(d, "\n", "\n  ") + "\n"
+	}
+	return out
 }
 
 // RunCLI runs one command given as args (the command name then its arguments, without the program

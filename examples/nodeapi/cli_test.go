@@ -359,3 +359,36 @@ func TestCLIEvents(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCLIHelpDetails: help <command> explains what the summary cannot: openchannel's smallest amount,
+// connect's default port, closechannel's closing_txid.
+func TestCLIHelpDetails(t *testing.T) {
+	for cmd, says := range map[string][]string{
+		"openchannel":  {"8,708 sat", "twice the current", "both\n  anchor outputs", "dust limit (354 sat)", "not synced"},
+		"connect":      {"port 9735 by default", "wrong node id fails at once", "only once a handshake with it succeeded"},
+		"closechannel": {"closing_txid", "--force"},
+	} {
+		code, out, _ := runCLI(nil, "help", cmd)
+		if code != 0 {
+			t.Fatalf("help %s: %d", cmd, code)
+		}
+		for _, s := range says {
+			if !strings.Contains(out, s) {
+				t.Fatalf("help %s lacks %q:\n%s", cmd, s, out)
+			}
+		}
+	}
+}
+
+// TestCloseChannelResultJSON: closing_txid is left out until known.
+func TestCloseChannelResultJSON(t *testing.T) {
+	for res, want := range map[CloseChannelResult]string{
+		{}:                    `{}`,
+		{ClosingTxid: "ab12"}: `{"closing_txid":"ab12"}`,
+	} {
+		b, err := json.Marshal(res)
+		if err != nil || string(b) != want {
+			t.Fatalf("%+v: %s %v, want %s", res, b, err, want)
+		}
+	}
+}

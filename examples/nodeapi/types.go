@@ -272,7 +272,13 @@ type CloseChannelParams struct {
 	Force     bool   `json:"force"`
 }
 
-type CloseChannelResult struct{}
+// CloseChannelResult is closechannel's answer. ClosingTxid is the closing transaction's id when the
+// node broadcast it during the call: for a force close our commitment transaction, for a cooperative
+// close the closing transaction, once the peers agreed on its fee (empty if that came later, or if the
+// channel had no funding transaction yet).
+type CloseChannelResult struct {
+	ClosingTxid string `json:"closing_txid,omitempty"`
+}
 
 type InvoiceParams struct {
 	// AmountMsat 0 makes an invoice for any amount.

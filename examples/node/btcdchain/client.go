@@ -12,6 +12,8 @@
 //     disconnecting blocks back to the fork point first after a reorganisation.
 //   - router.UTXOLookup: UTXOLookup (Client.NewUTXOLookup) finds the funding output a
 //     channel_announcement names (getblockhash, getblock, gettxout) for the network graph.
+//   - Client.Reachable says at once whether btcd's RPC port answers (rpcclient retries an unreachable
+//     server for about 20 seconds before it reports anything).
 //
 // Every network call takes a context; RPCs still in flight when it ends are abandoned (rpcclient has no
 // cancellation), and their answers are dropped.
@@ -20,6 +22,7 @@ package btcdchain
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -116,6 +119,8 @@ type Client struct {
 	rpc  *rpcclient.Client // nil in unit tests
 	be   backend
 	http *http.Client
+	// tlsConf is the RPC connection's TLS configuration (nil without TLS), for Reachable.
+	tlsConf *tls.Config
 
 	fees feeCache
 
@@ -165,6 +170,9 @@ func New(cfg Config, logger *slog.Logger) (*Client, error) {
 	}
 	c := newClient(cfg, logger, &rpcBackend{rpc: rpc})
 	c.rpc = rpc
+	if !cfg.DisableTLS {
+		c.tlsConf = tlsConfigFor(cert)
+	}
 	return c, nil
 }
 
