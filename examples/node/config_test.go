@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -84,4 +85,19 @@ func TestConfigFileComments(t *testing.T) {
 	require.Equal(t, "a ", stripComment("a #b"))
 	require.Equal(t, "", stripComment("#"))
 	require.Equal(t, "color=#3399ff", stripComment("color=#3399ff"))
+}
+
+// TestHelpWithoutNode: help needs no running node (no cookie in the datadir); a command that calls the
+// node says how to start one.
+func TestHelpWithoutNode(t *testing.T) {
+	cfg := &Config{DataDir: t.TempDir(), RPCListen: "127.0.0.1:1"}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, runCLI(cfg, []string{"help"}, &out, &errOut), errOut.String())
+	require.Contains(t, out.String(), "payinvoice")
+	out.Reset()
+	require.Equal(t, 0, runCLI(cfg, []string{"payinvoice", "--help"}, &out, &errOut))
+	require.Contains(t, out.String(), "approval")
+	errOut.Reset()
+	require.Equal(t, 1, runCLI(cfg, []string{"getinfo"}, &out, &errOut))
+	require.Contains(t, errOut.String(), "is the node running?")
 }

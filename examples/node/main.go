@@ -78,6 +78,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // runCLI calls the running node's control API with one command.
 func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
+	if !nodeapi.NeedsNode(args) {
+		// help and usage errors need no running node
+		return nodeapi.RunCLI(context.Background(), nil, args, stdout, stderr)
+	}
 	token, err := nodeapi.ReadCookie(cfg.DataDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: reading the cookie in %s (is the node running?): %v\n", cfg.DataDir, err)

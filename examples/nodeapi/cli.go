@@ -105,6 +105,24 @@ var cliCommands = []cliCommand{
 	{Command: Command{"help", "[command]", "show this help or a command's"}},
 }
 
+// NeedsNode reports whether RunCLI would call the node for args: false for no command, help (`help`,
+// `-h`, `--help`, a command's `--help`), an unknown command and a command whose arguments do not parse.
+func NeedsNode(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "help", "-h", "--help", "-help":
+		return false
+	}
+	cmd := lookupCommand(args[0])
+	if cmd == nil {
+		return false
+	}
+	pos, _, help, err := splitArgs(args[1:], cmd.flags)
+	return !help && err == nil && len(pos) >= cmd.minArgs && len(pos) <= cmd.maxArgs
+}
+
 // Commands lists the commands RunCLI accepts, in the order of the help text.
 func Commands() []Command {
 	out := make([]Command, len(cliCommands))
@@ -174,6 +192,9 @@ func commandUsage(c *cliCommand) string {
 // 0 on success, 1 if the call failed (after printing "error: <message> (code N)" to stderr), 2 for a
 // usage error (after printing the usage text to stderr). "help" needs no client. "events" prints
 // one event a line until ctx is done (status 0) or the stream ends (status 1).
+//
+// NeedsNode says beforehand whether args will call the node at all: help, usage and argument errors do
+// not, so a host can answer them without a running node (client may then be nil).
 func RunCLI(ctx context.Context, client *Client, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, Usage())

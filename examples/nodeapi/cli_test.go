@@ -392,3 +392,22 @@ func TestCloseChannelResultJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsNode: help, usage and argument errors are answered without a node (a nil client).
+func TestNeedsNode(t *testing.T) {
+	for _, args := range [][]string{nil, {"help"}, {"help", "payinvoice"}, {"--help"}, {"payinvoice", "--help"},
+		{"nosuchcommand"}, {"openchannel"}, {"payinvoice", "--nosuchflag", "x"}} {
+		if NeedsNode(args) {
+			t.Errorf("%q needs no node", args)
+		}
+		code, out, errOut := runCLI(nil, args...)
+		if code != 0 && code != 2 || out+errOut == "" {
+			t.Errorf("%q without a node: code %d, %q %q", args, code, out, errOut)
+		}
+	}
+	for _, args := range [][]string{{"getinfo"}, {"payinvoice", "lnbcrt1x"}, {"openchannel", "02ab", "100000"}} {
+		if !NeedsNode(args) {
+			t.Errorf("%q needs the node", args)
+		}
+	}
+}
