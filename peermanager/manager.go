@@ -576,6 +576,19 @@ func (pm *PeerManager) DisconnectByNodeID(nodeID *btcec.PublicKey) {
 	pm.drain(key, nil)
 }
 
+// HandshakeComplete reports whether the connection d has completed the BOLT 8 handshake and the `init`
+// exchange (its peer is one GetPeerNodeIDs lists); false for an unknown or closed connection. A host
+// bounds with it the connections still in the handshake (per source address, say).
+func (pm *PeerManager) HandshakeComplete(d SocketDescriptor) bool {
+	p := pm.lookup(d)
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.closed && p.state == stateConnected
+}
+
 // GetPeerNodeIDs lists the connected peers: those whose `init` has been accepted.
 func (pm *PeerManager) GetPeerNodeIDs() []PeerDetails {
 	pm.mu.RLock()

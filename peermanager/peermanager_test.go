@@ -913,3 +913,21 @@ func TestWithKeysManager(t *testing.T) {
 	require.True(t, chA.isConnected(kmB.GetNodeID()))
 	require.True(t, chB.isConnected(kmA.GetNodeID()))
 }
+
+// TestHandshakeComplete: a connection is complete for HandshakeComplete only once the handshake and the
+// init exchange are done, on both sides; an unknown or disconnected one is not.
+func TestHandshakeComplete(t *testing.T) {
+	a := newNode(t, 1, nodeOpts{chanFeat: []lnwire.FeatureBit{lnwire.StaticRemoteKeyRequired}})
+	b := newNode(t, 2, nodeOpts{chanFeat: []lnwire.FeatureBit{lnwire.StaticRemoteKeyOptional}})
+	l := connect(t, a, b, 1)
+	require.False(t, a.pm.HandshakeComplete(l.da))
+	require.False(t, b.pm.HandshakeComplete(l.db), "act one not even read")
+	l.run()
+	require.NoError(t, l.errA)
+	require.NoError(t, l.errB)
+	require.True(t, a.pm.HandshakeComplete(l.da))
+	require.True(t, b.pm.HandshakeComplete(l.db))
+	require.False(t, b.pm.HandshakeComplete(newPipe()), "unknown connection")
+	b.pm.SocketDisconnected(l.db)
+	require.False(t, b.pm.HandshakeComplete(l.db))
+}

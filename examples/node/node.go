@@ -55,6 +55,8 @@ type Node struct {
 	// since the event loop last told the channel manager.
 	signerStop      context.CancelFunc
 	signerUnblocked atomic.Bool
+	// admitLog rate-limits the log lines of refused inbound connections (admit.go).
+	admitLog logLimiter
 	chain           *btcdchain.Client
 	hub             *eventHub
 	sup             *supervisor
@@ -220,7 +222,7 @@ func NewNode(cfg *Config, log *slog.Logger) (*Node, error) {
 		wakeCh: make(chan struct{}, 1), stopReq: make(chan struct{}, 1), stopped: make(chan struct{}), fatal: make(chan error, 1),
 		conns: map[*lnsocket.Conn]connInfo{}, peerAddrs: map[string]string{}, opening: map[[32]byte]chan openResult{},
 		fundingTxs: map[chainhash.Hash]*wire.MsgTx{}, closeWatch: map[wire.OutPoint]chan chainhash.Hash{},
-		redialing: map[string]bool{}, chainLog: logLimiter{every: chainLogEvery}}
+		redialing: map[string]bool{}, chainLog: logLimiter{every: chainLogEvery}, admitLog: logLimiter{every: time.Minute}}
 	n.out = gatedChain{n: n}
 	if n.signer, err = n.newNodeSigner(cfg); err != nil {
 		return nil, err

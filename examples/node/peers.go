@@ -167,6 +167,10 @@ func (n *Node) acceptLoop(run *peerRun) {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
+		if why := n.admitInbound(nc.RemoteAddr()); why != "" {
+			n.refuseInbound(nc, why)
+			continue
+		}
 		if _, err := n.addConn(nc, nil, ""); err != nil {
 			n.log.Warn("inbound connection refused", "err", err)
 		}

@@ -32,6 +32,8 @@ const (
 	DefaultKeepAliveInterval = 15 * time.Second
 	// DefaultMaxBatch bounds the number of requests in one batch.
 	DefaultMaxBatch = 1000
+	// DefaultBodyTimeout bounds how long a request's body may take to arrive (headers: 10 s).
+	DefaultBodyTimeout = 10 * time.Second
 
 	// sseWriteTimeout bounds one write to an event stream; a client that stops reading is dropped.
 	sseWriteTimeout = 30 * time.Second
@@ -39,6 +41,7 @@ const (
 
 type serverConfig struct {
 	maxBodyBytes int64
+	bodyTimeout  time.Duration
 	callTimeout  time.Duration
 	keepAlive    time.Duration
 	maxBatch     int
@@ -53,6 +56,17 @@ func WithMaxBodyBytes(n int64) ServerOption {
 	return func(c *serverConfig) {
 		if n > 0 {
 			c.maxBodyBytes = n
+		}
+	}
+}
+
+// WithBodyTimeout sets how long a request's body may take to arrive (default DefaultBodyTimeout): a
+// client that sends its headers and then trickles the body, or never sends it, is cut off then.
+// Values <= 0 are ignored.
+func WithBodyTimeout(d time.Duration) ServerOption {
+	return func(c *serverConfig) {
+		if d > 0 {
+			c.bodyTimeout = d
 		}
 	}
 }
@@ -121,6 +135,7 @@ func NewServer(svc Service, token string, logger *slog.Logger, opts ...ServerOpt
 	}
 	cfg := serverConfig{
 		maxBodyBytes: DefaultMaxBodyBytes,
+		bodyTimeout:  DefaultBodyTimeout,
 		callTimeout:  DefaultCallTimeout,
 		keepAlive:    DefaultKeepAliveInterval,
 		maxBatch:     DefaultMaxBatch,
@@ -191,6 +206,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.hookShutdown(hs)
 	}
 	if !s.authorized(r) {
+		// The body is never read: close the connection rather than wait for it (a slow client holds
+		// nothing then).
+		w.Header().Set("Connection", "close")
 		w.Header().Set("WWW-Authenticate", `Basic realm="lnkit"`)
 		writeErrorReply(w, http.StatusUnauthorized, CodeUnauthorized, "unauthorized: missing or wrong cookie")
 		return
@@ -259,8 +277,12 @@ func (s *Server) checkCredentials(user, pass string) bool {
 }
 
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.bodyTimeout)) // the headers had ReadHeaderTimeout
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.maxBodyBytes))
 	if err != nil {
+		// What is left of the body is not read: close the connection after the reply.
+		w.Header().Set("Connection", "close")
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeErrorReply(w, http.StatusRequestEntityTooLarge, CodeInvalidRequest,
@@ -270,6 +292,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request) {
 		writeErrorReply(w, http.StatusBadRequest, CodeParseError, "reading request body: "+err.Error())
 		return
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	reply := s.handleBody(r.Context(), body)
 	if reply == nil {
 		// Only notifications: JSON-RPC 2.0 sends nothing back.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -868,4 +869,43 @@ func BenchmarkGetInfo(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSlowClientsAreCutOff: an unauthenticated request announcing a body it never sends gets its 401 and
+// the connection closed at once; an authenticated one whose body stalls is cut off after the body
+// timeout. Neither holds the server.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	s := NewServer(newFake(), testToken, nil, WithBodyTimeout(200*time.Millisecond))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	defer s.Shutdown(context.Background())
+	send := func(req string) (string, time.Duration) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		out, err := io.ReadAll(c) // until the server closes the connection
+		if err != nil {
+			t.Fatalf("the server kept the connection after %q: %v", out, err)
+		}
+		return string(out), time.Since(start)
+	}
+	reply, took := send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+	if !strings.Contains(reply, "401") || took > 2*time.Second {
+		t.Fatalf("unauthenticated: %q after %v", reply, took)
+	}
+	reply, took = send("POST / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + testToken +
+		"\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\":")
+	if !strings.Contains(reply, "400") || took > 2*time.Second {
+		t.Fatalf("stalled body: %q after %v", reply, took)
+	}
 }
