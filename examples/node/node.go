@@ -57,9 +57,9 @@ type Node struct {
 	signerUnblocked atomic.Bool
 	// admitLog rate-limits the log lines of refused inbound connections (admit.go).
 	admitLog logLimiter
-	chain           *btcdchain.Client
-	hub             *eventHub
-	sup             *supervisor
+	chain    *btcdchain.Client
+	hub      *eventHub
+	sup      *supervisor
 
 	// The state, read from the store by the store component's Start (openState) and valid while it
 	// runs: every other component depends on it.

@@ -183,7 +183,7 @@ type Store struct {
 	// fileByFile: the file system cannot be synced as a whole (no syncfs): checkpoints fsync each
 	// file and directory. Found at Open.
 	fileByFile bool
-	lock   io.Closer
+	lock       io.Closer
 
 	log logState // log mode
 
