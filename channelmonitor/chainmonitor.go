@@ -305,11 +305,16 @@ func (cm *ChainMonitor) TransactionsConfirmed(header *wire.BlockHeader, txdata [
 func (cm *ChainMonitor) BestBlockUpdated(header *wire.BlockHeader, height uint32) {
 	defer cm.wake.Notify()
 	for _, mon := range cm.ListMonitors() {
-		if txs := mon.bestBlockUpdated(height, cm.feeEst); len(txs) > 0 {
-			cm.bcast.BroadcastTransactions(txs...)
-		}
-		cm.persistChainState(mon)
+		cm.driveAt(mon, height)
 	}
+}
+
+// driveAt has mon broadcast what height allows (bestBlockUpdated) and persists its chain state.
+func (cm *ChainMonitor) driveAt(mon *ChannelMonitor, height uint32) {
+	if txs := mon.bestBlockUpdated(height, cm.feeEst); len(txs) > 0 {
+		cm.bcast.BroadcastTransactions(txs...)
+	}
+	cm.persistChainState(mon)
 }
 
 // SignerUnblocked has every monitor build again, at the current height, what it must broadcast (LDK's
@@ -322,13 +327,9 @@ func (cm *ChainMonitor) SignerUnblocked() {
 		mon.mu.Lock()
 		height := mon.bestHeight
 		mon.mu.Unlock()
-		if height == 0 {
-			continue
+		if height != 0 {
+			cm.driveAt(mon, height)
 		}
-		if txs := mon.bestBlockUpdated(height, cm.feeEst); len(txs) > 0 {
-			cm.bcast.BroadcastTransactions(txs...)
-		}
-		cm.persistChainState(mon)
 	}
 }
 

@@ -96,38 +96,9 @@ func Test21Failover(t *testing.T) {
 	for i := range invs {
 		invs[i] = one.invoice(t, amts[i], fmt.Sprintf("failover %d", i))
 	}
-	var succeeded atomic.Int32
-	jobs := make(chan int, n)
-	for i := 0; i < n; i++ {
-		jobs <- i
-	}
-	close(jobs)
 	streamCtx, stopStream := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer stopStream()
-	streamErr := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		go func() {
-			for i := range jobs {
-				for {
-					if streamCtx.Err() != nil {
-						streamErr <- fmt.Errorf("invoice %d not paid: %v", i, streamCtx.Err())
-						return
-					}
-					p, err := alice.payInvoice(streamCtx, invs[i].Bolt11)
-					if err == nil && p.Status == "SUCCEEDED" {
-						succeeded.Add(1)
-						break
-					}
-					if err == nil && strings.Contains(p.FailureReason, "INCORRECT_PAYMENT_DETAILS") {
-						streamErr <- fmt.Errorf("invoice %d refused after the failover: %+v", i, p)
-						return
-					}
-					time.Sleep(500 * time.Millisecond) // no leader yet, or the channel not reestablished
-				}
-			}
-			streamErr <- nil
-		}()
-	}
+	succeeded, streamErr := payInvoicesFromLnd(streamCtx, alice, invs, workers)
 	waitFor(t, time.Minute, func() (bool, string) {
 		return succeeded.Load() >= 5, fmt.Sprintf("%d payments settled", succeeded.Load())
 	})
@@ -350,4 +321,42 @@ func postgresBinDir() (string, error) {
 		pgBinOnce.err = errors.New("initdb and pg_ctl are neither in $PATH nor in /usr/lib/postgresql/*/bin")
 	})
 	return pgBinOnce.dir, pgBinOnce.err
+}
+
+// payInvoicesFromLnd has l pay every invoice of invs with `workers` payers, each invoice retried until
+// paid (while the payee is down, or its channel not yet reestablished) until ctx ends. It returns
+// the count of paid invoices, updated as they are, and a channel with one result per worker: nil, or
+// why an invoice was not paid (an INCORRECT_PAYMENT_DETAILS refusal, or the time ran out).
+func payInvoicesFromLnd(streamCtx context.Context, l *lnd, invs []*nodeapi.InvoiceResult, workers int) (*atomic.Int32, <-chan error) {
+	succeeded := new(atomic.Int32)
+	jobs := make(chan int, len(invs))
+	for i := range invs {
+		jobs <- i
+	}
+	close(jobs)
+	streamErr := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := range jobs {
+				for {
+					if streamCtx.Err() != nil {
+						streamErr <- fmt.Errorf("invoice %d not paid: %v", i, streamCtx.Err())
+						return
+					}
+					p, err := l.payInvoice(streamCtx, invs[i].Bolt11)
+					if err == nil && p.Status == "SUCCEEDED" {
+						succeeded.Add(1)
+						break
+					}
+					if err == nil && strings.Contains(p.FailureReason, "INCORRECT_PAYMENT_DETAILS") {
+						streamErr <- fmt.Errorf("invoice %d refused: %+v", i, p)
+						return
+					}
+					time.Sleep(500 * time.Millisecond)
+				}
+			}
+			streamErr <- nil
+		}()
+	}
+	return succeeded, streamErr
 }

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,38 +41,9 @@ func Test22SignerRestart(t *testing.T) {
 	for i := range invs {
 		invs[i] = lk.invoice(t, amts[i], fmt.Sprintf("signer restart %d", i))
 	}
-	var succeeded atomic.Int32
-	jobs := make(chan int, n)
-	for i := 0; i < n; i++ {
-		jobs <- i
-	}
-	close(jobs)
 	streamCtx, stopStream := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer stopStream()
-	streamErr := make(chan error, workers)
-	for w := 0; w < workers; w++ {
-		go func() {
-			for i := range jobs {
-				for {
-					if streamCtx.Err() != nil {
-						streamErr <- fmt.Errorf("invoice %d not paid: %v", i, streamCtx.Err())
-						return
-					}
-					p, err := alice.payInvoice(streamCtx, invs[i].Bolt11)
-					if err == nil && p.Status == "SUCCEEDED" {
-						succeeded.Add(1)
-						break
-					}
-					if err == nil && strings.Contains(p.FailureReason, "INCORRECT_PAYMENT_DETAILS") {
-						streamErr <- fmt.Errorf("invoice %d refused: %+v", i, p)
-						return
-					}
-					time.Sleep(500 * time.Millisecond)
-				}
-			}
-			streamErr <- nil
-		}()
-	}
+	succeeded, streamErr := payInvoicesFromLnd(streamCtx, alice, invs, workers)
 	for round := 1; round <= 2; round++ {
 		k := succeeded.Load()
 		waitFor(t, 2*time.Minute, func() (bool, string) {

@@ -259,22 +259,8 @@ func TestKeylessSignerRestart(t *testing.T) {
 
 	stop := make(chan struct{})
 	attempts := make(chan int, 1)
-	go func() { attempts <- payStreamToKeyless(t, a, b, stop) }()
-	succeededNow := func() int {
-		k := 0
-		for _, p := range a.store.listPayments() {
-			if p.Status == nodeapi.StatusSucceeded {
-				k++
-			}
-		}
-		return k
-	}
-	waitMore := func(what string) {
-		t.Helper()
-		k := succeededNow()
-		require.Eventually(t, func() bool { return succeededNow() >= k+5 }, 30*time.Second, 10*time.Millisecond,
-			"payments go on after %s", what)
-	}
+	go func() { attempts <- payStream(t, a, b, stop) }()
+	waitMore := func(what string) { waitMorePayments(t, a, what) }
 	waitMore("the start")
 	for i := 0; i < 2; i++ {
 		signer.stop()
@@ -290,33 +276,4 @@ func TestKeylessSignerRestart(t *testing.T) {
 	cb, _ := channelWith(b, a)
 	require.Equal(t, sum, cb.BalanceMsat, "its balance moved by exactly those")
 	t.Logf("%d payments attempted, %d succeeded (%d msat)", n, ok, sum)
-}
-
-// payStreamToKeyless is payStream towards a keyless payee: while its signer is down the payee cannot
-// sign an invoice (SignInvoice fails at once), so making the invoice is retried too.
-func payStreamToKeyless(t *testing.T, a, b *Node, stop <-chan struct{}) (attempts int) {
-	ctx := context.Background()
-	sa, sb := &service{n: a}, &service{n: b}
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return i
-		default:
-		}
-		inv, err := sb.Invoice(ctx, nodeapi.InvoiceParams{AmountMsat: 10_000 + uint64(i)})
-		if err != nil {
-			if !errors.Is(err, keys.ErrSignerPending) {
-				t.Errorf("invoice %d: %v", i, err)
-				return i
-			}
-			time.Sleep(20 * time.Millisecond) // the signer is down
-			continue
-		}
-		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		p, err := sa.PayInvoice(pctx, nodeapi.PayInvoiceParams{Bolt11: inv.Bolt11})
-		cancel()
-		if err != nil || p.Status != nodeapi.StatusSucceeded {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 }

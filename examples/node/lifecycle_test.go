@@ -127,21 +127,7 @@ func TestRestartComponentsDuringPayments(t *testing.T) {
 	attempts := make(chan int, 1)
 	go func() { attempts <- payStream(t, a, b, stop) }()
 	ctx := context.Background()
-	succeededNow := func() int {
-		k := 0
-		for _, p := range a.store.listPayments() {
-			if p.Status == nodeapi.StatusSucceeded {
-				k++
-			}
-		}
-		return k
-	}
-	waitMore := func(what string) {
-		t.Helper()
-		k := succeededNow()
-		require.Eventually(t, func() bool { return succeededNow() >= k+5 }, 30*time.Second, 10*time.Millisecond,
-			"payments go on after %s", what)
-	}
+	waitMore := func(what string) { waitMorePayments(t, a, what) }
 	waitMore("the start")
 	for _, step := range []struct {
 		node *Node
