@@ -275,6 +275,11 @@ func (c *Client) Keysend(ctx context.Context, p KeysendParams) (*Payment, error)
 	return callResult[Payment](ctx, c, MethodKeysend, p)
 }
 
+// SendCustomMessage calls sendcustommessage.
+func (c *Client) SendCustomMessage(ctx context.Context, p SendCustomMessageParams) (*SendCustomMessageResult, error) {
+	return callResult[SendCustomMessageResult](ctx, c, MethodSendCustomMessage, p)
+}
+
 // ListPayments calls listpayments.
 func (c *Client) ListPayments(ctx context.Context) (*ListPaymentsResult, error) {
 	return callResult[ListPaymentsResult](ctx, c, MethodListPayments, nil)

@@ -208,6 +208,9 @@ func (f *fakeService) ForwardingHistory(ctx context.Context, p ForwardingHistory
 func (f *fakeService) UpdateChanPolicy(ctx context.Context, p UpdateChanPolicyParams) (*UpdateChanPolicyResult, error) {
 	return do(ctx, f, MethodUpdateChanPolicy, p, fakePolicies)
 }
+func (f *fakeService) SendCustomMessage(ctx context.Context, p SendCustomMessageParams) (*SendCustomMessageResult, error) {
+	return do(ctx, f, MethodSendCustomMessage, p, &SendCustomMessageResult{})
+}
 func (f *fakeService) Stop(ctx context.Context) error {
 	_, err := do(ctx, f, MethodStop, nil, &struct{}{})
 	if err == nil {

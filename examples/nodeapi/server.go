@@ -549,6 +549,7 @@ var methods = map[string]handler{
 	MethodQueryRoutes:       withParams(Service.QueryRoutes),
 	MethodForwardingHistory: withParams(Service.ForwardingHistory),
 	MethodUpdateChanPolicy:  withParams(Service.UpdateChanPolicy),
+	MethodSendCustomMessage: withParams(Service.SendCustomMessage),
 	MethodStop: noParams(func(svc Service, ctx context.Context) (struct{}, error) {
 		return struct{}{}, svc.Stop(ctx)
 	}),

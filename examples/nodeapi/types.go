@@ -74,6 +74,9 @@ type Service interface {
 	ForwardingHistory(ctx context.Context, p ForwardingHistoryParams) (*ForwardingHistoryResult, error)
 	// UpdateChanPolicy sets our forwarding policy of one channel or of all (lncli updatechanpolicy).
 	UpdateChanPolicy(ctx context.Context, p UpdateChanPolicyParams) (*UpdateChanPolicyResult, error)
+	// SendCustomMessage sends a custom message to a connected peer (types_custom.go); errors: invalid
+	// params for a bad peer id, type or payload, CodeFailed when the peer is not connected.
+	SendCustomMessage(ctx context.Context, p SendCustomMessageParams) (*SendCustomMessageResult, error)
 	// Stop asks the node to shut down cleanly (after the reply is sent).
 	Stop(ctx context.Context) error
 	// SubscribeEvents returns a channel of node events and a cancel function that closes it. Events are
@@ -442,7 +445,8 @@ type Event struct {
 	// htlc_handling_failed (we failed an incoming HTLC back: ChannelID the incoming channel,
 	// NextChannelID where it was going if known, FailureCode and Reason the BOLT 4 failure we returned;
 	// code 0 when we relayed the next hop's encrypted failure), probe_successful and probe_failed
-	// (ShortChannelID where a probe failed, if known).
+	// (ShortChannelID where a probe failed, if known), custom_message (a peer's custom message: NodeID
+	// the peer, MsgType its type, Data its payload in hex).
 	Type        string `json:"type"`
 	PaymentHash string `json:"payment_hash,omitempty"`
 	PaymentID   string `json:"payment_id,omitempty"`
@@ -457,4 +461,6 @@ type Event struct {
 	FeeMsat         uint64 `json:"fee_msat,omitempty"`
 	FailureCode     uint16 `json:"failure_code,omitempty"`
 	ShortChannelID  string `json:"short_channel_id,omitempty"`
+	MsgType         uint16 `json:"msg_type,omitempty"`
+	Data            string `json:"data,omitempty"`
 }
