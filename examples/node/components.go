@@ -183,7 +183,9 @@ func (c *gossipComponent) Start(context.Context) error {
 	n := c.n
 	// The gossip sync needs the time before the first peer message.
 	n.routing.tick(time.Now())
-	n.gossipGate.on.Store(true)
+	if n.gossipGate != nil { // nil with -gossip=false
+		n.gossipGate.on.Store(true)
+	}
 	c.l = newLoops()
 	c.l.go_(func(stop <-chan struct{}) {
 		t := time.NewTicker(n.cfg.GossipTick)
@@ -204,7 +206,9 @@ func (c *gossipComponent) Start(context.Context) error {
 }
 
 func (c *gossipComponent) Stop(context.Context) error {
-	c.n.gossipGate.on.Store(false)
+	if c.n.gossipGate != nil {
+		c.n.gossipGate.on.Store(false)
+	}
 	c.l.end()
 	c.n.saveRouting()
 	return nil

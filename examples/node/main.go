@@ -54,6 +54,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(rest) > 0 && rest[0] == "migrate" {
 		return runMigrate(cfg, rest[1:], stdout, stderr)
 	}
+	if len(rest) > 0 && rest[0] == "sampleconfig" {
+		return runSampleConfig(rest[1:], stdout, stderr)
+	}
 	if len(rest) > 0 {
 		return runCLI(cfg, rest, stdout, stderr)
 	}
@@ -63,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if err := runDaemon(cfg, log); err != nil {
+	if err := runDaemon(cfg, log, stderr); err != nil {
 		if errors.Is(err, ErrLeaseLost) {
 			log.Error("another lnkit-node is the leader now; this one stopped without writing, sending or broadcasting "+
 				"anything after it lost the lease, and exits", "err", err)
@@ -93,9 +96,25 @@ func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
 	return nodeapi.RunCLI(ctx, client, args, stdout, stderr)
 }
 
+// runSampleConfig prints the documented config file (every option, its default, commented out).
+func runSampleConfig(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: lnkit-node sampleconfig > lnkit-node.conf")
+		return 2
+	}
+	doc, err := sampleConfig()
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	_, _ = stdout.Write(doc)
+	return 0
+}
+
 // runDaemon runs the node until SIGINT/SIGTERM or the stop command, holding the data directory's
-// lock (lockDataDir) throughout: a second node on the same datadir gets ErrDataDirInUse.
-func runDaemon(cfg *Config, log *slog.Logger) error {
+// lock (lockDataDir) throughout: a second node on the same datadir gets ErrDataDirInUse. On the first
+// run it writes, to stderr, where the new seed is and how to back it up (firstrun.go).
+func runDaemon(cfg *Config, log *slog.Logger, stderr io.Writer) error {
 	startProfiling(cfg.DataDir, log)
 	if cfg.RPCListen != "off" {
 		host, _, err := net.SplitHostPort(cfg.RPCListen)
@@ -113,10 +132,12 @@ func runDaemon(cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer lock.release()
+	first := checkFirstRun(cfg)
 	node, err := NewNode(cfg, log)
 	if err != nil {
 		return err
 	}
+	first.writeConfig()
 	// A standby waits for the lease inside Start: a signal ends the wait.
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -128,6 +149,7 @@ func runDaemon(cfg *Config, log *slog.Logger) error {
 		}
 		return err
 	}
+	first.report(stderr)
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down (signal)")
