@@ -237,8 +237,12 @@ func TestBrowserWebUI(t *testing.T) {
 	const payMsat = 50_000_000
 	inv, err := apiB.Invoice(bg, nodeapi.InvoiceParams{AmountMsat: payMsat, Description: "browser test"})
 	require.NoError(t, err)
-	brun(t, ctx, "pay", chromedp.SetValue(chromedp.ID("pay-bolt11"), inv.Bolt11),
-		chromedp.Click(chromedp.ID("pay-submit")))
+	brun(t, ctx, "enter the invoice", chromedp.SetValue(chromedp.ID("pay-bolt11"), inv.Bolt11))
+	require.Equal(t, "1", jsString(t, ctx, `String(+document.getElementById('pay-bolt11').dispatchEvent(new Event('input')))`))
+	waitJS(t, ctx, `document.getElementById('pay-preview').textContent.startsWith('50,000 sat to ')`,
+		"what the invoice asks")
+	require.Contains(t, jsString(t, ctx, `document.getElementById('pay-preview').textContent`), "“browser test”")
+	brun(t, ctx, "pay", chromedp.Click(chromedp.ID("pay-submit")))
 	waitJS(t, ctx, fmt.Sprintf(`(document.querySelector('tr[data-payment-hash=%q] [data-testid=payment-status]') || {}).textContent === 'succeeded'`,
 		inv.PaymentHash), "the succeeded payment")
 	chans, err = apiA.ListChannels(bg)

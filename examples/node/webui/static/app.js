@@ -54,7 +54,7 @@ const fmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 3 });
 const sat = (n) => fmt.format(n);
 const msatToSat = (msat) => fmt.format(msat / 1000);
 const short = (hex) => (hex && hex.length > 20 ? hex.slice(0, 10) + "…" + hex.slice(-6) : hex || "");
-const when = (unix) => (unix ? new Date(unix * 1000).toLocaleString() : "");
+const when = (unix) => (unix ? new Date(unix * 1000).toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" }) : "");
 
 function showPageError(msg) {
   const p = $("page-error");
@@ -221,7 +221,7 @@ function balanceHeight(b) {
   if (b.claimable_height) return `claimable at ${b.claimable_height}`;
   if (b.timeout_height) return `theirs after ${b.timeout_height}`;
   if (b.expiry_height) return `expires at ${b.expiry_height}`;
-  return "";
+  return "—";
 }
 
 function renderClaimable(channels) {
@@ -240,7 +240,7 @@ function renderClaimable(channels) {
 
 function renderPeers(peers) {
   fillTable("peers", peers.map((p) => el("tr", { "data-testid": "peer-row", "data-node-id": p.node_id },
-    el("td", { class: "mono" }, p.node_id),
+    el("td", { class: "mono wrap" }, p.node_id),
     el("td", { class: "mono" }, p.address),
     el("td", {}, p.inbound ? "inbound" : "outbound"))));
   $("peer-ids").replaceChildren(...peers.map((p) => el("option", { value: p.node_id })));
@@ -265,7 +265,22 @@ function renderInvoices(invoices) {
     el("td", { class: "mono", title: i.payment_hash }, short(i.payment_hash) + (i.keysend ? " (keysend)" : "")),
     el("td", { class: "num" }, i.amount_msat ? msatToSat(i.amount_msat) : "any"),
     el("td", { class: "num" }, msatToSat(i.received_msat)),
-    el("td", { class: "status-" + i.status, "data-testid": "invoice-status" }, i.status))));
+    el("td", { class: "status-" + i.status, "data-testid": "invoice-status" }, i.status),
+    el("td", {}, i.bolt11 && i.status === "open" ? showInvoiceButton(i.bolt11) : null))));
+}
+
+function showInvoiceButton(bolt11) {
+  const b = el("button", { type: "button", class: "secondary", "data-testid": "invoice-show" }, "QR");
+  b.addEventListener("click", () => showInvoice(bolt11));
+  return b;
+}
+
+// showInvoice shows bolt11 and its QR code under the invoice form.
+function showInvoice(bolt11) {
+  $("invoice-bolt11").textContent = bolt11;
+  // Upper case puts the invoice in the QR code's compact alphanumeric mode.
+  $("invoice-qr").src = "/ui/qr.png?data=" + encodeURIComponent("LIGHTNING:" + bolt11.toUpperCase());
+  $("invoice-out").hidden = false;
 }
 
 // ---- forms ----
@@ -311,6 +326,7 @@ function setupForms() {
     return `funding transaction ${r.funding_txid}:${r.funding_output_index} broadcast; the channel is ready after its confirmations`;
   });
   onSubmit("pay-form", "pay", async () => {
+    showMsg("pay-preview", ""); // the outcome replaces what the invoice asks
     const p = await rpc("payinvoice", { bolt11: $("pay-bolt11").value.trim() });
     if (p.status === "failed") throw new Error("payment failed: " + (p.failure_reason || "no route"));
     return `payment ${p.status}: ${msatToSat(p.amount_msat)} sat, fee ${msatToSat(p.fee_msat)} sat`;
@@ -324,12 +340,30 @@ function setupForms() {
       msat = Number(whole) * 1000 + Number(frac.padEnd(3, "0"));
     }
     const inv = await rpc("invoice", { amount_msat: msat, description: $("invoice-memo").value });
-    $("invoice-bolt11").textContent = inv.bolt11;
-    // Upper case puts the invoice in the QR code's compact alphanumeric mode.
-    $("invoice-qr").src = "/ui/qr.png?data=" + encodeURIComponent("LIGHTNING:" + inv.bolt11.toUpperCase());
-    $("invoice-out").hidden = false;
+    showInvoice(inv.bolt11);
     return "";
   });
+}
+
+// The pay form says what an invoice asks before it is paid (decodeinvoice), or why it cannot be read.
+let previewSeq = 0;
+async function previewInvoice() {
+  const seq = ++previewSeq;
+  const bolt11 = $("pay-bolt11").value.trim();
+  if (!bolt11) {
+    showMsg("pay-preview", "");
+    return;
+  }
+  let text;
+  try {
+    const d = await rpc("decodeinvoice", { bolt11 });
+    text = `${d.amount_msat ? msatToSat(d.amount_msat) + " sat" : "any amount"} to ${short(d.payee)}` +
+      (d.description ? `: “${d.description}”` : "") +
+      `, expires ${when(d.timestamp + d.expiry_secs)}`;
+  } catch (e) {
+    text = "cannot read this invoice: " + e.message;
+  }
+  if (seq === previewSeq) showMsg("pay-preview", text);
 }
 
 // ---- events ----
@@ -388,8 +422,18 @@ function connectEvents() {
   }
 }
 
+// fallbackRefresh is how often the page reloads its data without an event (peers come and go without
+// one), in ms.
+const fallbackRefresh = 30000;
+
 document.addEventListener("DOMContentLoaded", () => {
   setupForms();
+  let previewTimer = null;
+  $("pay-bolt11").addEventListener("input", () => {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(previewInvoice, 300);
+  });
   connectEvents();
   refresh();
+  setInterval(refresh, fallbackRefresh);
 });
