@@ -150,6 +150,13 @@ func channelLocalText(t *testing.T, ctx context.Context, channelID string) strin
 		channelID))
 }
 
+// mempoolLen is the number of transactions btcd holds unmined.
+func mempoolLen(f *fakeBtcd) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.mempool)
+}
+
 // satText is how the page writes msat as sat (en-US grouping, up to 3 decimals).
 func satText(msat uint64) string {
 	whole := strconv.FormatUint(msat/1000, 10)
@@ -279,4 +286,29 @@ func TestBrowserWebUI(t *testing.T) {
 		"the new invoice in the list")
 	require.Equal(t, "1", jsString(t, ctx, `String(window.noReload)`), "the page was not reloaded")
 	screenshot(t, ctx, "webui.png")
+
+	// Force close from the page (a second click confirms): the channel leaves the list, and what it
+	// holds for us on chain shows with the height it is ours at.
+	force := chromedp.CSS(fmt.Sprintf(`tr[data-channel-id=%q] [data-testid=channel-force-close]`, chanID))
+	brun(t, ctx, "arm the force close", chromedp.Click(force))
+	waitJS(t, ctx, fmt.Sprintf(`document.querySelector('tr[data-channel-id=%q] [data-testid=channel-force-close]').textContent === 'really force close?'`,
+		chanID), "the force close asking for confirmation")
+	require.Zero(t, mempoolLen(btcd), "one click closes nothing")
+	brun(t, ctx, "force close", chromedp.Click(force))
+	waitJS(t, ctx, `document.getElementById('close-result').textContent.includes('closing transaction')`, "the force close")
+	require.Eventually(t, func() bool { return mempoolLen(btcd) > 0 }, 10*time.Second, 10*time.Millisecond,
+		"the commitment transaction is broadcast")
+	btcd.mineMempool()
+	waitJS(t, ctx, fmt.Sprintf(`!document.querySelector('tr[data-channel-id=%q]')`, chanID), "the channel gone from the list")
+	waitJS(t, ctx, `Array.from(document.querySelectorAll('tr[data-testid=claimable-row]')).some(r =>
+		r.textContent.includes('(closed)') && /(final|claimable) at [0-9]+/.test(r.textContent))`, "the closed channel's balance with its height")
+	var wb *nodeapi.WalletBalanceResult
+	require.Eventually(t, func() bool {
+		wb, err = apiA.WalletBalance(bg)
+		return err == nil && wb.OnchainClaimableSat > 0
+	}, browserWait, 50*time.Millisecond)
+	waitJS(t, ctx, fmt.Sprintf(`document.getElementById('bal-claimable').textContent === %q`, satText(uint64(wb.OnchainClaimableSat)*1000)),
+		"the claimable balance")
+	require.Equal(t, "1", jsString(t, ctx, `String(window.noReload)`), "the page was not reloaded")
+	screenshot(t, ctx, "webui-force-closed.png")
 }

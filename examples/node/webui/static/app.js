@@ -177,21 +177,33 @@ function capacityBar(pct, title) {
   return el("div", { class: "bar", title }, ours, theirs);
 }
 
+// armedUntil holds, by channel id, until when (ms) a first click on "force close" waits for the
+// second: kept apart from the buttons, which every refresh draws anew.
+const armedUntil = new Map();
+const armWindow = 5000;
+
 function closeButton(channelID, force) {
-  const b = el("button", { type: "button", class: force ? "danger" : "secondary",
-    "data-testid": force ? "channel-force-close" : "channel-close" }, force ? "force close" : "close");
+  const armed = force && armedUntil.get(channelID) > Date.now();
+  const b = el("button", { type: "button", class: force ? (armed ? "danger armed" : "danger") : "secondary",
+    "data-testid": force ? "channel-force-close" : "channel-close" },
+    force ? (armed ? "really force close?" : "force close") : "close");
   b.addEventListener("click", () => closeChannel(b, channelID, force));
   return b;
 }
 
 // A force close takes a second click within 5 s ("really force close?").
 async function closeChannel(button, channelID, force) {
-  if (force && !button.classList.contains("armed")) {
+  if (force && !(armedUntil.get(channelID) > Date.now())) {
+    armedUntil.set(channelID, Date.now() + armWindow);
     button.classList.add("armed");
     button.textContent = "really force close?";
-    setTimeout(() => { button.classList.remove("armed"); button.textContent = "force close"; }, 5000);
+    setTimeout(() => {
+      if (armedUntil.get(channelID) <= Date.now()) armedUntil.delete(channelID);
+      if (button.isConnected) { button.classList.remove("armed"); button.textContent = "force close"; }
+    }, armWindow);
     return;
   }
+  armedUntil.delete(channelID);
   button.disabled = true;
   showMsg("close-error", "");
   showMsg("close-result", "");
@@ -326,7 +338,10 @@ function setupForms() {
     return `funding transaction ${r.funding_txid}:${r.funding_output_index} broadcast; the channel is ready after its confirmations`;
   });
   onSubmit("pay-form", "pay", async () => {
-    showMsg("pay-preview", ""); // the outcome replaces what the invoice asks
+    // The outcome replaces what the invoice asks (and a preview still on its way).
+    clearTimeout(previewTimer);
+    previewSeq++;
+    showMsg("pay-preview", "");
     const p = await rpc("payinvoice", { bolt11: $("pay-bolt11").value.trim() });
     if (p.status === "failed") throw new Error("payment failed: " + (p.failure_reason || "no route"));
     return `payment ${p.status}: ${msatToSat(p.amount_msat)} sat, fee ${msatToSat(p.fee_msat)} sat`;
@@ -347,6 +362,7 @@ function setupForms() {
 
 // The pay form says what an invoice asks before it is paid (decodeinvoice), or why it cannot be read.
 let previewSeq = 0;
+let previewTimer = null;
 async function previewInvoice() {
   const seq = ++previewSeq;
   const bolt11 = $("pay-bolt11").value.trim();
@@ -383,7 +399,7 @@ function scheduleRefresh() {
 
 function logEvent(ev) {
   const fields = Object.entries(ev).filter(([k]) => k !== "type")
-    .map(([k, v]) => `${k}=${typeof v === "string" && v.length > 24 ? short(v) : v}`).join(" ");
+    .map(([k, v]) => `${k}=${typeof v === "string" && /^[0-9a-f]{25,}$/.test(v) ? short(v) : v}`).join(" ");
   const li = el("li", { "data-testid": "event", "data-type": ev.type },
     el("span", { class: "etime" }, new Date().toLocaleTimeString()),
     el("span", { class: "etype" }, ev.type),
@@ -428,7 +444,6 @@ const fallbackRefresh = 30000;
 
 document.addEventListener("DOMContentLoaded", () => {
   setupForms();
-  let previewTimer = null;
   $("pay-bolt11").addEventListener("input", () => {
     clearTimeout(previewTimer);
     previewTimer = setTimeout(previewInvoice, 300);
