@@ -53,7 +53,7 @@ var (
 
 // WithWebUI serves ui, the web page, under /ui/ to browsers logged in with a session (ui sees the
 // path with /ui removed: "/" for the page, "/app.js", …). Without this option /ui/ paths are not
-// found and session cookies are ignored.
+// found and session cookies are ignored; a nil ui is the same as no option.
 func WithWebUI(ui http.Handler) ServerOption {
 	return func(c *serverConfig) { c.webUI = ui }
 }
