@@ -14,6 +14,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
+	"github.com/lnkit/lnkit/examples/node/webui"
 	"github.com/lnkit/lnkit/examples/nodeapi"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
@@ -285,7 +286,8 @@ func (c *rpcComponent) Start(context.Context) error {
 		return fmt.Errorf("control API: %w", err)
 	}
 	c.addr = ln.Addr().String()
-	c.api = nodeapi.NewServer(&service{n: n, stop: n.requestStop}, token, n.log.With("component", "rpc"))
+	c.api = nodeapi.NewServer(&service{n: n, stop: n.requestStop}, token, n.log.With("component", "rpc"),
+		nodeapi.WithWebUI(webui.Handler())) // the web page (lnkit-node webui prints its login URL)
 	c.done = make(chan struct{})
 	go func() {
 		defer close(c.done)

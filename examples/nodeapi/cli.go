@@ -102,6 +102,8 @@ var cliCommands = []cliCommand{
 		build: simple(MethodStop)},
 	{Command: Command{"events", "", "print the node's events, one JSON object a line, until interrupted"},
 		build: simple("")},
+	{Command: Command{"webui", "", "print a one-time URL that logs a browser on this machine in to the node's web page"},
+		build: simple("")},
 	{Command: Command{"help", "[command]", "show this help or a command's"}},
 }
 
@@ -170,6 +172,7 @@ anchor outputs (2 x 330 sat), the channel reserve the peer requires (1% of the a
 sat) and the dust limit (354 sat). With anchors at the fallback feerate of 2,500 sat/kw (regtest,
 no fee estimates) that is 7,340 + 660 + 354 + 354 = 8,708 sat; the error of a smaller amount gives
 the minimum at the current feerate. push_msat comes on top. At most 16,777,215 sat (2^24 - 1).`,
+	"webui": webUIDetails,
 	"closechannel": `closing_txid is our commitment transaction's id for --force, or the cooperative closing
 transaction's once the peers agreed on its fee (the node waits up to 10 s for that; without it if
 later: listbalances and the channel_closed event follow the close).`,
@@ -246,8 +249,11 @@ func RunCLI(ctx context.Context, client *Client, args []string, stdout, stderr i
 		fmt.Fprintln(stderr, "error: no node to talk to")
 		return 1
 	}
-	if cmd.Name == "events" {
+	switch cmd.Name {
+	case "events":
 		return runEvents(ctx, client, stdout, stderr)
+	case "webui":
+		return runWebUI(ctx, client, stdout, stderr)
 	}
 	var raw json.RawMessage
 	if err := client.Call(ctx, method, params, &raw); err != nil {

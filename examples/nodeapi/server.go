@@ -45,6 +45,7 @@ type serverConfig struct {
 	callTimeout  time.Duration
 	keepAlive    time.Duration
 	maxBatch     int
+	webUI        http.Handler // WithWebUI; nil: no web page
 }
 
 // ServerOption changes a Server setting; pass options to NewServer.
@@ -125,6 +126,8 @@ type Server struct {
 	closed  bool
 
 	activeStreams atomic.Int64 // event streams being served (for tests)
+
+	web *webAuth // the web page's logins and sessions (webauth.go); nil without WithWebUI
 }
 
 // NewServer returns a Server exposing svc. token is the secret of the cookie file (see
@@ -144,7 +147,7 @@ func NewServer(svc Service, token string, logger *slog.Logger, opts ...ServerOpt
 		o(&cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		svc:         svc,
 		tokenDigest: sha256.Sum256([]byte(token)),
 		userDigest:  sha256.Sum256([]byte(CookieUser)),
@@ -154,6 +157,10 @@ func NewServer(svc Service, token string, logger *slog.Logger, opts ...ServerOpt
 		ctx:         ctx,
 		cancel:      cancel,
 	}
+	if cfg.webUI != nil {
+		s.web = newWebAuth(time.Now)
+	}
+	return s
 }
 
 // Handler returns the Server as an http.Handler.
@@ -205,13 +212,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if hs, ok := r.Context().Value(http.ServerContextKey).(*http.Server); ok {
 		s.hookShutdown(hs)
 	}
-	if !s.authorized(r) {
-		// The body is never read: close the connection rather than wait for it (a slow client holds
-		// nothing then).
-		w.Header().Set("Connection", "close")
-		w.Header().Set("WWW-Authenticate", `Basic realm="lnkit"`)
-		writeErrorReply(w, http.StatusUnauthorized, CodeUnauthorized, "unauthorized: missing or wrong cookie")
+	if s.web != nil && isWebUIPath(r.URL.Path) {
+		s.serveWebUI(w, r)
 		return
+	}
+	if !s.authorized(r) {
+		// A browser logged in to the web page (webauth.go) is authorized by its session cookie.
+		err := s.sessionAuth(r)
+		if err != nil && !errors.Is(err, errNoSession) {
+			writeErrorReply(w, http.StatusForbidden, CodeUnauthorized, "forbidden: "+err.Error())
+			return
+		}
+		if err != nil {
+			// The body is never read: close the connection rather than wait for it (a slow client
+			// holds nothing then).
+			w.Header().Set("Connection", "close")
+			if _, cerr := r.Cookie(SessionCookieName); cerr != nil {
+				// (not to a browser whose session ended: it would prompt for a password)
+				w.Header().Set("WWW-Authenticate", `Basic realm="lnkit"`)
+			}
+			writeErrorReply(w, http.StatusUnauthorized, CodeUnauthorized, "unauthorized: missing or wrong cookie")
+			return
+		}
 	}
 	switch r.URL.Path {
 	case "/":
