@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -91,6 +92,10 @@ func TestCustomMessages(t *testing.T) {
 	steps := newSteps(t)
 	lk := needNode(t)
 	alice := nw.alice
+	if keyless() {
+		_, err := os.Stat(filepath.Join(lk.dir, "seed"))
+		require.True(t, os.IsNotExist(err), "a keyless node has no seed")
+	}
 	ensureConnected(t, lk)
 	events := watchEvents(t, lk)
 	sub := subscribeCustom(t, alice)
