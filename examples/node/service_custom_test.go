@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -172,4 +173,58 @@ func TestPaymentStreamNotThrottled(t *testing.T) {
 	}
 	require.Less(t, max(rateA, rateB)*5, float64(defaultPeerMsgRate), "the default rate is well above a payment stream")
 	require.Less(t, maxWindow*5, uint64(defaultPeerMsgBurst), "the default burst is well above a payment stream's")
+}
+
+// B's rate limit (-peer-msg-rate, -peer-msg-burst) end to end: A's custom messages beyond the burst
+// are dropped (odd types: nothing else happens), and a channel message beyond it (A's open_channel)
+// cuts A off: B sends a warning and disconnects.
+func TestPeerRateLimitCutsOff(t *testing.T) {
+	btcd := newFakeBtcd(t)
+	a := startTestNode(t, testNodeConfig(t, btcd, pairNodeArgs...), nil)
+	var logs syncBuffer
+	b := startTestNode(t, testNodeConfig(t, btcd, append([]string{"-peer-msg-rate", "0.001", "-peer-msg-burst", "3"}, pairNodeArgs...)...),
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	fundNode(t, btcd, a, 400_000)
+	ctx := context.Background()
+	sa := &service{n: a}
+	_, err := sa.Connect(ctx, nodeapi.ConnectParams{NodeID: nodeIDHex(b.nodeID), Address: b.listenAddr()})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return a.isConnected(b.nodeID) && b.isConnected(a.nodeID) }, 10*time.Second, 10*time.Millisecond)
+	evB, stopB := b.hub.subscribe()
+	defer stopB()
+
+	for i := range 4 {
+		_, err := sa.SendCustomMessage(ctx, nodeapi.SendCustomMessageParams{Peer: nodeIDHex(b.nodeID), Type: 40001, Data: fmt.Sprintf("%02x", i)})
+		require.NoError(t, err)
+	}
+	for i := range 3 {
+		require.Equal(t, fmt.Sprintf("%02x", i), nextCustom(t, evB).Data)
+	}
+	require.Eventually(t, func() bool { st, _ := b.msgProxy.px.Stats(a.nodeID); return st.In == 4 && st.Dropped == 1 },
+		10*time.Second, 10*time.Millisecond, "the fourth message is dropped")
+	require.True(t, b.isConnected(a.nodeID), "a dropped odd custom message does not disconnect")
+
+	_, _ = sa.OpenChannel(ctx, nodeapi.OpenChannelParams{NodeID: nodeIDHex(b.nodeID), AmountSat: 100_000})
+	// The disconnect removes B's state for A (a redial starts it afresh, with no drop).
+	require.Eventually(t, func() bool { st, ok := b.msgProxy.px.Stats(a.nodeID); return !ok || st.Dropped == 0 },
+		10*time.Second, 10*time.Millisecond, "b disconnects a over its open_channel beyond the rate")
+	require.Contains(t, logs.String(), "peer cut off: disconnecting")
+	_, ok := channelWith(b, a)
+	require.False(t, ok, "the dropped open_channel never reached b's channel manager")
+}
+
+// The proxy's flags: defaults, and values refused.
+func TestPeerMsgFlags(t *testing.T) {
+	cfg, _, err := parseConfig([]string{"-datadir", t.TempDir()})
+	require.NoError(t, err)
+	require.Equal(t, float64(defaultPeerMsgRate), cfg.PeerMsgRate)
+	require.Equal(t, defaultPeerMsgBurst, cfg.PeerMsgBurst)
+	require.True(t, cfg.CustomEcho)
+	cfg, _, err = parseConfig([]string{"-datadir", t.TempDir(), "-peer-msg-rate", "0", "-peer-msg-burst", "0", "-custom-echo=false"})
+	require.NoError(t, err, "a zero rate turns the limit off")
+	require.False(t, cfg.CustomEcho)
+	for _, args := range [][]string{{"-peer-msg-rate", "-1"}, {"-peer-msg-rate", "5", "-peer-msg-burst", "0"}} {
+		_, _, err := parseConfig(append([]string{"-datadir", t.TempDir()}, args...))
+		require.Error(t, err, "%v", args)
+	}
 }
