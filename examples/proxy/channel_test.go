@@ -132,6 +132,22 @@ func TestRateLimitRefillCapped(t *testing.T) {
 	require.ErrorIs(t, errs[2], ErrRateLimited)
 }
 
+// A clock going back gives no tokens, and time is counted again only from the latest reading.
+func TestRateLimitClockBackwards(t *testing.T) {
+	clk := newFakeClock()
+	px := New(Options{Rate: 1, Burst: 1, Clock: clk.Now})
+	c := px.Custom(nil)
+	a := peerKey(t, 1)
+	msg := &lnwire.UnknownMessage{Type: 40001}
+	require.NoError(t, c.HandleCustomMessage(a, msg))
+	clk.advance(-time.Hour)
+	require.ErrorIs(t, c.HandleCustomMessage(a, msg), ErrRateLimited)
+	clk.advance(time.Hour) // back where it was: still no time has passed
+	require.ErrorIs(t, c.HandleCustomMessage(a, msg), ErrRateLimited)
+	clk.advance(time.Second)
+	require.NoError(t, c.HandleCustomMessage(a, msg))
+}
+
 // MaxPeers bounds the state: a peer beyond it is refused at PeerConnected; a departure makes room.
 func TestMaxPeers(t *testing.T) {
 	inner := &recorder{}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,4 +161,45 @@ func FuzzCustomHandler(f *testing.F) {
 			require.Empty(t, out)
 		}
 	})
+}
+
+// Concurrent calls from several peers' goroutines (run with -race): every message is counted once
+// and every echo reply is pulled once.
+func TestConcurrentUse(t *testing.T) {
+	px := New(Options{MaxQueuedPerPeer: 1000, MaxQueued: 10000})
+	h := px.Channel(&recorder{})
+	c := px.Custom(nil)
+	require.NoError(t, c.Handle(EchoRequestType, Echo))
+	const peers, msgs = 4, 200
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	pulled := 0
+	for i := range peers {
+		id := peerKey(t, byte(i))
+		require.NoError(t, h.PeerConnected(id, &lnwire.Init{}, true))
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range msgs {
+				h.HandleChannelMessage(id, fee(1))
+				require.NoError(t, c.HandleCustomMessage(id, &lnwire.UnknownMessage{Type: EchoRequestType}))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range msgs {
+				n := len(c.GetAndClearPendingCustomMessages())
+				mu.Lock()
+				pulled += n
+				mu.Unlock()
+				_ = px.AllStats()
+			}
+		}()
+	}
+	wg.Wait()
+	pulled += len(c.GetAndClearPendingCustomMessages())
+	require.Equal(t, peers*msgs, pulled)
+	for _, st := range px.AllStats() {
+		require.Equal(t, PeerStats{NodeID: st.NodeID, In: 2 * msgs, Out: msgs}, st)
+	}
 }

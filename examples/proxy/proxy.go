@@ -165,11 +165,11 @@ func (p *Proxy) admit(id *btcec.PublicKey) (*peerState, error) {
 		return s, ErrPeerCutOff
 	}
 	if p.opts.Rate > 0 {
-		now := p.opts.Clock()
-		if el := now.Sub(s.last).Seconds(); el > 0 {
-			s.tokens = min(float64(p.opts.Burst), s.tokens+el*p.opts.Rate)
+		// A clock that goes back refills nothing and keeps the later time.
+		if now := p.opts.Clock(); now.After(s.last) {
+			s.tokens = min(float64(p.opts.Burst), s.tokens+now.Sub(s.last).Seconds()*p.opts.Rate)
+			s.last = now
 		}
-		s.last = now
 		if s.tokens < 1 {
 			s.stats.Dropped++
 			return s, ErrRateLimited
