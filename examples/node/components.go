@@ -255,6 +255,13 @@ func (g *gossipGate) BroadcastAnnouncement(msg lnwire.Message) error {
 	return g.sync.BroadcastAnnouncement(msg)
 }
 
+// peerHandlers is the PeerManager's MessageHandler: the channel manager and the custom messages
+// behind the message proxy (service_custom.go), and route (the gossip gate, or nil).
+func (n *Node) peerHandlers(route peermanager.RoutingMessageHandler) peermanager.MessageHandler {
+	n.msgProxy = newMsgProxy(n.cfg, n.hub, n.log.With("component", "proxy"))
+	return peermanager.MessageHandler{Chan: n.msgProxy.px.Channel(n.cm), Custom: n.msgProxy.custom, Route: route}
+}
+
 // rpcComponent is the control API: a nodeapi.Server on -rpclisten (loopback) and the cookie file it
 // checks callers against, written at Start and removed at Stop. Stopping it ends event streams and
 // waits (up to 5 s) for calls in progress; starting it again serves on the same address (the port

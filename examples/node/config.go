@@ -83,6 +83,13 @@ type Config struct {
 	LeaseRenew    time.Duration
 	LeasePoll     time.Duration
 
+	// The message proxy (service_custom.go, examples/proxy): each peer may send PeerMsgRate channel and custom
+	// messages per second with bursts of PeerMsgBurst (0 disables the limit); CustomEcho answers the
+	// ping-app echo (custom type 32769).
+	PeerMsgRate  float64
+	PeerMsgBurst int
+	CustomEcho   bool
+
 	// openKV, set by tests, replaces -store; leaseAlways, set by tests, takes the lease on any store;
 	// redialMin, set by tests, is the first delay between redials of a peer (default 500 ms).
 	openKV      func() (*openedStore, error)
@@ -174,6 +181,10 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.Color, "color", "3399ff", "node colour in our node_announcement, rrggbb")
 	fs.StringVar(&cfg.AnnounceAddr, "announceaddr", "", "comma-separated host:port addresses to advertise in our node_announcement (none by default)")
 	fs.DurationVar(&cfg.NodeAnnInterval, "tick.nodeann", time.Hour, "how often our node_announcement is broadcast while we have a public channel")
+	fs.Float64Var(&cfg.PeerMsgRate, "peer-msg-rate", defaultPeerMsgRate,
+		"channel and custom messages per second a peer may send on average (0: no limit); a peer over it is disconnected")
+	fs.IntVar(&cfg.PeerMsgBurst, "peer-msg-burst", defaultPeerMsgBurst, "messages a peer may send at once above -peer-msg-rate")
+	fs.BoolVar(&cfg.CustomEcho, "custom-echo", true, "answer the ping-app echo (custom message 32769 answered with 32771); -custom-echo=false to turn it off")
 	return fs
 }
 
@@ -238,6 +249,9 @@ func parseConfig(args []string) (*Config, []string, error) {
 	}
 	if cfg.AnchorReserveSat < 0 || cfg.AnchorMaxReserveSat < 0 {
 		return nil, nil, errors.New("the anchor reserve must not be negative")
+	}
+	if cfg.PeerMsgRate < 0 || (cfg.PeerMsgRate > 0 && cfg.PeerMsgBurst < 1) {
+		return nil, nil, errors.New("-peer-msg-rate must not be negative and -peer-msg-burst must be at least 1")
 	}
 	if _, err := cfg.nodeAnnouncement(); err != nil || cfg.NodeAnnInterval <= 0 {
 		return nil, nil, errors.Join(err, errors.New("alias, color, announceaddr or tick.nodeann invalid"))

@@ -32,6 +32,9 @@ var configSections = []configSection{
 	{"Listening", "The Lightning port (BOLT 8) and the loopback control API (JSON-RPC and the web page, " +
 		"authenticated by <datadir>/.cookie).",
 		[]string{"listen", "rpclisten"}},
+	{"Peer messages", "Every peer's channel and custom messages pass through examples/proxy: a per-peer rate " +
+		"limit, and the ping-app echo over custom messages (README.md, \"Custom messages and the message proxy\").",
+		[]string{"peer-msg-rate", "peer-msg-burst", "custom-echo"}},
 	{"Gossip and announcement", "BOLT 7: the network graph, and what we announce about ourselves.",
 		[]string{"gossip", "gossip.verifyfunding", "alias", "color", "announceaddr"}},
 	{"On-chain reserve", "Wallet funds kept back to fee-bump force closes of anchor channels.",

@@ -84,6 +84,7 @@ type Node struct {
 	forwards   *forwardLog // the forwarding history
 	routing    *routing    // the network graph, gossip and scorer
 	gossipGate *gossipGate // the PeerManager's routing handler (nil without -gossip)
+	msgProxy   *msgProxy   // the PeerManager's channel and custom handlers (service_custom.go)
 	// announcer remembers our last node_announcement (used by the gossip component's loop only).
 	announcer announcer
 

@@ -175,7 +175,7 @@ func (n *Node) openState(ctx context.Context) error {
 		n.gossipGate = &gossipGate{sync: n.routing.gossip}
 		route = n.gossipGate
 	}
-	n.pm = peermanager.New(peermanager.MessageHandler{Chan: n.cm, Route: route}, n.signer, n.signer,
+	n.pm = peermanager.New(n.peerHandlers(route), n.signer, n.signer,
 		peermanager.Config{ChainHashes: []chainhash.Hash{*params.GenesisHash}}, log.With("component", "peermanager"))
 	n.listener0 = &chainListener{n: n}
 	n.follower = n.chain.NewFollower(tip, n.listener0)

@@ -98,6 +98,9 @@ var cliCommands = []cliCommand{
 		"[--channel_id=ID] [--base_fee_msat=N] [--fee_rate_ppm=N] [--time_lock_delta=N]",
 		"set our forwarding policy of one channel (id or short channel id) or of all; fields left out are kept"},
 		flags: []string{"channel_id=", "base_fee_msat=", "fee_rate_ppm=", "time_lock_delta="}, build: buildUpdateChanPolicy},
+	{Command: Command{"sendcustommessage", "<node_id> <type> [hexdata]",
+		"send a custom message (type 32768-65535, payload in hex) to a connected peer; replies arrive as custom_message events"},
+		minArgs: 2, maxArgs: 3, build: buildSendCustomMessage},
 	{Command: Command{"stop", "", "shut the node down"},
 		build: simple(MethodStop)},
 	{Command: Command{"events", "", "print the node's events, one JSON object a line, until interrupted"},
@@ -173,6 +176,10 @@ sat) and the dust limit (354 sat). With anchors at the fallback feerate of 2,500
 no fee estimates) that is 7,340 + 660 + 354 + 354 = 8,708 sat; the error of a smaller amount gives
 the minimum at the current feerate. push_msat comes on top. At most 16,777,215 sat (2^24 - 1).`,
 	"webui": webUIDetails,
+	"sendcustommessage": `Custom messages are BOLT 1 messages of types the BOLTs leave free (32768-65535): an odd type is one
+the peer may ignore, an even one it must understand or it disconnects. The payload is at most 65,533
+bytes. The message is queued on the peer's connection; nothing says the peer read it. The node answers
+the ping-app echo: type 32769 comes back as type 32771 with the same payload (see "events").`,
 	"closechannel": `closing_txid is our commitment transaction's id for --force, or the cooperative closing
 transaction's once the peers agreed on its fee (the node waits up to 10 s for that; without it if
 later: listbalances and the channel_closed event follow the close).`,
@@ -378,6 +385,18 @@ func parseUint(name, s string, max uint64) (uint64, error) {
 		return 0, fmt.Errorf("%s must be a whole number from 0 to %d, not %q", name, max, s)
 	}
 	return v, nil
+}
+
+func buildSendCustomMessage(args []string, _ cliFlags) (string, any, error) {
+	t, err := parseUint("type", args[1], math.MaxUint16)
+	if err != nil || t < MinCustomMessageType {
+		return "", nil, fmt.Errorf("type must be a whole number from %d to 65535, not %q", MinCustomMessageType, args[1])
+	}
+	p := SendCustomMessageParams{Peer: args[0], Type: uint16(t)}
+	if len(args) == 3 {
+		p.Data = args[2]
+	}
+	return MethodSendCustomMessage, p, nil
 }
 
 func buildConnect(args []string, _ cliFlags) (string, any, error) {

@@ -94,6 +94,10 @@ func TestCLICommands(t *testing.T) {
 		{[]string{"queryroutes", "--final_cltv_delta=18", node, "5000", "--fee_limit_sat", "0", "-max_paths=3"},
 			MethodQueryRoutes, QueryRoutesParams{NodeID: node, AmountSat: 5000, FinalCLTVDelta: 18, FeeLimitSat: new(uint64),
 				MaxPaths: 3}, fakeRoutes},
+		{[]string{"sendcustommessage", node, "32769", "c0ffee"}, MethodSendCustomMessage,
+			SendCustomMessageParams{Peer: node, Type: 32769, Data: "c0ffee"}, &SendCustomMessageResult{}},
+		{[]string{"sendcustommessage", node, "65535"}, MethodSendCustomMessage,
+			SendCustomMessageParams{Peer: node, Type: 65535}, &SendCustomMessageResult{}},
 		{[]string{"stop"}, MethodStop, nil, struct{}{}},
 	}
 	for _, tc := range cases {
@@ -213,6 +217,11 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"updatechanpolicy", "--time_lock_delta=65536"},
 		{"updatechanpolicy", "--base_fee_msat=4294967296"},
 		{"updatechanpolicy", "--fee_rate_ppm=1.5"},
+		{"sendcustommessage", node},
+		{"sendcustommessage", node, "32767", "00"},
+		{"sendcustommessage", node, "65536", "00"},
+		{"sendcustommessage", node, "x", "00"},
+		{"sendcustommessage", node, "32769", "00", "more"},
 		{"stop", "now"},
 		{"events", "x"},
 		{"help", "nosuchcommand"},
@@ -237,7 +246,7 @@ func TestCLIHelp(t *testing.T) {
 	}
 	want := []string{"getinfo", "connect", "listpeers", "newaddress", "walletbalance", "listbalances", "openchannel",
 		"listchannels", "closechannel", "invoice", "decodeinvoice", "payinvoice", "keysend", "listpayments", "sendpayment",
-		"listinvoices", "describegraph", "getnodeinfo", "queryroutes", "forwardinghistory", "updatechanpolicy", "stop", "events", "webui", "help"}
+		"listinvoices", "describegraph", "getnodeinfo", "queryroutes", "forwardinghistory", "updatechanpolicy", "sendcustommessage", "stop", "events", "webui", "help"}
 	var names []string
 	for _, c := range Commands() {
 		names = append(names, c.Name)
