@@ -259,7 +259,8 @@ func (g *gossipGate) BroadcastAnnouncement(msg lnwire.Message) error {
 // behind the message proxy (service_custom.go), and route (the gossip gate, or nil).
 func (n *Node) peerHandlers(route peermanager.RoutingMessageHandler) peermanager.MessageHandler {
 	n.msgProxy = newMsgProxy(n.cfg, n.hub, n.log.With("component", "proxy"))
-	return peermanager.MessageHandler{Chan: n.msgProxy.px.Channel(n.cm), Custom: n.msgProxy.custom, Route: route}
+	return peermanager.MessageHandler{Chan: peerEvents{ChannelMessageHandler: n.msgProxy.px.Channel(n.cm), hub: n.hub},
+		Custom: n.msgProxy.custom, Route: route}
 }
 
 // rpcComponent is the control API: a nodeapi.Server on -rpclisten (loopback) and the cookie file it
