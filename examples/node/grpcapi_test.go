@@ -28,6 +28,7 @@ import (
 	"github.com/lnkit/lnkit/examples/node/grpcapi"
 	"github.com/lnkit/lnkit/examples/node/lnkitrpc"
 	"github.com/lnkit/lnkit/examples/nodeapi"
+	"github.com/lnkit/lnkit/router"
 )
 
 // TestGRPCCoversEveryMethod: the generated service descriptor has a unary rpc for every JSON-RPC
@@ -299,7 +300,7 @@ func TestGRPCMatchesJSONRPC(t *testing.T) {
 	idA, idB := nodeIDHex(a.nodeID), nodeIDHex(b.nodeID)
 
 	compareNodeMethods(t, pa, idB, b.listenAddr())
-	compareGraphMethods(t, pa, idB)
+	compareGraphMethods(t, pa, a, idB)
 	comparePayments(t, pa, pb, idB)
 	compareChannelMethods(t, pa, idA, idB, btcd)
 	compareInvalidParams(t, pa, idB)
@@ -376,13 +377,32 @@ func compareNodeMethods(t *testing.T, p *apiPair, idB, addrB string) {
 	})
 }
 
-// compareGraphMethods: describegraph, getnodeinfo (the pair's channel is private: b may be unknown,
-// then both APIs give the same error), queryroutes.
-func compareGraphMethods(t *testing.T, p *apiPair, idB string) {
+// compareGraphMethods: describegraph and getnodeinfo over a graph of three nodes added to n's (two
+// channels, one policy disabled, one missing, one node unannounced), getnodeinfo of b (the pair's
+// channel is private: b is unknown, and both APIs give the same error), queryroutes.
+func compareGraphMethods(t *testing.T, p *apiPair, n *Node, idB string) {
 	g := p.grpc
-	p.same(t, nodeapi.MethodDescribeGraph, nil, func(ctx context.Context) (proto.Message, error) {
+	ids := [3][33]byte{testID(1), testID(2), testID(3)}
+	now := uint32(time.Now().Unix())
+	addChannel(t, n.routing.graph, testChannel{scid: scid(700, 3, 1), a: ids[0], b: ids[1], capSat: 1_000_000,
+		aPol: policy(1000, 100, 80, now), bPol: &router.ChannelPolicy{Timestamp: now, Disabled: true,
+			FeeProportionalMillionths: 2500, CLTVExpiryDelta: 40, HTLCMinimumMsat: 1, HTLCMaximumMsat: 1_000_000_000}})
+	addChannel(t, n.routing.graph, testChannel{scid: scid(600, 1, 0), a: ids[1], b: ids[2], capSat: 1_500_000,
+		aPol: policy(0, 1, 18, now)})
+	announceNode(t, n.routing.graph, ids[0], "alice", now)
+	announceNode(t, n.routing.graph, ids[1], "bob", now)
+
+	graph := p.same(t, nodeapi.MethodDescribeGraph, nil, func(ctx context.Context) (proto.Message, error) {
 		return g.DescribeGraph(ctx, &lnkitrpc.DescribeGraphRequest{})
-	})
+	}).(map[string]any)
+	require.Len(t, graph["nodes"], 3)
+	require.Len(t, graph["channels"], 2)
+	for _, id := range []string{hex.EncodeToString(ids[1][:]), hex.EncodeToString(ids[2][:])} {
+		info := p.same(t, nodeapi.MethodGetNodeInfo, nodeapi.GetNodeInfoParams{NodeID: id}, func(ctx context.Context) (proto.Message, error) {
+			return g.GetNodeInfo(ctx, &lnkitrpc.GetNodeInfoRequest{NodeId: id})
+		}).(map[string]any)
+		require.NotEmpty(t, info["channels"], "%v", info)
+	}
 	p.same(t, nodeapi.MethodGetNodeInfo, nodeapi.GetNodeInfoParams{NodeID: idB}, func(ctx context.Context) (proto.Message, error) {
 		return g.GetNodeInfo(ctx, &lnkitrpc.GetNodeInfoRequest{NodeId: idB})
 	})
