@@ -715,3 +715,39 @@ func checkGRPCAuth(t *testing.T, p *apiPair) {
 	}
 	require.Equal(t, codes.Unauthenticated, status.Code(err), "%v", err)
 }
+
+// TestGRPCStopsAndStartsWithControlAPI: the gRPC API runs with the control API: stopping the rpc
+// component closes it (calls fail Unavailable, the event stream ends), starting it again serves on
+// the same address with the new cookie (the old token refused).
+func TestGRPCStopsAndStartsWithControlAPI(t *testing.T) {
+	btcd := newFakeBtcd(t)
+	n := startTestNode(t, testNodeConfig(t, btcd, "-grpclisten", "127.0.0.1:0"), nil)
+	p := dialAPIs(t, n)
+	ctx := context.Background()
+	_, err := p.grpc.GetInfo(ctx, &lnkitrpc.GetInfoRequest{})
+	require.NoError(t, err)
+	stream, err := p.grpc.SubscribeEvents(ctx, &lnkitrpc.SubscribeEventsRequest{})
+	require.NoError(t, err)
+	_, err = stream.Header()
+	require.NoError(t, err)
+
+	require.NoError(t, n.sup.Stop(ctx, compRPC))
+	_, err = stream.Recv()
+	require.Error(t, err, "the event stream ends")
+	_, err = p.grpc.GetInfo(ctx, &lnkitrpc.GetInfoRequest{})
+	require.Equal(t, codes.Unavailable, status.Code(err), "%v", err)
+
+	require.NoError(t, n.sup.Start(ctx, compRPC))
+	require.Equal(t, p.gaddr, grpcAddrOf(n), "the same address")
+	// The old connection redials after a backoff: then the old cookie is refused.
+	require.Eventually(t, func() bool {
+		_, err = p.grpc.GetInfo(ctx, &lnkitrpc.GetInfoRequest{})
+		return status.Code(err) != codes.Unavailable
+	}, 20*time.Second, 50*time.Millisecond)
+	require.Equal(t, codes.Unauthenticated, status.Code(err), "the old cookie is refused: %v", err)
+	fresh := dialAPIs(t, n)
+	require.NotEqual(t, p.token, fresh.token)
+	info, err := fresh.grpc.GetInfo(ctx, &lnkitrpc.GetInfoRequest{})
+	require.NoError(t, err)
+	require.Equal(t, nodeIDHex(n.nodeID), info.GetNodeId())
+}
