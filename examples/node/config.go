@@ -45,10 +45,10 @@ type Config struct {
 
 	Listen    string
 	RPCListen string
+	FeeURL    string
+	LogLevel  string
 	// GRPCListen is the gRPC control API's address (grpcapi), loopback only; "" or "off": none.
 	GRPCListen string
-	FeeURL     string
-	LogLevel   string
 
 	// Host timers (the library only counts the ticks it is given).
 	PeerTick    time.Duration
