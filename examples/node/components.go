@@ -273,6 +273,7 @@ type rpcComponent struct {
 
 	api  *nodeapi.Server
 	done chan struct{}
+	grpc *grpcServer // the gRPC API (-grpclisten), nil when off
 }
 
 func (c *rpcComponent) Name() string { return compRPC }
@@ -294,7 +295,13 @@ func (c *rpcComponent) Start(context.Context) error {
 		return fmt.Errorf("control API: %w", err)
 	}
 	c.addr = ln.Addr().String()
-	c.api = nodeapi.NewServer(&service{n: n, stop: n.requestStop}, token, n.log.With("component", "rpc"),
+	svc := &service{n: n, stop: n.requestStop}
+	if c.grpc, err = startGRPC(n, c.grpcAddr(), svc, token); err != nil {
+		ln.Close()
+		_ = os.Remove(c.cookiePath())
+		return err
+	}
+	c.api = nodeapi.NewServer(svc, token, n.log.With("component", "rpc"),
 		nodeapi.WithWebUI(webui.Handler())) // the web page (lnkit-node webui prints its login URL)
 	c.done = make(chan struct{})
 	go func() {
@@ -312,7 +319,7 @@ func (c *rpcComponent) Start(context.Context) error {
 func (c *rpcComponent) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	err := c.api.Shutdown(ctx)
+	err := errors.Join(c.api.Shutdown(ctx), c.grpc.stop(ctx))
 	<-c.done
 	c.n.rpcAddr.Store(nil)
 	_ = os.Remove(c.cookiePath())

@@ -47,6 +47,8 @@ type Config struct {
 	RPCListen string
 	FeeURL    string
 	LogLevel  string
+	// GRPCListen is the gRPC control API's address (grpcapi), loopback only; "" or "off": none.
+	GRPCListen string
 
 	// Host timers (the library only counts the ticks it is given).
 	PeerTick    time.Duration
@@ -158,6 +160,7 @@ func newFlagSet(cfg *Config) *flag.FlagSet {
 	fs.DurationVar(&cfg.LeasePoll, "lease.poll", defaultLeasePoll, "with -store postgres: how often a standby checks the lease")
 	fs.StringVar(&cfg.Listen, "listen", "", "Lightning p2p listen address (default 0.0.0.0:9735 on mainnet/regtest); \"off\" to not listen")
 	fs.StringVar(&cfg.RPCListen, "rpclisten", "", "control API address, loopback only (default 127.0.0.1:9835); \"off\" for none")
+	fs.StringVar(&cfg.GRPCListen, "grpclisten", "off", "gRPC control API address, loopback only (e.g. 127.0.0.1:10019; same cookie); \"off\" for none")
 	fs.StringVar(&cfg.Signer, "signer", "", "a remote signer's host:port (examples/signer): the node holds no private key and asks it for every signature")
 	fs.StringVar(&cfg.SignerPubKey, "signer-pubkey", "", "the remote signer's link public key (hex, 33 bytes), as lnkit-signer prints it; required with -signer")
 	fs.BoolVar(&cfg.RequireApproval, "require-approval", false, "with -signer: refuse payinvoice and keysend without the user's approval (for a signer started with -client-key)")
@@ -231,6 +234,9 @@ func parseConfig(args []string) (*Config, []string, error) {
 	}
 	if cfg.RPCListen == "" {
 		cfg.RPCListen = fmt.Sprintf("127.0.0.1:%d", rpc)
+	}
+	if err := checkGRPCListen(cfg); err != nil {
+		return nil, nil, err
 	}
 	if cfg.BtcdRPCHost == "" {
 		cfg.BtcdRPCHost = defaultBtcdRPC(cfg.Network)

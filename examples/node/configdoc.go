@@ -29,9 +29,9 @@ var configSections = []configSection{
 		[]string{"store", "postgres.dsn", "postgres.timeout", "lease.duration", "lease.renew", "lease.poll"}},
 	{"Remote signer", "With -signer the node holds no private key (examples/signer, README.md \"A remote signer\").",
 		[]string{"signer", "signer-pubkey", "require-approval"}},
-	{"Listening", "The Lightning port (BOLT 8) and the loopback control API (JSON-RPC and the web page, " +
+	{"Listening", "The Lightning port (BOLT 8) and the loopback control APIs (JSON-RPC with the web page, and gRPC; " +
 		"authenticated by <datadir>/.cookie).",
-		[]string{"listen", "rpclisten"}},
+		[]string{"listen", "rpclisten", "grpclisten"}},
 	{"Peer messages", "Every peer's channel and custom messages pass through examples/proxy: a per-peer rate " +
 		"limit, and the ping-app echo over custom messages (README.md, \"Custom messages and the message proxy\").",
 		[]string{"peer-msg-rate", "peer-msg-burst", "custom-echo"}},
