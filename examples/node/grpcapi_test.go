@@ -370,7 +370,7 @@ func compareNodeMethods(t *testing.T, p *apiPair, idB, addrB string) {
 		require.NoError(t, err)
 	}
 	require.NotEqual(t, j["address"], gr["address"])
-	// The node's side of custom messages may be a placeholder: whatever it answers, both APIs agree.
+	// A custom message to the peer: both APIs queue it (TestGRPCCustomMessages follows it to the peer).
 	cm := nodeapi.SendCustomMessageParams{Peer: idB, Type: 32769, Data: "0102"}
 	p.same(t, nodeapi.MethodSendCustomMessage, cm, func(ctx context.Context) (proto.Message, error) {
 		return g.SendCustomMessage(ctx, &lnkitrpc.SendCustomMessageRequest{Peer: idB, Type: 32769, Data: "0102"})
@@ -750,4 +750,36 @@ func TestGRPCStopsAndStartsWithControlAPI(t *testing.T) {
 	info, err := fresh.grpc.GetInfo(ctx, &lnkitrpc.GetInfoRequest{})
 	require.NoError(t, err)
 	require.Equal(t, nodeIDHex(n.nodeID), info.GetNodeId())
+}
+
+// Custom messages over gRPC: SendCustomMessage over gRPC reaches the peer, whose gRPC and SSE event
+// streams both carry the custom_message (type and payload), and the echo's reply reaches the sender's.
+func TestGRPCCustomMessages(t *testing.T) {
+	btcd := newFakeBtcd(t)
+	a, b := connectedPair(t, btcd, "-grpclisten", "127.0.0.1:0")
+	pa, pb := dialAPIs(t, a), dialAPIs(t, b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	la, lb := subscribeBoth(t, ctx, pa), subscribeBoth(t, ctx, pb)
+	idA, idB := nodeIDHex(a.nodeID), nodeIDHex(b.nodeID)
+	_, err := pa.grpc.SendCustomMessage(ctx, &lnkitrpc.SendCustomMessageRequest{Peer: idB, Type: 32769, Data: "c0ffee"})
+	require.NoError(t, err)
+	custom := func(l *eventLog, from, typ string) func() bool {
+		return func() bool {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			want := map[string]any{"type": "custom_message", "node_id": from, "msg_type": typ, "data": "c0ffee"}
+			in := func(evs []any) bool {
+				for _, e := range evs {
+					if equalJSON(want, e) {
+						return true
+					}
+				}
+				return false
+			}
+			return in(l.sse) && in(l.grpcs)
+		}
+	}
+	require.Eventually(t, custom(lb, idA, "32769"), 10*time.Second, 10*time.Millisecond, "b's streams carry the request")
+	require.Eventually(t, custom(la, idB, "32771"), 10*time.Second, 10*time.Millisecond, "a's streams carry the echo")
 }
