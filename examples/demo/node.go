@@ -21,7 +21,7 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/examples/internal/lnsocket"
+	"github.com/lnkit/lnkit/host/lnsocket"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"

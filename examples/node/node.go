@@ -23,7 +23,7 @@ import (
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/examples/internal/lnsocket"
+	"github.com/lnkit/lnkit/host/lnsocket"
 	"github.com/lnkit/lnkit/examples/node/btcdchain"
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/examples/nodeapi"

@@ -14,7 +14,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/lnkit/lnkit/examples/internal/lnsocket"
+	"github.com/lnkit/lnkit/host/lnsocket"
 )
 
 // errPeersStopped: a connection was offered while the peer listener is stopped.
