@@ -63,11 +63,11 @@ func (s *fakeSource) TimerTickOccurred()                        { s.ticks.Add(1)
 
 // fakePeers is a fake PeerManager that records whether the manager was durable each time it pulled.
 type fakePeers struct {
-	cm         *fakeSource
-	ticks      atomic.Int64
-	processed  atomic.Int64
-	sawDirty   atomic.Int64 // ProcessEvents calls made while the manager had unpersisted changes
-	onProcess  func()       // optional, called by ProcessEvents
+	cm        *fakeSource
+	ticks     atomic.Int64
+	processed atomic.Int64
+	sawDirty  atomic.Int64 // ProcessEvents calls made while the manager had unpersisted changes
+	onProcess func()       // optional, called by ProcessEvents
 }
 
 func (p *fakePeers) ProcessEvents() {

@@ -84,10 +84,10 @@ func TestPersistBeforeProcessEvents(t *testing.T) {
 // pipeHost is the PeerManager side of an lnsocket connection, for the BeforeWrite tests.
 type pipeHost struct{}
 
-func (pipeHost) ReadEvent(peermanager.SocketDescriptor, []byte) (bool, error)         { return false, nil }
-func (pipeHost) WriteBufferSpaceAvail(peermanager.SocketDescriptor) error             { return nil }
-func (pipeHost) SocketDisconnected(peermanager.SocketDescriptor)                      {}
-func (pipeHost) ProcessEvents()                                                       {}
+func (pipeHost) ReadEvent(peermanager.SocketDescriptor, []byte) (bool, error) { return false, nil }
+func (pipeHost) WriteBufferSpaceAvail(peermanager.SocketDescriptor) error     { return nil }
+func (pipeHost) SocketDisconnected(peermanager.SocketDescriptor)              {}
+func (pipeHost) ProcessEvents()                                               {}
 func (pipeHost) NewOutboundConnection(*btcec.PublicKey, peermanager.SocketDescriptor) ([]byte, error) {
 	return nil, nil
 }
