@@ -16,9 +16,10 @@ var ErrNoNodeID = errors.New("lnsocket: the peer's node id is needed to connect"
 // Connect dials addr ("host:port") over TCP within opts.DialTimeout (and ctx), registers the
 // connection with pm as outbound to theirNodeID (act one of the handshake queued) and starts its two
 // goroutines. It returns once the socket is registered; the handshake and init follow
-// (PeerManager.GetPeerNodeIDs lists the peer once they are done). Errors: ErrNoNodeID; the dial's
-// (wrapped, so errors.Is finds context.DeadlineExceeded and the like); the PeerManager's refusal
-// (the socket is then closed).
+// (PeerManager.GetPeerNodeIDs lists the peer once they are done). Errors: ErrNoNodeID; the dialer's,
+// as it returned it (a *net.OpError naming the address, in which errors.Is finds
+// context.DeadlineExceeded and the like); the PeerManager's refusal, wrapped (the socket is then
+// closed).
 func Connect(ctx context.Context, pm Registrar, theirNodeID *btcec.PublicKey, addr string, opts Options) (*Conn, error) {
 	if theirNodeID == nil {
 		return nil, ErrNoNodeID
@@ -28,7 +29,7 @@ func Connect(ctx context.Context, pm Registrar, theirNodeID *btcec.PublicKey, ad
 	defer cancel()
 	nc, err := opts.Dialer.DialContext(dctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("lnsocket: dialing %s: %w", addr, err)
+		return nil, err
 	}
 	c, err := Register(pm, nc, theirNodeID, opts)
 	if err != nil {
