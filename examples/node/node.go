@@ -373,7 +373,8 @@ func (n *Node) eventLoop(stop <-chan struct{}) {
 	n.proc.Store(p)
 	<-stop
 	if err := p.Stop(); err != nil {
-		n.log.Error("stopping the event loop", "err", err)
+		// The component's Stop persists once more and reports its own error.
+		n.log.Warn("the event loop's final persist failed", "err", err)
 	}
 }
 

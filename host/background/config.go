@@ -80,7 +80,8 @@ type Config struct {
 	// BeforePass, if set, runs at the start of every pass (a host with a remote signer tells the
 	// manager there that the signer answered).
 	BeforePass func()
-	// Wake, if set, is a channel of the host's own that wakes the Processor as Processor.Wake does.
+	// Wake, if set, is a channel of the host's own that wakes the Processor as Processor.Wake does
+	// (once closed, it is no longer watched).
 	Wake <-chan struct{}
 	// Logger receives the errors of the passes (default: discarded).
 	Logger *slog.Logger

@@ -38,7 +38,8 @@ func (p *Processor) Wake() {
 }
 
 // Stop ends the goroutine, waits for it (a pass under way finishes first) and persists the manager
-// once more, forced. It returns that persist's error (wrapped); later calls return the same.
+// once more, forced. It returns that persist's error (wrapped); later calls return the same. Do not
+// call it from the EventHandler, BeforePass or a Job: they run on the goroutine it waits for.
 func (p *Processor) Stop() error {
 	p.stopOnce.Do(func() {
 		close(p.stop)
@@ -129,6 +130,7 @@ func (p *Processor) run() {
 	defer mgrTick.Stop()
 	jobs := newJobTimer(c.Jobs, time.Now())
 	defer jobs.stop()
+	hostWake := c.Wake
 	_ = p.pass()
 	for {
 		var mgrSignal, monSignal <-chan struct{}
@@ -143,7 +145,10 @@ func (p *Processor) run() {
 			return
 		case <-safety.C:
 		case <-p.wake:
-		case <-c.Wake:
+		case _, ok := <-hostWake:
+			if !ok {
+				hostWake = nil // closed: it wakes nothing more
+			}
 		case <-mgrSignal:
 		case <-monSignal:
 		case <-peerTick.C:

@@ -73,8 +73,8 @@ func newStack(name string, chain *testchain.Chain, dir string) (*stack, error) {
 	chain.RegisterListener(chainMon)
 	s.proc = background.Start(background.Config{
 		ChannelManager: cm, ChainMonitor: chainMon, PeerManager: pm, EventHandler: s.handle,
-		Persister:        &background.FilePersister{Manager: cm, Path: s.mgrFile},
-		PeerTickInterval: 100 * time.Millisecond, ManagerTickInterval: time.Second,
+		Persister: &background.FilePersister{Manager: cm, Path: s.mgrFile},
+		// The default intervals: the PeerManager's pong deadline is one tick.
 	})
 	return s, nil
 }
@@ -246,7 +246,7 @@ func openChannel(chain *testchain.Chain, alice, bob *stack, valueSat int64) (lnw
 		_, ok2 := bob.pendingChannel()
 		return ok && ok2
 	}); err != nil {
-		return id, errors.Join(err, alice.problem(), bob.problem())
+		return id, errors.Join(err, alice.problem(), bob.problem(), fmt.Errorf("alice: %s; bob: %s", alice.diag(), bob.diag()))
 	}
 	if err := waitUntil("the funding transaction", func() bool { return chain.InMempool(pend.FundingTxo.Hash) }); err != nil {
 		return id, err
@@ -281,4 +281,15 @@ var _ chaininterface.FeeEstimator = (*testchain.Chain)(nil)
 func fileBytes(path string) []byte {
 	b, _ := os.ReadFile(path)
 	return b
+}
+
+// diag describes the node's channels and peers, for a failure's message.
+func (s *stack) diag() string {
+	out := fmt.Sprintf("peers %d;", len(s.pm.GetPeerNodeIDs()))
+	for _, d := range s.cm.ListChannels() {
+		out += fmt.Sprintf(" channel %s ready=%v usable=%v funding=%v;", d.ChannelID, d.IsChannelReady, d.IsUsable, d.FundingTxo)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return out + fmt.Sprintf(" pending %d ready %d", len(s.pending), len(s.ready))
 }

@@ -42,8 +42,9 @@ func newTestPeer(t *testing.T, name string) *testPeer {
 	km := keys.NewKeysManager(sha256.Sum256([]byte("lnsocket test "+name)), 1, 0)
 	p := &testPeer{id: km.GetNodeID()}
 	p.pm = peermanager.New(peermanager.MessageHandler{}, km, km, peermanager.Config{
-		ChainHashes:       []chainhash.Hash{*chaincfg.RegressionNetParams.GenesisHash},
-		PingIntervalTicks: 1}, nil)
+		ChainHashes: []chainhash.Hash{*chaincfg.RegressionNetParams.GenesisHash},
+		// A ping at the first idle tick; a late pong (a loaded machine) never disconnects.
+		PingIntervalTicks: 1, PongTimeoutTicks: 1000, MaxPongWaitTicks: 1000}, nil)
 	t.Cleanup(func() {
 		p.mu.Lock()
 		conns := p.conns
