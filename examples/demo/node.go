@@ -370,6 +370,7 @@ func (n *node) serve(ln net.Listener) {
 				return lnsocket.SetupInbound(n.pm, nc, o)
 			})
 			if err != nil {
+				_ = nc.Close() // already closed if the PeerManager refused it
 				n.log.Warn("inbound connection refused", "err", err)
 			}
 		}

@@ -176,6 +176,7 @@ func (n *Node) acceptLoop(run *peerRun) {
 				return lnsocket.SetupInbound(n.pm, &gatedConn{Conn: nc, n: n}, opts)
 			})
 		if err != nil {
+			_ = nc.Close() // already closed if the PeerManager refused it
 			n.log.Warn("inbound connection refused", "err", err)
 		}
 	}
