@@ -51,8 +51,8 @@ func (p *Processor) Stop() error {
 
 // RunPass runs one pass now, on the caller's goroutine (after any pass under way), also after Stop (a
 // host drains once more before it shuts down): when it returns, every event queued before the call
-// was handled and what it produced was persisted and handed to the PeerManager. Errors: the
-// persist's (wrapped; ProcessEvents was not called if the first persist failed).
+// was handed to the handler, and what it produced was persisted and handed to the PeerManager.
+// Errors: the persist's (wrapped; ProcessEvents was not called if the first persist failed).
 func (p *Processor) RunPass() error {
 	return p.pass()
 }
