@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -21,7 +22,8 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/examples/internal/lnsocket"
+	"github.com/lnkit/lnkit/host/background"
+	"github.com/lnkit/lnkit/host/lnsocket"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -73,7 +75,8 @@ func (b *paymentBook) add(p *payment) {
 }
 
 // node is one full lnkit stack with its host glue: keys, persister, chain monitor, channel manager,
-// peer manager, the sockets and the goroutine that processes events and drives the timers.
+// peer manager, the sockets (host/lnsocket) and the background.Processor that processes events,
+// persists the manager (before any byte that depends on it leaves) and drives the timers.
 type node struct {
 	name      string
 	km        *keys.KeysManager
@@ -98,10 +101,9 @@ type node struct {
 	destinationScript []byte
 
 	stats  lnsocket.Stats
-	wakeCh chan struct{}
-	syncCh chan chan struct{}
+	proc   *background.Processor
 	stopCh chan struct{}
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // the sockets' goroutines, the listener's and the redials
 
 	mu         sync.Mutex
 	stopping   bool
@@ -168,14 +170,23 @@ func newNode(name string, chain *testchain.Chain, dir string, cfg config.UserCon
 		name: name, km: km, id: km.GetNodeID(), chain: chain, wallet: testchain.NewWallet(chain, walletKey),
 		persister: persister, chainMon: chainMon, cm: cm, pm: pm, router: rt, cfg: cfg, log: log, progress: prog,
 		book: book, opts: o, shutdownScript: shutdown, destinationScript: dest,
-		wakeCh: make(chan struct{}, 1), syncCh: make(chan chan struct{}), stopCh: make(chan struct{}), conns: map[*lnsocket.Conn]struct{}{},
+		stopCh: make(chan struct{}), conns: map[*lnsocket.Conn]struct{}{},
 		eventCount: map[string]int{},
 	}
 	// Both the channel manager and the chain monitor must see every block.
 	chain.RegisterListener(cm)
 	chain.RegisterListener(chainMon)
-	n.wg.Add(1)
-	go n.loop()
+	n.proc = background.Start(background.Config{
+		ChannelManager: cm, ChainMonitor: chainMon, PeerManager: pm, EventHandler: n.handleEvent,
+		// The manager's snapshot is written before any byte that depends on it leaves.
+		Persister:        &background.FilePersister{Manager: cm, Path: filepath.Join(dir, name+"-manager.bin")},
+		PeerTickInterval: o.Tick * time.Duration(o.PeerTimerEvery), ManagerTickInterval: o.Tick * time.Duration(o.ManagerTimerEvery),
+		SafetyInterval: o.Tick,
+		// The scorer's knowledge decays with the host's time.
+		Jobs: []background.Job{{Name: "scorer decay", Interval: o.Tick * time.Duration(o.ManagerTimerEvery),
+			Run: func() { rt.TimerTick(time.Duration(time.Now().UnixNano())) }}},
+		Logger: log.With("component", "background"),
+	})
 	return n, nil
 }
 
@@ -184,66 +195,15 @@ func sha256Bytes(s string) []byte {
 	return h[:]
 }
 
-// wake asks the node's loop to process events now rather than at the next tick.
-func (n *node) wake() {
-	select {
-	case n.wakeCh <- struct{}{}:
-	default:
-	}
-}
+// wake asks the node's Processor to process events now rather than at the next tick.
+func (n *node) wake() { n.proc.Wake() }
 
-// loop is the node's host loop: on every tick (or wake-up) it hands pending events to the handler and
-// lets the PeerManager send what they produced; every few ticks it drives the components' timers.
-func (n *node) loop() {
-	defer n.wg.Done()
-	t := time.NewTicker(n.opts.Tick)
-	defer t.Stop()
-	var ticks int
-	for {
-		select {
-		case <-n.stopCh:
-			return
-		case <-t.C:
-			ticks++
-			if ticks%n.opts.PeerTimerEvery == 0 {
-				n.pm.TimerTickOccurred()
-			}
-			if ticks%n.opts.ManagerTimerEvery == 0 {
-				n.cm.TimerTickOccurred()
-				// The scorer's knowledge decays with the host's time.
-				n.router.TimerTick(time.Duration(time.Now().UnixNano()))
-			}
-		case <-n.wakeCh:
-		case ack := <-n.syncCh:
-			n.processEvents()
-			close(ack)
-			continue
-		}
-		n.processEvents()
-	}
-}
-
-// sync waits until the loop has processed every event queued before the call.
+// sync returns once every event queued before the call was handled and what it produced was
+// persisted and handed to the PeerManager.
 func (n *node) sync() {
-	ack := make(chan struct{})
-	select {
-	case n.syncCh <- ack:
-		<-ack
-	case <-n.stopCh:
+	if err := n.proc.RunPass(); err != nil {
+		n.problem(err)
 	}
-}
-
-// processEvents drains both components' event queues, then flushes the messages they caused.
-func (n *node) processEvents() {
-	// A handler error would leave the event queued and retried; the handler records problems instead
-	// and never fails, so nothing is retried forever.
-	if err := n.cm.ProcessPendingEvents(n.handleEvent); err != nil {
-		n.problem(fmt.Errorf("channel manager events: %w", err))
-	}
-	if err := n.chainMon.ProcessPendingEvents(n.handleEvent); err != nil {
-		n.problem(fmt.Errorf("chain monitor events: %w", err))
-	}
-	n.pm.ProcessEvents()
 }
 
 // problem records something that makes the demo fail.
@@ -406,7 +366,11 @@ func (n *node) serve(ln net.Listener) {
 				}
 				return
 			}
-			if err := n.addConn(nc, nil, ""); err != nil {
+			err = n.addConn(nil, "", func(o lnsocket.Options) (*lnsocket.Conn, error) {
+				return lnsocket.SetupInbound(n.pm, nc, o)
+			})
+			if err != nil {
+				_ = nc.Close() // already closed if the PeerManager refused it
 				n.log.Warn("inbound connection refused", "err", err)
 			}
 		}
@@ -415,38 +379,37 @@ func (n *node) serve(ln net.Listener) {
 
 // dial opens an outbound connection to the node id at addr.
 func (n *node) dial(addr string, id *btcec.PublicKey) error {
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	return n.addConn(nc, id, addr)
+	return n.addConn(id, addr, func(o lnsocket.Options) (*lnsocket.Conn, error) {
+		o.DialTimeout = 5 * time.Second
+		return lnsocket.Connect(context.Background(), n.pm, id, addr, o)
+	})
 }
 
-// addConn registers a connection with the PeerManager and starts its goroutines. For an outbound
-// connection (theirID set) act one of the handshake is written first, and addr is redialled if the
-// connection drops while the node runs.
-func (n *node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) error {
+// addConn opens a connection with open (lnsocket.Connect or SetupInbound) and tracks it: an outbound
+// one (theirID set) is redialled at addr if it drops while the node runs. Every connection persists
+// the manager before its bytes leave (the Processor's BeforeWrite).
+func (n *node) addConn(theirID *btcec.PublicKey, addr string, open func(lnsocket.Options) (*lnsocket.Conn, error)) error {
 	n.mu.Lock()
 	if n.stopping {
 		n.mu.Unlock()
-		_ = nc.Close()
 		return errors.New("node is stopping")
 	}
+	n.wg.Add(1) // the watcher below, added before stop waits
 	n.mu.Unlock()
-	pc, err := lnsocket.Register(n.pm, nc, theirID, n.opts.SocketBufferBytes, n.opts.WriteTimeout, &n.stats, n.log, n.wake)
+	pc, err := open(lnsocket.Options{MaxBuffer: n.opts.SocketBufferBytes, WriteTimeout: n.opts.WriteTimeout,
+		Stats: &n.stats, Logger: n.log, AfterRead: n.wake, BeforeWrite: n.proc.BeforeWrite, WaitGroup: &n.wg})
 	if err != nil {
+		n.wg.Done()
 		return err
 	}
 	n.mu.Lock()
 	if n.stopping {
 		n.mu.Unlock()
-		n.pm.SocketDisconnected(pc)
-		_ = nc.Close()
+		pc.Close() // its reader tells the PeerManager
+		n.wg.Done()
 		return errors.New("node is stopping")
 	}
 	n.conns[pc] = struct{}{}
-	pc.Start(&n.wg)
-	n.wg.Add(1)
 	n.mu.Unlock()
 	go func() {
 		defer n.wg.Done()
@@ -598,6 +561,9 @@ func (n *node) stop() {
 		c.Close()
 	}
 	n.wg.Wait()
+	if err := n.proc.Stop(); err != nil {
+		n.problem(fmt.Errorf("stopping: %w", err))
+	}
 	if err := n.persister.Close(); err != nil {
 		n.log.Warn("closing persister", "err", err)
 	}

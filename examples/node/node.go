@@ -23,10 +23,11 @@ import (
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/examples/internal/lnsocket"
 	"github.com/lnkit/lnkit/examples/node/btcdchain"
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/examples/nodeapi"
+	"github.com/lnkit/lnkit/host/background"
+	"github.com/lnkit/lnkit/host/lnsocket"
 	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
@@ -40,9 +41,10 @@ const version = "lnkit-node 0.1"
 // Its parts are components (lifecycle.go, components.go) run by a supervisor: the store (the state),
 // the event stream, the chain follower, the event loop, the gossip sync, the peer listener and the
 // control API, started in that order and stopped in reverse; each can be stopped and started again
-// while the others run. Goroutines: one event loop (events, timers, persistence; fee bumping runs there,
-// in the chain monitor's event handler), the chain poller, fee refresher and monitor archiver, the
-// gossip timer and graph saver, the p2p listener, two per connection (lnsocket) and the control API.
+// while the others run. Goroutines: one event loop (host/background's Processor: events, timers,
+// persistence; fee bumping runs there, in the chain monitor's event handler), the chain poller, fee
+// refresher and monitor archiver, the gossip timer and graph saver, the p2p listener, two per
+// connection (host/lnsocket) and the control API.
 type Node struct {
 	cfg    *Config
 	net    *chaincfg.Params
@@ -91,7 +93,9 @@ type Node struct {
 	persistMu     sync.Mutex // serialises writes of the channel manager and the chain tip
 	persistFailed bool       // the last write of the manager failed: the next one is made whatever it says
 
-	wakeCh  chan struct{}
+	// proc is the event loop's background.Processor while it runs (and the last one after).
+	proc    atomic.Pointer[background.Processor]
+	wakeCh  chan struct{}          // wakes the event loop (its Processor's Config.Wake)
 	stopReq chan struct{}          // the control API's stop command; runDaemon waits on it
 	rpcAddr atomic.Pointer[string] // the control API's address while it runs
 
@@ -351,49 +355,51 @@ func (n *Node) setSynced(v bool) {
 	n.mu.Unlock()
 }
 
-// eventLoop processes the components' events and drives the PeerManager's and the ChannelManager's
-// timers until stop is closed.
+// eventLoop runs a background.Processor until stop is closed: it handles the components' events,
+// persists the channel manager (and flushes the held writes) before the PeerManager sends what they
+// produced, and drives the PeerManager's and the ChannelManager's timers. The library says when it has
+// work (EventOrPersistenceNeeded, UpdateAvailable): the Processor waits on that, on wake and on the
+// timers instead of polling; its 1 s safety ticker only catches work nothing signals. Stopping persists
+// the manager once more.
 func (n *Node) eventLoop(stop <-chan struct{}) {
-	// The library says when it has work (EventOrPersistenceNeeded, UpdateAvailable): the loop waits on
-	// that instead of polling. The slow ticker is only a safety net for work nothing signals (gossip
-	// replies queued in the routing handler are also pulled by ProcessEvents).
-	fast := time.NewTicker(time.Second)
-	peerTick := time.NewTicker(n.cfg.PeerTick)
-	mgrTick := time.NewTicker(n.cfg.ManagerTick)
-	defer fast.Stop()
-	defer peerTick.Stop()
-	defer mgrTick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-fast.C:
-		case <-n.wakeCh:
-		case <-n.cm.EventOrPersistenceNeeded():
-		case <-n.chainMon.UpdateAvailable():
-		case <-peerTick.C:
-			n.pm.TimerTickOccurred()
-		case <-mgrTick.C:
-			n.cm.TimerTickOccurred()
-		}
-		n.processEvents()
+	p := background.Start(background.Config{
+		ChannelManager: n.cm, ChainMonitor: n.chainMon, PeerManager: n.pm,
+		EventHandler: n.handleEvent, Persister: background.PersisterFunc(n.persistAndFlush),
+		PeerTickInterval: n.cfg.PeerTick, ManagerTickInterval: n.cfg.ManagerTick, SafetyInterval: time.Second,
+		// A remote signer's answers are handed to the manager and the monitors on this goroutine.
+		BeforePass: n.unblockSigner,
+		Wake:       n.wakeCh,
+		Logger:     n.log,
+	})
+	n.proc.Store(p)
+	<-stop
+	if err := p.Stop(); err != nil {
+		// The component's Stop persists once more and reports its own error.
+		n.log.Warn("the event loop's final persist failed", "err", err)
 	}
 }
 
-// processEvents handles pending events, lets the PeerManager send what they produced and persists
-// the channel manager if it changed.
+// processEvents runs one pass of the event loop's Processor now (see eventLoop), also after it
+// stopped: events are handled, the manager persisted, and what they produced handed to the
+// PeerManager.
 func (n *Node) processEvents() {
-	n.unblockSigner()
-	if err := n.cm.ProcessPendingEvents(n.handleEvent); err != nil {
-		n.log.Warn("channel manager events", "err", err)
+	if p := n.proc.Load(); p != nil {
+		_ = p.RunPass() // logged by the Processor
 	}
-	if err := n.chainMon.ProcessPendingEvents(n.handleEvent); err != nil {
-		n.log.Warn("chain monitor events", "err", err)
+}
+
+// beforeWrite is every peer connection's before-write hook: the event loop's Processor.BeforeWrite,
+// which persists the manager and flushes the held writes (persistAndFlush) before bytes leave; before
+// the loop's first start, persistAndFlush itself.
+func (n *Node) beforeWrite() error {
+	if p := n.proc.Load(); p != nil {
+		return p.BeforeWrite()
 	}
-	n.pm.ProcessEvents()
 	if err := n.persistAndFlush(false); err != nil {
-		n.log.Error("end of the event loop's pass", "err", err)
+		n.log.Error("not sending: the state the bytes depend on is not durable", "err", err)
+		return err
 	}
+	return nil
 }
 
 // pollChain brings the components up to btcd's tip and checkpoints what they processed. A failure

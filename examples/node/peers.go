@@ -14,7 +14,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/lnkit/lnkit/examples/internal/lnsocket"
+	"github.com/lnkit/lnkit/host/lnsocket"
 )
 
 // errPeersStopped: a connection was offered while the peer listener is stopped.
@@ -171,7 +171,12 @@ func (n *Node) acceptLoop(run *peerRun) {
 			n.refuseInbound(nc, why)
 			continue
 		}
-		if _, err := n.addConn(nc, nil, ""); err != nil {
+		_, err = n.addConn(connInfo{addr: nc.RemoteAddr().String(), inbound: true}, nil,
+			func(opts lnsocket.Options) (*lnsocket.Conn, error) {
+				return lnsocket.SetupInbound(n.pm, &gatedConn{Conn: nc, n: n}, opts)
+			})
+		if err != nil {
+			_ = nc.Close() // already closed if the PeerManager refused it
 			n.log.Warn("inbound connection refused", "err", err)
 		}
 	}
@@ -184,16 +189,33 @@ func (n *Node) dial(id *btcec.PublicKey, addr string) error {
 	return err
 }
 
-// dialConn is dial, returning the connection (to wait for its handshake: waitHandshake).
+// dialConn is dial, returning the connection (to wait for its handshake: waitHandshake). The dial
+// takes at most 10 s, and ends when the peer listener stops.
 func (n *Node) dialConn(id *btcec.PublicKey, addr string) (*lnsocket.Conn, error) {
-	if !n.peersRunning() {
-		return nil, errPeersStopped
-	}
-	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	return n.addConn(connInfo{nodeID: nodeIDHex(id), addr: addr}, id,
+		func(opts lnsocket.Options) (*lnsocket.Conn, error) {
+			n.mu.Lock()
+			run := n.peers
+			n.mu.Unlock()
+			if run == nil {
+				return nil, errPeersStopped
+			}
+			opts.DialTimeout = 10 * time.Second
+			opts.Dialer = gatedDialer{n: n}
+			return lnsocket.Connect(run.ctx, n.pm, id, addr, opts)
+		})
+}
+
+// gatedDialer dials peers with connections that write only while the node may act (gatedConn).
+type gatedDialer struct{ n *Node }
+
+func (d gatedDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	var dialer net.Dialer
+	nc, err := dialer.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
-	return n.addConn(nc, id, addr)
+	return &gatedConn{Conn: nc, n: d.n}, nil
 }
 
 // waitHandshake waits until the outbound connection c to id has completed the handshake and init (the
@@ -244,55 +266,38 @@ func withDefaultPort(addr string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-func (n *Node) peersRunning() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.peers != nil
-}
-
-// addConn registers a connection with the PeerManager and starts its goroutines, as part of the
-// running peer listener (refused while it is stopped). An outbound connection to a peer we have
-// channels with is redialled when it drops.
-func (n *Node) addConn(nc net.Conn, theirID *btcec.PublicKey, addr string) (*lnsocket.Conn, error) {
+// addConn opens a connection with open (lnsocket.Connect or SetupInbound, given the connection
+// options) as part of the running peer listener (refused while it is stopped), and tracks it: an
+// outbound connection (theirID set) to a peer we have channels with is redialled when it drops.
+//
+// Every connection persists the manager before its bytes leave: its before-write hook is the event
+// loop's Processor.BeforeWrite (beforeWrite), so nothing the PeerManager pulled (commitment_signed is
+// made then) leaves before the state that produced it is durable, and one store commit covers every
+// held write the bytes depend on (flush). If that fails, nothing is sent and the connection closes.
+func (n *Node) addConn(info connInfo, theirID *btcec.PublicKey,
+	open func(lnsocket.Options) (*lnsocket.Conn, error)) (*lnsocket.Conn, error) {
 	n.mu.Lock()
 	run := n.peers
+	if run != nil {
+		run.wg.Add(1) // the watcher below; added while the run is current, so before its Stop waits
+	}
 	n.mu.Unlock()
 	if run == nil {
-		_ = nc.Close()
 		return nil, errPeersStopped
 	}
-	info := connInfo{addr: nc.RemoteAddr().String(), inbound: theirID == nil}
-	nc = &gatedConn{Conn: nc, n: n} // nothing leaves once the node is no longer the leader
-	if theirID != nil {
-		info.nodeID = nodeIDHex(theirID)
-		info.addr = addr
-	}
-	c, err := lnsocket.Register(n.pm, nc, theirID, 0, 0, nil, n.log, n.wake)
+	c, err := open(lnsocket.Options{Logger: n.log, AfterRead: n.wake, BeforeWrite: n.beforeWrite, WaitGroup: &run.wg})
 	if err != nil {
+		run.wg.Done()
 		return nil, err
 	}
-	// No byte leaves before the manager state that produced it is on disk: commitment_signed is made
-	// when the PeerManager pulls messages, so the write is the last point where the host can persist.
-	// A restarted node then resumes with channel_reestablish rather than finding itself behind its peer.
-	// The write is also the barrier of the held writes (flush): with them, one store commit covers
-	// every change the bytes depend on. If it fails, nothing is sent and the connection closes.
-	c.SetBeforeWrite(func() error {
-		if err := n.persistAndFlush(false); err != nil {
-			n.log.Error("not sending: the state the bytes depend on is not durable", "err", err)
-			return err
-		}
-		return nil
-	})
 	n.mu.Lock()
 	if n.peers != run {
 		n.mu.Unlock()
-		n.pm.SocketDisconnected(c)
-		_ = nc.Close()
+		c.Close() // its reader tells the PeerManager
+		run.wg.Done()
 		return nil, errPeersStopped
 	}
 	n.conns[c] = info
-	c.Start(&run.wg)
-	run.wg.Add(1)
 	n.mu.Unlock()
 	go func() {
 		defer run.wg.Done()

@@ -1,6 +1,7 @@
 // Package shapecheck holds the test that keeps lnkit's first promise: library code starts no goroutine,
-// reads no wall clock, never sleeps or arms a timer, and opens no socket. Only examples/ (host programs)
-// and tests may.
+// reads no wall clock, never sleeps or arms a timer, and opens no socket. Only the host code may:
+// examples/ (host programs), host/ (the reusable host packages: socket glue, the background
+// processor) and tests.
 package shapecheck
 
 import (
@@ -9,7 +10,9 @@ import (
 	"go/token"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +22,20 @@ import (
 var forbidden = map[string][]string{
 	"time": {"Now", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick", "Since", "Until"},
 	"net":  {"Dial", "DialTimeout", "DialTCP", "DialUDP", "DialIP", "DialUnix", "Listen", "ListenTCP", "ListenUDP", "ListenPacket", "ListenIP", "ListenUnix"},
+}
+
+// hostDirs are the top-level directories of host code, which may do all of that.
+var hostDirs = []string{"examples", "host"}
+
+// skipDir says whether the walk leaves out the directory rel (relative to the module root, slash- or
+// OS-separated): host code, hidden directories and test data.
+func skipDir(rel string) bool {
+	rel = filepath.ToSlash(rel)
+	if rel == "." {
+		return false
+	}
+	name := path.Base(rel)
+	return strings.HasPrefix(name, ".") || name == "testdata" || slices.Contains(hostDirs, rel)
 }
 
 func moduleRoot(t *testing.T) string {
@@ -91,7 +108,7 @@ func TestLibraryHasNoRuntime(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		if d.IsDir() {
-			if rel != "." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata" || rel == "examples") {
+			if skipDir(rel) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -138,6 +155,21 @@ func TestDetector(t *testing.T) {
 		}
 		if len(got) != want {
 			t.Errorf("%q: got %d findings %v, want %d", src, len(got), got, want)
+		}
+	}
+}
+
+// TestSkipDir: host code and test data are left out, library packages (including ones whose names
+// merely start like a host directory, or nested directories named like one) are not.
+func TestSkipDir(t *testing.T) {
+	cases := map[string]bool{
+		".": false, "examples": true, "host": true, "channelmanager": false, "peermanager": false,
+		"hostile": false, "internal/host": false, "channelmanager/examples": false, "lnwire/testdata": true,
+		".git": true, "keys/.cache": true,
+	}
+	for rel, want := range cases {
+		if got := skipDir(rel); got != want {
+			t.Errorf("skipDir(%q) = %v, want %v", rel, got, want)
 		}
 	}
 }

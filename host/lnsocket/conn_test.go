@@ -68,7 +68,7 @@ func pipeConn(t *testing.T, host *fakeHost, maxBuf int) (*Conn, net.Conn, *sync.
 	t.Helper()
 	a, b := net.Pipe()
 	var wg sync.WaitGroup
-	c := NewConn(a, host, maxBuf, 5*time.Second, nil, nil, nil)
+	c := NewConn(a, host, Options{MaxBuffer: maxBuf, WriteTimeout: 5 * time.Second})
 	c.Start(&wg)
 	t.Cleanup(func() {
 		c.Close()
@@ -213,7 +213,7 @@ func BenchmarkPeerConnSend(b *testing.B) {
 	host := newFakeHost()
 	a, o := net.Pipe()
 	var wg sync.WaitGroup
-	c := NewConn(a, host, 64<<10, 5*time.Second, nil, nil, nil)
+	c := NewConn(a, host, Options{MaxBuffer: 64 << 10, WriteTimeout: 5 * time.Second})
 	c.Start(&wg)
 	go func() { _, _ = io.Copy(io.Discard, o) }()
 	msg := make([]byte, 1400)
@@ -241,8 +241,8 @@ func TestPeerConnBeforeWriteFails(t *testing.T) {
 	host := newFakeHost()
 	a, other := net.Pipe()
 	var wg sync.WaitGroup
-	c := NewConn(a, host, 1024, 5*time.Second, nil, nil, nil)
-	c.SetBeforeWrite(func() error { return errors.New("store unreachable") })
+	c := NewConn(a, host, Options{MaxBuffer: 1024, WriteTimeout: 5 * time.Second,
+		BeforeWrite: func() error { return errors.New("store unreachable") }})
 	c.Start(&wg)
 	t.Cleanup(func() {
 		c.Close()

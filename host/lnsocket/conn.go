@@ -1,6 +1,3 @@
-// Package lnsocket connects TCP sockets to lnkit's PeerManager for the example programs: a reader and
-// a writer goroutine per connection, with back-pressure both ways. Library packages never open
-// sockets; hosts do, and this is how the examples do it.
 package lnsocket
 
 import (
@@ -24,12 +21,11 @@ type Registrar interface {
 	NewInboundConnection(d peermanager.SocketDescriptor) error
 }
 
-// Register wraps nc (see NewConn for the other arguments) and registers it with pm: as an outbound
-// connection to theirID, with act one of the BOLT 8 handshake queued, or with theirID nil as an
-// inbound one. The caller then calls Start. On error nc is closed.
-func Register(pm Registrar, nc net.Conn, theirID *btcec.PublicKey, maxBuf int, writeTimeout time.Duration,
-	stats *Stats, log *slog.Logger, afterRead func()) (*Conn, error) {
-	c := NewConn(nc, pm, maxBuf, writeTimeout, stats, log, afterRead)
+// Register wraps nc (see NewConn) and registers it with pm: as an outbound connection to theirID, with
+// act one of the BOLT 8 handshake queued, or with theirID nil as an inbound one. The caller then calls
+// Start. On error (the PeerManager's, returned as is) nc is closed.
+func Register(pm Registrar, nc net.Conn, theirID *btcec.PublicKey, opts Options) (*Conn, error) {
+	c := NewConn(nc, pm, opts)
 	if theirID != nil {
 		act1, err := pm.NewOutboundConnection(theirID, c)
 		if err != nil {
@@ -79,11 +75,8 @@ type Conn struct {
 	maxBuf       int
 	writeTimeout time.Duration
 	stats        *Stats
-	// afterRead is called (without locks) after each chunk was handed to the PeerManager, so the node
-	// can process the events it caused at once.
-	afterRead func()
-	// beforeWrite, if set, is called by the writer before each batch of bytes goes to the socket.
-	beforeWrite func() error
+	afterRead    func()       // Options.AfterRead
+	beforeWrite  func() error // Options.BeforeWrite (nil: none)
 
 	mu        sync.Mutex
 	cond      *sync.Cond // signalled when buf gains bytes or the connection closes
@@ -96,50 +89,43 @@ type Conn struct {
 	resume   chan struct{} // resumeRead signals (capacity 1)
 	closedCh chan struct{} // closed when the connection closes
 	done     chan struct{} // closed when the reader has finished (SocketDisconnected made if due)
+	finished chan struct{} // closed when both goroutines have returned
+	running  atomic.Int32  // goroutines still running
 }
 
 var _ peermanager.SocketDescriptor = (*Conn)(nil)
 
-func NewConn(nc net.Conn, host Host, maxBuf int, writeTimeout time.Duration, stats *Stats,
-	log *slog.Logger, afterRead func()) *Conn {
-	if maxBuf <= 0 {
-		maxBuf = 256 << 10
-	}
-	if writeTimeout <= 0 {
-		writeTimeout = 10 * time.Second
-	}
-	if stats == nil {
-		stats = &Stats{}
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if afterRead == nil {
-		afterRead = func() {}
-	}
-	c := &Conn{nc: nc, host: host, log: log, maxBuf: maxBuf, writeTimeout: writeTimeout, stats: stats,
-		afterRead: afterRead, resume: make(chan struct{}, 1), closedCh: make(chan struct{}), done: make(chan struct{})}
+// NewConn wraps nc for host without registering it (Register does both); opts' zero fields take
+// their defaults. Call Start to run it.
+func NewConn(nc net.Conn, host Host, opts Options) *Conn {
+	opts = opts.withDefaults()
+	c := &Conn{nc: nc, host: host, log: opts.Logger, maxBuf: opts.MaxBuffer, writeTimeout: opts.WriteTimeout,
+		stats: opts.Stats, afterRead: opts.AfterRead, beforeWrite: opts.BeforeWrite,
+		resume: make(chan struct{}, 1), closedCh: make(chan struct{}), done: make(chan struct{}),
+		finished: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
 	return c
 }
 
-// SetBeforeWrite sets a function the writer calls before each batch of bytes goes to the socket
-// (a host persists its ChannelManager there, so that no message leaves before the state that
-// produced it is on disk). If it returns an error, the bytes are not written and the connection
-// closes (the peer and we resume from durable state with channel_reestablish). Call it before Start.
-func (c *Conn) SetBeforeWrite(fn func() error) { c.beforeWrite = fn }
-
-// Start runs the reader and writer goroutines; wg counts them.
+// Start runs the reader and writer goroutines; wg, if not nil, counts them. Call it once.
 func (c *Conn) Start(wg *sync.WaitGroup) {
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		c.readLoop()
-	}()
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
+	if wg != nil {
+		wg.Add(2)
+	}
+	c.running.Store(2)
+	run := func(loop func()) {
+		defer func() {
+			if c.running.Add(-1) == 0 {
+				close(c.finished)
+			}
+			if wg != nil {
+				wg.Done()
+			}
+		}()
+		loop()
+	}
+	go run(c.readLoop)
+	go run(c.writeLoop)
 }
 
 // SendData implements peermanager.SocketDescriptor. It is called with the PeerManager's peer lock
@@ -202,6 +188,9 @@ func (c *Conn) Close() {
 
 // Done is closed when the reader has finished (and told the PeerManager of the disconnection if due).
 func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Finished is closed when both of the connection's goroutines have returned (after Done).
+func (c *Conn) Finished() <-chan struct{} { return c.finished }
 
 // RemoteAddr is the connection's remote address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
