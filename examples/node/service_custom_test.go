@@ -30,18 +30,7 @@ func connectedPair(t *testing.T, btcd *fakeBtcd, extra ...string) (a, b *Node) {
 // nextCustom waits for the next custom_message event on ch.
 func nextCustom(t *testing.T, ch <-chan nodeapi.Event) nodeapi.Event {
 	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case e, ok := <-ch:
-			require.True(t, ok, "event stream open")
-			if e.Type == "custom_message" {
-				return e
-			}
-		case <-timeout:
-			require.FailNow(t, "no custom_message event")
-		}
-	}
+	return nextOfType(t, ch, "custom_message")
 }
 
 // sendcustommessage A→B: B's event stream shows the message with its type and data; an echo request
