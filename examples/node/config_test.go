@@ -94,6 +94,8 @@ func TestHelpWithoutNode(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, runCLI(cfg, []string{"help"}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "payinvoice")
+	require.Contains(t, out.String(), "sampleconfig", "the commands of a stopped node are listed too")
+	require.Contains(t, out.String(), "migrate -from")
 	out.Reset()
 	require.Equal(t, 0, runCLI(cfg, []string{"payinvoice", "--help"}, &out, &errOut))
 	require.Contains(t, out.String(), "approval")

@@ -79,11 +79,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// localCommandsHelp lists, after `help`, the commands that work on a stopped node's files.
+const localCommandsHelp = `
+without a running node:
+  migrate -from fs|sqlite|postgres -to fs|sqlite|postgres [-from.dsn DSN] [-to.dsn DSN]
+                                                copy a stopped node's store to another kind
+  sampleconfig                                  print the config file documenting every option
+`
+
 // runCLI calls the running node's control API with one command.
 func runCLI(cfg *Config, args []string, stdout, stderr io.Writer) int {
 	if !nodeapi.NeedsNode(args) {
 		// help and usage errors need no running node
-		return nodeapi.RunCLI(context.Background(), nil, args, stdout, stderr)
+		code := nodeapi.RunCLI(context.Background(), nil, args, stdout, stderr)
+		if len(args) == 1 && args[0] == "help" {
+			fmt.Fprint(stdout, localCommandsHelp)
+		}
+		return code
 	}
 	token, err := nodeapi.ReadCookie(cfg.DataDir)
 	if err != nil {

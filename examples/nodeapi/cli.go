@@ -146,6 +146,9 @@ func lookupCommand(name string) *cliCommand {
 	return nil
 }
 
+// maxUsageColumn is the widest synopsis that shares its line with the summary in Usage.
+const maxUsageColumn = 44
+
 // Usage returns the help text listing every command.
 func Usage() string {
 	var b strings.Builder
@@ -154,9 +157,15 @@ func Usage() string {
 	width := 0
 	for i, c := range cliCommands {
 		syns[i] = strings.TrimSpace(c.Name + " " + c.Args)
-		width = max(width, len(syns[i]))
+		if len(syns[i]) <= maxUsageColumn {
+			width = max(width, len(syns[i]))
+		}
 	}
 	for i, c := range cliCommands {
+		if len(syns[i]) > width { // a long synopsis gets its own line, the summary the next
+			fmt.Fprintf(&b, "  %s\n  %-*s  %s\n", syns[i], width, "", c.Summary)
+			continue
+		}
 		fmt.Fprintf(&b, "  %-*s  %s\n", width, syns[i], c.Summary)
 	}
 	b.WriteString("\namounts are whole numbers in the unit their name gives (_sat or _msat)\n")
