@@ -31,7 +31,7 @@ type fakeBtcd struct {
 	refusal string        // sendrawtransaction's error while set (refuseTransactions)
 }
 
-func newFakeBtcd(t *testing.T) *fakeBtcd {
+func newFakeBtcd(t testing.TB) *fakeBtcd {
 	t.Helper()
 	f := &fakeBtcd{}
 	f.reset()

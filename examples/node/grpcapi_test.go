@@ -95,7 +95,7 @@ type apiPair struct {
 	mu     sync.Mutex
 }
 
-func dialAPIs(t *testing.T, n *Node) *apiPair {
+func dialAPIs(t testing.TB, n *Node) *apiPair {
 	t.Helper()
 	token, err := nodeapi.ReadCookie(n.cfg.DataDir)
 	require.NoError(t, err)

@@ -40,7 +40,7 @@ func (s *syncBuffer) String() string {
 
 // testNodeConfig is the node's default configuration on regtest against btcd, without p2p listening,
 // polling the chain every 20 ms.
-func testNodeConfig(t *testing.T, btcd *fakeBtcd, extra ...string) *Config {
+func testNodeConfig(t testing.TB, btcd *fakeBtcd, extra ...string) *Config {
 	t.Helper()
 	args := append([]string{"-datadir", t.TempDir(), "-network", "regtest", "-btcd.rpchost", btcd.addr(),
 		"-btcd.rpcuser", "u", "-btcd.rpcpass", "p", "-btcd.notls", "-listen", "off", "-rpclisten", "127.0.0.1:0", "-tick.chain", "20ms"}, extra...)
@@ -61,7 +61,7 @@ func withStore(t *testing.T, cfg *Config, f func(kv kvstore.KVStore)) {
 
 // startTestNode opens and starts a node on cfg's datadir; it is stopped at the end of the test (Stop
 // may be called before).
-func startTestNode(t *testing.T, cfg *Config, log *slog.Logger) *Node {
+func startTestNode(t testing.TB, cfg *Config, log *slog.Logger) *Node {
 	t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
