@@ -88,7 +88,9 @@ Back it up now, before you fund the node:
     or write its 64 characters on paper (cat %[1]s) and keep the paper safe;
   - never send it anywhere, and delete any copy you do not control.
 
-The seed alone does not restore channels: their state is in %[2]s.
+The seed alone gives back the node id and the wallet's keys (BIP 84, m/84'/coin'/0'), but this node
+does not rescan old blocks for coins, and the seed does not restore channels: their state is in
+%[2]s.
 Back that up too, with the node stopped (or with the database's own backups for -store postgres).
 Never run two copies of a node, and never run one from a copy older than its last payment: its peers
 would see revoked state and could take the channels' funds.
