@@ -22,8 +22,8 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/host/background"
-	"github.com/lnkit/lnkit/host/lnsocket"
+	"github.com/lnkit/lnkit/examples/host/background"
+	"github.com/lnkit/lnkit/examples/host/lnsocket"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -75,7 +75,7 @@ func (b *paymentBook) add(p *payment) {
 }
 
 // node is one full lnkit stack with its host glue: keys, persister, chain monitor, channel manager,
-// peer manager, the sockets (host/lnsocket) and the background.Processor that processes events,
+// peer manager, the sockets (examples/host/lnsocket) and the background.Processor that processes events,
 // persists the manager (before any byte that depends on it leaves) and drives the timers.
 type node struct {
 	name      string

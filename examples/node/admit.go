@@ -4,7 +4,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/lnkit/lnkit/host/lnsocket"
+	"github.com/lnkit/lnkit/examples/host/lnsocket"
 )
 
 // Bounds on inbound connections still in the handshake (BOLT 8 acts and `init`): all of them, and those

@@ -23,11 +23,11 @@ import (
 	"github.com/lnkit/lnkit/channelmanager"
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/events"
+	"github.com/lnkit/lnkit/examples/host/background"
+	"github.com/lnkit/lnkit/examples/host/lnsocket"
 	"github.com/lnkit/lnkit/examples/node/btcdchain"
 	"github.com/lnkit/lnkit/examples/node/wallet"
 	"github.com/lnkit/lnkit/examples/nodeapi"
-	"github.com/lnkit/lnkit/host/background"
-	"github.com/lnkit/lnkit/host/lnsocket"
 	"github.com/lnkit/lnkit/kvstore"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
@@ -41,10 +41,10 @@ const version = "lnkit-node 0.1"
 // Its parts are components (lifecycle.go, components.go) run by a supervisor: the store (the state),
 // the event stream, the chain follower, the event loop, the gossip sync, the peer listener and the
 // control API, started in that order and stopped in reverse; each can be stopped and started again
-// while the others run. Goroutines: one event loop (host/background's Processor: events, timers,
+// while the others run. Goroutines: one event loop (examples/host/background's Processor: events, timers,
 // persistence; fee bumping runs there, in the chain monitor's event handler), the chain poller, fee
 // refresher and monitor archiver, the gossip timer and graph saver, the p2p listener, two per
-// connection (host/lnsocket) and the control API.
+// connection (examples/host/lnsocket) and the control API.
 type Node struct {
 	cfg    *Config
 	net    *chaincfg.Params

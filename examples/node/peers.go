@@ -14,7 +14,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/lnkit/lnkit/host/lnsocket"
+	"github.com/lnkit/lnkit/examples/host/lnsocket"
 )
 
 // errPeersStopped: a connection was offered while the peer listener is stopped.

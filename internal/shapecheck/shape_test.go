@@ -24,8 +24,9 @@ var forbidden = map[string][]string{
 	"net":  {"Dial", "DialTimeout", "DialTCP", "DialUDP", "DialIP", "DialUnix", "Listen", "ListenTCP", "ListenUDP", "ListenPacket", "ListenIP", "ListenUnix"},
 }
 
-// hostDirs are the top-level directories of host code, which may do all of that.
-var hostDirs = []string{"examples", "host"}
+// hostDirs are the top-level directories of host code, which may do all of that (examples/host holds
+// the importable host packages).
+var hostDirs = []string{"examples"}
 
 // skipDir says whether the walk leaves out the directory rel (relative to the module root, slash- or
 // OS-separated): host code, hidden directories and test data.
@@ -163,7 +164,7 @@ func TestDetector(t *testing.T) {
 // merely start like a host directory, or nested directories named like one) are not.
 func TestSkipDir(t *testing.T) {
 	cases := map[string]bool{
-		".": false, "examples": true, "host": true, "channelmanager": false, "peermanager": false,
+		".": false, "examples": true, "host": false, "channelmanager": false, "peermanager": false,
 		"hostile": false, "internal/host": false, "channelmanager/examples": false, "lnwire/testdata": true,
 		".git": true, "keys/.cache": true,
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/lnkit/lnkit/channelmonitor"
 	"github.com/lnkit/lnkit/config"
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/host/background"
-	"github.com/lnkit/lnkit/host/lnsocket"
+	"github.com/lnkit/lnkit/examples/host/background"
+	"github.com/lnkit/lnkit/examples/host/lnsocket"
 	"github.com/lnkit/lnkit/internal/testchain"
 	"github.com/lnkit/lnkit/keys"
 	"github.com/lnkit/lnkit/lnwire"
@@ -30,7 +30,7 @@ import (
 )
 
 // stack is one node as a host builds it: the library's components on a test chain, driven only by a
-// background.Processor and host/lnsocket connections on 127.0.0.1.
+// background.Processor and lnsocket connections on 127.0.0.1.
 type stack struct {
 	id        *btcec.PublicKey
 	wallet    *testchain.Wallet

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lnkit/lnkit/events"
-	"github.com/lnkit/lnkit/host/lnsocket"
+	"github.com/lnkit/lnkit/examples/host/lnsocket"
 	"github.com/lnkit/lnkit/lnwire"
 	"github.com/lnkit/lnkit/peermanager"
 )

@@ -6,7 +6,7 @@
 // connection. The reader hands every chunk read to PeerManager.ReadEvent, then calls ProcessEvents
 // and Options.AfterRead; the writer drains what the PeerManager queued (SendData) into the socket,
 // calling Options.BeforeWrite before each batch (a host persists its ChannelManager there: see
-// host/background's Processor.BeforeWrite).
+// examples/host/background's Processor.BeforeWrite).
 //
 // Back-pressure works both ways. Outgoing, SendData never blocks: it takes at most Options.MaxBuffer
 // bytes not yet written and says how much it took; once the buffer drains, the writer calls

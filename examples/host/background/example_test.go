@@ -7,7 +7,7 @@ import (
 
 // Example wires two nodes as the README's host loop does: each node's ChannelManager, ChainMonitor and
 // PeerManager are driven by a background.Processor (events, persisting the manager before anything
-// leaves, timers), and their sockets are host/lnsocket connections over 127.0.0.1 whose writers
+// leaves, timers), and their sockets are lnsocket connections over 127.0.0.1 whose writers
 // persist the manager first (Processor.BeforeWrite). Alice opens a channel to Bob over them.
 func Example() {
 	dir, err := os.MkdirTemp("", "lnkit-background-example")

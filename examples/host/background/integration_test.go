@@ -7,7 +7,7 @@ import (
 )
 
 // TestChannelOverTCP: two real ChannelManagers, ChainMonitors and PeerManagers, joined only by
-// host/lnsocket connections on 127.0.0.1 and driven only by background.Processors, open a channel:
+// lnsocket connections on 127.0.0.1 and driven only by background.Processors, open a channel:
 // handshake and init, open_channel to funding_signed (the funding transaction is broadcast only
 // after the monitor exists), channel_ready after a confirmation, usable on both sides. After Stop,
 // each manager's file holds its final state (the last persist was the forced one of Stop).

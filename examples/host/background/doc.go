@@ -19,7 +19,7 @@
 //   - each pass handles the events, then persists the manager if it needs it, and only then calls
 //     PeerManager.ProcessEvents (which pulls the messages, and may sign a commitment_signed as it
 //     does); a failed persist skips ProcessEvents for that pass;
-//   - the connections' writer goroutines call BeforeWrite (host/lnsocket's Options.BeforeWrite)
+//   - the connections' writer goroutines call BeforeWrite (examples/host/lnsocket's Options.BeforeWrite)
 //     before each batch of bytes, which persists the manager if it changed since; if that fails, the
 //     bytes are not written and the connection closes.
 //
