@@ -162,9 +162,14 @@ func (c *eventLoopComponent) Start(context.Context) error {
 }
 
 func (c *eventLoopComponent) Stop(context.Context) error {
-	c.l.end()
-	c.n.processEvents()
-	return c.n.persistAndFlush(true)
+	c.l.end() // the Processor stopped, after a final forced persist
+	p := c.n.proc.Load()
+	if p == nil {
+		return c.n.persistAndFlush(true)
+	}
+	// Stop returns that persist's error again; a last pass handles what is still pending (and
+	// persists what it changed).
+	return errors.Join(p.Stop(), p.RunPass())
 }
 
 // gossipComponent is the gossip sync as a part that can stop: it gives the P2PGossipSync (and the

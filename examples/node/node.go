@@ -360,7 +360,7 @@ func (n *Node) setSynced(v bool) {
 // produced, and drives the PeerManager's and the ChannelManager's timers. The library says when it has
 // work (EventOrPersistenceNeeded, UpdateAvailable): the Processor waits on that, on wake and on the
 // timers instead of polling; its 1 s safety ticker only catches work nothing signals. Stopping persists
-// the manager once more.
+// the manager once more (forced).
 func (n *Node) eventLoop(stop <-chan struct{}) {
 	p := background.Start(background.Config{
 		ChannelManager: n.cm, ChainMonitor: n.chainMon, PeerManager: n.pm,
@@ -373,10 +373,7 @@ func (n *Node) eventLoop(stop <-chan struct{}) {
 	})
 	n.proc.Store(p)
 	<-stop
-	if err := p.Stop(); err != nil {
-		// The component's Stop persists once more and reports its own error.
-		n.log.Warn("the event loop's final persist failed", "err", err)
-	}
+	_ = p.Stop() // its final persist's error is the event-loop component's Stop's to report
 }
 
 // processEvents runs one pass of the event loop's Processor now (see eventLoop), also after it
