@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -41,16 +42,30 @@ type stack struct {
 	mgrFile   string
 	proc      *background.Processor
 	sockets   sync.WaitGroup // the connections' goroutines and the accept loop
+	crashed   atomic.Bool    // the node "died": its manager is persisted no more (crashedPersist)
+	lost      atomic.Bool    // a persist failed since crashed was set
 
 	mu      sync.Mutex
 	conns   []*lnsocket.Conn
 	pending []events.ChannelPending
 	ready   []events.ChannelReady
 	errs    []error
+	// payments: PaymentSent, PaymentFailed and PaymentClaimed, in order.
+	payments []events.Event
 }
 
 // newStack builds a node named name on chain, its files under dir, and starts its Processor.
 func newStack(name string, chain *testchain.Chain, dir string) (*stack, error) {
+	return buildStack(name, chain, dir, false)
+}
+
+// restartStack builds the node named name again from its files under dir, as a host starting after a
+// crash does: the monitors from the FilesystemPersister, the manager from its file (channelmanager.Read).
+func restartStack(name string, chain *testchain.Chain, dir string) (*stack, error) {
+	return buildStack(name, chain, dir, true)
+}
+
+func buildStack(name string, chain *testchain.Chain, dir string, restart bool) (*stack, error) {
 	km := keys.NewKeysManager(sha256.Sum256([]byte("background example "+name)), 1, 0)
 	walletKey, _ := btcec.PrivKeyFromBytes(sha256Bytes("background example wallet " + name))
 	persister, err := channelmonitor.NewFilesystemPersister(filepath.Join(dir, name, "monitors"))
@@ -60,23 +75,55 @@ func newStack(name string, chain *testchain.Chain, dir string) (*stack, error) {
 	cfg := config.Default()
 	cfg.ChannelHandshakeConfig.MinimumDepth = 1
 	chainMon := channelmonitor.NewChainMonitor(nil, chain, nil, chain, persister)
-	cm, err := channelmanager.New(chain, chainMon, chain, nil, km, cfg,
-		channelmanager.ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: chain.BestBlock()})
+	mgrFile := filepath.Join(dir, name, "manager.bin")
+	var cm *channelmanager.ChannelManager
+	if restart {
+		cm, err = readManager(km, chain, chainMon, persister, cfg, mgrFile)
+	} else {
+		cm, err = channelmanager.New(chain, chainMon, chain, nil, km, cfg,
+			channelmanager.ChainParams{Net: &chaincfg.RegressionNetParams, BestBlock: chain.BestBlock()})
+	}
 	if err != nil {
 		return nil, errors.Join(err, persister.Close())
 	}
 	pm := peermanager.New(peermanager.MessageHandler{Chan: cm}, km, km, peermanager.Config{
 		ChainHashes: []chainhash.Hash{*chaincfg.RegressionNetParams.GenesisHash}}, nil)
 	s := &stack{id: km.GetNodeID(), wallet: testchain.NewWallet(chain, walletKey), persister: persister,
-		chainMon: chainMon, cm: cm, pm: pm, mgrFile: filepath.Join(dir, name, "manager.bin")}
+		chainMon: chainMon, cm: cm, pm: pm, mgrFile: mgrFile}
 	chain.RegisterListener(cm)
 	chain.RegisterListener(chainMon)
+	file := &background.FilePersister{Manager: cm, Path: s.mgrFile}
 	s.proc = background.Start(background.Config{
 		ChannelManager: cm, ChainMonitor: chainMon, PeerManager: pm, EventHandler: s.handle,
-		Persister: &background.FilePersister{Manager: cm, Path: s.mgrFile},
+		Persister: background.PersisterFunc(func(force bool) error {
+			if s.crashed.Load() {
+				return s.crashedPersist(force)
+			}
+			return file.PersistManager(force)
+		}),
 		// The default intervals: the PeerManager's pong deadline is one tick.
 	})
 	return s, nil
+}
+
+// readManager loads the monitors persister holds into chainMon and reads the manager from its file.
+func readManager(km *keys.KeysManager, chain *testchain.Chain, chainMon *channelmonitor.ChainMonitor,
+	persister *channelmonitor.FilesystemPersister, cfg config.UserConfig, mgrFile string) (*channelmanager.ChannelManager, error) {
+	mons, err := persister.ReadChannelMonitors(km)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mons {
+		if err := chainMon.LoadMonitor(m); err != nil {
+			return nil, err
+		}
+	}
+	data, err := os.ReadFile(mgrFile)
+	if err != nil {
+		return nil, err
+	}
+	return channelmanager.Read(data, channelmanager.ReadArgs{FeeEstimator: chain, Watch: chainMon, Broadcaster: chain,
+		Keys: km, Config: cfg, Net: &chaincfg.RegressionNetParams, Monitors: mons})
 }
 
 func sha256Bytes(s string) []byte {
@@ -84,7 +131,8 @@ func sha256Bytes(s string) []byte {
 	return h[:]
 }
 
-// handle is the node's event handler: it funds the channels it opens and records the rest.
+// handle is the node's event handler: it funds the channels it opens, claims the payments it can and
+// records the rest.
 func (s *stack) handle(e events.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,6 +149,14 @@ func (s *stack) handle(e events.Event) error {
 		s.pending = append(s.pending, ev)
 	case events.ChannelReady:
 		s.ready = append(s.ready, ev)
+	case events.PaymentClaimable:
+		if ev.Purpose.PaymentPreimage != nil {
+			if err := s.cm.ClaimFunds(*ev.Purpose.PaymentPreimage); err != nil {
+				s.errs = append(s.errs, fmt.Errorf("claim: %w", err))
+			}
+		}
+	case events.PaymentSent, events.PaymentFailed, events.PaymentClaimed:
+		s.payments = append(s.payments, ev)
 	}
 	return nil
 }
