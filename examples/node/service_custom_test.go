@@ -217,3 +217,39 @@ func TestPeerMsgFlags(t *testing.T) {
 		require.Error(t, err, "%v", args)
 	}
 }
+
+// A peer cut off by the rate limit in the middle of payments (a misbehaving counterparty, as far as
+// the node can tell): the dropped channel message is never half-applied. The connection closes, the
+// peers reconnect, channel_reestablish resends, and when the stream stops every payment has settled,
+// both balances moved by exactly what succeeded, and the channel is still open.
+func TestRateLimitCutOffDuringPayments(t *testing.T) {
+	btcd := newFakeBtcd(t)
+	limit := []string{"-peer-msg-rate", "10", "-peer-msg-burst", "12"}
+	a := startTestNode(t, testNodeConfig(t, btcd, append(append([]string{}, pairNodeArgs...), limit...)...), nil)
+	var logs syncBuffer
+	b := startTestNode(t, testNodeConfig(t, btcd, append(append([]string{}, pairNodeArgs...), limit...)...),
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	fundNode(t, btcd, a, 1_000_000)
+	openTestChannel(t, btcd, a, b, 500_000)
+	ca0, _ := channelWith(a, b)
+
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { done <- payStream(t, a, b, stop) }()
+	var once sync.Once
+	end := func() { once.Do(func() { close(stop); <-done }) }
+	defer end()
+	require.Eventually(t, func() bool { return strings.Count(logs.String(), "peer cut off") >= 2 },
+		60*time.Second, 20*time.Millisecond, "the payment stream goes over b's limit")
+	waitMorePayments(t, a, "the cut-offs")
+	end()
+
+	sum, succeeded := settledPayments(t, a, b)
+	require.Greater(t, succeeded, 5)
+	ca, okA := channelWith(a, b)
+	cb, okB := channelWith(b, a)
+	require.True(t, okA && okB, "the channel is still open on both sides")
+	require.Equal(t, ca0.BalanceMsat-sum, ca.BalanceMsat, "the payer's balance moved by exactly what succeeded")
+	require.Equal(t, sum, cb.BalanceMsat, "the payee's balance is exactly what succeeded")
+	require.Equal(t, sum, receivedMsat(b), "the payee's invoices say the same")
+}
