@@ -110,37 +110,34 @@ func outcome(s *stack, id events.PaymentID) events.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, e := range s.payments {
-		switch ev := e.(type) {
-		case events.PaymentSent:
-			if ev.PaymentID == id {
-				return ev
-			}
-		case events.PaymentFailed:
-			if ev.PaymentID == id {
-				return ev
-			}
+		if isOutcome(e, id) {
+			return e
 		}
 	}
 	return nil
 }
 
+// countOutcomes counts the PaymentSent and PaymentFailed s saw for id.
 func countOutcomes(s *stack, id events.PaymentID) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, e := range s.payments {
-		switch ev := e.(type) {
-		case events.PaymentSent:
-			if ev.PaymentID == id {
-				n++
-			}
-		case events.PaymentFailed:
-			if ev.PaymentID == id {
-				n++
-			}
+		if isOutcome(e, id) {
+			n++
 		}
 	}
 	return n
+}
+
+func isOutcome(e events.Event, id events.PaymentID) bool {
+	switch ev := e.(type) {
+	case events.PaymentSent:
+		return ev.PaymentID == id
+	case events.PaymentFailed:
+		return ev.PaymentID == id
+	}
+	return false
 }
 
 func channelOf(t *testing.T, s *stack, id lnwire.ChannelID) channelmanager.ChannelDetails {
